@@ -312,3 +312,552 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
+
+
+def _expand_env(value: Any, where: str) -> Any:
+    """Replace ${VAR} in a string with the environment's value; error naming `where` if unset."""
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match) -> str:
+        var = m.group(1)
+        if var not in os.environ:
+            raise ConfigError(f"{where}: environment variable {var} is not set")
+        return os.environ[var]
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, value)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One server of a model. All None means the SDK's defaults (its environment variables)."""
+
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never printed
+    api_version: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failed call is retried: rate limits, timeouts, connection errors and 5xx only."""
+
+    max_retries: int = 8  # retries after the first attempt
+    base_delay: float = 1.0  # seconds; doubles every retry, with full jitter
+    max_delay: float = 60.0  # cap on one wait, Retry-After included
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before retry number `attempt` (0-based)."""
+        backoff = rng.uniform(0.0, min(self.max_delay, self.base_delay * (2**attempt)))
+        if retry_after is not None:
+            backoff = max(backoff, retry_after)
+        return min(backoff, self.max_delay)
+
+
+API_TYPES = ("openai", "azure", "anthropic", "mistral", "gemini", "cohere")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One entry of api_config.yaml: how to reach a model."""
+
+    name: str  # the entry's key: the name used in model lists and file names
+    model_name: str  # the name sent to the API
+    api_type: str
+    endpoints: tuple[Endpoint, ...] = (Endpoint(),)
+    parallel: int = 1
+    tokenizer: str | None = None
+    system_prompt: str | None = None
+    retry: RetryPolicy = RetryPolicy()
+    timeout: float = 600.0  # seconds per request
+
+
+_MODEL_KEYS = {"model_name", "endpoints", "api_type", "parallel", "tokenizer", "system_prompt",
+               "max_retries", "retry_base_delay", "retry_max_delay", "timeout"}
+
+
+def _number(entry: dict, key: str, default: float, where: str, kind: type = float) -> Any:
+    value = entry.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{where}.{key}: expected a non-negative number, got {value!r}")
+    return kind(value)
+
+
+def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
+    """Validate one api_config entry; errors name the file and key."""
+    where = f"{path}: {name}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings")
+    unknown = sorted(set(entry) - _MODEL_KEYS)
+    if unknown:
+        log.warning("%s: unknown key(s) ignored: %s", where, ", ".join(unknown))
+    model_name = entry.get("model_name")
+    if not model_name or not isinstance(model_name, str):
+        raise ConfigError(f"{where}: missing model_name")
+    api_type = entry.get("api_type", "openai")
+    if api_type not in API_TYPES:
+        raise ConfigError(f"{where}.api_type: unknown api_type {api_type!r} (expected one of {', '.join(API_TYPES)})")
+    raw_endpoints = entry.get("endpoints")
+    endpoints: list[Endpoint] = []
+    if raw_endpoints is not None:
+        if not isinstance(raw_endpoints, list) or not raw_endpoints:
+            raise ConfigError(f"{where}.endpoints: expected null or a non-empty list")
+        for i, ep in enumerate(raw_endpoints):
+            ep_where = f"{where}.endpoints[{i}]"
+            if not isinstance(ep, dict):
+                raise ConfigError(f"{ep_where}: expected a mapping with api_base, api_key")
+            endpoints.append(Endpoint(
+                api_base=_expand_env(ep.get("api_base"), f"{ep_where}.api_base"),
+                api_key=_expand_env(ep.get("api_key"), f"{ep_where}.api_key"),
+                api_version=_expand_env(ep.get("api_version"), f"{ep_where}.api_version"),
+            ))
+    if api_type == "azure" and not all(ep.api_base and ep.api_version for ep in endpoints):
+        raise ConfigError(f"{where}.endpoints: azure needs api_base and api_version in every endpoint")
+    parallel = _number(entry, "parallel", 1, where, int)
+    if parallel < 1:
+        raise ConfigError(f"{where}.parallel: must be at least 1")
+    retry = RetryPolicy(
+        max_retries=_number(entry, "max_retries", RetryPolicy.max_retries, where, int),
+        base_delay=_number(entry, "retry_base_delay", RetryPolicy.base_delay, where),
+        max_delay=_number(entry, "retry_max_delay", RetryPolicy.max_delay, where),
+    )
+    for key in ("tokenizer", "system_prompt"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise ConfigError(f"{where}.{key}: expected a string")
+    return ModelConfig(
+        name=name, model_name=model_name, api_type=api_type,
+        endpoints=tuple(endpoints) or (Endpoint(),), parallel=parallel,
+        tokenizer=entry.get("tokenizer"), system_prompt=entry.get("system_prompt"),
+        retry=retry, timeout=_number(entry, "timeout", ModelConfig.timeout, where),
+    )
+
+
+def load_api_config(path: str | Path) -> dict[str, ModelConfig]:
+    """All entries of api_config.yaml, validated."""
+    return {str(name): parse_model_config(str(name), entry, path) for name, entry in load_yaml(path).items()}
+
+
+def require_models(api_config: dict[str, ModelConfig], names: Iterable[str], api_path: str | Path,
+                   list_where: str) -> list[ModelConfig]:
+    """The entries for `names`; ConfigError naming the first one api_config lacks."""
+    configs = []
+    for name in names:
+        if name not in api_config:
+            raise ConfigError(f"{list_where}: model {name!r} has no entry in {api_path}")
+        configs.append(api_config[name])
+    return configs
+
+
+def require_keys(config: dict[str, Any], keys: Iterable[str], path: str | Path) -> None:
+    """ConfigError naming the first missing key of a settings file."""
+    for key in keys:
+        if key not in config:
+            raise ConfigError(f"{path}: missing key {key!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Model calls: one entry point, providers by api_type, retries in one place
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a model call gives: the text, or the failure that stopped it, plus token usage."""
+
+    text: str | None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class ProviderReply:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class EmptyResponse(Exception):
+    """The server answered 200 without any text: treated as transient and retried."""
+
+
+class MissingPackage(Exception):
+    """An optional provider SDK is not installed."""
+
+
+def _optional_import(module: str, package: str, api_type: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingPackage(
+            f"api_type {api_type} needs the package {package}: pip install {package} "
+            f"(see requirements-optional.txt)") from None
+
+
+def _split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
+    if messages and messages[0]["role"] == "system":
+        return messages[0]["content"], messages[1:]
+    return None, messages
+
+
+def _make_openai(ep: Endpoint, timeout: float) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=ep.api_base, api_key=ep.api_key, max_retries=0, timeout=timeout)
+
+
+def _make_azure(ep: Endpoint, timeout: float) -> Any:
+    import openai
+
+    return openai.AzureOpenAI(azure_endpoint=ep.api_base, api_key=ep.api_key, api_version=ep.api_version,
+                              max_retries=0, timeout=timeout)
+
+
+def _make_anthropic(ep: Endpoint, timeout: float) -> Any:
+    import anthropic
+
+    return anthropic.Anthropic(base_url=ep.api_base, api_key=ep.api_key, max_retries=0, timeout=timeout)
+
+
+def _make_mistral(ep: Endpoint, timeout: float) -> Any:
+    mistralai = _optional_import("mistralai", "mistralai", "mistral")
+    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("MISTRAL_API_KEY"),
+                              "timeout_ms": int(timeout * 1000)}
+    if ep.api_base:
+        kwargs["server_url"] = ep.api_base
+    return mistralai.Mistral(**kwargs)
+
+
+def _make_gemini(ep: Endpoint, timeout: float) -> Any:
+    genai = _optional_import("google.genai", "google-genai", "gemini")
+    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("GEMINI_API_KEY")}
+    http_options: dict[str, Any] = {"timeout": int(timeout * 1000)}
+    if ep.api_base:
+        http_options["base_url"] = ep.api_base
+    return genai.Client(http_options=http_options, **kwargs)
+
+
+def _make_cohere(ep: Endpoint, timeout: float) -> Any:
+    cohere = _optional_import("cohere", "cohere", "cohere")
+    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("CO_API_KEY"), "timeout": timeout}
+    if ep.api_base:
+        kwargs["base_url"] = ep.api_base
+    return cohere.ClientV2(**kwargs)
+
+
+def _call_openai(client: Any, model: str, messages: list[Message], temperature: float,
+                 max_tokens: int) -> ProviderReply:
+    resp = client.chat.completions.create(model=model, messages=messages, temperature=temperature,
+                                          max_tokens=max_tokens, n=1)
+    if not getattr(resp, "choices", None) or resp.choices[0].message.content is None:
+        raise EmptyResponse("response has no choices")
+    usage = getattr(resp, "usage", None)
+    return ProviderReply(resp.choices[0].message.content,
+                         getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
+
+
+def _call_anthropic(client: Any, model: str, messages: list[Message], temperature: float,
+                    max_tokens: int) -> ProviderReply:
+    system, rest = _split_system(messages)
+    kwargs: dict[str, Any] = {"system": system} if system else {}
+    resp = client.messages.create(model=model, messages=rest, temperature=temperature,
+                                  max_tokens=max_tokens, **kwargs)
+    texts = [block.text for block in (resp.content or []) if getattr(block, "type", None) == "text"]
+    if not texts:
+        raise EmptyResponse("response has no text content")
+    usage = getattr(resp, "usage", None)
+    return ProviderReply("".join(texts), getattr(usage, "input_tokens", 0) or 0,
+                         getattr(usage, "output_tokens", 0) or 0)
+
+
+def _call_mistral(client: Any, model: str, messages: list[Message], temperature: float,
+                  max_tokens: int) -> ProviderReply:
+    resp = client.chat.complete(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
+    if not resp or not resp.choices or resp.choices[0].message.content is None:
+        raise EmptyResponse("response has no choices")
+    usage = getattr(resp, "usage", None)
+    return ProviderReply(resp.choices[0].message.content, getattr(usage, "prompt_tokens", 0) or 0,
+                         getattr(usage, "completion_tokens", 0) or 0)
+
+
+def _call_gemini(client: Any, model: str, messages: list[Message], temperature: float,
+                 max_tokens: int) -> ProviderReply:
+    system, rest = _split_system(messages)
+    contents = [{"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
+                for m in rest]
+    config: dict[str, Any] = {"temperature": temperature, "max_output_tokens": max_tokens}
+    if system:
+        config["system_instruction"] = system
+    resp = client.models.generate_content(model=model, contents=contents, config=config)
+    if not getattr(resp, "text", None):
+        raise EmptyResponse("response has no text")
+    usage = getattr(resp, "usage_metadata", None)
+    return ProviderReply(resp.text, getattr(usage, "prompt_token_count", 0) or 0,
+                         getattr(usage, "candidates_token_count", 0) or 0)
+
+
+def _call_cohere(client: Any, model: str, messages: list[Message], temperature: float,
+                 max_tokens: int) -> ProviderReply:
+    resp = client.chat(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
+    content = getattr(getattr(resp, "message", None), "content", None) or []
+    texts = [getattr(part, "text", "") for part in content]
+    if not any(texts):
+        raise EmptyResponse("response has no text")
+    tokens = getattr(getattr(resp, "usage", None), "tokens", None)
+    return ProviderReply("".join(texts), int(getattr(tokens, "input_tokens", 0) or 0),
+                         int(getattr(tokens, "output_tokens", 0) or 0))
+
+
+@dataclass(frozen=True)
+class Provider:
+    make_client: Callable[[Endpoint, float], Any]
+    call: Callable[[Any, str, list[Message], float, int], ProviderReply]
+
+
+PROVIDERS: dict[str, Provider] = {
+    "openai": Provider(_make_openai, _call_openai),  # also vLLM, SGLang, TGI, ...
+    "azure": Provider(_make_azure, _call_openai),
+    "anthropic": Provider(_make_anthropic, _call_anthropic),
+    "mistral": Provider(_make_mistral, _call_mistral),
+    "gemini": Provider(_make_gemini, _call_gemini),
+    "cohere": Provider(_make_cohere, _call_cohere),
+}
+
+_clients: dict[tuple, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(api_type: str, endpoint: Endpoint, timeout: float) -> Any:
+    """One SDK client per (api_type, endpoint, timeout), created once and shared by all threads."""
+    key = (api_type, endpoint, timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = PROVIDERS[api_type].make_client(endpoint, timeout)
+            _clients[key] = client
+        return client
+
+
+def _status_code(exc: BaseException) -> int | None:
+    for attr in ("status_code", "code", "status"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and 100 <= value < 600:
+            return value
+    response = getattr(exc, "response", None)
+    value = getattr(response, "status_code", None)
+    return value if isinstance(value, int) else None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds asked by a Retry-After (or retry-after-ms) header, if any."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if not headers:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+_TRANSIENT_NAMES = ("Timeout", "ConnectionError", "ConnectError", "RemoteProtocolError", "ReadError",
+                    "ResponseValidationError", "JSONDecodeError")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Rate limits, timeouts, connection failures, 5xx and garbled or empty bodies: retry.
+    Any other HTTP status (400, 401, 403, 404, 422, ...) fails at once."""
+    if isinstance(exc, EmptyResponse | json.JSONDecodeError | TimeoutError | ConnectionError):
+        return True
+    status = _status_code(exc)
+    if status is not None:
+        return status in (408, 429) or status >= 500
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    return any(t in name for name in names for t in _TRANSIENT_NAMES)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line description without secrets (SDK messages never include the key)."""
+    status = _status_code(exc)
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
+    return f"{head}: {text[:300]}" if text else head
+
+
+def complete(model: ModelConfig, messages: list[Message], temperature: float, max_tokens: int,
+             endpoint: Endpoint | None = None, *, rng: random.Random | None = None,
+             sleep: Callable[[float], None] = time.sleep) -> Completion:
+    """Send one chat request to `model`, retrying as its RetryPolicy says.
+
+    Never raises for API trouble: a call that still fails is returned as Completion(text=None,
+    error=...). The endpoint defaults to one picked at random from the model's endpoints.
+    """
+    rng = rng or random.Random()
+    endpoint = endpoint or rng.choice(model.endpoints)
+    provider = PROVIDERS[model.api_type]
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            client = get_client(model.api_type, endpoint, model.timeout)
+            reply = provider.call(client, model.model_name, messages, temperature, max_tokens)
+            return Completion(reply.text, None, reply.prompt_tokens, reply.completion_tokens, attempts)
+        except MissingPackage as e:
+            return Completion(None, str(e), attempts=attempts)
+        except Exception as e:  # SDK errors of every provider; classified below
+            error = describe_error(e)
+            if not is_retryable(e):
+                log.error("%s: %s (not retried)", model.name, error)
+                return Completion(None, error, attempts=attempts)
+            if attempts > model.retry.max_retries:
+                log.error("%s: %s (gave up after %d attempts)", model.name, error, attempts)
+                return Completion(None, error, attempts=attempts)
+            wait_s = model.retry.delay(attempts - 1, _retry_after(e), rng)
+            log.warning("%s: %s; retry %d/%d in %.1fs", model.name, error, attempts,
+                        model.retry.max_retries, wait_s)
+            sleep(wait_s)
+
+
+# --------------------------------------------------------------------------------------------
+# The worker pool: workers return records, the caller (one writer) consumes them
+# --------------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_pool(fn: Callable[[T], R], items: Sequence[T], parallel: int, desc: str | None = None,
+             progress: bool = True) -> Iterator[tuple[T, R]]:
+    """Yield (item, fn(item)) in completion order, running `parallel` daemon worker threads.
+
+    The caller consumes results in its own thread, so one writer handles every record. On
+    Ctrl-C (or when the caller stops iterating) no new item is started and in-flight calls are
+    abandoned with the process. An exception raised by fn is re-raised here.
+    """
+    import queue
+
+    from tqdm import tqdm
+
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for item in items:
+        todo.put(item)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((item, fn(item), None))
+            except BaseException as e:  # handed to the consumer, which re-raises it
+                done.put((item, None, e))
+
+    for _ in range(max(1, min(parallel, len(items)))):
+        threading.Thread(target=worker, daemon=True).start()
+    bar = tqdm(total=len(items), desc=desc, disable=not progress or not items, dynamic_ncols=True)
+    try:
+        for _ in range(len(items)):
+            while True:
+                try:
+                    item, result, exc = done.get(timeout=0.2)  # short waits keep Ctrl-C responsive
+                    break
+                except queue.Empty:
+                    continue
+            if exc is not None:
+                raise exc
+            bar.update(1)
+            yield item, result
+    finally:
+        stop.set()
+        bar.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Official data from the upstream repository, pinned and checked
+# --------------------------------------------------------------------------------------------
+
+UPSTREAM_COMMIT = "ff46f0acdc00f8f4d904716bd725d878f9f9332f"
+UPSTREAM_RAW_BASE = f"https://raw.githubusercontent.com/lmarena/arena-hard-auto/{UPSTREAM_COMMIT}/"
+# (path in the upstream repository, sha256, where it goes here relative to the repository root)
+OFFICIAL_FILES = (
+    ("data/arena-hard-v0.1/question.jsonl",
+     "4daad38811161c3ba5c248f26b90c3cef89634f4c772002ed9138c1e13f63e9f",
+     "data/arena-hard-v0.1/question.jsonl"),
+    ("data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl",
+     "245109b8fe7c3bef0304f1c559d29da377f97f61535ad1170b46a61a08eb9ac7",
+     "data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl"),
+    ("config/judge_config.yaml",
+     "6e001736bacacdb1591ffca7eec953a7089f8f5604872d1ca4f9a6f9de1ee451",
+     "config/judge_config.arena-hard-v0.1.yaml"),
+)
+
+
+class FetchError(Exception):
+    """The official data could not be downloaded or did not match its checksum."""
+
+
+def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BASE, timeout: float = 60.0) -> list[Path]:
+    """Download the pinned upstream question set, baseline answers and judge config under `root`.
+
+    Every file is checked against its sha256 before it is written (atomically); a file already
+    present with the right checksum is kept. Returns the paths written or verified.
+    """
+    import hashlib
+    import urllib.error
+    import urllib.request
+
+    root = Path(root)
+    paths = []
+    for upstream_path, sha256, local in OFFICIAL_FILES:
+        dest = root / local
+        if dest.exists() and hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
+            log.info("%s: already present, checksum ok", dest)
+            paths.append(dest)
+            continue
+        url = base_url.rstrip("/") + "/" + upstream_path
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                data = resp.read()
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise FetchError(f"cannot download {url}: {reason} (no network? download it by hand to {dest})") from None
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != sha256:
+            raise FetchError(f"{url}: sha256 {digest} does not match the pinned {sha256}; nothing written")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, dest)
+        log.info("%s: downloaded, checksum ok", dest)
+        paths.append(dest)
+    return paths
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Plain one-line log messages on stderr for the scripts."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(message)s")
+    for noisy in ("httpx", "httpcore", "httpx2", "openai", "anthropic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
