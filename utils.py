@@ -5,6 +5,7 @@ qa_browser.py; it has no command line of its own.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -407,11 +408,11 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
             ep_where = f"{where}.endpoints[{i}]"
             if not isinstance(ep, dict):
                 raise ConfigError(f"{ep_where}: expected a mapping with api_base, api_key")
-            endpoints.append(Endpoint(
-                api_base=_expand_env(ep.get("api_base"), f"{ep_where}.api_base"),
-                api_key=_expand_env(ep.get("api_key"), f"{ep_where}.api_key"),
-                api_version=_expand_env(ep.get("api_version"), f"{ep_where}.api_version"),
-            ))
+            # ${VAR} references stay unexpanded until the model is used (require_models).
+            endpoints.append(Endpoint(**{
+                key: None if ep.get(key) is None else str(ep[key])  # YAML may read a version as a date
+                for key in ("api_base", "api_key", "api_version")
+            }))
     if api_type == "azure" and not all(ep.api_base and ep.api_version for ep in endpoints):
         raise ConfigError(f"{where}.endpoints: azure needs api_base and api_version in every endpoint")
     parallel = _number(entry, "parallel", 1, where, int)
@@ -438,14 +439,25 @@ def load_api_config(path: str | Path) -> dict[str, ModelConfig]:
     return {str(name): parse_model_config(str(name), entry, path) for name, entry in load_yaml(path).items()}
 
 
+def resolve_env(model: ModelConfig, api_path: str | Path) -> ModelConfig:
+    """The entry with ${VAR} references in its endpoints replaced by the environment's values."""
+    endpoints = []
+    for i, ep in enumerate(model.endpoints):
+        where = f"{api_path}: {model.name}.endpoints[{i}]"
+        endpoints.append(Endpoint(*(_expand_env(getattr(ep, key), f"{where}.{key}")
+                                    for key in ("api_base", "api_key", "api_version"))))
+    return dataclasses.replace(model, endpoints=tuple(endpoints))
+
+
 def require_models(api_config: dict[str, ModelConfig], names: Iterable[str], api_path: str | Path,
                    list_where: str) -> list[ModelConfig]:
-    """The entries for `names`; ConfigError naming the first one api_config lacks."""
+    """The entries for `names`, ready to call (environment references resolved); ConfigError
+    naming the first model api_config lacks or the first unset variable."""
     configs = []
     for name in names:
         if name not in api_config:
             raise ConfigError(f"{list_where}: model {name!r} has no entry in {api_path}")
-        configs.append(api_config[name])
+        configs.append(resolve_env(api_config[name], api_path))
     return configs
 
 
