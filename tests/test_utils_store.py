@@ -1,0 +1,344 @@
+"""Tests of utils.py's storage and config layer: safe names, JSONL reading, the appender, configs.
+
+Usage: python -m pytest tests/test_utils_store.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import utils
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------------- model file names
+
+
+@pytest.mark.parametrize("name", [
+    "gpt-4-0314",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "../../etc/passwd",
+    "..",
+    ".",
+    "a\\b",
+    "100%/real",
+    "name with spaces",
+    "ünïcødé/模型",
+    "/absolute",
+    "x\x00y",
+])
+def test_model_file_names_are_reversible_and_stay_in_their_folder(tmp_path, name):
+    path = utils.model_file(tmp_path / "model_answer", name)
+    assert path.parent == tmp_path / "model_answer"
+    assert "/" not in path.name and "\\" not in path.name and "\x00" not in path.name
+    assert path.name not in (".jsonl", "..jsonl") or name in (".", "..")
+    assert utils.model_from_filename(path) == name
+    # Writing through it creates nothing outside the folder.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}\n")
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [path]
+
+
+def test_plain_names_keep_upstream_file_names():
+    assert utils.model_to_filename("gpt-4-0314") == "gpt-4-0314.jsonl"
+    assert utils.model_to_filename("claude-3.5_sonnet") == "claude-3.5_sonnet.jsonl"
+
+
+@pytest.mark.parametrize("bad", ["", None])
+def test_empty_model_name_is_refused(bad):
+    with pytest.raises(ValueError):
+        utils.model_to_filename(bad)
+
+
+@pytest.mark.parametrize("bench", ["../x", "a/b", "..", ""])
+def test_bench_name_cannot_leave_data(bench):
+    with pytest.raises(utils.ConfigError):
+        utils.bench_dir(bench)
+
+
+# ---------------------------------------------------------------------------- reading JSONL
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def test_duplicate_ids_last_line_wins(tmp_path):
+    f = write(tmp_path / "a.jsonl", '{"question_id": "q1", "v": 1}\n{"question_id": "q2", "v": 2}\n'
+                                    '{"question_id": "q1", "v": 3}\n')
+    records = utils.read_jsonl_by_id(f)
+    assert list(records) == ["q1", "q2"]
+    assert records["q1"]["v"] == 3
+
+
+def test_torn_last_line_is_dropped_with_a_warning(tmp_path, caplog):
+    f = write(tmp_path / "a.jsonl", '{"question_id": "q1"}\n{"question_id": "q2", "cho')
+    records = utils.read_jsonl_by_id(f)
+    assert list(records) == ["q1"]
+    assert f"{f}:2" in caplog.text and "incomplete last line" in caplog.text
+
+
+def test_bad_line_in_the_middle_is_an_error_naming_file_and_line(tmp_path):
+    f = write(tmp_path / "a.jsonl", '{"question_id": "q1"}\nnot json\n{"question_id": "q3"}\n')
+    with pytest.raises(utils.DataError, match=rf"{f}:2: invalid JSON"):
+        utils.read_jsonl_by_id(f)
+
+
+def test_bad_last_line_with_newline_is_an_error(tmp_path):
+    # A complete line (newline written) that does not parse is not a torn write.
+    f = write(tmp_path / "a.jsonl", '{"question_id": "q1"}\n{"question_id": \n')
+    with pytest.raises(utils.DataError, match=r":2: invalid JSON"):
+        utils.read_jsonl_by_id(f)
+
+
+def test_missing_key_and_non_object_are_errors(tmp_path):
+    f = write(tmp_path / "a.jsonl", '{"id": "q1"}\n')
+    with pytest.raises(utils.DataError, match=r":1: missing key 'question_id'"):
+        utils.read_jsonl_by_id(f)
+    g = write(tmp_path / "b.jsonl", '{"question_id": "q1"}\n[1, 2]\n')
+    with pytest.raises(utils.DataError, match=r":2: expected a JSON object"):
+        utils.read_jsonl_by_id(g)
+
+
+def test_blank_lines_and_crlf_are_tolerated(tmp_path):
+    f = write(tmp_path / "a.jsonl", '{"question_id": "q1"}\r\n\n{"question_id": "q2"}\r\n')
+    assert list(utils.read_jsonl_by_id(f)) == ["q1", "q2"]
+
+
+def test_load_model_answers_maps_file_names_back_to_model_names(tmp_path):
+    d = tmp_path / "model_answer"
+    d.mkdir()
+    for name in ("gpt-4-0314", "org/model"):
+        utils.model_file(d, name).write_text(json.dumps({"question_id": "q1", "choices": []}) + "\n")
+    assert sorted(utils.load_model_answers(d)) == ["gpt-4-0314", "org/model"]
+    assert utils.load_model_answers(tmp_path / "absent") == {}
+
+
+# ---------------------------------------------------------------------------- writing JSONL
+
+
+def test_appender_writes_whole_lines_from_many_threads(tmp_path):
+    path = tmp_path / "out.jsonl"
+    payload = "x" * 5000  # larger than a pipe buffer's atomic size, to catch interleaving
+    with utils.JsonlAppender(path) as out:
+        def work(t: int) -> None:
+            for i in range(200):
+                out.append({"question_id": f"{t}-{i}", "text": payload})
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    records = [json.loads(line) for line in lines[:-1]]
+    assert len(records) == 1600
+    assert len({r["question_id"] for r in records}) == 1600
+
+
+def test_appender_cuts_a_torn_tail_before_appending(tmp_path, caplog):
+    path = write(tmp_path / "out.jsonl", '{"question_id": "q1"}\n{"question_id": "q2", "tr')
+    with utils.JsonlAppender(path) as out:
+        out.append({"question_id": "q3"})
+    assert path.read_text() == '{"question_id": "q1"}\n{"question_id": "q3"}\n'
+    assert "incomplete last line" in caplog.text
+
+
+def test_appender_keeps_non_ascii_as_is(tmp_path):
+    path = tmp_path / "out.jsonl"
+    with utils.JsonlAppender(path) as out:
+        out.append({"question_id": "q", "text": "héllo 世界"})
+    assert "héllo 世界" in path.read_text(encoding="utf-8")
+
+
+WRITER = textwrap.dedent("""
+    import sys, itertools
+    sys.path.insert(0, sys.argv[1])
+    import utils
+    out = utils.JsonlAppender(sys.argv[2])
+    for i in itertools.count():
+        out.append({"question_id": f"q{i}", "i": i, "text": "y" * (i % 7000)})
+        if i == 50:
+            print("STARTED", flush=True)
+""")
+
+
+def test_sigkill_during_appends_loses_no_completed_line(tmp_path):
+    path = tmp_path / "killed.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(path)], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"STARTED"
+    time.sleep(0.3)  # let it write many more lines
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    data = path.read_bytes()
+    complete, _, _torn = data.rpartition(b"\n")
+    lines = complete.split(b"\n")
+    assert len(lines) > 50
+    for n, line in enumerate(lines):  # every completed line is intact and in order
+        record = json.loads(line)
+        assert record["i"] == n and record["text"] == "y" * (n % 7000)
+    # The reader accepts the file as it is (a torn tail, if any, is dropped) ...
+    records = utils.read_jsonl_by_id(path)
+    assert len(records) == len(lines)
+    # ... and a new appender continues it cleanly.
+    with utils.JsonlAppender(path) as out:
+        out.append({"question_id": "after", "i": -1, "text": ""})
+    strict = list(utils.iter_jsonl(path, allow_torn_tail=False))  # no torn bytes left anywhere
+    assert len(strict) == len(lines) + 1 and strict[-1][1]["question_id"] == "after"
+
+
+def test_write_jsonl_atomic_replaces_whole_file_and_keeps_old_on_error(tmp_path):
+    path = write(tmp_path / "a.jsonl", '{"question_id": "old"}\n')
+
+    def records():
+        yield {"question_id": "new1"}
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        utils.write_jsonl_atomic(path, records())
+    assert path.read_text() == '{"question_id": "old"}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["a.jsonl"]  # no temporary left behind
+    utils.write_jsonl_atomic(path, [{"question_id": "n1"}, {"question_id": "n2"}])
+    assert list(utils.read_jsonl_by_id(path)) == ["n1", "n2"]
+
+
+# ---------------------------------------------------------------------------- config files
+
+
+def write_yaml(tmp_path: Path, text: str, name: str = "api_config.yaml") -> Path:
+    return write(tmp_path / name, textwrap.dedent(text))
+
+
+def test_bad_yaml_names_file_and_line(tmp_path):
+    f = write_yaml(tmp_path, "a: 1\nb: [unclosed\nc: 2\n")
+    with pytest.raises(utils.ConfigError, match=rf"^{f}:\d+: invalid YAML"):
+        utils.load_yaml(f)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(utils.ConfigError, match="file not found"):
+        utils.load_yaml(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("m:\n  api_type: openai\n", r"m: missing model_name"),
+    ("m:\n  model_name: x\n  api_type: bard\n", r"m.api_type: unknown api_type 'bard'"),
+    ("m:\n  model_name: x\n  endpoints: {api_base: y}\n", r"m.endpoints: expected null or a non-empty list"),
+    ("m:\n  model_name: x\n  parallel: 0\n", r"m.parallel: must be at least 1"),
+    ("m:\n  model_name: x\n  parallel: many\n", r"m.parallel: expected a non-negative number"),
+    ("m:\n  model_name: x\n  api_type: azure\n  endpoints: [{api_base: y}]\n", r"azure needs api_base and api_version"),
+    ("m: just a string\n", r"m: expected a mapping"),
+])
+def test_api_config_errors_name_file_and_key(tmp_path, entry, message):
+    f = write_yaml(tmp_path, entry)
+    with pytest.raises(utils.ConfigError, match=message) as info:
+        utils.load_api_config(f)
+    assert str(info.value).startswith(str(f))
+    assert "\n" not in str(info.value)
+
+
+def test_api_config_defaults_and_overrides(tmp_path):
+    f = write_yaml(tmp_path, """
+        a:
+          model_name: a-api
+          endpoints: null
+          api_type: openai
+        b:
+          model_name: b-api
+          api_type: anthropic
+          parallel: 4
+          timeout: 5
+          max_retries: 2
+          retry_base_delay: 0.5
+          retry_max_delay: 3
+          endpoints:
+            - {api_base: "http://h/v1", api_key: k, api_version: 2024-06-01}
+    """)
+    config = utils.load_api_config(f)
+    assert config["a"].endpoints == (utils.Endpoint(),) and config["a"].parallel == 1
+    assert config["a"].retry == utils.RetryPolicy()
+    b = config["b"]
+    assert (b.parallel, b.timeout) == (4, 5.0)
+    assert b.retry == utils.RetryPolicy(max_retries=2, base_delay=0.5, max_delay=3.0)
+    assert b.endpoints[0].api_version == "2024-06-01"  # a date in YAML, a string here
+
+
+def test_env_keys_are_resolved_only_for_used_models_and_never_shown(tmp_path, monkeypatch):
+    f = write_yaml(tmp_path, """
+        used: {model_name: u, api_type: openai, endpoints: [{api_base: "http://h", api_key: "${TEST_KEY_USED}"}]}
+        unused: {model_name: v, api_type: openai, endpoints: [{api_base: "http://h", api_key: "${TEST_KEY_UNSET}"}]}
+    """)
+    monkeypatch.setenv("TEST_KEY_USED", "sk-secret-123")
+    monkeypatch.delenv("TEST_KEY_UNSET", raising=False)
+    config = utils.load_api_config(f)  # loading never needs the variables
+    [used] = utils.require_models(config, ["used"], f, "gen.yaml: model_list")
+    assert used.endpoints[0].api_key == "sk-secret-123"
+    assert "sk-secret" not in repr(used)  # keys never appear in a repr (and so in logs)
+    with pytest.raises(utils.ConfigError, match=r"unused.endpoints\[0\].api_key: environment variable TEST_KEY_UNSET is not set"):
+        utils.require_models(config, ["unused"], f, "gen.yaml: model_list")
+    with pytest.raises(utils.ConfigError, match=r"^gen.yaml: model_list: model 'ghost' has no entry in"):
+        utils.require_models(config, ["ghost"], f, "gen.yaml: model_list")
+
+
+def test_shipped_configs_load():
+    config = utils.load_api_config(REPO / "config" / "api_config.yaml")
+    assert config["gpt-4-0314"].api_type == "openai"
+    assert config["meta-llama/Llama-3.1-8B-Instruct"].endpoints[0].api_base == "http://localhost:8000/v1"
+
+
+# ---------------------------------------------------------------------------- worker pool
+
+
+def test_run_pool_yields_every_result_once():
+    items = list(range(100))
+    results = dict(utils.run_pool(lambda x: x * x, items, parallel=8, progress=False))
+    assert results == {x: x * x for x in items}
+
+
+def test_run_pool_runs_in_parallel():
+    start = time.perf_counter()
+    list(utils.run_pool(lambda x: time.sleep(0.1), range(16), parallel=16, progress=False))
+    assert time.perf_counter() - start < 1.0  # serial would take 1.6 s
+
+
+def test_run_pool_reraises_worker_errors():
+    def fn(x: int) -> int:
+        if x == 3:
+            raise ValueError("bad item")
+        return x
+
+    with pytest.raises(ValueError, match="bad item"):
+        list(utils.run_pool(fn, range(10), parallel=2, progress=False))
+
+
+def test_run_pool_stops_starting_items_when_the_consumer_stops():
+    started = []
+
+    def fn(x: int) -> int:
+        started.append(x)
+        time.sleep(0.02)
+        return x
+
+    gen = utils.run_pool(fn, range(1000), parallel=2, progress=False)
+    next(gen)
+    gen.close()
+    time.sleep(0.1)
+    count = len(started)
+    time.sleep(0.1)
+    assert len(started) == count < 20
+
+
+def test_run_pool_with_no_items():
+    assert list(utils.run_pool(lambda x: x, [], parallel=4, progress=False)) == []
