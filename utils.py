@@ -578,10 +578,11 @@ def _call_openai(client: Any, model: str, messages: list[Message], temperature: 
 
 def _call_anthropic(client: Any, model: str, messages: list[Message], temperature: float,
                     max_tokens: int) -> ProviderReply:
+    # The Messages API (version 2026-10-21, sent by anthropic SDK 2.x) has no sampling
+    # parameters and answers 400 to any of them, so `temperature` is not sent.
     system, rest = _split_system(messages)
     kwargs: dict[str, Any] = {"system": system} if system else {}
-    resp = client.messages.create(model=model, messages=rest, temperature=temperature,
-                                  max_tokens=max_tokens, **kwargs)
+    resp = client.messages.create(model=model, messages=rest, max_tokens=max_tokens, **kwargs)
     texts = [block.text for block in (resp.content or []) if getattr(block, "type", None) == "text"]
     if not texts:
         raise EmptyResponse("response has no text content")

@@ -1,0 +1,203 @@
+"""Tests of utils.complete(): providers and the one retry policy, over real HTTP to the fake API.
+
+Usage: python -m pytest tests/test_utils_complete.py
+"""
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+import utils
+from fake_api import FakeAPI
+
+
+@pytest.fixture
+def api():
+    with FakeAPI() as server:
+        yield server
+
+
+def model(api: FakeAPI, api_type: str = "openai", *, max_retries: int = 3, base: float = 0.01,
+          cap: float = 0.05, timeout: float = 5.0, key: str = "sk-test-key") -> utils.ModelConfig:
+    if api_type == "anthropic":
+        endpoint = utils.Endpoint(api.anthropic_base, key)
+    elif api_type == "azure":
+        endpoint = utils.Endpoint(api.url, key, "2024-06-01")
+    else:
+        endpoint = utils.Endpoint(api.openai_base, key)
+    return utils.ModelConfig(name="m", model_name="api-model", api_type=api_type, endpoints=(endpoint,),
+                             retry=utils.RetryPolicy(max_retries, base, cap), timeout=timeout)
+
+
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}]
+
+
+class Sleeps:
+    """Records the waits complete() asks for, without waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.mark.parametrize("api_type", ["openai", "azure", "anthropic"])
+def test_reply_text_and_usage(api, api_type):
+    result = utils.complete(model(api, api_type), MESSAGES, temperature=0.3, max_tokens=50)
+    assert result.ok and result.error is None
+    assert "Hello there" in result.text
+    assert result.prompt_tokens > 0 and result.completion_tokens > 0
+    [request] = api.requests
+    body = request["body"]
+    assert body["model"] == "api-model" or api_type == "azure"
+    assert body["max_tokens"] == 50
+    if api_type == "anthropic":
+        assert "temperature" not in body  # rejected by the current Messages API
+        assert request["path"] == "/v1/messages"
+        assert body["system"] == "Be brief."
+        assert body["messages"] == MESSAGES[1:]
+    else:
+        assert body["messages"] == MESSAGES and body["temperature"] == 0.3
+    if api_type == "azure":
+        assert request["path"] == "/openai/deployments/api-model/chat/completions"
+        assert request["query"]["api-version"] == "2024-06-01"
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "503", "502", "drop", "malformed", "empty_choices"])
+@pytest.mark.parametrize("api_type", ["openai", "anthropic"])
+def test_transient_faults_are_retried(api, api_type, fault):
+    api.fail_next(fault, times=2)
+    sleeps = Sleeps()
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert result.ok, result.error
+    assert result.attempts == 3 and len(api.requests) == 3
+    assert len(sleeps.waits) == 2
+
+
+def test_timeout_is_retried(api):
+    api.slow_seconds = 2.0
+    api.fail_next("slow")
+    sleeps = Sleeps()
+    result = utils.complete(model(api, timeout=0.3), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert result.ok and result.attempts == 2
+    assert len(sleeps.waits) == 1
+
+
+@pytest.mark.parametrize("status", ["400", "401", "404"])
+@pytest.mark.parametrize("api_type", ["openai", "anthropic"])
+def test_other_4xx_fail_at_once(api, api_type, status, caplog):
+    api.fail_next(status, times=5)
+    sleeps = Sleeps()
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert not result.ok and result.text is None
+    assert f"HTTP {status}" in result.error
+    assert len(api.requests) == 1 and sleeps.waits == []
+    assert "sk-test-key" not in result.error and "sk-test-key" not in caplog.text
+
+
+def test_gives_up_after_max_retries_and_reports_the_last_error(api):
+    api.fail_next("500", times=10)
+    sleeps = Sleeps()
+    result = utils.complete(model(api, max_retries=2), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert not result.ok and "HTTP 500" in result.error
+    assert result.attempts == 3 and len(api.requests) == 3 and len(sleeps.waits) == 2
+
+
+def test_retry_after_is_honoured_and_capped(api):
+    api.fail_next("429", retry_after=2.5)
+    api.fail_next("429", retry_after=100)
+    sleeps = Sleeps()
+    result = utils.complete(model(api, base=0.01, cap=30.0), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert result.ok
+    assert sleeps.waits[0] == pytest.approx(2.5)  # at least what the server asked
+    assert sleeps.waits[1] == 30.0  # never more than the cap
+
+
+def test_backoff_is_exponential_with_jitter_and_capped():
+    policy = utils.RetryPolicy(max_retries=10, base_delay=1.0, max_delay=20.0)
+    rng = random.Random(0)
+    for attempt in range(8):
+        waits = [policy.delay(attempt, None, rng) for _ in range(300)]
+        ceiling = min(20.0, 2.0**attempt)
+        assert all(0.0 <= w <= ceiling for w in waits)
+        assert max(waits) > 0.8 * ceiling  # jitter spreads over the whole window
+        assert len(set(waits)) > 250
+    assert policy.delay(3, 0.5, rng) >= 0.5
+
+
+def test_one_client_per_endpoint_shared_by_threads(api):
+    cfg = model(api)
+    results = []
+
+    def work() -> None:
+        for _ in range(5):
+            results.append(utils.complete(cfg, MESSAGES, 0.0, 10))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 20 and all(r.ok for r in results)
+    assert api.connections <= 4  # connections are pooled, not opened per request
+    endpoint = cfg.endpoints[0]
+    assert utils.get_client("openai", endpoint, cfg.timeout) is utils.get_client("openai", endpoint, cfg.timeout)
+
+
+def test_sequential_calls_reuse_one_connection(api):
+    cfg = model(api)
+    for _ in range(10):
+        assert utils.complete(cfg, MESSAGES, 0.0, 10).ok
+    assert api.connections == 1
+
+
+def test_endpoint_is_picked_among_the_configured_ones():
+    with FakeAPI() as a, FakeAPI() as b:
+        cfg = utils.ModelConfig(name="m", model_name="x", api_type="openai",
+                                endpoints=(utils.Endpoint(a.openai_base, "k"), utils.Endpoint(b.openai_base, "k")))
+        rng = random.Random(1)
+        for _ in range(20):
+            assert utils.complete(cfg, MESSAGES, 0.0, 10, rng=rng).ok
+        assert len(a.requests) > 0 and len(b.requests) > 0
+        assert len(a.requests) + len(b.requests) == 20
+
+
+@pytest.mark.parametrize("api_type, package", [("mistral", "mistralai"), ("gemini", "google-genai"),
+                                               ("cohere", "cohere")])
+def test_missing_optional_sdk_is_a_clear_failure(api_type, package):
+    import importlib.util
+
+    module = {"mistralai": "mistralai", "google-genai": "google.genai", "cohere": "cohere"}[package]
+    try:
+        installed = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        installed = False
+    if installed:
+        pytest.skip(f"{package} is installed here")
+    cfg = utils.ModelConfig(name="m", model_name="x", api_type=api_type)
+    result = utils.complete(cfg, MESSAGES, 0.0, 10)
+    assert not result.ok
+    assert f"pip install {package}" in result.error
+
+
+def test_missing_api_key_fails_at_once_without_retrying(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = utils.ModelConfig(name="m", model_name="x", api_type="openai",
+                            endpoints=(utils.Endpoint("http://127.0.0.1:9/v1", None),))
+    sleeps = Sleeps()
+    result = utils.complete(cfg, MESSAGES, 0.0, 10, sleep=sleeps)
+    assert not result.ok and "api_key" in result.error and sleeps.waits == []
+
+
+@pytest.mark.parametrize("exc, retry", [
+    (utils.EmptyResponse("x"), True),
+    (TimeoutError(), True),
+    (ConnectionResetError(), True),
+    (ValueError("bad"), False),
+    (KeyError("x"), False),
+])
+def test_is_retryable_for_plain_exceptions(exc, retry):
+    assert utils.is_retryable(exc) is retry
