@@ -1,0 +1,442 @@
+"""Fake OpenAI-compatible, Azure OpenAI and Anthropic Messages server on 127.0.0.1 (real HTTP).
+
+Usage:
+    with FakeAPI(latency=0.0) as api:          # in a test
+        client = openai.OpenAI(base_url=api.openai_base, api_key="test", max_retries=0)
+        api.fail_next("429", retry_after=0.1)
+    python tests/fake_api.py --port 0 --latency 0.05 [--fault 429=0.1 --seed 0]   # own process,
+                                                # prints "READY <url>" and serves until killed
+
+Routes: POST /v1/chat/completions, POST /openai/deployments/<deployment>/chat/completions
+(Azure, any api-version) and POST /v1/messages (Anthropic). Anything else gets a 404 JSON error.
+
+What the real SDKs raise for each fault, with max_retries=0 (openai 3.57 / anthropic 2.14, both
+on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK shows there):
+
+    fault            openai (also AzureOpenAI)             anthropic
+    "429"            RateLimitError                        RateLimitError
+    "500"            InternalServerError                   InternalServerError
+    "503"            InternalServerError                   ServiceUnavailableError(InternalServerError)
+    "529"            InternalServerError                   OverloadedError(InternalServerError)
+    "400"            BadRequestError                       BadRequestError
+    "401"            AuthenticationError                   AuthenticationError
+    "404"            NotFoundError                         NotFoundError
+    "drop"           APIConnectionError                    APIConnectionError
+                     (__cause__ httpx2 RemoteProtocolError "Server disconnected without sending a
+                     response"; not an APITimeoutError)
+    "slow"           APITimeoutError                       APITimeoutError
+                     (when the client timeout < slow_seconds; __cause__ httpx2 ReadTimeout)
+    "malformed"      json.JSONDecodeError                  json.JSONDecodeError
+                     (a plain ValueError, NOT wrapped in any SDK exception)
+    "empty_choices"  no error: completion.choices == []    no error: message.content == []
+                     (usage present, completion/output tokens 0)
+
+Status errors subclass APIStatusError: e.status_code, and e.response.headers["retry-after"] holds
+the Retry-After sent with a 429 ("2", "0.25"). APITimeoutError subclasses APIConnectionError, so
+check for the timeout first when the difference matters. Headers seen by the server: openai sends
+"authorization: Bearer <key>", AzureOpenAI "api-key: <key>", anthropic "authorization: Bearer
+<key>" (not x-api-key) plus "anthropic-version".
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import random
+import re
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# Fault kinds; besides these, any 3-digit HTTP status ("529", "502", ...) is accepted.
+FAULT_KINDS = ("429", "500", "503", "400", "401", "404", "drop", "slow", "malformed", "empty_choices")
+
+Responder = Callable[[dict, str], "str | dict"]
+
+log = logging.getLogger("fake_api")
+
+_AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
+
+# error "type" per status, in each provider's error-body style
+_OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
+                       404: "invalid_request_error", 429: "rate_limit_exceeded"}
+_ANTHROPIC_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                          404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}
+
+
+def message_text(content: Any) -> str:
+    """Text of a message's content: a string, or a list of OpenAI/Anthropic text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def echo_responder(body: dict, path: str) -> str:
+    """Default reply: "Echo: " + the last user message, so a reply is deterministic per prompt."""
+    users = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+    return "Echo: " + (message_text(users[-1].get("content")) if users else "")
+
+
+def count_tokens(text: str) -> int:
+    """Stand-in token count: whitespace-separated words."""
+    return len(text.split())
+
+
+def _prompt_tokens(body: dict) -> int:
+    system = body.get("system")
+    total = count_tokens(message_text(system)) if system else 0
+    for message in body.get("messages") or []:
+        if isinstance(message, dict):
+            total += count_tokens(message_text(message.get("content")))
+    return total
+
+
+def _is_fault_kind(kind: str) -> bool:
+    return kind in FAULT_KINDS or (len(kind) == 3 and kind.isdigit() and 400 <= int(kind) <= 599)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], fake: FakeAPI) -> None:
+        self.fake = fake
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would call socket.getfqdn(), a reverse DNS lookup that can stall
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a handler crashed: keep the traceback for tests to assert on, and log it
+        self.fake.errors.append(traceback.format_exc())
+        log.warning("fake API handler crashed:\n%s", self.fake.errors[-1])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: one SDK client reuses its connections
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms Nagle stall
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._connection_opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        self.server.fake._connection_closed(self.connection)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError, OSError):  # the client went away mid-reply
+            self.close_connection = True
+
+    def do_GET(self) -> None:
+        self._read_body()
+        self._send_json(404, {"error": {"message": f"no route GET {self.path}", "type": "not_found"}})
+
+    def do_POST(self) -> None:
+        self.server.fake._serve(self)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send_bytes(status, json.dumps(obj).encode(), headers)
+
+
+class FakeAPI:
+    """In-process fake model server; see the module docstring.
+
+    Read: url, openai_base, anthropic_base, port, requests (list of {"path", "query", "headers",
+    "body", "fault"}; headers lower-case, body parsed JSON), connections (TCP connections
+    accepted), faults_served (Counter by kind), errors (handler tracebacks).
+    Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after.
+    """
+
+    def __init__(self, latency: float = 0.0, responder: Responder | None = None, *,
+                 fault_rates: dict[str, float] | None = None, seed: int = 0,
+                 slow_seconds: float = 5.0, port: int = 0) -> None:
+        self.latency = latency
+        self.responder: Responder = responder or echo_responder
+        self.slow_seconds = slow_seconds
+        self.fault_rates: dict[str, float] = dict(fault_rates or {})
+        self.random_retry_after: float | None = None  # Retry-After of randomly injected 429s
+        self.requests: list[dict[str, Any]] = []
+        self.connections = 0
+        self.errors: list[str] = []  # tracebacks of handler crashes; tests expect it to stay empty
+        self.faults_served: collections.Counter[str] = collections.Counter()
+        self._rng = random.Random(seed)
+        self._queue: collections.deque[tuple[str, float | None]] = collections.deque()
+        self._lock = threading.Lock()
+        self._open_sockets: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", port), self)
+        self.port: int = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.openai_base = self.url + "/v1"
+        self.anthropic_base = self.url
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> FakeAPI:
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
+                                        name=f"fake-api-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake sleeping handlers and close every open connection."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+        with self._lock:
+            sockets = list(self._open_sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> FakeAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- fault injection -------------------------------------------------------------------
+
+    def fail_next(self, kind: str, times: int = 1, retry_after: float | None = None) -> None:
+        """Queue `times` faults of `kind` for the next requests, ahead of any random faults."""
+        if not _is_fault_kind(kind):
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS} or an HTTP status")
+        with self._lock:
+            self._queue.extend([(kind, retry_after)] * times)
+
+    def _next_fault(self) -> tuple[str | None, float | None]:
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+            if not self.fault_rates:
+                return None, None
+            draw = self._rng.random()
+        cumulative = 0.0
+        for kind, rate in self.fault_rates.items():
+            cumulative += rate
+            if draw < cumulative:
+                return kind, self.random_retry_after
+        return None, None
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def _connection_opened(self, sock: socket.socket) -> None:
+        with self._lock:
+            self.connections += 1
+            self._open_sockets.add(sock)
+
+    def _connection_closed(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open_sockets.discard(sock)
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep unless the server stops first; True when the sleep ran to the end."""
+        return seconds <= 0 or not self._stopping.wait(seconds)
+
+    # ---- serving ---------------------------------------------------------------------------
+
+    def _serve(self, handler: _Handler) -> None:
+        raw = handler._read_body()
+        parsed = urllib.parse.urlsplit(handler.path)
+        path = parsed.path
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        headers = {name.lower(): value for name, value in handler.headers.items()}
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        record: dict[str, Any] = {"path": path, "query": query, "headers": headers, "body": body,
+                                  "fault": None}
+        with self._lock:
+            self.requests.append(record)
+            number = len(self.requests)
+
+        if path == "/v1/messages":
+            style = "anthropic"
+        elif path == "/v1/chat/completions" or _AZURE_PATH.match(path):
+            style = "openai"
+        else:
+            handler._send_json(404, {"error": {"message": f"no route POST {path}", "type": "not_found"}})
+            return
+        if not isinstance(body, dict):
+            self._send_error(handler, style, 400, "request body is not a JSON object")
+            return
+        if body.get("stream"):
+            self._send_error(handler, style, 400, "the fake API does not stream")
+            return
+
+        kind, retry_after = self._next_fault()
+        record["fault"] = kind
+        if kind is not None:
+            with self._lock:
+                self.faults_served[kind] += 1
+        if not self._sleep(self.latency):
+            return
+        request_id = {"x-request-id": f"req_fake_{number}", "request-id": f"req_fake_{number}"}
+
+        if kind == "drop":  # close the socket without a byte of response
+            handler.close_connection = True
+            try:
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if kind == "slow" and not self._sleep(self.slow_seconds):
+            return
+        if kind == "malformed":
+            handler._send_bytes(200, b'{"id": "broken", "choices": [{"message": ', request_id)
+            return
+        if kind is not None and kind.isdigit():
+            extra = dict(request_id)
+            if retry_after is not None:
+                extra["Retry-After"] = f"{retry_after:g}"
+            self._send_error(handler, style, int(kind), f"injected fault {kind}", extra)
+            return
+
+        try:
+            reply = self.responder(body, path)
+        except Exception as exc:  # a broken responder is a test bug: make it loud, not a hang
+            self._send_error(handler, style, 500, f"responder raised {exc!r}", request_id)
+            return
+        if isinstance(reply, dict):
+            handler._send_json(200, reply, request_id)
+            return
+        make = self._anthropic_body if style == "anthropic" else self._openai_body
+        handler._send_json(200, make(body, str(reply), number, empty=kind == "empty_choices"), request_id)
+
+    @staticmethod
+    def _openai_body(body: dict, text: str, number: int, empty: bool) -> dict:
+        choice_count = int(body.get("n") or 1)
+        choices = [] if empty else [
+            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop",
+             "logprobs": None}
+            for i in range(choice_count)
+        ]
+        prompt_tokens, completion_tokens = _prompt_tokens(body), count_tokens(text) * len(choices)
+        return {
+            "id": f"chatcmpl-fake-{number}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake-model"), "choices": choices,
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }
+
+    @staticmethod
+    def _anthropic_body(body: dict, text: str, number: int, empty: bool) -> dict:
+        return {
+            "id": f"msg_fake_{number}", "type": "message", "role": "assistant",
+            "model": body.get("model", "fake-model"),
+            "content": [] if empty else [{"type": "text", "text": text}],
+            "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": _prompt_tokens(body),
+                      "output_tokens": 0 if empty else count_tokens(text)},
+        }
+
+    @staticmethod
+    def _send_error(handler: _Handler, style: str, status: int, message: str,
+                    headers: dict[str, str] | None = None) -> None:
+        if style == "anthropic":
+            error_type = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
+            payload: dict = {"type": "error", "error": {"type": error_type, "message": message}}
+        else:
+            error_type = _OPENAI_ERROR_TYPES.get(status, "server_error")
+            payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+        handler._send_json(status, payload, headers)
+
+
+# ---- own process, for benchmarks -------------------------------------------------------------
+
+
+def _fault_rate(text: str) -> tuple[str, float]:
+    kind, _, rate = text.partition("=")
+    if not _is_fault_kind(kind) or not rate:
+        raise argparse.ArgumentTypeError(f"expected KIND=RATE with KIND in {FAULT_KINDS}, got {text!r}")
+    return kind, float(rate)
+
+
+def start_fake_api_process(latency: float = 0.0, *, fault_rates: dict[str, float] | None = None,
+                           seed: int = 0, slow_seconds: float = 5.0,
+                           ready_timeout: float = 10.0) -> tuple[subprocess.Popen, str]:
+    """Run the fake server in its own Python process; returns (process, url). Kill it when done."""
+    command = [sys.executable, __file__, "--port", "0", "--latency", str(latency), "--seed", str(seed),
+               "--slow-seconds", str(slow_seconds)]
+    for kind, rate in (fault_rates or {}).items():
+        command += ["--fault", f"{kind}={rate}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(ready_timeout)
+    line = lines[0].strip() if lines else ""
+    if not line.startswith("READY "):
+        process.kill()
+        _, stderr = process.communicate()
+        raise RuntimeError(f"fake API process did not start (got {line!r}): {stderr.strip()[-500:]}")
+    return process, line.split(" ", 1)[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve the fake OpenAI/Anthropic API until killed.")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before each reply")
+    parser.add_argument("--fault", type=_fault_rate, action="append", default=[],
+                        help="KIND=RATE random fault, e.g. 429=0.1 (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random faults")
+    parser.add_argument("--slow-seconds", type=float, default=5.0, help="delay of the 'slow' fault")
+    args = parser.parse_args(argv)
+    api = FakeAPI(args.latency, fault_rates=dict(args.fault), seed=args.seed,
+                  slow_seconds=args.slow_seconds, port=args.port)
+    with api:
+        print(f"READY {api.url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
