@@ -1,0 +1,491 @@
+"""Tests of gen_answer.py: every model call goes through the real SDKs to tests/fake_api.py.
+
+Usage: python -m pytest tests/test_gen_answer.py
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+import gen_answer
+import utils
+from add_markdown_info import conv_metadata, count_tokens
+from fake_api import FakeAPI
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+BENCH = "bench-test"
+FAST_RETRY = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
+
+
+def question(qid: str, *turns: str, category: str = "arena-hard-v0.1") -> dict:
+    return {"question_id": qid, "category": category, "cluster": "test", "turns": [{"content": t} for t in turns]}
+
+
+def openai_entry(api: FakeAPI, **overrides) -> dict:
+    return {"model_name": "served-model", "api_type": "openai", "parallel": 4,
+            "endpoints": [{"api_base": api.openai_base, "api_key": "test"}], **FAST_RETRY, **overrides}
+
+
+class Project:
+    """Config files, a question set and an answer folder under tmp_path."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.data = root / "data"
+        self.setting_file = root / "gen_answer_config.yaml"
+        self.endpoint_file = root / "api_config.yaml"
+
+    def write(self, models: dict[str, dict], questions: list[dict], **settings) -> None:
+        config = {"bench_name": BENCH, "temperature": 0.0, "max_tokens": 4096, "num_choices": 1,
+                  "model_list": list(models), **settings}
+        self.setting_file.write_text(yaml.safe_dump(config))
+        self.endpoint_file.write_text(yaml.safe_dump(models))
+        question_file = self.data / BENCH / "question.jsonl"
+        question_file.parent.mkdir(parents=True, exist_ok=True)
+        question_file.write_text("".join(json.dumps(q) + "\n" for q in questions))
+
+    def argv(self, *extra: str) -> list[str]:
+        return ["--setting-file", str(self.setting_file), "--endpoint-file", str(self.endpoint_file),
+                "--data-dir", str(self.data), "--no-progress", *extra]
+
+    def run(self, *extra: str) -> int:
+        return gen_answer.main(self.argv(*extra))
+
+    def answer_path(self, model: str) -> Path:
+        return utils.model_file(utils.answer_dir(BENCH, self.data), model)
+
+    def answers(self, model: str) -> list[dict]:
+        """Every line of the model's answer file, parsed (a bad line fails the test)."""
+        return [json.loads(line) for line in self.answer_path(model).read_bytes().splitlines()]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAPI]:
+    with FakeAPI() as server:
+        yield server
+
+
+def by_last_user(api: FakeAPI) -> dict[str, dict]:
+    """Request bodies keyed by their last user message (requests arrive in any order)."""
+    return {[m for m in r["body"]["messages"] if m["role"] == "user"][-1]["content"]: r["body"]
+            for r in api.requests}
+
+
+def contents(record: dict) -> list[list[str]]:
+    return [[t["content"] for t in choice["turns"]] for choice in record["choices"]]
+
+
+# ---------------------------------------------------------------------------- pure rules
+
+
+@pytest.mark.parametrize("category, expected", [
+    ("writing", 0.7), ("roleplay", 0.7), ("extraction", 0.0), ("math", 0.0), ("coding", 0.0),
+    ("reasoning", 0.0), ("stem", 0.1), ("humanities", 0.1), ("arena-hard-v0.1", 0.5), (None, 0.5),
+])
+def test_temperature_table(category, expected):
+    assert gen_answer.temperature_for(category, 0.5) == expected
+
+
+@pytest.mark.parametrize("answer, cached", [
+    ({"choices": [{"index": 0, "turns": [{"content": "fine"}]}]}, True),
+    ({"choices": [{"index": 0, "turns": [{"content": "fine"}, {"content": "$ERROR$"}]}]}, False),
+    ({"choices": [{"index": 0, "turns": [{"content": "a"}]}, {"index": 1, "turns": [{"content": "$ERROR$"}]}]}, False),
+    ({"choices": [{"index": 0, "turns": [{"content": "the text $ERROR$ quoted"}]}]}, True),
+    ({"choices": []}, False),
+    ({"choices": [{"index": 0, "turns": []}]}, False),
+    ({"choices": None}, False),
+])
+def test_is_cached(answer, cached):
+    assert gen_answer.is_cached(answer) is cached
+
+
+# ---------------------------------------------------------------------------- what is sent
+
+
+def test_two_turn_question_sends_the_whole_conversation(project, api):
+    project.write({"gpt-4": openai_entry(api)}, [question("q1", "First question?", "And the second?")])
+    assert project.run() == 0
+    system = {"role": "system", "content": "You are a helpful assistant."}
+    user1 = {"role": "user", "content": "First question?"}
+    assistant1 = {"role": "assistant", "content": "Echo: First question?"}
+    user2 = {"role": "user", "content": "And the second?"}
+    assert [r["body"]["messages"] for r in api.requests] == [[system, user1], [system, user1, assistant1, user2]]
+    for request in api.requests:
+        assert request["path"] == "/v1/chat/completions"
+        assert request["body"]["model"] == "served-model"
+        assert request["body"]["temperature"] == 0.0
+        assert request["body"]["max_tokens"] == 4096
+    [record] = project.answers("gpt-4")
+    assert contents(record) == [["Echo: First question?", "Echo: And the second?"]]
+
+
+@pytest.mark.parametrize("name, model_name, system_prompt, expected", [
+    ("gpt-4-0613", "served-model", None, "You are a helpful assistant."),  # upstream's OpenAI list
+    ("gpt-3.5-turbo-0125", "gpt-3.5-turbo-0125", None, "You are a helpful assistant."),
+    ("my-model", "served-model", None, None),
+    ("my-gpt", "gpt-4-0613", None, None),  # the rule looks at the entry's key, not model_name
+    ("gpt-4-0613", "served-model", "Answer in French.", "Answer in French."),
+    ("my-model", "served-model", "Be brief.", "Be brief."),
+])
+def test_system_prompt_rules(project, api, name, model_name, system_prompt, expected):
+    entry = openai_entry(api, model_name=model_name)
+    if system_prompt is not None:
+        entry["system_prompt"] = system_prompt
+    project.write({name: entry}, [question("q1", "Hi")])
+    assert project.run() == 0
+    [request] = api.requests
+    system = [m["content"] for m in request["body"]["messages"] if m["role"] == "system"]
+    assert system == ([expected] if expected is not None else [])
+    assert request["body"]["messages"][-1] == {"role": "user", "content": "Hi"}
+
+
+def test_temperature_follows_the_category_table(project, api):
+    categories = ["writing", "roleplay", "extraction", "math", "coding", "reasoning", "stem",
+                  "humanities", "arena-hard-v0.1"]
+    project.write({"m": openai_entry(api)}, [question(f"q{i}", f"prompt {c}", category=c)
+                                              for i, c in enumerate(categories)], temperature=0.5)
+    assert project.run() == 0
+    sent = {content.removeprefix("prompt "): body["temperature"] for content, body in by_last_user(api).items()}
+    assert sent == {"writing": 0.7, "roleplay": 0.7, "extraction": 0.0, "math": 0.0, "coding": 0.0,
+                    "reasoning": 0.0, "stem": 0.1, "humanities": 0.1, "arena-hard-v0.1": 0.5}
+
+
+def test_num_choices_gives_independent_conversations(project, api):
+    project.write({"m": openai_entry(api)}, [question("q1", "one", "two")], num_choices=2)
+    assert project.run() == 0
+    [record] = project.answers("m")
+    assert [c["index"] for c in record["choices"]] == [0, 1]
+    assert contents(record) == [["Echo: one", "Echo: two"]] * 2
+    # each choice starts afresh (upstream kept appending to one conversation)
+    assert sorted(len(r["body"]["messages"]) for r in api.requests) == [1, 1, 3, 3]
+
+
+@pytest.mark.parametrize("tokenizer", ["cl100k_base", "gpt-4-0613", "tiktoken"])
+def test_tokenizer_trims_max_tokens_by_the_conversation(project, api, tokenizer):
+    long_prompt = "lorem ipsum " * 600  # about 1200 tokens: more than max_tokens
+    project.write({"gpt-4": openai_entry(api, tokenizer=tokenizer)},
+                  [question("q1", "Explain tokenizers briefly.", "Now in one word?"), question("q2", long_prompt)],
+                  max_tokens=1000)
+    assert project.run() == 0
+    system = "You are a helpful assistant."
+    first, second = "Explain tokenizers briefly.", "Now in one word?"
+    sent = by_last_user(api)
+    assert sent[first]["max_tokens"] == 1000 - count_tokens(system) - count_tokens(first)
+    assert sent[second]["max_tokens"] == 1000 - sum(map(count_tokens, [system, first, "Echo: " + first, second]))
+    assert sent[long_prompt]["max_tokens"] == 1
+
+
+def test_tokenizer_needing_transformers_fails_clearly_when_it_is_missing(project, api, caplog, monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)  # makes `import transformers` fail
+    project.write({"llama": openai_entry(api, tokenizer="meta-llama/Llama-3.1-8B-Instruct")}, [question("q1", "Hi")])
+    assert project.run() == 2
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert str(project.endpoint_file) in message and "llama.tokenizer" in message
+    assert "pip install transformers" in message and "\n" not in message
+    assert api.requests == [] and not project.answer_path("llama").exists()
+
+
+def test_anthropic_api_type(project, api):
+    entry = {"model_name": "claude-test", "api_type": "anthropic", "parallel": 2,
+             "endpoints": [{"api_base": api.anthropic_base, "api_key": "test"}], "system_prompt": "Be brief.",
+             **FAST_RETRY}
+    project.write({"claude": entry}, [question("q1", "Hello", "Again")])
+    assert project.run() == 0
+    assert [r["path"] for r in api.requests] == ["/v1/messages"] * 2
+    last = api.requests[-1]["body"]
+    assert last["model"] == "claude-test" and last["system"] == "Be brief."
+    assert last["messages"] == [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Echo: Hello"},
+                                {"role": "user", "content": "Again"}]
+    [record] = project.answers("claude")
+    assert contents(record) == [["Echo: Hello", "Echo: Again"]] and record["model_id"] == "claude"
+
+
+def test_model_name_with_slash_lands_in_one_safe_file(project, api):
+    project.write({"org/model-x": openai_entry(api)}, [question("q1", "Hi")])
+    assert project.run() == 0
+    out = utils.answer_dir(BENCH, project.data)
+    assert [p.name for p in out.iterdir()] == ["org%2Fmodel-x.jsonl"]
+    [record] = project.answers("org/model-x")
+    assert record["model_id"] == "org/model-x"
+
+
+def test_record_format(project, api, capsys):
+    reply = "# Title\n\nSome **bold** words.\n\n- one\n- two\n1. first\n```python\n# a comment\n```\n"
+    api.responder = lambda body, path: reply
+    project.write({"m": openai_entry(api)}, [question("q1", "Write markdown"), question("q2", "Again")])
+    before = time.time()
+    assert project.run() == 0
+    after = time.time()
+    records = project.answers("m")
+    assert [r["question_id"] for r in records] == ["q1", "q2"]
+    for record in records:
+        assert list(record) == ["question_id", "answer_id", "model_id", "choices", "tstamp", "conv_metadata"]
+        assert re.fullmatch(r"[0-9A-Za-z]{22}", record["answer_id"])
+        assert record["model_id"] == "m"
+        assert before <= record["tstamp"] <= after
+        assert record["choices"] == [{"index": 0, "turns": [{"content": reply, "token_len": count_tokens(reply)}]}]
+        assert record["conv_metadata"] == conv_metadata(record)
+        assert record["conv_metadata"]["token_len"] == count_tokens(reply)
+        assert record["conv_metadata"]["header_count"]["h1"] == 1  # the '#' inside the code block is not
+        assert record["conv_metadata"]["list_count"] == {"ordered": 1, "unordered": 2}
+        assert record["conv_metadata"]["bold_count"]["**"] == 1
+    assert len({r["answer_id"] for r in records}) == 2
+    assert "m: answered 2, cached 0, failed 0" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- resume
+
+
+def test_second_run_makes_no_requests(project, api, capsys):
+    project.write({"m": openai_entry(api)}, [question(f"q{i}", f"prompt {i}") for i in range(5)])
+    assert project.run() == 0
+    first = project.answers("m")
+    sent = len(api.requests)
+    assert sent == 5
+    capsys.readouterr()
+    assert project.run() == 0
+    assert len(api.requests) == sent
+    assert project.answers("m") == first
+    assert "m: answered 0, cached 5, failed 0" in capsys.readouterr().out
+
+
+def test_upstream_error_answers_are_redone_and_the_file_tidied(project, api, capsys):
+    project.write({"m": openai_entry(api)}, [question("q1", "one"), question("q2", "two"), question("q3", "three")])
+
+    def upstream(qid: str, text: str) -> str:  # upstream's compact JSON style
+        record = {"question_id": qid, "answer_id": "up" + qid, "model_id": "m", "tstamp": 1.0,
+                  "choices": [{"index": 0, "turns": [{"content": text, "token_len": 3}]}]}
+        return json.dumps(record, separators=(",", ":")) + "\n"
+
+    path = project.answer_path("m")
+    path.parent.mkdir(parents=True)
+    path.write_text(upstream("q3", "old three") + upstream("q1", "$ERROR$") + upstream("q3", "cached three"))
+    assert project.run() == 0
+    assert sorted(by_last_user(api)) == ["one", "two"]
+    records = project.answers("m")
+    assert [r["question_id"] for r in records] == ["q1", "q2", "q3"]
+    assert [contents(r) for r in records] == [[["Echo: one"]], [["Echo: two"]], [["cached three"]]]
+    assert records[2]["answer_id"] == "upq3"  # cached answers are kept as they are
+    assert "$ERROR$" not in path.read_text()
+    assert "m: answered 2, cached 1, failed 0" in capsys.readouterr().out
+
+
+def start_run_and_wait(project: Project, min_lines: int) -> tuple[subprocess.Popen, Path]:
+    """gen_answer.py in its own process, returned once the answer file has min_lines lines."""
+    proc = subprocess.Popen([sys.executable, str(REPO / "gen_answer.py"), *project.argv()], cwd=project.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    path = project.answer_path("m")
+    deadline = time.monotonic() + 30
+    while not path.exists() or path.read_bytes().count(b"\n") < min_lines:
+        assert proc.poll() is None, "gen_answer.py ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no answers written"
+        time.sleep(0.005)
+    return proc, path
+
+
+def test_resume_after_sigkill(project):
+    with FakeAPI(latency=0.02) as api:
+        project.write({"m": openai_entry(api, parallel=4)}, [question(f"q{i:04d}", f"prompt {i}") for i in range(500)])
+        proc, path = start_run_and_wait(project, 20)
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        done_before = path.read_bytes().count(b"\n")
+        assert done_before < 500
+        # what a kill in the middle of a write would leave: it must be cut, not kept
+        with open(path, "ab") as f:
+            f.write(b'{"question_id": "q0499", "answer_id": "torn", "cho')
+        sent_before = len(api.requests)
+        assert project.run() == 0
+        assert len(api.requests) - sent_before == 500 - done_before  # only what was missing
+    records = project.answers("m")  # every line parses
+    assert [r["question_id"] for r in records] == [f"q{i:04d}" for i in range(500)]
+    assert all(contents(r) == [[f"Echo: prompt {int(r['question_id'][1:])}"]] for r in records)
+
+
+def test_ctrl_c_stops_cleanly_with_the_summary(project):
+    with FakeAPI(latency=0.02) as api:
+        project.write({"m": openai_entry(api, parallel=4)}, [question(f"q{i:04d}", f"prompt {i}") for i in range(500)])
+        proc, path = start_run_and_wait(project, 10)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    match = re.search(r"m: answered (\d+), cached 0, failed 0", out)
+    assert match, out
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    records = [json.loads(line) for line in data.splitlines()]
+    assert len(records) == int(match.group(1)) < 500
+    assert len({r["question_id"] for r in records}) == len(records)
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+def assert_no_failure_stored(records: list[dict]) -> None:
+    for record in records:
+        for turns in contents(record):
+            for text in turns:
+                assert text.startswith("Echo: prompt ") and "$ERROR$" not in text and "Error" not in text
+
+
+def test_faults_are_retried_and_failures_never_stored(project, capsys):
+    questions = [question(f"q{i:03d}", f"prompt {i}") for i in range(200)]
+    with FakeAPI(fault_rates={"429": 0.10, "500": 0.10, "drop": 0.05}) as api:
+        api.random_retry_after = 0.01
+        # One retry: a question fails when both attempts hit a fault (about 6% of them).
+        project.write({"m": openai_entry(api, parallel=16, max_retries=1)}, questions)
+        assert project.run() == 1
+        out = capsys.readouterr().out
+        match = re.search(r"m: answered (\d+), cached 0, failed (\d+): rerun to retry", out)
+        assert match, out
+        answered, failed = int(match.group(1)), int(match.group(2))
+        assert failed > 0 and answered + failed == 200
+        records = project.answers("m")
+        assert len(records) == answered
+        assert_no_failure_stored(records)
+        assert all(api.faults_served[kind] > 0 for kind in ("429", "500", "drop"))
+
+        # The rerun, faults still on, with an ordinary retry budget, answers the rest.
+        project.write({"m": openai_entry(api, parallel=16, max_retries=8)}, questions)
+        assert project.run() == 0
+        assert f"m: answered {failed}, cached {answered}, failed 0" in capsys.readouterr().out
+    records = project.answers("m")
+    assert [r["question_id"] for r in records] == [q["question_id"] for q in questions]
+    assert_no_failure_stored(records)
+
+
+def test_client_error_fails_at_once_and_is_not_stored(project, api, capsys, caplog):
+    project.write({"m": openai_entry(api, parallel=1)}, [question(f"q{i}", f"prompt {i}") for i in (1, 2, 3)])
+    api.fail_next("400")
+    assert project.run() == 1
+    assert len(api.requests) == 3  # no retry of the 400
+    assert [r["question_id"] for r in project.answers("m")] == ["q2", "q3"]
+    assert "m: answered 2, cached 0, failed 1: rerun to retry" in capsys.readouterr().out
+    assert any("q1" in r.getMessage() and "400" in r.getMessage() for r in caplog.records)
+
+
+# ---------------------------------------------------------------------------- bad configuration
+
+
+def _drop_key(project: Project) -> None:
+    config = yaml.safe_load(project.setting_file.read_text())
+    del config["max_tokens"]
+    project.setting_file.write_text(yaml.safe_dump(config))
+
+
+@pytest.mark.parametrize("break_it, extra, expected", [
+    (lambda p: p.setting_file.write_text(p.setting_file.read_text().replace("- m", "- unknown-model")), (),
+     ["gen_answer_config.yaml: model_list", "'unknown-model'", "api_config.yaml"]),
+    (_drop_key, (), ["gen_answer_config.yaml", "missing key 'max_tokens'"]),
+    (lambda p: p.setting_file.write_text("bench_name: [unclosed\n"), (), ["gen_answer_config.yaml", "invalid YAML"]),
+    (lambda p: p.endpoint_file.write_text("m: {model_name: x\n"), (), ["api_config.yaml", "invalid YAML"]),
+    (lambda p: p.setting_file.write_text(p.setting_file.read_text().replace("num_choices: 1", "num_choices: 0")), (),
+     ["gen_answer_config.yaml", "num_choices"]),
+    (lambda p: (p.data / BENCH / "question.jsonl").unlink(), (), ["question.jsonl", "--fetch-official-data"]),
+    (lambda p: None, ("--model", "other"), ["gen_answer_config.yaml: model_list", "'other'"]),
+], ids=["unknown-model", "missing-key", "bad-yaml", "bad-api-yaml", "bad-value", "no-questions", "model-not-listed"])
+def test_config_errors_exit_2_with_one_line(project, api, caplog, break_it, extra, expected):
+    project.write({"m": openai_entry(api)}, [question("q1", "Hi")])
+    break_it(project)
+    assert project.run(*extra) == 2
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "\n" not in message
+    for fragment in expected:
+        assert fragment in message
+    assert api.requests == []
+    assert not utils.answer_dir(BENCH, project.data).exists()
+
+
+# ---------------------------------------------------------------------------- official data
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A local copy of the upstream repository's files served over HTTP: (tree, base URL)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent")
+    tree = tmp_path / "upstream"
+    sources = {
+        "data/arena-hard-v0.1/question.jsonl": SHARED_DATA / "arena-hard-v0.1" / "question.jsonl",
+        "data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl":
+            SHARED_DATA / "arena-hard-v0.1" / "model_answer" / "gpt-4-0314.jsonl",
+        "config/judge_config.yaml": SHARED_DATA / "config" / "judge_config.yaml",
+    }
+    for rel, src in sources.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tree / rel)
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tree)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield tree, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+def test_fetch_official_data_writes_the_pinned_files(tmp_path, upstream, monkeypatch, capsys):
+    _, url = upstream
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, url)
+    root = tmp_path / "clone"
+    assert gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    for _, sha256, local in utils.OFFICIAL_FILES:
+        assert hashlib.sha256((root / local).read_bytes()).hexdigest() == sha256
+        assert str(root / local) in printed
+    assert len(files_under(root)) == 3
+
+
+def test_fetch_official_data_reports_an_unreachable_server(tmp_path, monkeypatch, caplog):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, f"http://127.0.0.1:{port}/")
+    root = tmp_path / "clone"
+    assert gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")]) == 1
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "cannot download" in message and "question.jsonl" in message and "\n" not in message
+    assert files_under(root) == []
+
+
+def test_fetch_official_data_refuses_a_corrupted_file(tmp_path, upstream, monkeypatch, caplog):
+    tree, url = upstream
+    with open(tree / "data/arena-hard-v0.1/question.jsonl", "ab") as f:
+        f.write(b"\n")
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, url)
+    root = tmp_path / "clone"
+    assert gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")]) == 1
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "sha256" in message and "question.jsonl" in message
+    assert files_under(root) == []
