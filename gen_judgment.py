@@ -1,0 +1,505 @@
+"""Have a judge model compare each model's answers with a baseline's (Arena-Hard pairwise judging).
+
+Usage: python gen_judgment.py [--setting-file config/judge_config.yaml]
+                              [--endpoint-file config/api_config.yaml] [--data-dir data] [--dry-run]
+
+For every model of the setting file's model_list and every question it answered that has no
+judgment yet, the judge plays two games (one when pairwise is off): game 1 shows the baseline
+as Assistant A and the model as B, game 2 swaps them. Records go to
+data/<bench>/model_judgment/<judge_model>/<model>.jsonl, one whole line per question, written
+only when every game got a reply from the judge; a call that still fails after the retries of
+utils.complete writes nothing, is redone on the next run and makes the exit status 1.
+
+Differences from upstream (lmarena/arena-hard-auto), on purpose:
+- any api_type of api_config.yaml can judge, and the entry's model_name is what is sent;
+- a failed call is never stored (upstream stores "$ERROR$" and keeps it forever);
+- a model without answers is a one-line error, missing answers are counted, not a crash;
+- with several prompt templates, game 2 swaps the answers once for all of them (upstream swaps
+  again for every template, so its templates alternate the order);
+- the record's "model" is the model_list name (upstream copies the answer's model_id).
+Exit status: 0 done, 1 some judgments failed (rerun to finish), 2 bad config or data, 130 Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import re
+import string
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from utils import (
+    Answer,
+    ConfigError,
+    DataError,
+    Game,
+    JsonlAppender,
+    Judgment,
+    Message,
+    ModelConfig,
+    Question,
+    bench_dir,
+    complete,
+    judgment_dir,
+    load_api_config,
+    load_questions,
+    load_yaml,
+    model_file,
+    read_jsonl_by_id,
+    require_keys,
+    require_models,
+    run_pool,
+    setup_logging,
+)
+
+log = logging.getLogger("arena_hard.gen_judgment")
+
+# Sent, as upstream does, when a judge reply holds no verdict label.
+CONTINUE_PROMPT = "continue your judgment and finish by outputting a final verdict label"
+DEFAULT_REGEX = r"\[\[([AB<>=]+)\]\]"
+PLACEHOLDER = re.compile(r"(question|answer|ref_answer)_[1-9][0-9]*")
+# Keys read from the setting file; `name` is a label upstream's file carries.
+REQUIRED_KEYS = ("judge_model", "bench_name", "system_prompt", "prompt_template", "model_list")
+KNOWN_KEYS = set(REQUIRED_KEYS) | {"name", "reference", "ref_model", "baseline", "baseline_model", "pairwise",
+                                   "temperature", "max_tokens", "regex_pattern", "number_of_judgment_attempts"}
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """judge_config.yaml, validated."""
+
+    judge_model: str  # api_config entry of the judge; also its folder and the records' "judge"
+    bench_name: str
+    system_prompt: str
+    prompt_templates: tuple[str, ...]
+    model_list: tuple[str, ...]
+    regex: re.Pattern
+    baseline_model: str | None  # None: baseline off
+    ref_models: tuple[str, ...]  # empty: reference off
+    pairwise: bool = True
+    temperature: float = 0.0
+    max_tokens: int = 4096
+    attempts: int = 2  # number_of_judgment_attempts
+
+    @property
+    def games(self) -> int:
+        return 2 if self.pairwise else 1
+
+
+@dataclass(frozen=True)
+class PairTask:
+    """One question to judge for one model: the user messages of each game, ready to send."""
+
+    question_id: Any  # as in the question file (a string for every upstream question)
+    model: str
+    games: tuple[tuple[str, ...], ...]  # per game, the filled templates in order
+
+
+@dataclass(frozen=True)
+class PairFailure:
+    """A judge call that failed after its retries: nothing is written for the pair."""
+
+    error: str
+
+
+@dataclass
+class ModelCounts:
+    """How the questions of one model were sorted while building the work list."""
+
+    to_judge: int = 0
+    cached: int = 0
+    no_answer: list[str] = field(default_factory=list)
+    no_baseline: list[str] = field(default_factory=list)
+    no_reference: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Pure functions: verdicts and prompts
+# --------------------------------------------------------------------------------------------
+
+
+def parse_verdict(text: str, pattern: re.Pattern | str) -> tuple[str | None, bool]:
+    """(label, try_again) of a judge's text, with upstream's rule.
+
+    No label: (None, True), ask again. One distinct label, however often: (label, False).
+    Several distinct labels: (None, False), the game counts as unparsable (score null).
+    """
+    matches = [m for m in re.findall(pattern, text) if m != ""]
+    distinct = set(matches)
+    if not distinct:
+        return None, True
+    if len(distinct) == 1:
+        return matches[0].strip("\n"), False
+    return None, False
+
+
+def _turns(answer: Answer) -> list[str]:
+    return [turn["content"] for turn in answer["choices"][0]["turns"]]
+
+
+def build_game_prompt(templates: Sequence[str], question: Question, first: Answer | None, second: Answer,
+                      references: Sequence[Answer] = ()) -> list[str]:
+    """The user messages of one game: every template filled as upstream fills it.
+
+    question_{i} are the question's turns; answer_{i} the turns of `first` (shown as Assistant A;
+    None when there is no baseline) followed by those of `second`; ref_answer_{i+j+1} the turn i
+    of reference j (upstream's numbering, which overlaps for several multi-turn references).
+    Raises KeyError naming a placeholder the question and answers do not provide.
+    """
+    args = {f"question_{i + 1}": turn["content"] for i, turn in enumerate(question["turns"])}
+    base = 1
+    if first is not None:
+        for i, content in enumerate(_turns(first)):
+            args[f"answer_{i + 1}"] = content
+            base += 1
+    for i, content in enumerate(_turns(second)):
+        args[f"answer_{i + base}"] = content
+    for j, reference in enumerate(references):
+        for i, content in enumerate(_turns(reference)):
+            args[f"ref_answer_{i + j + 1}"] = content
+    return [template.format(**args) for template in templates]
+
+
+def build_pair_prompts(settings: JudgeSettings, question: Question, answer: Answer, baseline: Answer | None,
+                       references: Sequence[Answer] = ()) -> tuple[tuple[str, ...], ...]:
+    """User messages of every game: game 1 baseline as A, game 2 (pairwise) the model as A."""
+    game1 = build_game_prompt(settings.prompt_templates, question, baseline, answer, references)
+    games = [tuple(game1)]
+    if settings.pairwise:
+        if baseline is None:  # nothing to swap: upstream plays the same game twice
+            games.append(tuple(game1))
+        else:
+            games.append(tuple(build_game_prompt(settings.prompt_templates, question, answer, baseline, references)))
+    return tuple(games)
+
+
+# --------------------------------------------------------------------------------------------
+# Calling the judge
+# --------------------------------------------------------------------------------------------
+
+
+def play_game(judge: ModelConfig, settings: JudgeSettings, user_prompts: Sequence[str]) -> Game | PairFailure:
+    """One game: send the prompts, ask again while no label is found, up to `attempts` replies."""
+    conv: list[Message] = [{"role": "system", "content": settings.system_prompt}]
+    conv += [{"role": "user", "content": prompt} for prompt in user_prompts]
+    judgment = ""
+    score = None
+    for _ in range(settings.attempts):
+        reply = complete(judge, conv, settings.temperature, settings.max_tokens)
+        if not reply.ok:
+            return PairFailure(reply.error or "no reply")
+        judgment += "\n" + reply.text  # upstream's format: every reply after a newline
+        score, try_again = parse_verdict(judgment, settings.regex)
+        if not try_again:
+            break
+        conv = conv + [{"role": "assistant", "content": reply.text}, {"role": "user", "content": CONTINUE_PROMPT}]
+    return Game(user_prompt=user_prompts[0], judgment=judgment, score=score)
+
+
+def judge_pair(task: PairTask, judge: ModelConfig, settings: JudgeSettings) -> Judgment | PairFailure:
+    """Every game of one question for one model: the whole record, or the first failure."""
+    games: list[Game] = []
+    for user_prompts in task.games:
+        game = play_game(judge, settings, user_prompts)
+        if isinstance(game, PairFailure):
+            return game  # the other game is not played: the pair is redone as a whole
+        games.append(game)
+    return Judgment(question_id=task.question_id, model=task.model, judge=settings.judge_model, games=games)
+
+
+# --------------------------------------------------------------------------------------------
+# Config and work list
+# --------------------------------------------------------------------------------------------
+
+
+_REQUIRED = object()
+
+
+def _typed(config: dict, key: str, kinds: type | tuple[type, ...], path: str | Path, default: Any = _REQUIRED) -> Any:
+    """config[key] checked against `kinds` (null or absent gives `default`, if there is one)."""
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    value = config.get(key)
+    if value is None and default is not _REQUIRED:
+        return default
+    # bool is an int subclass: accept it only where a bool is wanted
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{path}: {key}: expected {names}, got {value!r}")
+    return value
+
+
+def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = True) -> tuple[str, ...]:
+    value = config.get(key)
+    if isinstance(value, str) and allow_single:
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{path}: {key}: expected a list of strings, got {value!r}")
+    return tuple(dict.fromkeys(value))  # duplicates once, order kept
+
+
+def _check_template(template: str, where: str) -> None:
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e} (write literal braces as {{{{ and }}}})") from None
+    for name in fields:
+        if not PLACEHOLDER.fullmatch(name):
+            raise ConfigError(f"{where}: unknown placeholder {{{name}}} (expected question_N, answer_N or ref_answer_N)")
+
+
+def load_judge_settings(path: str | Path) -> JudgeSettings:
+    """Read and check judge_config.yaml; ConfigError names the file and key."""
+    config = load_yaml(path)
+    require_keys(config, REQUIRED_KEYS, path)
+    unknown = sorted(set(config) - KNOWN_KEYS)
+    if unknown:
+        log.warning("%s: unknown key(s) ignored: %s", path, ", ".join(map(str, unknown)))
+    judge_model = _typed(config, "judge_model", str, path)
+    bench_name = _typed(config, "bench_name", str, path)
+    system_prompt = _typed(config, "system_prompt", str, path)
+    templates = _string_list(config, "prompt_template", path)
+    for i, template in enumerate(templates):
+        _check_template(template, f"{path}: prompt_template[{i}]")
+    model_list = _string_list(config, "model_list", path, allow_single=False) if config["model_list"] else ()
+
+    baseline_model = None
+    if _typed(config, "baseline", bool, path, True):
+        if not config.get("baseline_model"):
+            raise ConfigError(f"{path}: baseline_model: required when baseline is true")
+        baseline_model = _typed(config, "baseline_model", str, path)
+    ref_models: tuple[str, ...] = ()
+    if _typed(config, "reference", bool, path, False):
+        if not config.get("ref_model"):
+            raise ConfigError(f"{path}: ref_model: required when reference is true")
+        ref_models = _string_list(config, "ref_model", path)  # upstream takes a list; one name is accepted
+
+    regex_text = _typed(config, "regex_pattern", str, path, DEFAULT_REGEX)
+    try:
+        regex = re.compile(regex_text)
+    except re.error as e:
+        raise ConfigError(f"{path}: regex_pattern: invalid regular expression ({e})") from None
+    if regex.groups > 1:
+        raise ConfigError(f"{path}: regex_pattern: at most one capture group (the label), found {regex.groups}")
+    max_tokens = _typed(config, "max_tokens", int, path, 4096)
+    attempts = _typed(config, "number_of_judgment_attempts", int, path, 2)
+    if max_tokens < 1:
+        raise ConfigError(f"{path}: max_tokens: must be at least 1")
+    if attempts < 1:
+        raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
+    try:
+        bench_dir(bench_name)  # refuses names that would leave the data folder
+    except ConfigError as e:
+        raise ConfigError(f"{path}: bench_name: {e}") from None
+    return JudgeSettings(
+        judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
+        prompt_templates=templates, model_list=model_list, regex=regex,
+        baseline_model=baseline_model, ref_models=ref_models,
+        pairwise=_typed(config, "pairwise", bool, path, True),
+        temperature=float(_typed(config, "temperature", (int, float), path, 0)),
+        max_tokens=max_tokens, attempts=attempts,
+    )
+
+
+def load_answers_of(model: str, directories: Sequence[Path], role: str, setting_file: str | Path) -> dict[str, Answer]:
+    """{question_id: answer} of `model` from the first folder that has its file; ConfigError if none."""
+    for directory in directories:
+        path = model_file(directory, model)
+        if path.exists():
+            return read_jsonl_by_id(path, ("question_id", "choices"))  # type: ignore[return-value]
+    tried = " or ".join(str(model_file(d, model)) for d in directories)
+    raise ConfigError(f"{setting_file}: {role} {model!r} has no answers ({tried} not found; run gen_answer.py first)")
+
+
+def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file: str | Path
+                    ) -> tuple[list[PairTask], dict[str, ModelCounts]]:
+    """Every (question, model) pair still to judge, and per model how the questions were sorted.
+
+    Every file is read before anything is called: a model without answers is a ConfigError,
+    a template that needs more turns than a question has is a DataError.
+    """
+    root = bench_dir(settings.bench_name, data_dir)
+    question_file = root / "question.jsonl"
+    if not question_file.exists():
+        raise ConfigError(f"{setting_file}: bench_name {settings.bench_name!r}: {question_file} not found")
+    questions = load_questions(question_file)
+    answer_folder = root / "model_answer"
+    answers = {model: load_answers_of(model, [answer_folder], "model_list entry", setting_file)
+               for model in settings.model_list}
+    baseline = (load_answers_of(settings.baseline_model, [answer_folder], "baseline_model", setting_file)
+                if settings.baseline_model else None)
+    # REFERENCE.md keeps reference answers in reference_answer/; model_answer/ is accepted too.
+    references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file)
+                  for m in settings.ref_models]
+    out_dir = judgment_dir(settings.bench_name, settings.judge_model, data_dir)
+
+    tasks: list[PairTask] = []
+    counts: dict[str, ModelCounts] = {}
+    for model in settings.model_list:
+        count = counts[model] = ModelCounts()
+        judged_file = model_file(out_dir, model)
+        judged = read_jsonl_by_id(judged_file, ("question_id", "games")) if judged_file.exists() else {}
+        for question in questions:
+            qid = str(question["question_id"])
+            answer = answers[model].get(qid)
+            if answer is None:
+                count.no_answer.append(qid)
+                continue
+            if qid in judged:
+                count.cached += 1
+                continue
+            base = baseline.get(qid) if baseline is not None else None
+            if baseline is not None and base is None:
+                count.no_baseline.append(qid)
+                continue
+            refs = [r.get(qid) for r in references]
+            if any(r is None for r in refs):
+                count.no_reference.append(qid)
+                continue
+            try:
+                games = build_pair_prompts(settings, question, answer, base, refs)  # type: ignore[arg-type]
+            except KeyError as e:
+                raise DataError(f"{question_file}: question {qid}: prompt_template uses {{{e.args[0]}}}, "
+                                f"which this question and its answers do not provide") from None
+            except (IndexError, TypeError) as e:
+                raise DataError(f"{root}: question {qid}: an answer has no usable choices[0].turns ({e})") from None
+            tasks.append(PairTask(question["question_id"], model, games))
+            count.to_judge += 1
+    return tasks, counts
+
+
+def report_counts(counts: dict[str, ModelCounts], settings: JudgeSettings) -> None:
+    """One line per model, and a warning for every kind of skipped question."""
+
+    def some(ids: list[str]) -> str:
+        return ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+
+    for model, c in counts.items():
+        log.info("%s: %d to judge, %d already judged", model, c.to_judge, c.cached)
+        if c.no_answer:
+            log.warning("%s: %d questions have no answer from this model (not judged): %s",
+                        model, len(c.no_answer), some(c.no_answer))
+        if c.no_baseline:
+            log.warning("%s: %d questions skipped, no answer from the baseline %s: %s",
+                        model, len(c.no_baseline), settings.baseline_model, some(c.no_baseline))
+        if c.no_reference:
+            log.warning("%s: %d questions skipped, no reference answer from %s: %s",
+                        model, len(c.no_reference), ", ".join(settings.ref_models), some(c.no_reference))
+
+
+def print_dry_run(tasks: Sequence[PairTask], settings: JudgeSettings) -> None:
+    """Per model: judgments that would be made and an estimate of the prompt tokens sent."""
+    from add_markdown_info import count_tokens  # tiktoken loads only for a dry run
+
+    system_tokens = count_tokens(settings.system_prompt)
+    per_model: dict[str, list[int]] = {model: [0, 0] for model in settings.model_list}
+    for task in tasks:
+        tokens = sum(system_tokens + sum(count_tokens(p) for p in game) for game in task.games)
+        per_model[task.model][0] += 1
+        per_model[task.model][1] += tokens
+    width = max([len(m) for m in per_model] + [5])
+    print(f"dry run: judge {settings.judge_model}, {settings.games} game(s) per judgment; prompt tokens are "
+          f"cl100k_base counts of the first request of each game (follow-ups not included)")
+    print(f"{'model':<{width}}  {'judgments':>9}  {'prompt tokens':>13}")
+    for model, (n, tokens) in per_model.items():
+        print(f"{model:<{width}}  {n:>9,}  {tokens:>13,}")
+    print(f"{'total':<{width}}  {len(tasks):>9,}  {sum(t for _, t in per_model.values()):>13,}")
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------
+
+
+def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: JudgeSettings, out_dir: Path) -> int:
+    """Judge every task in a pool of judge.parallel workers; this thread appends the records."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    appenders: dict[str, JsonlAppender] = {}
+    written = unparsable = 0
+    failures: list[tuple[PairTask, str]] = []
+    interrupted = False
+    start = time.perf_counter()
+    work = functools.partial(judge_pair, judge=judge, settings=settings)
+    try:
+        with logging_redirect_tqdm():
+            for task, result in run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}"):
+                if isinstance(result, PairFailure):
+                    failures.append((task, result.error))
+                    continue
+                appender = appenders.get(task.model)
+                if appender is None:
+                    appender = appenders[task.model] = JsonlAppender(model_file(out_dir, task.model))
+                appender.append(result)
+                written += 1
+                unparsable += sum(game["score"] is None for game in result["games"])
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        for appender in appenders.values():
+            appender.close()
+
+    log.info("wrote %d of %d judgments in %.1f s to %s (%d games without a verdict, stored with score null)",
+             written, len(tasks), time.perf_counter() - start, out_dir, unparsable)
+    for task, error in failures[:10]:
+        log.error("not judged: %s, question %s: %s", task.model, task.question_id, error)
+    if failures:
+        log.error("%d judgments failed after retries and were not written; run again to redo them", len(failures))
+    if interrupted:
+        log.warning("interrupted: %d judgments not made; run again to continue",
+                    len(tasks) - written - len(failures))
+        return 130
+    return 1 if failures else 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setting-file", default="config/judge_config.yaml", help="judge settings")
+    parser.add_argument("--endpoint-file", default="config/api_config.yaml", help="api_config.yaml with the judge")
+    parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default: data)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print how many judgments would be made and their prompt tokens; call nothing")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # before the pool started: nothing was written yet
+        log.warning("interrupted")
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the configs, build the work list, then judge it (or print the dry-run estimate)."""
+    try:
+        settings = load_judge_settings(args.setting_file)
+        api_config = load_api_config(args.endpoint_file)
+        judge = require_models(api_config, [settings.judge_model], args.endpoint_file,
+                               f"{args.setting_file}: judge_model")[0]
+        tasks, counts = build_work_list(settings, args.data_dir, args.setting_file)
+    except (ConfigError, DataError) as e:
+        log.error("%s", e)
+        return 2
+    log.info("judge %s (%s, api_type %s, parallel %d); baseline %s; %d game(s) per judgment",
+             settings.judge_model, judge.model_name, judge.api_type, judge.parallel,
+             settings.baseline_model or "off", settings.games)
+    report_counts(counts, settings)
+    if args.dry_run:
+        print_dry_run(tasks, settings)
+        return 0
+    if not tasks:
+        log.info("nothing to judge")
+        return 0
+    out_dir = judgment_dir(settings.bench_name, settings.judge_model, args.data_dir)
+    return run_judgments(tasks, judge, settings, out_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
