@@ -1,0 +1,456 @@
+"""Browse an Arena-Hard bench in a web page: questions, baseline and model answers, judgments.
+
+Usage: python qa_browser.py [--host 0.0.0.0] [--port 7860] [--share] [--auth USER:PASS]
+                            [--config-file config/judge_config.yaml] [--data-dir data]
+                            [--leaderboard-dir leaderboard]
+
+The judge config gives bench_name, judge_model and baseline_model. Questions are read at start;
+a model's answers and judgments are read the first time that model is selected (and again when
+its file changes), so a bench with hundreds of models opens in seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from utils import (
+    Answer,
+    ConfigError,
+    DataError,
+    Game,
+    Judgment,
+    Question,
+    Turn,
+    answer_dir,
+    bench_dir,
+    judgment_dir,
+    load_questions,
+    load_yaml,
+    model_file,
+    model_from_filename,
+    read_jsonl_by_id,
+    require_keys,
+    setup_logging,
+)
+
+log = logging.getLogger("arena_hard.qa_browser")
+
+ALL_CLUSTERS = "__all__"  # dropdown value meaning "no cluster filter"
+NO_JUDGMENT = "no judgment yet"
+NO_ANSWER = "no answer yet"
+SNIPPET_CHARS = 90
+CACHED_MODELS = 16  # per folder; a model's judgments can take tens of MB
+
+# Verdict labels from the model's side (the model is B in game 1 and A in game 2).
+VERDICT_COLUMNS = ("strong wins", "wins", "ties", "losses", "strong losses", "unparsable")
+_GAME1_VERDICT = {"B>>A": "strong wins", "B>A": "wins", "A=B": "ties", "A>B": "losses", "A>>B": "strong losses"}
+_GAME2_VERDICT = {"A>>B": "strong wins", "A>B": "wins", "A=B": "ties", "B>A": "losses", "B>>A": "strong losses"}
+_SCORE_WORDS = {
+    "A>>B": "{a} is significantly better",
+    "A>B": "{a} is slightly better",
+    "A=B": "tie",
+    "B>A": "{b} is slightly better",
+    "B>>A": "{b} is significantly better",
+}
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers: labels, markdown, verdict counts
+# --------------------------------------------------------------------------------------------
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The text on one line, cut to `limit` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def question_label(question: Question) -> str:
+    """Dropdown label: the id and the start of the first turn (the search box matches both)."""
+    turns = question.get("turns") or [{}]
+    first = str(turns[0].get("content", ""))
+    return f"{question['question_id']} · {snippet(first)}"
+
+
+def category_of(question: Question) -> str:
+    return str(question.get("category") or "(no category)")
+
+
+def cluster_of(question: Question) -> str:
+    return str(question.get("cluster") or "(no cluster)")
+
+
+def categories(questions: Sequence[Question]) -> list[tuple[str, str]]:
+    """(label with question count, category) in order of first appearance."""
+    counts: dict[str, int] = {}
+    for question in questions:
+        counts[category_of(question)] = counts.get(category_of(question), 0) + 1
+    return [(f"{name} ({n})", name) for name, n in counts.items()]
+
+
+def clusters(questions: Sequence[Question], category: str) -> list[tuple[str, str]]:
+    """Cluster choices of a category, sorted, after an "all clusters" entry."""
+    counts: dict[str, int] = {}
+    for question in questions:
+        if category_of(question) == category:
+            counts[cluster_of(question)] = counts.get(cluster_of(question), 0) + 1
+    total = sum(counts.values())
+    return [(f"All clusters ({total})", ALL_CLUSTERS)] + [
+        (f"{name} ({counts[name]})", name) for name in sorted(counts)
+    ]
+
+
+def question_choices(questions: Sequence[Question], category: str, cluster: str = ALL_CLUSTERS) -> list[tuple[str, str]]:
+    """(label, question_id) for the questions of a category, optionally of one cluster."""
+    return [
+        (question_label(q), str(q["question_id"]))
+        for q in questions
+        if category_of(q) == category and (cluster == ALL_CLUSTERS or cluster_of(q) == cluster)
+    ]
+
+
+def turns_markdown(turns: Sequence[Turn], what: str) -> str:
+    """Each turn under its own heading when there are several, else the text alone."""
+    if not turns:
+        return f"_({what} has no turns)_"
+    if len(turns) == 1:
+        return str(turns[0].get("content", ""))
+    return "\n\n".join(f"#### Turn {i}\n\n{turn.get('content', '')}" for i, turn in enumerate(turns, 1))
+
+
+def question_markdown(question: Question) -> str:
+    # The second line starts at column 0 so gr.Markdown's dedent (inspect.cleandoc) is a no-op.
+    return (
+        f"### Question `{question['question_id']}`\n"
+        f"_category: {category_of(question)} · cluster: {cluster_of(question)}_\n\n"
+        + turns_markdown(question.get("turns", []), "the question")
+    )
+
+
+def answer_markdown(answer: Answer | None, side: str, model: str, role: str) -> str:
+    """An answer's first choice (the one the judge saw), each turn rendered as markdown."""
+    header = f"### {side}: {model}\n_{role}"
+    if answer is None:
+        return f"{header}_\n\n**{NO_ANSWER}**"
+    choices = answer.get("choices") or []
+    if not choices:
+        return f"{header}_\n\n**the answer record has no choices**"
+    turns = choices[0].get("turns", [])
+    tokens = [t["token_len"] for t in turns if isinstance(t, dict) and isinstance(t.get("token_len"), int)]
+    if tokens:
+        header += f" · {sum(tokens)} tokens"
+    if len(choices) > 1:
+        header += f" · choice 1 of {len(choices)}"
+    return f"{header}_\n\n" + turns_markdown(turns, "the answer")
+
+
+def verdict_words(score: str | None, a_name: str, b_name: str) -> str:
+    """'A>B' -> 'A>B: <a> is slightly better'; None or an unknown label -> unparsable."""
+    if score not in _SCORE_WORDS:
+        return "no verdict label found (unparsable)" if score is None else f"{score} (unknown label)"
+    return f"{score}: " + _SCORE_WORDS[score].format(a=a_name, b=b_name)
+
+
+def game_title(index: int, baseline: str, model: str) -> str:
+    """Who was A and who was B in game `index` (game 2 swaps the answers)."""
+    if index == 1:
+        return f"Game 1 (A = baseline {baseline}, B = {model})"
+    return f"Game {index} (A = {model}, B = baseline {baseline})"
+
+
+def game_markdown(judgment: Judgment | None, index: int, baseline: str, model: str) -> str:
+    """The judge's text and verdict for game `index` (1-based) of a judgment."""
+    title = f"### {game_title(index, baseline, model)}"
+    games = (judgment or {}).get("games") or []
+    if judgment is None:
+        return f"{title}\n**{NO_JUDGMENT}**"
+    if len(games) < index or games[index - 1] is None:
+        return f"{title}\n**no game {index} in this judgment** (pairwise off?)"
+    game: Game = games[index - 1]
+    a_name, b_name = (baseline, model) if index == 1 else (model, baseline)
+    verdict = verdict_words(game.get("score"), a_name, b_name)
+    return f"{title}\n**Verdict: {verdict}**\n\n{game.get('judgment', '')}"
+
+
+def model_verdict(score: str | None, game_index: int) -> str:
+    """A game's label read from the model's side: one of VERDICT_COLUMNS."""
+    table = _GAME1_VERDICT if game_index == 1 else _GAME2_VERDICT
+    return table.get(score or "", "unparsable")
+
+
+def count_verdicts(judgments: Iterable[Judgment]) -> dict[str, int]:
+    """How many games the model won strongly, won, tied, lost, lost strongly, or got no label."""
+    counts = dict.fromkeys(VERDICT_COLUMNS, 0)
+    for judgment in judgments:
+        for i, game in enumerate(judgment.get("games") or [], 1):
+            if game is not None:
+                counts[model_verdict(game.get("score"), i)] += 1
+    return counts
+
+
+def verdict_rows(counts_by_model: dict[str, dict[str, int]]) -> list[dict[str, object]]:
+    """Leaderboard rows, best first by win share = (wins + ties / 2) / games with a label."""
+    rows: list[dict[str, object]] = []
+    for model, counts in counts_by_model.items():
+        labelled = sum(counts[c] for c in VERDICT_COLUMNS if c != "unparsable")
+        won = counts["strong wins"] + counts["wins"] + counts["ties"] / 2
+        share = round(100 * won / labelled, 1) if labelled else None
+        rows.append({"model": model, "win share %": share, "games": labelled + counts["unparsable"], **counts})
+    rows.sort(key=lambda r: (r["win share %"] is None, -(r["win share %"] or 0), r["model"]))
+    return rows
+
+
+def latest_leaderboard_csv(directory: str | Path) -> Path | None:
+    """The newest leaderboard/arena_hard_leaderboard_YYYYMMDD.csv (the date sorts by name)."""
+    files = sorted(Path(directory).glob("arena_hard_leaderboard_*.csv"))
+    return files[-1] if files else None
+
+
+def read_leaderboard(path: Path):
+    """The leaderboard CSV as a DataFrame, or None (with a warning) when it cannot be read."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        log.warning("%s: cannot read the leaderboard (%s); showing verdict counts instead", path, e)
+        return None
+
+
+def parse_auth(value: str) -> tuple[str, str]:
+    """'user:password' -> (user, password); the password may itself contain ':'."""
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise argparse.ArgumentTypeError("expected USER:PASS with a non-empty user and password")
+    return user, password
+
+
+# --------------------------------------------------------------------------------------------
+# Lazy per-model storage
+# --------------------------------------------------------------------------------------------
+
+
+class ModelRecords:
+    """{question_id: record} per model file of one folder, read when first asked for.
+
+    A file is read again when its size or modification time changes (a judge run may still be
+    appending); the last CACHED_MODELS files asked for stay in memory.
+    """
+
+    def __init__(self, directory: Path, required: tuple[str, ...], capacity: int = CACHED_MODELS):
+        self.directory = directory
+        self.required = required
+        self.capacity = capacity
+        self._cache: OrderedDict[str, tuple[tuple[int, int], dict[str, dict]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def models(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(model_from_filename(p) for p in self.directory.glob("*.jsonl"))
+
+    def get(self, model: str) -> dict[str, dict]:
+        """The model's records; {} when it has no file. Raises DataError for a malformed file."""
+        path = model_file(self.directory, model)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return {}
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._cache.get(model)
+            if cached is not None and cached[0] == stamp:
+                self._cache.move_to_end(model)
+                return cached[1]
+        records = read_jsonl_by_id(path, self.required)  # outside the lock: other users keep browsing
+        with self._lock:
+            self._cache[model] = (stamp, records)
+            self._cache.move_to_end(model)
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        return records
+
+
+# --------------------------------------------------------------------------------------------
+# Config and the app
+# --------------------------------------------------------------------------------------------
+
+
+def load_judge_settings(path: str | Path) -> tuple[str, str, str]:
+    """(bench_name, judge_model, baseline_model) from a judge config; ConfigError names the key."""
+    config = load_yaml(path)
+    keys = ("bench_name", "judge_model", "baseline_model")
+    require_keys(config, keys, path)
+    for key in keys:
+        if not config[key] or not isinstance(config[key], str):
+            raise ConfigError(f"{path}: key {key!r} must be a non-empty string (got {config[key]!r})")
+    return config["bench_name"], config["judge_model"], config["baseline_model"]
+
+
+def build_app(
+    questions: Sequence[Question],
+    answers: ModelRecords,
+    judgments: ModelRecords,
+    *,
+    bench_name: str,
+    judge_model: str,
+    baseline_model: str,
+    leaderboard_csv: Path | None = None,
+):
+    """The Gradio Blocks of the browser; nothing is served until .launch()."""
+    import gradio as gr  # imported here: it takes seconds, and the pure helpers above do not need it
+
+    by_id = {str(q["question_id"]): q for q in questions}
+    category_list = categories(questions)
+    first_category = category_list[0][1] if category_list else None
+    first_questions = question_choices(questions, first_category) if first_category else []
+    judged = set(judgments.models())
+    model_list = [m for m in answers.models() if m != baseline_model]
+    model_choices = [(m if m in judged else f"{m} (no judgments)", m) for m in model_list]
+
+    def on_category(category: str | None):
+        choices = question_choices(questions, category) if category else []
+        return (
+            gr.Dropdown(choices=clusters(questions, category) if category else [], value=ALL_CLUSTERS),
+            gr.Dropdown(choices=choices, value=choices[0][1] if choices else None),
+        )
+
+    def on_cluster(category: str | None, cluster: str | None):
+        choices = question_choices(questions, category, cluster or ALL_CLUSTERS) if category else []
+        return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+
+    def show(question_id: str | None, model: str | None) -> tuple[str, str, str, str, str]:
+        question = by_id.get(question_id or "")
+        if question is None:
+            return ("_Pick a question._", "", "", "", "")
+        try:
+            baseline_answer = answers.get(baseline_model).get(question_id)
+            model_answer = answers.get(model).get(question_id) if model else None
+            judgment = judgments.get(model).get(question_id) if model else None
+        except DataError as e:  # a malformed file is shown, not a crash
+            log.error("%s", e)
+            return (question_markdown(question), f"**Cannot read the data:** `{e}`", "", "", "")
+        model_name = model or "(no model selected)"
+        return (
+            question_markdown(question),
+            answer_markdown(baseline_answer, "A", baseline_model, "baseline"),
+            answer_markdown(model_answer, "B", model_name, "model"),
+            game_markdown(judgment, 1, baseline_model, model_name),
+            game_markdown(judgment, 2, baseline_model, model_name),
+        )
+
+    def verdict_table():
+        import pandas as pd
+
+        counts: dict[str, dict[str, int]] = {}
+        for model in judgments.models():
+            try:
+                counts[model] = count_verdicts(judgments.get(model).values())
+            except DataError as e:
+                log.error("%s", e)
+        columns = ["model", "win share %", "games", *VERDICT_COLUMNS]
+        return pd.DataFrame(verdict_rows(counts), columns=columns)
+
+    with gr.Blocks(title=f"Arena-Hard browser: {bench_name}", analytics_enabled=False) as demo:
+        gr.Markdown(
+            f"**Arena-Hard browser** · bench `{bench_name}` · judge **{judge_model}** · "
+            f"baseline **{baseline_model}** · {len(questions)} questions · {len(model_list)} models"
+        )
+        with gr.Tabs():
+            with gr.Tab("Questions"):
+                with gr.Row():
+                    category = gr.Dropdown(category_list, value=first_category, label="Category",
+                                           scale=1, elem_id="category")
+                    cluster = gr.Dropdown(clusters(questions, first_category) if first_category else [],
+                                          value=ALL_CLUSTERS, label="Cluster", scale=1, elem_id="cluster")
+                    question_id = gr.Dropdown(first_questions, value=first_questions[0][1] if first_questions else None,
+                                              label="Question (type to search)", filterable=True,
+                                              scale=3, elem_id="question-select")
+                    model = gr.Dropdown(model_choices, value=model_list[0] if model_list else None,
+                                        label="Model (B)", filterable=True, scale=1, elem_id="model-select")
+                # Heights in viewport units: question, both answers and both games fit one screen.
+                question_view = gr.Markdown(elem_id="question", max_height="15vh", container=True, padding=True)
+                with gr.Row(equal_height=True):
+                    answer_a = gr.Markdown(elem_id="answer-a", max_height="31vh", container=True, padding=True)
+                    answer_b = gr.Markdown(elem_id="answer-b", max_height="31vh", container=True, padding=True)
+                with gr.Row(equal_height=True):
+                    game_1 = gr.Markdown(elem_id="game-1", max_height="24vh", container=True, padding=True)
+                    game_2 = gr.Markdown(elem_id="game-2", max_height="24vh", container=True, padding=True)
+            with gr.Tab("Leaderboard", elem_id="leaderboard-tab") as leaderboard_tab:
+                board = read_leaderboard(leaderboard_csv) if leaderboard_csv is not None else None
+                if board is not None:
+                    gr.Markdown(f"From `{leaderboard_csv}`.")
+                    gr.Dataframe(board, interactive=False, elem_id="leaderboard")
+                else:
+                    gr.Markdown(
+                        "No `leaderboard/arena_hard_leaderboard_*.csv` yet (run show_result.py --output). "
+                        f"Verdict counts per model from the judgments of **{judge_model}**, each game read "
+                        "from the model's side (game 2 mirrored); win share = (wins + ties/2) / labelled games."
+                    )
+                    table = gr.Dataframe(interactive=False, elem_id="leaderboard")
+                    leaderboard_tab.select(verdict_table, outputs=table)
+
+        views = [question_view, answer_a, answer_b, game_1, game_2]
+        category.input(on_category, inputs=category, outputs=[cluster, question_id])
+        cluster.input(on_cluster, inputs=[category, cluster], outputs=question_id)
+        question_id.change(show, inputs=[question_id, model], outputs=views)
+        model.change(show, inputs=[question_id, model], outputs=views)
+        demo.load(show, inputs=[question_id, model], outputs=views)
+    return demo
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
+    parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link")
+    parser.add_argument("--auth", type=parse_auth, default=None, metavar="USER:PASS",
+                        help="require this login (strongly advised with --share; other local users can see "
+                             "command lines)")
+    parser.add_argument("--config-file", default="config/judge_config.yaml",
+                        help="judge config giving bench_name, judge_model, baseline_model")
+    parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default data)")
+    parser.add_argument("--leaderboard-dir", default="leaderboard",
+                        help="folder of arena_hard_leaderboard_*.csv (default leaderboard)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    try:
+        bench_name, judge_model, baseline_model = load_judge_settings(args.config_file)
+        question_file = bench_dir(bench_name, args.data_dir) / "question.jsonl"
+        if not question_file.is_file():
+            raise ConfigError(f"{question_file}: file not found (check --data-dir and bench_name in {args.config_file})")
+        questions = load_questions(question_file)
+    except (ConfigError, DataError) as e:
+        log.error("%s", e)
+        return 1
+    answers = ModelRecords(answer_dir(bench_name, args.data_dir), ("question_id", "choices"))
+    judgments = ModelRecords(judgment_dir(bench_name, judge_model, args.data_dir), ("question_id", "games"))
+    if baseline_model not in answers.models():
+        log.warning("no answers of the baseline %s in %s: column A will be empty", baseline_model, answers.directory)
+    demo = build_app(
+        questions, answers, judgments,
+        bench_name=bench_name, judge_model=judge_model, baseline_model=baseline_model,
+        leaderboard_csv=latest_leaderboard_csv(args.leaderboard_dir),
+    )
+    if args.share and args.auth is None:
+        log.warning(
+            "!!! --share without --auth: anyone with the public gradio.live link can read every "
+            "question, answer and judgment under %s. Add --auth USER:PASS. !!!",
+            bench_dir(bench_name, args.data_dir),
+        )
+    # run_history off: the browser would otherwise keep every selection as a saved "run".
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=args.auth,
+                run_history=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

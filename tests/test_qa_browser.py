@@ -1,0 +1,507 @@
+"""Tests of qa_browser.py: its pure helpers, lazy loading, main(), and the page in headless Chromium.
+
+Usage: python -m pytest tests/test_qa_browser.py
+
+The browser test runs `python qa_browser.py` on 127.0.0.1 against a small bench in tmp_path and
+drives Debian's chromium through selenium; it is skipped only where chromium or chromedriver is
+not installed (CI installs both: apt-get install chromium chromium-driver).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import qa_browser
+from qa_browser import (
+    ALL_CLUSTERS,
+    NO_ANSWER,
+    NO_JUDGMENT,
+    ModelRecords,
+    answer_markdown,
+    categories,
+    clusters,
+    count_verdicts,
+    game_markdown,
+    latest_leaderboard_csv,
+    load_judge_settings,
+    model_verdict,
+    parse_auth,
+    question_choices,
+    question_markdown,
+    snippet,
+    verdict_rows,
+)
+from utils import ConfigError, DataError, answer_dir, judgment_dir, model_file
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+BENCH = "bench-x"
+JUDGE = "judge-1"
+BASELINE = "base-model"
+JUDGED = "org/model-judged"  # a '/' in the name exercises the encoded file names
+UNJUDGED = "org/model-new"
+
+QUESTIONS = [
+    {"question_id": "q-sort", "category": "arena-hard-v0.1", "cluster": "Python sorting",
+     "turns": [{"content": "How do I sort a list of dicts by a key in Python?"}]},
+    {"question_id": "q-haiku", "category": "arena-hard-v0.1", "cluster": "Poems",
+     "turns": [{"content": "Write a haiku about autumn."}, {"content": "Now make it rhyme."}]},
+    {"question_id": "q-recursion", "category": "arena-hard-v0.1", "cluster": "Teaching",
+     "turns": [{"content": "Explain recursion to a child."}]},
+]
+
+LONG_ANSWER = (
+    "Use `sorted` with a key function.\n\n"
+    "```python\n"
+    "rows = [{'name': 'b', 'age': 3}, {'name': 'a', 'age': 1}]\n"
+    "by_age = sorted(rows, key=lambda r: r['age'])\n"
+    "print(by_age)\n"
+    "```\n\n"
+    + "\n\n".join(f"Note {i}: `sorted` is stable; `operator.itemgetter('age')` also works." for i in range(40))
+    + "\n\nEND OF LONG ANSWER"
+)
+
+
+def answer_record(model: str, question_id: str, turns: list[str]) -> dict:
+    return {"question_id": question_id, "answer_id": f"{model}-{question_id}", "model_id": model,
+            "choices": [{"index": 0, "turns": [{"content": t, "token_len": len(t.split())} for t in turns]}],
+            "tstamp": 1.0}
+
+
+def answers_of(tag: str, model: str) -> list[dict]:
+    return [
+        answer_record(model, "q-sort", [f"{tag} SORT ANSWER. " + LONG_ANSWER]),
+        answer_record(model, "q-haiku", [f"{tag} HAIKU TURN ONE", f"{tag} HAIKU TURN TWO"]),
+        answer_record(model, "q-recursion", [f"{tag} RECURSION ANSWER"]),
+    ]
+
+
+JUDGE_REASONING = "\n\n".join(f"Point {i}: both answers use `sorted`; one explains stability better." for i in range(12))
+
+
+def judgment_record(question_id: str, score_1: str | None, score_2: str | None) -> dict:
+    return {"question_id": question_id, "model": JUDGED, "judge": JUDGE, "games": [
+        {"user_prompt": "...", "score": score_1,
+         "judgment": f"JUDGE GAME ONE on {question_id}.\n\n{JUDGE_REASONING}\n\nFinal verdict: [[{score_1}]]"},
+        {"user_prompt": "...", "score": score_2,
+         "judgment": f"JUDGE GAME TWO on {question_id}.\n\n{JUDGE_REASONING}\n\nFinal verdict: [[{score_2}]]"},
+    ]}
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+def make_bench(root: Path) -> Path:
+    """A 3-question bench: baseline + 2 models answered, only JUDGED judged. Returns the config."""
+    data = root / "data"
+    write_jsonl(data / BENCH / "question.jsonl", QUESTIONS)
+    for tag, model in (("BASELINE", BASELINE), ("JUDGED", JUDGED), ("UNJUDGED", UNJUDGED)):
+        write_jsonl(model_file(answer_dir(BENCH, data), model), answers_of(tag, model))
+    write_jsonl(model_file(judgment_dir(BENCH, JUDGE, data), JUDGED), [
+        judgment_record("q-sort", "B>A", "A>>B"),
+        judgment_record("q-haiku", "A=B", "B>A"),
+        judgment_record("q-recursion", None, "A>B"),
+    ])
+    config = root / "config" / "judge_config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\nbaseline: True\n"
+                      f"baseline_model: {BASELINE}\npairwise: True\n", encoding="utf-8")
+    return config
+
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("score, game, expected", [
+    ("B>>A", 1, "strong wins"), ("B>A", 1, "wins"), ("A=B", 1, "ties"),
+    ("A>B", 1, "losses"), ("A>>B", 1, "strong losses"),
+    # game 2 shows the model as A
+    ("A>>B", 2, "strong wins"), ("A>B", 2, "wins"), ("A=B", 2, "ties"),
+    ("B>A", 2, "losses"), ("B>>A", 2, "strong losses"),
+    (None, 1, "unparsable"), (None, 2, "unparsable"), ("A>>>B", 1, "unparsable"), ("", 2, "unparsable"),
+])
+def test_model_verdict_reads_game_2_mirrored(score, game, expected):
+    assert model_verdict(score, game) == expected
+
+
+def test_count_verdicts_and_rows():
+    judgments = [judgment_record("q-sort", "B>A", "A>>B"), judgment_record("q-haiku", "A=B", "B>A"),
+                 judgment_record("q-recursion", None, "A>B"),
+                 {"question_id": "q-single", "model": "m", "judge": JUDGE,
+                  "games": [{"user_prompt": "", "judgment": "", "score": "A>>B"}]}]  # pairwise off
+    counts = count_verdicts(judgments)
+    assert counts == {"strong wins": 1, "wins": 2, "ties": 1, "losses": 1, "strong losses": 1, "unparsable": 1}
+
+    rows = verdict_rows({"m-good": counts, "m-empty": count_verdicts([]),
+                         "m-top": {**count_verdicts([]), "wins": 3}})
+    assert [r["model"] for r in rows] == ["m-top", "m-good", "m-empty"]
+    good = rows[1]
+    assert good["games"] == 7 and good["unparsable"] == 1
+    assert good["win share %"] == round(100 * (1 + 2 + 0.5) / 6, 1)
+    assert rows[2]["win share %"] is None
+
+
+def test_categories_clusters_and_question_choices():
+    questions = QUESTIONS + [{"question_id": "q-other", "category": "other-cat", "cluster": "Poems",
+                              "turns": [{"content": "x"}]}]
+    assert categories(questions) == [("arena-hard-v0.1 (3)", "arena-hard-v0.1"), ("other-cat (1)", "other-cat")]
+    assert clusters(questions, "arena-hard-v0.1") == [
+        ("All clusters (3)", ALL_CLUSTERS), ("Poems (1)", "Poems"), ("Python sorting (1)", "Python sorting"),
+        ("Teaching (1)", "Teaching")]
+    assert [v for _, v in question_choices(questions, "arena-hard-v0.1")] == ["q-sort", "q-haiku", "q-recursion"]
+    assert [v for _, v in question_choices(questions, "arena-hard-v0.1", "Poems")] == ["q-haiku"]
+    assert [v for _, v in question_choices(questions, "other-cat")] == ["q-other"]
+    label = question_choices(questions, "arena-hard-v0.1", "Poems")[0][0]
+    assert label == "q-haiku · Write a haiku about autumn."
+
+
+def test_snippet_flattens_and_cuts():
+    assert snippet("a\n\n b  c") == "a b c"
+    cut = snippet("word " * 100, limit=20)
+    assert len(cut) <= 20 and cut.endswith("…")
+
+
+def test_question_and_answer_markdown_show_every_turn():
+    text = question_markdown(QUESTIONS[1])
+    assert "#### Turn 1\n\nWrite a haiku about autumn." in text
+    assert "#### Turn 2\n\nNow make it rhyme." in text
+    assert "cluster: Poems" in text
+    single = question_markdown(QUESTIONS[0])
+    assert "Turn 1" not in single and "How do I sort" in single
+
+    answer = answers_of("X", JUDGED)[1]
+    md = answer_markdown(answer, "B", JUDGED, "model")
+    assert md.startswith(f"### B: {JUDGED}\n_model · 8 tokens_")
+    assert "#### Turn 1\n\nX HAIKU TURN ONE" in md and "#### Turn 2\n\nX HAIKU TURN TWO" in md
+    assert NO_ANSWER in answer_markdown(None, "B", UNJUDGED, "model")
+    two_choices = {**answer, "choices": answer["choices"] * 2}
+    assert "choice 1 of 2" in answer_markdown(two_choices, "B", JUDGED, "model")
+
+
+def test_game_markdown_labels_sides_and_verdicts():
+    judgment = judgment_record("q-sort", "B>A", "A>>B")
+    game_1 = game_markdown(judgment, 1, BASELINE, JUDGED)
+    game_2 = game_markdown(judgment, 2, BASELINE, JUDGED)
+    assert game_1.startswith(f"### Game 1 (A = baseline {BASELINE}, B = {JUDGED})")
+    assert f"Verdict: B>A: {JUDGED} is slightly better" in game_1
+    assert "JUDGE GAME ONE on q-sort" in game_1
+    assert game_2.startswith(f"### Game 2 (A = {JUDGED}, B = baseline {BASELINE})")
+    assert f"Verdict: A>>B: {JUDGED} is significantly better" in game_2
+    assert "JUDGE GAME TWO on q-sort" in game_2
+    assert "unparsable" in game_markdown(judgment_record("q", None, None), 1, BASELINE, JUDGED)
+    assert NO_JUDGMENT in game_markdown(None, 1, BASELINE, UNJUDGED)
+    assert NO_JUDGMENT in game_markdown(None, 2, BASELINE, UNJUDGED)
+    one_game = {**judgment, "games": judgment["games"][:1]}
+    assert "no game 2" in game_markdown(one_game, 2, BASELINE, JUDGED)
+
+
+def test_markdown_never_starts_a_line_indented_after_the_header():
+    # gr.Markdown dedents with inspect.cleandoc; an unindented second line keeps code indentation.
+    indented = answer_record(JUDGED, "q", ["    x = 1\n    y = 2"])
+    for md in (answer_markdown(indented, "B", JUDGED, "model"),
+               question_markdown({**QUESTIONS[0], "turns": [{"content": "    indented"}]}),
+               game_markdown(judgment_record("q", "A=B", "A=B"), 1, BASELINE, JUDGED)):
+        assert not md.splitlines()[1].startswith(" ")
+
+
+def test_latest_leaderboard_csv(tmp_path):
+    assert latest_leaderboard_csv(tmp_path / "missing") is None
+    assert latest_leaderboard_csv(tmp_path) is None
+    for day in ("20240601", "20241105", "20240930"):
+        (tmp_path / f"arena_hard_leaderboard_{day}.csv").write_text("model,score\n")
+    (tmp_path / "notes.csv").write_text("")
+    assert latest_leaderboard_csv(tmp_path) == tmp_path / "arena_hard_leaderboard_20241105.csv"
+
+
+def test_parse_auth():
+    assert parse_auth("alice:s3cr:et") == ("alice", "s3cr:et")
+    for bad in ("alice", ":pw", "alice:", ""):
+        with pytest.raises(Exception, match="USER:PASS"):
+            parse_auth(bad)
+
+
+def test_load_judge_settings(tmp_path):
+    config = make_bench(tmp_path)
+    assert load_judge_settings(config) == (BENCH, JUDGE, BASELINE)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml.*baseline_model"):
+        load_judge_settings(broken)
+    broken.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\nbaseline_model: null\n")
+    with pytest.raises(ConfigError, match="baseline_model"):
+        load_judge_settings(broken)
+
+
+# --------------------------------------------------------------------------------------------
+# Lazy per-model loading
+# --------------------------------------------------------------------------------------------
+
+
+def test_model_records_reads_lazily_and_rereads_changed_files(tmp_path):
+    make_bench(tmp_path)
+    directory = answer_dir(BENCH, tmp_path / "data")
+    # A broken file of a model nobody selects must not matter: files are read on first use.
+    (directory / "broken.jsonl").write_text("{not json}\n{}\n")
+    records = ModelRecords(directory, ("question_id", "choices"), capacity=2)
+    assert records.models() == [BASELINE, "broken", JUDGED, UNJUDGED]
+    assert set(records.get(JUDGED)) == {"q-sort", "q-haiku", "q-recursion"}
+    assert records.get(JUDGED) is records.get(JUDGED)  # cached
+    assert records.get("not-a-model") == {}
+    with pytest.raises(DataError, match=r"broken\.jsonl:1"):
+        records.get("broken")
+
+    # A judge run appending to the file: the next get() sees the new record.
+    path = model_file(directory, JUDGED)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(answer_record(JUDGED, "q-new", ["new"])) + "\n")
+    assert "q-new" in records.get(JUDGED)
+
+    # Bounded cache: older models are dropped and read again when asked for.
+    first = records.get(BASELINE)
+    records.get(UNJUDGED)
+    records.get(JUDGED)
+    assert records.get(BASELINE) is not first and records.get(BASELINE) == first
+
+
+# --------------------------------------------------------------------------------------------
+# main(): config errors, the --share warning, what reaches launch()
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def launches(monkeypatch) -> list[dict]:
+    """Record Blocks.launch() calls instead of serving."""
+    import gradio as gr
+
+    calls: list[dict] = []
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: calls.append({"demo": self, **kwargs}))
+    return calls
+
+
+def test_main_share_without_auth_warns(tmp_path, launches, caplog):
+    config = make_bench(tmp_path)
+    argv = ["--config-file", str(config), "--data-dir", str(tmp_path / "data"),
+            "--leaderboard-dir", str(tmp_path / "leaderboard")]
+    with caplog.at_level(logging.WARNING):
+        assert qa_browser.main(argv + ["--share"]) == 0
+    assert any(r.levelno == logging.WARNING and "--share without --auth" in r.getMessage() for r in caplog.records)
+    assert launches[-1]["share"] is True and launches[-1]["auth"] is None
+    assert launches[-1]["server_name"] == "0.0.0.0"
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert qa_browser.main(argv + ["--share", "--auth", "u:p", "--port", "7999", "--host", "127.0.0.1"]) == 0
+    assert not any("--share without --auth" in r.getMessage() for r in caplog.records)
+    assert launches[-1]["auth"] == ("u", "p") and launches[-1]["server_port"] == 7999
+    assert launches[-1]["server_name"] == "127.0.0.1"
+
+
+def test_main_reports_bad_config_in_one_line(tmp_path, launches, caplog):
+    config = make_bench(tmp_path)
+    with caplog.at_level(logging.ERROR):
+        assert qa_browser.main(["--config-file", str(tmp_path / "nope.yaml")]) == 1
+        assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "elsewhere")]) == 1
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "nope.yaml: file not found" in messages[0]
+    assert "question.jsonl: file not found" in messages[1]
+    assert launches == []
+
+
+def test_leaderboard_tab_shows_the_latest_csv(tmp_path, launches):
+    import gradio as gr
+
+    config = make_bench(tmp_path)
+    board = tmp_path / "leaderboard"
+    board.mkdir()
+    (board / "arena_hard_leaderboard_20240101.csv").write_text("model,score\nold-model,1.0\n")
+    (board / "arena_hard_leaderboard_20241105.csv").write_text("model,score\nnew-model,37.9\n")
+    assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "data"),
+                            "--leaderboard-dir", str(board)]) == 0
+    demo = launches[-1]["demo"]
+    assert isinstance(demo, gr.Blocks)
+    tables = [b for b in demo.blocks.values() if isinstance(b, gr.Dataframe)]
+    assert len(tables) == 1
+    assert tables[0].value["data"] == [["new-model", 37.9]]
+
+
+def test_unreadable_leaderboard_falls_back_to_verdict_counts(tmp_path, caplog):
+    (tmp_path / "arena_hard_leaderboard_20241105.csv").write_bytes(b"\xff\xfe\x00broken")
+    with caplog.at_level(logging.WARNING):
+        assert qa_browser.read_leaderboard(tmp_path / "arena_hard_leaderboard_20241105.csv") is None
+    assert "cannot read the leaderboard" in caplog.text
+
+
+# --------------------------------------------------------------------------------------------
+# The page in headless Chromium
+# --------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[str]:
+    """`python qa_browser.py` on the fixture bench; yields its URL."""
+    config = make_bench(tmp_path)
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO / "qa_browser.py"), "--data-dir", str(tmp_path / "data"),
+             "--config-file", str(config), "--port", str(port), "--host", "127.0.0.1"],
+            cwd=tmp_path, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"qa_browser.py exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"qa_browser.py did not answer on {url}:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", header[16:24])
+
+
+@pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                    reason=f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)")
+def test_browser_shows_question_answers_and_judgments(server, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}",
+                 # offline: any host but the app fails at once instead of waiting on the network
+                 "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        # The viewport itself 1280x900 (the window's 900 include the browser's frame).
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        wait = WebDriverWait(driver, 15, poll_frequency=0.1)
+
+        def text_of(elem_id: str) -> str:
+            return driver.find_element(By.ID, elem_id).get_attribute("textContent") or ""
+
+        def wait_text(elem_id: str, *needles: str) -> str:
+            try:
+                wait.until(lambda d: all(n in text_of(elem_id) for n in needles))
+            except Exception:
+                pytest.fail(f"#{elem_id} never showed {needles}; it shows: {text_of(elem_id)[:500]!r}")
+            return text_of(elem_id)
+
+        def choose(elem_id: str, search: str, option_label: str) -> None:
+            """Type into a dropdown's search box and click the option whose label contains option_label."""
+            box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input")
+            box.click()
+            box.send_keys(Keys.CONTROL, "a")
+            box.send_keys(search)
+            selector = f"#{elem_id} li[role='option']"
+            option = wait.until(lambda d: next(
+                (li for li in d.find_elements(By.CSS_SELECTOR, selector)
+                 if option_label in (li.get_attribute("aria-label") or "")), None))
+            option.click()
+
+        driver.get(server)
+        # First question and first model are shown on load.
+        wait_text("answer-b", "JUDGED SORT ANSWER")
+
+        # Filtering by cluster selects that cluster's first (here only) question: the two-turn one.
+        choose("cluster", "Poems", "Poems")
+        driver.find_element(By.CSS_SELECTOR, "#question-select input").click()
+        offered = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#question-select li[role='option']"))
+        assert [li.get_attribute("aria-label") for li in offered] == ["q-haiku · Write a haiku about autumn."]
+        driver.find_element(By.CSS_SELECTOR, "#question-select input").send_keys(Keys.ESCAPE)
+        wait_text("question", "Turn 1", "Write a haiku about autumn.", "Turn 2", "Now make it rhyme.")
+        wait_text("answer-a", f"A: {BASELINE}", "BASELINE HAIKU TURN ONE", "BASELINE HAIKU TURN TWO")
+        wait_text("answer-b", f"B: {JUDGED}", "JUDGED HAIKU TURN ONE", "JUDGED HAIKU TURN TWO")
+        wait_text("game-1", f"Game 1 (A = baseline {BASELINE}, B = {JUDGED})", "Verdict: A=B: tie",
+                  "JUDGE GAME ONE on q-haiku")
+        wait_text("game-2", f"Game 2 (A = {JUDGED}, B = baseline {BASELINE})",
+                  f"Verdict: B>A: {BASELINE} is slightly better",
+                  "JUDGE GAME TWO on q-haiku")
+
+        # A model without judgments.
+        choose("model-select", "new", UNJUDGED)
+        wait_text("answer-b", f"B: {UNJUDGED}", "UNJUDGED HAIKU TURN ONE")
+        assert NO_JUDGMENT in wait_text("game-1", NO_JUDGMENT)
+        assert NO_JUDGMENT in wait_text("game-2", NO_JUDGMENT)
+
+        # The long answer with code, judged, for the screenshot.
+        choose("model-select", "judged", JUDGED)
+        choose("cluster", "All", "All clusters")
+        choose("question-select", "sort a list", "q-sort")  # the search box matches question text
+        wait_text("answer-b", "JUDGED SORT ANSWER", "END OF LONG ANSWER")
+        wait_text("answer-a", "BASELINE SORT ANSWER")
+        wait_text("game-1", f"Verdict: B>A: {JUDGED} is slightly better", "JUDGE GAME ONE on q-sort")
+        wait_text("game-2", f"Verdict: A>>B: {JUDGED} is significantly better", "JUDGE GAME TWO on q-sort")
+        # Code is highlighted (Prism token spans inside the code block).
+        assert driver.find_elements(By.CSS_SELECTOR, "#answer-b pre code span.token")
+        # Everything the page is for is on screen at 1280x900.
+        for elem_id in ("question", "answer-a", "answer-b", "game-1", "game-2"):
+            rect = driver.find_element(By.ID, elem_id).rect
+            assert rect["y"] >= 0 and rect["y"] + rect["height"] <= 900, (elem_id, rect)
+        shot = tmp_path / "qa_browser.png"
+        assert driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 30_000
+        assert png_size(shot) == (1280, 900)
+
+        # Leaderboard tab: verdict counts from the judgments (no leaderboard CSV in tmp_path).
+        tab = next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']")
+                   if "Leaderboard" in b.text)
+        tab.click()
+        # JUDGED: 1 strong win, 2 wins, 1 tie, 1 loss, 1 unparsable -> (1 + 2 + 0.5) / 5 = 70 %
+        board = wait_text("leaderboard", JUDGED, "70")
+        assert UNJUDGED not in board
+    finally:
+        driver.quit()
