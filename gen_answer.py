@@ -33,7 +33,7 @@ from pathlib import Path
 
 import shortuuid
 
-from add_markdown_info import conv_metadata, count_tokens
+from add_markdown_info import count_tokens, markdown_counts
 from utils import (
     UPSTREAM_RAW_BASE,
     Answer,
@@ -229,7 +229,10 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
         "choices": choices,
         "tstamp": time.time(),
     }
-    answer["conv_metadata"] = conv_metadata(answer)
+    # add_markdown_info.conv_metadata(answer) with the first turn's token count reused: it
+    # would tokenize that text a second time, the costliest step of a record.
+    answer["conv_metadata"] = {"token_len": choices[0]["turns"][0]["token_len"],
+                               **markdown_counts(choices[0]["turns"][0]["content"])}
     return answer
 
 
