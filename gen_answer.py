@@ -267,7 +267,7 @@ def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api
     """Read the model's answer file and list the questions still to answer."""
     path = model_file(out_dir, model.name)
     existing = read_jsonl_by_id(path, ("question_id", "choices")) if path.exists() else {}
-    todo = [q for q in questions if not (q["question_id"] in existing and is_cached(existing[q["question_id"]]))]
+    todo = [q for q in questions if not is_cached(existing.get(str(q["question_id"]), {}))]
     counter = None
     if model.tokenizer and todo:
         counter = make_token_counter(model.tokenizer, f"{api_path}: {model.name}.tokenizer")
@@ -296,7 +296,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                                     question["question_id"], result.error)
                         continue
                     appender.append(result)  # one whole line, written by this thread only
-                    records[result["question_id"]] = result
+                    records[str(result["question_id"])] = result
                     tally.answered += 1
             except KeyboardInterrupt:
                 interrupted = True
