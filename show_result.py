@@ -1,0 +1,1011 @@
+"""Leaderboard from pairwise judgments: Bradley-Terry ratings, bootstrap intervals, win rates.
+
+Usage: python show_result.py [--bench-name arena-hard-v0.1] [--judge-name gpt-4-1106-preview]
+           [--baseline gpt-4-0314] [--num-rounds 100] [--style-control] [--output] [--plot FILE.png]
+
+Reproduces the upstream show_result.py (REFERENCE.md, "show_result.py"): the same battles, the
+same estimators (unpenalised Bradley-Terry; L2-penalised, C = 1, with style features) and the same
+bootstrap draws for a given --seed. It is fast because of the maths, not by dropping anything:
+identical regression rows are merged into weighted rows, each bootstrap round becomes a vector of
+multinomial counts (np.bincount of the very indices upstream draws), and the fits are Newton
+iterations on that small weighted problem, warm-started from the point estimate, vectorised over
+rounds.
+
+Differences from upstream, on purpose:
+- judgment files are read in sorted order (upstream: glob order, which is arbitrary);
+- a model that won (or lost) every battle has no finite maximum-likelihood rating; upstream
+  returns whatever the optimiser reached. Here such a model (in the point fit and in any bootstrap
+  round) gets one pseudo battle against the baseline counted as half a tie, which bounds its
+  rating (about 400*log10(4n+1) Elo for n battles all won) and is reported with a warning;
+- models whose judgments are all null are listed as such instead of vanishing;
+- a missing folder, a missing baseline or missing conv_metadata is a one-line error.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import logging
+import math
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypedDict
+
+import numpy as np
+import scipy.sparse
+from scipy.sparse.csgraph import connected_components
+from scipy.special import expit
+
+from utils import (
+    ConfigError,
+    DataError,
+    Game,
+    Judgment,
+    answer_dir,
+    iter_jsonl,
+    judgment_dir,
+    model_from_filename,
+    write_jsonl_atomic,
+)
+
+log = logging.getLogger("arena_hard")
+
+LN10 = math.log(10.0)
+SCALE = 400.0
+INIT_RATING = 1000.0
+STYLE_ANCHOR = 1114.0  # upstream anchors the style-controlled ratings of the baseline here
+
+BATTLES_FILE = "arena_hard_battles.jsonl"
+BOOTSTRAP_FILE = "bootstrapping_results.jsonl"
+
+# Outcome codes of a battle; a battle's regression cell is row * 3 + outcome.
+MODEL_A, MODEL_B, TIE = 0, 1, 2
+WINNER_NAMES = ("model_a", "model_b", "tie")
+WINNER_CODES = {"model_a": MODEL_A, "model_b": MODEL_B, "tie": TIE, "tie (bothbad)": TIE}
+
+# Judge label -> (winner, strong?) for game 1 (baseline is A); game 2 shows the model as A.
+GAME1_LABELS = {"A>>B": (MODEL_A, True), "A>B": (MODEL_A, False), "A=B": (TIE, False),
+                "B>A": (MODEL_B, False), "B>>A": (MODEL_B, True)}
+GAME2_LABELS = {"A>>B": (MODEL_B, True), "A>B": (MODEL_B, False), "A=B": (TIE, False),
+                "B>A": (MODEL_A, False), "B>>A": (MODEL_A, True)}
+
+# Style features (conv_metadata keys) and upstream's names for them in battles and printouts.
+STYLE_FEATURES = ("token_len", "header_count", "list_count", "bold_count")
+STYLE_NAMES_A = ("sum_assistant_a_tokens", "header_count_a", "list_count_a", "bold_count_a")
+STYLE_NAMES_B = ("sum_assistant_b_tokens", "header_count_b", "list_count_b", "bold_count_b")
+STYLE_MODES = {"style": (0, 1, 2, 3), "length": (0,), "markdown": (1, 2, 3)}
+
+FULL_STATS_COLUMNS = ("strong_wins", "wins", "ties", "losses", "strong_losses", "unparsable")
+
+
+# --------------------------------------------------------------------------------------------
+# Battles
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Battles:
+    """Battles as parallel arrays, one entry per battle, in upstream order.
+
+    models: names in order of first appearance (model_a column, then model_b), as upstream's
+    pd.concat([df.model_a, df.model_b]).unique(). style_a / style_b: per battle, the answer's
+    (token_len, header_count, list_count, bold_count) of model_a / model_b, when known.
+    """
+
+    question_id: list[str]
+    model_a: np.ndarray
+    model_b: np.ndarray
+    winner: np.ndarray
+    models: list[str]
+    style_a: np.ndarray | None = None
+    style_b: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.question_id)
+
+    def records(self) -> Iterator[dict]:
+        """Upstream's battle records (with conv_metadata when style features are attached)."""
+        for i, qid in enumerate(self.question_id):
+            record = {"question_id": qid, "model_a": self.models[self.model_a[i]],
+                      "model_b": self.models[self.model_b[i]], "winner": WINNER_NAMES[self.winner[i]]}
+            if self.style_a is not None and self.style_b is not None:
+                meta = {}
+                for j in range(len(STYLE_FEATURES)):
+                    meta[STYLE_NAMES_A[j]] = int(self.style_a[i, j])
+                    meta[STYLE_NAMES_B[j]] = int(self.style_b[i, j])
+                record["conv_metadata"] = meta
+            yield record
+
+
+def _battles_from_columns(qids: list[str], names_a: list[str], names_b: list[str],
+                          winners: list[int]) -> Battles:
+    models = list(dict.fromkeys(names_a + names_b))
+    code = {m: i for i, m in enumerate(models)}
+    return Battles(
+        question_id=qids,
+        model_a=np.fromiter((code[m] for m in names_a), dtype=np.int64, count=len(names_a)),
+        model_b=np.fromiter((code[m] for m in names_b), dtype=np.int64, count=len(names_b)),
+        winner=np.asarray(winners, dtype=np.int8),
+        models=models,
+    )
+
+
+def battles_from_judgments(judgments: Iterable[Judgment], baseline: str, weight: int = 3,
+                           first_game_only: bool = False) -> Battles:
+    """Upstream's battles: per judgment, game 1 then (unless first_game_only) mirrored game 2.
+
+    model_a is the baseline, model_b the judgment's "model"; a strong verdict gives `weight`
+    identical battles, a null or unknown label none.
+    """
+    qids: list[str] = []
+    names_b: list[str] = []
+    winners: list[int] = []
+    n_games = 1 if first_game_only else 2
+    for judgment in judgments:
+        games = judgment["games"]
+        for g in range(n_games):
+            table = GAME1_LABELS if g == 0 else GAME2_LABELS
+            game = games[g] if g < len(games) else None
+            outcome = table.get(game.get("score")) if isinstance(game, dict) else None
+            if outcome is None:
+                continue
+            winner, strong = outcome
+            repeat = weight if strong else 1
+            qids.extend([judgment["question_id"]] * repeat)
+            names_b.extend([judgment["model"]] * repeat)
+            winners.extend([winner] * repeat)
+    return _battles_from_columns(qids, [baseline] * len(qids), names_b, winners)
+
+
+def game_counts(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, dict[str, int]]:
+    """Per model, its games as strong wins, wins, ties, losses, strong losses and unparsable."""
+    column = {(MODEL_B, True): "strong_wins", (MODEL_B, False): "wins", (TIE, False): "ties",
+              (MODEL_A, False): "losses", (MODEL_A, True): "strong_losses"}
+    counts: dict[str, dict[str, int]] = {}
+    n_games = 1 if first_game_only else 2
+    for judgment in judgments:
+        row = counts.setdefault(judgment["model"], dict.fromkeys(FULL_STATS_COLUMNS, 0))
+        games = judgment["games"]
+        for g in range(n_games):
+            table = GAME1_LABELS if g == 0 else GAME2_LABELS
+            game = games[g] if g < len(games) else None
+            outcome = table.get(game.get("score")) if isinstance(game, dict) else None
+            row[column[outcome] if outcome is not None else "unparsable"] += 1
+    return counts
+
+
+def attach_style(battles: Battles, style: dict[str, dict[str, np.ndarray]], where: str | Path) -> None:
+    """Set style_a / style_b from each model's per-question style vectors (from its answers)."""
+    n = len(battles)
+    for side in ("a", "b"):
+        codes = battles.model_a if side == "a" else battles.model_b
+        out = np.empty((n, len(STYLE_FEATURES)))
+        for i in range(n):
+            model = battles.models[codes[i]]
+            qid = battles.question_id[i]
+            per_question = style.get(model)
+            if per_question is None:
+                raise DataError(f"{where}: no answers of model {model!r}, needed for style control")
+            vector = per_question.get(qid)
+            if vector is None:
+                raise DataError(f"{where}: model {model!r} has no answer to question {qid}, needed for style control")
+            out[i] = vector
+        if side == "a":
+            battles.style_a = out
+        else:
+            battles.style_b = out
+
+
+# --------------------------------------------------------------------------------------------
+# Reading files
+# --------------------------------------------------------------------------------------------
+
+
+def read_judgments(directory: Path) -> list[Judgment]:
+    """Every row of every *.jsonl in `directory` (files sorted, rows in file order).
+
+    The judge's texts are dropped while reading (games keep only their score), so memory stays
+    small however long the judgments are. Like upstream, every row counts, duplicates included
+    (reported); a file whose name differs from its rows' "model" field is reported.
+    """
+    judgments: list[Judgment] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        file_model = model_from_filename(path)
+        seen: set[str] = set()
+        duplicates = 0
+        others: Counter[str] = Counter()
+        for lineno, record in iter_jsonl(path):
+            for key in ("question_id", "model", "games"):
+                if key not in record:
+                    raise DataError(f"{path}:{lineno}: missing key {key!r}")
+            if not isinstance(record["games"], list):
+                raise DataError(f"{path}:{lineno}: 'games' must be a list")
+            qid = str(record["question_id"])
+            model = str(record["model"])
+            if qid in seen:
+                duplicates += 1
+            seen.add(qid)
+            if model != file_model:
+                others[model] += 1
+            games = [Game(user_prompt="", judgment="", score=g.get("score") if isinstance(g, dict) else None)
+                     for g in record["games"]]
+            judgments.append(Judgment(question_id=qid, model=model, judge=str(record.get("judge", "")), games=games))
+        if others:
+            log.warning("%s: %d rows name another model (%s) than the file name (%s); using the rows' "
+                        "'model' field as upstream does", path, sum(others.values()),
+                        ", ".join(sorted(others)), file_model)
+        if duplicates:
+            log.warning("%s: %d duplicated question_id rows; each counts, as upstream", path, duplicates)
+    return judgments
+
+
+def style_vector(meta: dict, where: str) -> np.ndarray:
+    """(token_len, header_count, list_count, bold_count) of a conv_metadata; counts may be dicts."""
+    values = []
+    for key in STYLE_FEATURES:
+        if key not in meta:
+            raise DataError(f"{where}: conv_metadata has no {key!r}")
+        v = meta[key]
+        values.append(sum(v.values()) if isinstance(v, dict) else v)
+    try:
+        return np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: conv_metadata values must be numbers or dicts of numbers") from None
+
+
+@dataclass
+class AnswerInfo:
+    """What show_result needs from a model's answers: token lengths and style vectors."""
+
+    path: Path
+    token_lens: dict[str, float] = field(default_factory=dict)
+    style: dict[str, np.ndarray] = field(default_factory=dict)
+    without_metadata: int = 0
+    model_ids: set[str] = field(default_factory=set)
+
+    @property
+    def avg_tokens(self) -> int:
+        return int(sum(self.token_lens.values()) / len(self.token_lens)) if self.token_lens else 0
+
+
+def read_answers(directory: Path) -> dict[str, AnswerInfo]:
+    """{model (from the file name): AnswerInfo}; a duplicated question_id keeps its last line.
+
+    Token length of an answer: its first turn's token_len, else conv_metadata's (upstream order).
+    """
+    infos: dict[str, AnswerInfo] = {}
+    if not directory.is_dir():
+        return infos
+    for path in sorted(directory.glob("*.jsonl")):
+        info = AnswerInfo(path)
+        metadata_of: dict[str, dict | None] = {}
+        for lineno, record in iter_jsonl(path):
+            if "question_id" not in record or "choices" not in record:
+                raise DataError(f"{path}:{lineno}: missing key 'question_id' or 'choices'")
+            qid = str(record["question_id"])
+            if "model_id" in record:
+                info.model_ids.add(str(record["model_id"]))
+            meta = record.get("conv_metadata")
+            metadata_of[qid] = meta if isinstance(meta, dict) else None
+            try:
+                turn = record["choices"][0]["turns"][0]
+            except (IndexError, KeyError, TypeError):
+                turn = {}
+            length = turn.get("token_len") if isinstance(turn, dict) else None
+            if length is None and isinstance(meta, dict):
+                length = meta.get("token_len")
+            if isinstance(length, (int, float)):
+                info.token_lens[qid] = length
+            else:
+                info.token_lens.pop(qid, None)
+            if isinstance(meta, dict):
+                info.style[qid] = style_vector(meta, f"{path}:{lineno}")
+            else:
+                info.style.pop(qid, None)
+        info.without_metadata = sum(m is None for m in metadata_of.values())
+        missing_len = len(metadata_of) - len(info.token_lens)
+        if missing_len:
+            log.warning("%s: %d answers without token_len are left out of the average #tokens", path, missing_len)
+        infos[model_from_filename(path)] = info
+    return infos
+
+
+def read_battles(path: Path, with_style: bool) -> Battles:
+    """Battles written by an earlier run (upstream's data/arena_hard_battles.jsonl format)."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: battles file not found (run once without --load-battles)")
+    qids: list[str] = []
+    names_a: list[str] = []
+    names_b: list[str] = []
+    winners: list[int] = []
+    styles_a: list[np.ndarray] = []
+    styles_b: list[np.ndarray] = []
+    for lineno, record in iter_jsonl(path):
+        for key in ("question_id", "model_a", "model_b", "winner"):
+            if key not in record:
+                raise DataError(f"{path}:{lineno}: missing key {key!r}")
+        if record["winner"] not in WINNER_CODES:
+            raise DataError(f"{path}:{lineno}: unknown winner {record['winner']!r}")
+        qids.append(str(record["question_id"]))
+        names_a.append(str(record["model_a"]))
+        names_b.append(str(record["model_b"]))
+        winners.append(WINNER_CODES[record["winner"]])
+        if with_style:
+            meta = record.get("conv_metadata")
+            if not isinstance(meta, dict):
+                raise ConfigError(f"{path}:{lineno}: battle has no conv_metadata; rerun with the style flag "
+                                  "and without --load-battles to rebuild the battles")
+            try:
+                for names, out in ((STYLE_NAMES_A, styles_a), (STYLE_NAMES_B, styles_b)):
+                    out.append(style_vector({f: meta[n] for f, n in zip(STYLE_FEATURES, names)}, f"{path}:{lineno}"))
+            except KeyError as e:
+                raise DataError(f"{path}:{lineno}: conv_metadata has no {e.args[0]!r}") from None
+    battles = _battles_from_columns(qids, names_a, names_b, winners)
+    if with_style and qids:
+        battles.style_a = np.vstack(styles_a)
+        battles.style_b = np.vstack(styles_b)
+    return battles
+
+
+def read_bootstrap(path: Path) -> tuple[list[str], np.ndarray]:
+    """(models, ratings of shape (rounds, models)) from upstream's bootstrapping_results.jsonl."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: bootstrap file not found (run once without --load-bootstrap)")
+    rows = [record for _, record in iter_jsonl(path)]
+    models = list(dict.fromkeys(m for row in rows for m in row))
+    values = np.full((len(rows), len(models)), np.nan)
+    for r, row in enumerate(rows):
+        for j, m in enumerate(models):
+            v = row.get(m)
+            if v is not None:
+                if not isinstance(v, (int, float)):
+                    raise DataError(f"{path}:{r + 1}: rating of {m!r} is not a number")
+                values[r, j] = v
+    return models, values
+
+
+# --------------------------------------------------------------------------------------------
+# The regression: distinct rows with per-battle cells
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Design:
+    """The logistic regression of upstream with identical rows merged.
+
+    Row u has +ln(10) in column a[u], -ln(10) in column b[u] and the style values features[u].
+    Each battle falls in cell = row * 3 + outcome; a cell count c gives the row the label weights
+    of upstream's duplicated rows: model_a win -> (2c, 0), model_b win -> (0, 2c), tie -> (c, c)
+    as (weight of label 1, weight of label 0).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    features: np.ndarray
+    cell: np.ndarray
+    n_models: int
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.a)
+
+    def label_weights(self, cell_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weight of label 1, weight of label 0) per row from counts per cell (shape (..., 3U))."""
+        c = cell_counts.reshape(*cell_counts.shape[:-1], self.n_rows, 3).astype(float)
+        return 2 * c[..., MODEL_A] + c[..., TIE], 2 * c[..., MODEL_B] + c[..., TIE]
+
+
+def standardized_style(battles: Battles, columns: Sequence[int]) -> np.ndarray:
+    """Upstream's style columns: (A - B) / (A + B + 1), minus the mean, over the population std.
+
+    A feature constant over all battles (std 0) becomes a zero column (upstream: NaN) with a warning.
+    """
+    if battles.style_a is None or battles.style_b is None:
+        raise ValueError("style features are not attached to these battles")
+    a = battles.style_a[:, list(columns)]
+    b = battles.style_b[:, list(columns)]
+    diff = (a - b) / (a + b + 1.0)
+    std = diff.std(axis=0)
+    out = np.zeros_like(diff)
+    for j, column in enumerate(columns):
+        if std[j] > 0:
+            out[:, j] = (diff[:, j] - diff[:, j].mean()) / std[j]
+        else:
+            log.warning("style feature %s is the same in every battle; its column is left at 0",
+                        STYLE_FEATURES[column])
+    return out
+
+
+def build_design(battles: Battles, features: np.ndarray | None = None) -> Design:
+    """Merge battles with identical regression rows (same models, same style values)."""
+    n = len(battles)
+    k = 0 if features is None else features.shape[1]
+    key = np.empty((n, 2 + k))
+    key[:, 0] = battles.model_a
+    key[:, 1] = battles.model_b
+    if k:
+        key[:, 2:] = features
+    rows, inverse = np.unique(key, axis=0, return_inverse=True)
+    return Design(a=rows[:, 0].astype(np.int64), b=rows[:, 1].astype(np.int64), features=rows[:, 2:],
+                  cell=inverse.reshape(-1) * 3 + battles.winner, n_models=len(battles.models))
+
+
+# --------------------------------------------------------------------------------------------
+# Fits
+# --------------------------------------------------------------------------------------------
+
+
+def _laplacian_operator(a: np.ndarray, b: np.ndarray, p: int) -> scipy.sparse.csr_matrix:
+    """Sparse (rows, p*p) map from per-row weights h to sum_u h_u (e_a - e_b)(e_a - e_b)^T, flattened."""
+    u = np.arange(len(a))
+    return scipy.sparse.csr_matrix(
+        (np.repeat([1.0, 1.0, -1.0, -1.0], len(a)),
+         (np.tile(u, 4), np.concatenate([a * p + a, b * p + b, a * p + b, b * p + a]))),
+        shape=(len(a), p * p))
+
+
+def _incidence(a: np.ndarray, b: np.ndarray, p: int) -> scipy.sparse.csr_matrix:
+    """Sparse (rows, p) matrix with +1 at column a and -1 at column b of each row."""
+    u = np.arange(len(a))
+    return scipy.sparse.csr_matrix((np.repeat([1.0, -1.0], len(a)), (np.tile(u, 2), np.concatenate([a, b]))),
+                                   shape=(len(a), p))
+
+
+def _log_likelihood(d: np.ndarray, w1: np.ndarray, w0: np.ndarray) -> np.ndarray:
+    """sum_u w1 log sigma(d) + w0 log sigma(-d) over the last axis."""
+    return -(w1 * np.logaddexp(0.0, -d) + w0 * np.logaddexp(0.0, d)).sum(axis=-1)
+
+
+def separated_models(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int,
+                     anchor: int) -> np.ndarray:
+    """Models with battles but outside the anchor's strongly connected component of "beat" edges.
+
+    The maximum-likelihood BT rating exists only inside that component (Zermelo, Ford): a model
+    that never lost (or never won) against the rest drifts to +-infinity. Returns a bool mask.
+    """
+    present = np.zeros(n_models, dtype=bool)
+    nonzero = (w1 + w0) > 0
+    present[a[nonzero]] = True
+    present[b[nonzero]] = True
+    if np.all((a == anchor) | (b == anchor)):
+        # Star design (every battle involves the anchor): connected both ways iff it won and lost.
+        won = np.bincount(b, w0, n_models) + np.bincount(a, w1, n_models)
+        lost = np.bincount(b, w1, n_models) + np.bincount(a, w0, n_models)
+        outside = present & ((won == 0) | (lost == 0))
+        outside[anchor] = False
+        return outside
+    beats = w1 > 0
+    loses = w0 > 0
+    winners = np.concatenate([a[beats], b[loses]])
+    losers = np.concatenate([b[beats], a[loses]])
+    graph = scipy.sparse.csr_matrix((np.ones(len(winners)), (winners, losers)), shape=(n_models, n_models))
+    _, labels = connected_components(graph, directed=True, connection="strong")
+    return present & (labels != labels[anchor])
+
+
+@dataclass
+class BTFit:
+    """Coefficients (natural units of upstream's X = +-ln 10 columns, anchor at 0) and diagnostics.
+
+    coef: (p,) or (R, p); NaN for a model absent from that fit. pseudo: models that needed the
+    half-tie pseudo battle (separated). converged: False where Newton hit max_iter.
+    """
+
+    coef: np.ndarray
+    pseudo: np.ndarray
+    converged: np.ndarray
+
+
+def fit_bradley_terry(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int,
+                      anchor: int, init: np.ndarray | None = None, tol: float = 1e-10,
+                      max_iter: int = 100, pseudo_weight: float = 0.5) -> BTFit:
+    """Maximum-likelihood Bradley-Terry coefficients on weighted merged rows (upstream's plain fit).
+
+    Maximises sum_u w1_u log sigma(ln10 (t_a - t_b)) + w0_u log sigma(-ln10 (t_a - t_b)), which is
+    upstream's unpenalised LogisticRegression on the duplicated rows; shift-invariant, so the
+    anchor's coefficient is fixed at 0. w1 / w0 may be (U,) or (R, U) for R independent fits
+    (bootstrap rounds) solved together by damped Newton (backtracking on the likelihood).
+    Separated models (see separated_models) get one extra row against the anchor with weights
+    (pseudo_weight, pseudo_weight), i.e. half a tie, which keeps their coefficient finite.
+    """
+    single = w1.ndim == 1
+    w1 = np.atleast_2d(np.asarray(w1, dtype=float))
+    w0 = np.atleast_2d(np.asarray(w0, dtype=float))
+    rounds, p = w1.shape[0], n_models
+    pseudo = np.zeros((rounds, p), dtype=bool)
+    present = np.zeros((rounds, p), dtype=bool)
+    for r in range(rounds):
+        pseudo[r] = separated_models(a, b, w1[r], w0[r], p, anchor)
+        nz = (w1[r] + w0[r]) > 0
+        present[r, a[nz]] = True
+        present[r, b[nz]] = True
+    # Pseudo rows (anchor, m) for every model m; zero weight unless m is separated.
+    a_all = np.concatenate([a, np.full(p, anchor)])
+    b_all = np.concatenate([b, np.arange(p)])
+    w1 = np.concatenate([w1, pseudo * pseudo_weight], axis=1)
+    w0 = np.concatenate([w0, pseudo * pseudo_weight], axis=1)
+    n = w1 + w0
+    laplacian = _laplacian_operator(a_all, b_all, p)
+    incidence = _incidence(a_all, b_all, p)
+    free = present.copy()
+    free[:, anchor] = False
+    anchor_missing = ~present[:, anchor]
+    free[anchor_missing] = False  # no gauge for these rounds: reported as NaN
+
+    theta = np.zeros((rounds, p)) if init is None else np.broadcast_to(np.nan_to_num(init), (rounds, p)).copy()
+    theta[~free] = 0.0
+    converged = np.zeros(rounds, dtype=bool)
+    for _ in range(max_iter):
+        d = LN10 * (theta[:, a_all] - theta[:, b_all])
+        prob = expit(d)
+        grad = LN10 * np.asarray(incidence.T @ (w1 - n * prob).T).T
+        h = LN10**2 * n * prob * (1.0 - prob)
+        hess = np.asarray(laplacian.T @ h.T).T.reshape(rounds, p, p)
+        pair_free = free[:, :, None] & free[:, None, :]
+        hess = np.where(pair_free, hess, 0.0) + np.eye(p) * (~free)[:, None, :]
+        grad = np.where(free, grad, 0.0)
+        step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        # Backtracking: halve the step of each round until its likelihood does not decrease.
+        current = _log_likelihood(d, w1, w0)
+        t = np.ones(rounds)
+        for _halving in range(40):
+            trial = theta + t[:, None] * step
+            value = _log_likelihood(LN10 * (trial[:, a_all] - trial[:, b_all]), w1, w0)
+            worse = value < current - 1e-12 * np.abs(current)
+            if not worse.any():
+                break
+            t = np.where(worse, t / 2, t)
+        theta = theta + t[:, None] * step
+        converged = np.abs(step).max(axis=1) < tol
+        if converged.all():
+            break
+    coef = np.where(present, theta, np.nan)
+    coef[anchor_missing] = np.nan
+    if single:
+        return BTFit(coef[0], pseudo[0], converged[:1])
+    return BTFit(coef, pseudo, converged)
+
+
+def fit_style_bt(design: Design, w1: np.ndarray, w0: np.ndarray, C: float = 1.0,
+                 init: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
+    """Coefficients (p model columns then k style columns) of upstream's style-control fit.
+
+    Minimises scikit-learn's LogisticRegression(fit_intercept=False) objective with sample
+    weights: 0.5 ||w||^2 + C sum_u [w1_u softplus(-z_u) + w0_u softplus(z_u)], where
+    z_u = ln10 (w_a - w_b) + features_u . w_style, by Newton with backtracking (strictly convex).
+    A model absent from the weights gets coefficient 0, as the penalty alone decides it.
+    """
+    a, b, f = design.a, design.b, design.features
+    p, k = design.n_models, f.shape[1]
+    n = w1 + w0
+    w = np.zeros(p + k) if init is None else np.array(init, dtype=float)
+    flat_aa, flat_bb, flat_ab, flat_ba = a * p + a, b * p + b, a * p + b, b * p + a
+
+    def objective(vec: np.ndarray) -> float:
+        z = LN10 * (vec[a] - vec[b]) + f @ vec[p:]
+        return 0.5 * vec @ vec + C * float((w1 * np.logaddexp(0.0, -z) + w0 * np.logaddexp(0.0, z)).sum())
+
+    value = objective(w)
+    for _ in range(max_iter):
+        z = LN10 * (w[a] - w[b]) + f @ w[p:]
+        prob = expit(z)
+        resid = C * (n * prob - w1)
+        grad = w.copy()
+        grad[:p] += LN10 * (np.bincount(a, resid, p) - np.bincount(b, resid, p))
+        grad[p:] += f.T @ resid
+        h = C * n * prob * (1.0 - prob)
+        hess = np.eye(p + k)
+        block = (np.bincount(flat_aa, h, p * p) + np.bincount(flat_bb, h, p * p)
+                 - np.bincount(flat_ab, h, p * p) - np.bincount(flat_ba, h, p * p))
+        hess[:p, :p] += LN10**2 * block.reshape(p, p)
+        hf = h[:, None] * f
+        cross = LN10 * np.stack([np.bincount(a, hf[:, j], p) - np.bincount(b, hf[:, j], p) for j in range(k)], axis=1)
+        hess[:p, p:] += cross
+        hess[p:, :p] += cross.T
+        hess[p:, p:] += f.T @ hf
+        step = -np.linalg.solve(hess, grad)
+        t = 1.0
+        for _halving in range(40):
+            trial = objective(w + t * step)
+            if trial <= value + 1e-12 * abs(value):
+                break
+            t /= 2
+        w = w + t * step
+        value = trial
+        if np.abs(step).max() < tol:
+            break
+    else:
+        log.warning("style-control fit did not converge in %d Newton steps", max_iter)
+    return w
+
+
+def ratings_from_coef(coef: np.ndarray, anchor: int, anchor_rating: float = INIT_RATING) -> np.ndarray:
+    """Upstream's scale: 400 * coef + 1000, shifted so the anchor (baseline) is anchor_rating."""
+    ratings = SCALE * coef + INIT_RATING
+    return ratings - ratings[..., anchor : anchor + 1] + anchor_rating
+
+
+def bootstrap_cell_counts(cell: np.ndarray, n_cells: int, num_rounds: int, seed: int) -> Iterator[np.ndarray]:
+    """Per round, how often each cell was drawn when resampling battles with replacement.
+
+    The indices are exactly those of upstream: pandas' battles.sample(frac=1.0, replace=True)
+    and np.random.choice(range(n), size=n, replace=True) both draw choice(n, size=n) from
+    numpy's RandomState, which upstream seeds with np.random.seed(42) (here --seed).
+    """
+    rng = np.random.RandomState(seed)
+    n = len(cell)
+    for _ in range(num_rounds):
+        yield np.bincount(cell[rng.choice(n, size=n, replace=True)], minlength=n_cells)
+
+
+@dataclass
+class Ratings:
+    """Point ratings and bootstrap ratings (rounds x models), on upstream's Elo scale."""
+
+    models: list[str]
+    point: np.ndarray
+    bootstrap: np.ndarray
+    style_coef: np.ndarray | None = None
+    style_bootstrap: np.ndarray | None = None
+    style_columns: tuple[int, ...] = ()
+
+
+def _warn_separated(models: list[str], pseudo_point: np.ndarray, pseudo_rounds: np.ndarray | None) -> None:
+    for j in np.flatnonzero(pseudo_point):
+        log.warning("model %r won or lost every battle (no path of wins both ways to the baseline): its "
+                    "rating is not identifiable; a half-tie pseudo battle against the baseline keeps it "
+                    "finite, read its score as a bound", models[j])
+    if pseudo_rounds is not None:
+        counts = pseudo_rounds.sum(axis=0)
+        for j in np.flatnonzero((counts > 0) & ~pseudo_point):
+            log.warning("model %r won or lost every drawn battle in %d of %d bootstrap rounds (half-tie pseudo "
+                        "battle used there); its interval is unreliable", models[j], counts[j], len(pseudo_rounds))
+
+
+def compute_ratings(battles: Battles, baseline: str, num_rounds: int, seed: int,
+                    style_columns: Sequence[int] = (), bootstrap: bool = True) -> Ratings:
+    """Point fit and bootstrap of upstream's plain (no style_columns) or style-control model."""
+    if baseline not in battles.models:
+        raise ConfigError(f"baseline {baseline!r} appears in no battle")
+    anchor = battles.models.index(baseline)
+    p = len(battles.models)
+    if not style_columns:
+        design = build_design(battles)
+        w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
+        point = fit_bradley_terry(design.a, design.b, w1, w0, p, anchor)
+        if not point.converged.all():
+            log.warning("Bradley-Terry point fit did not converge")
+        boot = np.empty((0, p))
+        if bootstrap and num_rounds > 0:
+            counts = np.array(list(bootstrap_cell_counts(design.cell, 3 * design.n_rows, num_rounds, seed)))
+            bw1, bw0 = design.label_weights(counts)
+            # Chunks keep the stacked (rounds, p, p) Hessians near 32 MB.
+            chunk = max(1, int(4e6 // (p * p)))
+            parts, pseudo_parts = [], []
+            for start in range(0, num_rounds, chunk):
+                fit = fit_bradley_terry(design.a, design.b, bw1[start:start + chunk], bw0[start:start + chunk],
+                                        p, anchor, init=point.coef)
+                if not fit.converged.all():
+                    log.warning("%d bootstrap fits did not converge", int((~fit.converged).sum()))
+                parts.append(fit.coef)
+                pseudo_parts.append(fit.pseudo)
+            boot = ratings_from_coef(np.vstack(parts), anchor)
+            _warn_separated(battles.models, point.pseudo, np.vstack(pseudo_parts))
+        else:
+            _warn_separated(battles.models, point.pseudo, None)
+        return Ratings(battles.models, ratings_from_coef(point.coef, anchor), boot)
+
+    design = build_design(battles, standardized_style(battles, style_columns))
+    w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
+    coef = fit_style_bt(design, w1, w0)
+    boot = np.empty((0, p))
+    style_boot = np.empty((0, len(style_columns)))
+    if bootstrap and num_rounds > 0:
+        rows, style_rows = [], []
+        for counts in bootstrap_cell_counts(design.cell, 3 * design.n_rows, num_rounds, seed):
+            bw1, bw0 = design.label_weights(counts)
+            c = fit_style_bt(design, bw1, bw0, init=coef)
+            present = np.zeros(p, dtype=bool)
+            nz = (bw1 + bw0) > 0
+            present[design.a[nz]] = True
+            present[design.b[nz]] = True
+            rows.append(np.where(present, ratings_from_coef(c[:p], anchor, STYLE_ANCHOR), np.nan))
+            style_rows.append(c[p:])
+        boot = np.array(rows)
+        style_boot = np.array(style_rows)
+    return Ratings(battles.models, ratings_from_coef(coef[:p], anchor, STYLE_ANCHOR), boot,
+                   coef[p:], style_boot, tuple(style_columns))
+
+
+# --------------------------------------------------------------------------------------------
+# Leaderboard
+# --------------------------------------------------------------------------------------------
+
+
+class Row(TypedDict):
+    model: str
+    score: float
+    lower: float
+    upper: float
+    avg_tokens: int
+
+
+def win_rate(rating: float, baseline_rating: float) -> float:
+    """Upstream's predicted win rate against the baseline, in percent, rounded to 2 decimals."""
+    return round(100.0 / (1.0 + 10.0 ** ((baseline_rating - rating) / SCALE)), 2)
+
+
+def sort_bootstrap_columns(models: list[str], boot: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Columns by median rating, best first (upstream's df[df.median().sort_values(...).index])."""
+    if boot.shape[0] == 0:
+        return models, boot
+    with np.errstate(all="ignore"):
+        medians = np.nanmedian(np.where(np.isnan(boot).all(axis=0), -np.inf, boot), axis=0)
+    order = np.argsort(-medians, kind="stable")
+    return [models[i] for i in order], boot[:, order]
+
+
+def leaderboard_rows(models: list[str], point: np.ndarray, boot_models: list[str], boot: np.ndarray,
+                     baseline: str, avg_tokens: dict[str, int], show_elo: bool = False) -> list[Row]:
+    """Upstream's table: score, 2.5 / 97.5 percentiles; win rates vs baseline unless show_elo.
+
+    Rows are sorted by score, best first (ties by model name).
+    """
+    column = {m: j for j, m in enumerate(boot_models)}
+    missing = [m for m in models if m not in column]
+    if missing:
+        raise ConfigError(f"bootstrap results lack models {', '.join(map(repr, missing))}")
+    raw: dict[str, tuple[float, float, float]] = {}
+    for i, model in enumerate(models):
+        values = boot[:, column[model]]
+        values = values[~np.isnan(values)]
+        if len(values) < len(boot):
+            log.warning("model %r is absent from %d bootstrap rounds", model, len(boot) - len(values))
+        if len(values):
+            lower, upper = np.percentile(values, 2.5), np.percentile(values, 97.5)
+        else:
+            lower = upper = math.nan
+        raw[model] = (float(point[i]), float(lower), float(upper))
+    rows: list[Row] = []
+    base = raw[baseline]
+    for model in sorted(models):
+        score, lower, upper = raw[model]
+        if show_elo:
+            score, lower, upper = (int(v) if math.isfinite(v) else v for v in (score, lower, upper))
+        elif model == baseline:
+            score = lower = upper = 50.0
+        else:
+            score, lower, upper = win_rate(score, base[0]), win_rate(lower, base[1]), win_rate(upper, base[2])
+        rows.append(Row(model=model, score=score, lower=lower, upper=upper, avg_tokens=avg_tokens.get(model, 0)))
+    rows.sort(key=lambda row: -row["score"])
+    return rows
+
+
+def format_row(row: Row, decimal: int) -> str:
+    """One output line, exactly upstream's f-string."""
+    interval = str((round(row["lower"] - row["score"], decimal), round(row["upper"] - row["score"], decimal)))
+    return (f"{row['model'] : <30} | score: {round(row['score'], decimal) : ^5} | 95% CI: {interval : ^12} "
+            f"| average #tokens: {int(row['avg_tokens'])}")
+
+
+def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date | None = None) -> Path:
+    """leaderboard/arena_hard_leaderboard_YYYYMMDD.csv with upstream's columns."""
+    today = today or datetime.date.today()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"arena_hard_leaderboard_{today.strftime('%Y%m%d')}.csv"
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"])
+        for row in rows:
+            ci = f"(-{(row['score'] - row['lower']):.2f}, +{(row['upper'] - row['score']):.2f})"
+            writer.writerow([row["model"], row["score"], row["lower"], row["upper"], ci, row["avg_tokens"],
+                             today.strftime("%Y-%m-%d")])
+    tmp.replace(path)
+    return path
+
+
+def plot_leaderboard(rows: list[Row], path: Path, show_elo: bool = False) -> None:
+    """Horizontal chart of the scores with their 95% intervals, best at the top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = rows[::-1]
+    y = np.arange(len(rows))
+    scores = np.array([r["score"] for r in rows], dtype=float)
+    errors = np.array([[r["score"] - r["lower"] for r in rows], [r["upper"] - r["score"] for r in rows]], dtype=float)
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(rows) + 1)))
+    ax.errorbar(scores, y, xerr=np.clip(errors, 0, None), fmt="o", capsize=3)
+    ax.set_yticks(y, [r["model"] for r in rows])
+    ax.set_xlabel("Elo rating" if show_elo else "win rate against the baseline (%)")
+    ax.set_title("Arena-Hard leaderboard (95% bootstrap intervals)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def format_full_stats(counts: dict[str, dict[str, int]], order: list[str]) -> list[str]:
+    """Per model game counts, in leaderboard order (models without judgments are skipped)."""
+    lines = [f"{'model' : <30} | " + " | ".join(f"{c : >13}" for c in FULL_STATS_COLUMNS)]
+    for model in order + sorted(set(counts) - set(order)):
+        if model in counts:
+            lines.append(f"{model : <30} | " + " | ".join(f"{counts[model][c] : >13}" for c in FULL_STATS_COLUMNS))
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bench-name", type=str, default="arena-hard-v0.1")
+    parser.add_argument("--judge-name", type=str, default="gpt-4-1106-preview")
+    parser.add_argument("--baseline", type=str, default="gpt-4-0314")
+    parser.add_argument("--load-battles", action="store_true", help="reuse data/arena_hard_battles.jsonl")
+    parser.add_argument("--load-bootstrap", action="store_true", help="reuse data/bootstrapping_results.jsonl")
+    parser.add_argument("--show-elo", action="store_true", help="print ratings instead of win rates")
+    parser.add_argument("--weight", type=int, default=3, help="battles per strong verdict (A>>B, B>>A)")
+    parser.add_argument("--num-rounds", type=int, default=100, help="bootstrap rounds")
+    parser.add_argument("--output", action="store_true", help="write leaderboard/arena_hard_leaderboard_DATE.csv")
+    parser.add_argument("--first-game-only", action="store_true")
+    parser.add_argument("--full-stats", action="store_true", help="per model counts of each verdict")
+    parser.add_argument("--style-control", action="store_true")
+    parser.add_argument("--length-control-only", action="store_true")
+    parser.add_argument("--markdown-control-only", action="store_true")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the bootstrap draws (upstream: 42)")
+    parser.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="chart of the scores")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboard"))
+    args = parser.parse_args(argv)
+    if sum([args.style_control, args.length_control_only, args.markdown_control_only]) > 1:
+        parser.error("use at most one of --style-control, --length-control-only, --markdown-control-only")
+    if args.load_bootstrap and not args.load_battles:
+        parser.error("--load-bootstrap needs --load-battles (the intervals belong to those battles)")
+    if args.weight < 0:
+        parser.error("--weight must be >= 0")
+    if args.num_rounds < 1:
+        parser.error("--num-rounds must be >= 1")
+    return args
+
+
+def style_mode(args: argparse.Namespace) -> str | None:
+    if args.style_control:
+        return "style"
+    if args.length_control_only:
+        return "length"
+    if args.markdown_control_only:
+        return "markdown"
+    return None
+
+
+def report_name_mismatches(judged: Iterable[str], answers: dict[str, AnswerInfo], baseline: str,
+                           where: Path) -> None:
+    """Warn about judged models without answers and answer files whose model_id differs."""
+    judged = set(judged)
+    without_answers = sorted(judged - set(answers))
+    if without_answers:
+        log.warning("judged models without an answer file in %s: %s", where, ", ".join(without_answers))
+    unjudged = sorted(set(answers) - judged - {baseline})
+    if unjudged:
+        log.info("models with answers but no judgments: %s", ", ".join(unjudged))
+    for model, info in answers.items():
+        other = info.model_ids - {model}
+        if other:
+            log.warning("%s: model_id %s differs from the file name's model %r", info.path,
+                        ", ".join(sorted(map(repr, other))), model)
+
+
+def style_by_model(answers: dict[str, AnswerInfo], models: Iterable[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Per model, its style vectors; a model whose answers lack conv_metadata is an error."""
+    out = {}
+    for model in models:
+        info = answers.get(model)
+        if info is None:
+            continue  # reported by attach_style with the question
+        if info.without_metadata:
+            raise ConfigError(f"{info.path}: {info.without_metadata} answers of model {model!r} have no "
+                              f"conv_metadata; run add_markdown_info.py --dir {info.path.parent} "
+                              f"--output-dir {info.path.parent} first")
+        out[model] = info.style
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    mode = style_mode(args)
+    style_columns = STYLE_MODES[mode] if mode else ()
+    answers_path = answer_dir(args.bench_name, args.data_dir)
+    judges_path = judgment_dir(args.bench_name, args.judge_name, args.data_dir)
+    answers = read_answers(answers_path)
+    judgments: list[Judgment] | None = None
+
+    if args.load_battles:
+        battles = read_battles(args.data_dir / BATTLES_FILE, with_style=bool(mode))
+        if args.full_stats and judges_path.is_dir():
+            judgments = read_judgments(judges_path)
+    else:
+        if not judges_path.is_dir():
+            raise ConfigError(f"{judges_path}: judgment folder not found (judge {args.judge_name!r}, "
+                              f"bench {args.bench_name!r}; run gen_judgment.py first)")
+        if args.baseline not in answers:
+            raise ConfigError(f"{answers_path}: no answers of the baseline {args.baseline!r} "
+                              "(check --baseline and --bench-name)")
+        judgments = read_judgments(judges_path)
+        if not judgments:
+            raise ConfigError(f"{judges_path}: no judgments found")
+        report_name_mismatches((j["model"] for j in judgments), answers, args.baseline, answers_path)
+        battles = battles_from_judgments(judgments, args.baseline, args.weight, args.first_game_only)
+        if mode:
+            attach_style(battles, style_by_model(answers, battles.models), answers_path)
+        write_jsonl_atomic(args.data_dir / BATTLES_FILE, battles.records())
+
+    if args.baseline not in battles.models:
+        raise ConfigError(f"baseline {args.baseline!r} appears in no battle")
+    ratings = compute_ratings(battles, args.baseline, args.num_rounds, args.seed, style_columns,
+                              bootstrap=not args.load_bootstrap)
+    if args.load_bootstrap:
+        boot_models, boot = read_bootstrap(args.data_dir / BOOTSTRAP_FILE)
+    else:
+        boot_models, boot = sort_bootstrap_columns(ratings.models, ratings.bootstrap)
+        rounds = ({m: (None if math.isnan(v) else float(v)) for m, v in zip(boot_models, row)} for row in boot)
+        write_jsonl_atomic(args.data_dir / BOOTSTRAP_FILE, rounds)
+
+    if ratings.style_coef is not None:
+        names = [STYLE_NAMES_A[c] for c in ratings.style_columns]
+        print(f"Style Coefficients: { {n: round(float(v), 3) for n, v in zip(names, ratings.style_coef)} }")
+        if ratings.style_bootstrap is not None and len(ratings.style_bootstrap):
+            med = np.median(ratings.style_bootstrap, axis=0)
+            lo, hi = np.percentile(ratings.style_bootstrap, [2.5, 97.5], axis=0)
+            print("Style Coefficients (bootstrap median [95% CI]): "
+                  + ", ".join(f"{n}: {m:.3f} [{a:.3f}, {b:.3f}]" for n, m, a, b in zip(names, med, lo, hi)))
+
+    avg_tokens = {m: info.avg_tokens for m, info in answers.items()}
+    rows = leaderboard_rows(ratings.models, ratings.point, boot_models, boot, args.baseline, avg_tokens,
+                            args.show_elo)
+    decimal = 0 if args.show_elo else 1
+    for row in rows:
+        print(format_row(row, decimal))
+    if judgments is not None:
+        without = sorted({j["model"] for j in judgments} - set(battles.models))
+        for model in without:
+            print(f"{model : <30} | no valid battles (every verdict is null) "
+                  f"| average #tokens: {avg_tokens.get(model, 0)}")
+        if without:
+            log.warning("models without any valid battle: %s", ", ".join(without))
+    if args.full_stats:
+        if judgments is None:
+            log.warning("--full-stats needs the judgments in %s; not found", judges_path)
+        else:
+            print()
+            for line in format_full_stats(game_counts(judgments, args.first_game_only), [r["model"] for r in rows]):
+                print(line)
+    if args.output:
+        path = write_leaderboard_csv(rows, args.leaderboard_dir)
+        log.info("wrote %s", path)
+    if args.plot:
+        plot_leaderboard(rows, args.plot, args.show_elo)
+        log.info("wrote %s", args.plot)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        return run(args)
+    except (ConfigError, DataError) as e:
+        log.error("%s", e)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

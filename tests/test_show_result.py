@@ -1,0 +1,404 @@
+"""Tests of show_result.py: battles, fits against scikit-learn fitted the upstream way, the CLI.
+
+Usage: python -m pytest tests/test_show_result.py
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import show_result as sr  # noqa: E402
+from synthetic_bench import BASELINE, BENCH, JUDGE, write_bench  # noqa: E402
+from upstream_reference import (  # noqa: E402
+    STYLE_A, STYLE_B, to_win_rate, upstream_bootstrap, upstream_fit_bt, upstream_mle_elo, upstream_style_bootstrap,
+    upstream_style_matrix)
+from utils import Game, Judgment  # noqa: E402
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+# --------------------------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------------------------
+
+
+def judgment(model: str, qid: str, score1: str | None, score2: str | None = None) -> Judgment:
+    games = [Game(user_prompt="", judgment="", score=score1), Game(user_prompt="", judgment="", score=score2)]
+    return Judgment(question_id=qid, model=model, judge=JUDGE, games=games)
+
+
+@pytest.fixture(scope="module")
+def small_bench(tmp_path_factory) -> Path:
+    """6 judged models x 60 questions with ties, strong verdicts, nulls and a length effect."""
+    data = tmp_path_factory.mktemp("bench") / "data"
+    write_bench(data, n_models=6, n_questions=60, seed=3, length_effect=1.5)
+    return data
+
+
+@pytest.fixture(scope="module")
+def small_battles(small_bench) -> tuple[sr.Battles, pd.DataFrame]:
+    """Our battles (with style) and the same battles as upstream's DataFrame, same order."""
+    judgments = sr.read_judgments(small_bench / BENCH / "model_judgment" / JUDGE)
+    battles = sr.battles_from_judgments(judgments, BASELINE)
+    answers = sr.read_answers(small_bench / BENCH / "model_answer")
+    sr.attach_style(battles, sr.style_by_model(answers, battles.models), "answers")
+    return battles, pd.DataFrame(list(battles.records()))
+
+
+def run_main(args: list[str], capsys) -> tuple[int, str]:
+    code = sr.main(args)
+    return code, capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# Battles
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("game, label, winner, count", [
+    (0, "A>>B", "model_a", 3), (0, "A>B", "model_a", 1), (0, "A=B", "tie", 1),
+    (0, "B>A", "model_b", 1), (0, "B>>A", "model_b", 3),
+    (1, "A>>B", "model_b", 3), (1, "A>B", "model_b", 1), (1, "A=B", "tie", 1),
+    (1, "B>A", "model_a", 1), (1, "B>>A", "model_a", 3),
+    (0, None, None, 0), (1, None, None, 0), (0, "A>>>B", None, 0), (1, "garbage", None, 0),
+])
+def test_battle_labels(game, label, winner, count):
+    scores = [None, None]
+    scores[game] = label
+    battles = sr.battles_from_judgments([judgment("m", "q1", *scores)], "base")
+    records = list(battles.records())
+    assert len(records) == count
+    for r in records:
+        assert r == {"question_id": "q1", "model_a": "base", "model_b": "m", "winner": winner}
+
+
+def test_battle_order_weight_and_first_game_only():
+    judgments = [judgment("m1", "q1", "B>>A", "A=B"), judgment("m2", "q2", "A>B", "A>>B")]
+    battles = list(sr.battles_from_judgments(judgments, "base", weight=2).records())
+    assert [(b["model_b"], b["winner"]) for b in battles] == [
+        ("m1", "model_b"), ("m1", "model_b"), ("m1", "tie"),
+        ("m2", "model_a"), ("m2", "model_b"), ("m2", "model_b")]
+    first = list(sr.battles_from_judgments(judgments, "base", weight=5, first_game_only=True).records())
+    assert [(b["model_b"], b["winner"]) for b in first] == [("m1", "model_b")] * 5 + [("m2", "model_a")]
+    # weight 0 drops strong verdicts, like upstream's `if weight:`
+    assert len(sr.battles_from_judgments(judgments, "base", weight=0)) == 2
+
+
+def test_missing_second_game_gives_no_battle():
+    j = Judgment(question_id="q", model="m", judge=JUDGE, games=[Game(user_prompt="", judgment="", score="B>A")])
+    assert [b["winner"] for b in sr.battles_from_judgments([j], "base").records()] == ["model_b"]
+
+
+def test_models_in_order_of_first_appearance():
+    battles = sr.battles_from_judgments([judgment("z", "q", "A>B"), judgment("a", "q", "B>A")], "base")
+    assert battles.models == ["base", "z", "a"]
+
+
+def test_game_counts_from_the_model_side():
+    judgments = [judgment("m", "q1", "B>>A", "A>>B"), judgment("m", "q2", "A>B", "A=B"),
+                 judgment("m", "q3", None, "B>>A"), judgment("n", "q1", "B>A", "weird")]
+    counts = sr.game_counts(judgments)
+    assert counts["m"] == {"strong_wins": 2, "wins": 0, "ties": 1, "losses": 1, "strong_losses": 1, "unparsable": 1}
+    assert counts["n"] == {"strong_wins": 0, "wins": 1, "ties": 0, "losses": 0, "strong_losses": 0, "unparsable": 1}
+    assert sr.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Fits against scikit-learn
+# --------------------------------------------------------------------------------------------
+
+
+def test_bootstrap_draws_are_pandas_sample_draws():
+    df = pd.DataFrame({"i": np.arange(257)})
+    np.random.seed(7)
+    upstream = [df.sample(frac=1.0, replace=True)["i"].to_numpy() for _ in range(3)]
+    ours = list(sr.bootstrap_cell_counts(np.arange(257), 257, 3, seed=7))
+    for drawn, counts in zip(upstream, ours):
+        assert np.array_equal(np.bincount(drawn, minlength=257), counts)
+
+
+def test_plain_fit_and_bootstrap_match_sklearn(small_battles):
+    battles, df = small_battles
+    ratings = sr.compute_ratings(battles, BASELINE, num_rounds=15, seed=42)
+    point = upstream_mle_elo(df, BASELINE)
+    boot = upstream_bootstrap(df, BASELINE, 15)
+    for i, model in enumerate(ratings.models):
+        assert to_win_rate(ratings.point[i], 1000) == pytest.approx(to_win_rate(point[model], 1000), abs=0.05)
+        for q in (2.5, 97.5):
+            ours = to_win_rate(np.percentile(ratings.bootstrap[:, i], q), 1000)
+            theirs = to_win_rate(np.percentile(boot[model], q), 1000)
+            assert ours == pytest.approx(theirs, abs=0.05)
+    # Identical draws: each round's ratings agree, not only the percentiles.
+    assert np.abs(ratings.bootstrap - boot[ratings.models].to_numpy()).max() < 0.05
+
+
+@pytest.mark.parametrize("mode", ["style", "length", "markdown"])
+def test_style_fit_matches_sklearn(small_battles, mode):
+    battles, df = small_battles
+    columns = sr.STYLE_MODES[mode]
+    ratings = sr.compute_ratings(battles, BASELINE, num_rounds=8, seed=42, style_columns=columns)
+    X, Y, models = upstream_style_matrix(df, columns)
+    base = 1114.0
+    point, coef = upstream_fit_bt(X, Y, models, BASELINE)  # upstream's defaults (tol 1e-4)
+    exact, exact_coef = upstream_fit_bt(X, Y, models, BASELINE, tol=1e-12, max_iter=10000)
+    for i, model in enumerate(ratings.models):
+        assert to_win_rate(ratings.point[i], base) == pytest.approx(to_win_rate(point[model], base), abs=0.05)
+        assert ratings.point[i] == pytest.approx(exact[model], abs=1e-3)
+    assert np.allclose(ratings.style_coef, exact_coef, atol=1e-6)
+    assert np.allclose(ratings.style_coef, coef, atol=2e-3)
+    # Bootstrap: same draws; compared with sklearn run to convergence, since with upstream's
+    # tol=1e-4 lbfgs stops several Elo short in some rounds (measured up to ~8 Elo).
+    boot = upstream_style_bootstrap(X, Y, df, models, BASELINE, 8, tol=1e-12, max_iter=10000)
+    assert np.abs(ratings.bootstrap - boot[ratings.models].to_numpy()).max() < 0.01
+
+
+def test_fit_recovers_known_strengths():
+    rng = np.random.default_rng(11)
+    strengths = np.array([0.0, -0.8, -0.3, 0.2, 0.5, 1.0])  # log10 odds against model 0
+    n = 3000
+    model_b = np.repeat(np.arange(1, 6), n)
+    p_b = 1 / (1 + 10 ** -(strengths[model_b] - strengths[0]))
+    winner = np.where(rng.random(len(model_b)) < p_b, sr.MODEL_B, sr.MODEL_A)
+    battles = sr.Battles(question_id=[str(i) for i in range(len(model_b))], model_a=np.zeros(len(model_b), int),
+                         model_b=model_b, winner=winner.astype(np.int8), models=[f"m{i}" for i in range(6)])
+    ratings = sr.compute_ratings(battles, "m0", num_rounds=50, seed=1)
+    fitted = (ratings.point - 1000) / 400
+    assert np.abs(fitted - strengths).max() < 0.08  # about 4 standard errors
+    lower, upper = np.percentile(ratings.bootstrap, [2.5, 97.5], axis=0)
+    assert ((lower - 1000) / 400 <= strengths + 0.02).all() and ((upper - 1000) / 400 >= strengths - 0.02).all()
+
+
+def test_batched_fit_equals_single_fits_on_a_general_graph():
+    rng = np.random.default_rng(5)
+    p, rows = 5, 40
+    a = rng.integers(0, p, rows)
+    b = (a + rng.integers(1, p, rows)) % p
+    w1 = rng.integers(0, 6, (3, rows)).astype(float)
+    w0 = rng.integers(0, 6, (3, rows)).astype(float)
+    batched = sr.fit_bradley_terry(a, b, w1, w0, p, anchor=2)
+    for r in range(3):
+        single = sr.fit_bradley_terry(a, b, w1[r], w0[r], p, anchor=2)
+        assert np.allclose(batched.coef[r], single.coef, atol=1e-8)
+        assert single.coef[2] == 0.0
+        # Gradient of the log-likelihood vanishes at the optimum.
+        d = math.log(10) * (single.coef[a] - single.coef[b])
+        resid = w1[r] - (w1[r] + w0[r]) / (1 + np.exp(-d))
+        assert np.abs(np.bincount(a, resid, p) - np.bincount(b, resid, p)).max() < 1e-6
+
+
+def test_separated_models_on_a_general_graph():
+    # 0 <-> 1 both ways; 1 beats 2 only; 3 and 2 tie (both ways).
+    a = np.array([0, 1, 2])
+    b = np.array([1, 2, 3])
+    w1 = np.array([1.0, 2.0, 1.0])
+    w0 = np.array([1.0, 0.0, 1.0])
+    assert sr.separated_models(a, b, w1, w0, 4, anchor=0).tolist() == [False, False, True, True]
+    assert sr.separated_models(a, b, w1, w0, 4, anchor=2).tolist() == [True, True, False, False]
+
+
+@pytest.mark.parametrize("winner", [sr.MODEL_B, sr.MODEL_A])
+def test_model_winning_or_losing_everything_stays_finite(winner, caplog):
+    n = 200
+    model_b = np.repeat([1, 2], n)
+    rng = np.random.default_rng(0)
+    winners = np.where(model_b == 1, winner, rng.choice([sr.MODEL_A, sr.MODEL_B, sr.TIE], 2 * n)).astype(np.int8)
+    battles = sr.Battles([str(i) for i in range(2 * n)], np.zeros(2 * n, int), model_b, winners,
+                         ["base", "sweep", "mid"])
+    with caplog.at_level(logging.WARNING, logger="arena_hard"):
+        ratings = sr.compute_ratings(battles, "base", num_rounds=20, seed=0)
+    assert np.isfinite(ratings.point).all() and np.isfinite(ratings.bootstrap).all()
+    # Half a tie against 2n = 400 doubled wins: odds 801, i.e. 400*log10(801) ~ 1162 Elo.
+    expected = 1000 + (1 if winner == sr.MODEL_B else -1) * 400 * math.log10(4 * n + 1)
+    assert ratings.point[1] == pytest.approx(expected, abs=1e-6)
+    assert "'sweep' won or lost every battle" in caplog.text
+    assert "'mid'" not in caplog.text
+
+
+# --------------------------------------------------------------------------------------------
+# Table and output formats
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("row, decimal, line", [
+    ({"model": "gpt-4-0613", "score": 37.93, "lower": 35.71, "upper": 40.12, "avg_tokens": 354}, 1,
+     "gpt-4-0613                     | score: 37.9  | 95% CI: (-2.2, 2.2)  | average #tokens: 354"),
+    ({"model": "gpt-4-0314", "score": 50.0, "lower": 50.0, "upper": 50.0, "avg_tokens": 423}, 1,
+     "gpt-4-0314                     | score: 50.0  | 95% CI:  (0.0, 0.0)  | average #tokens: 423"),
+    ({"model": "m", "score": 1114, "lower": 1090, "upper": 1141, "avg_tokens": 7}, 0,
+     "m                              | score: 1114  | 95% CI:  (-24, 27)   | average #tokens: 7"),
+])
+def test_output_line_format(row, decimal, line):
+    assert sr.format_row(row, decimal) == line
+
+
+def test_win_rate_and_table():
+    assert sr.win_rate(1000, 1000) == 50.0
+    assert sr.win_rate(1400, 1000) == round(100 / 1.1, 2)
+    boot = np.array([[1000.0, 1100.0, 900.0], [1000.0, 1200.0, 950.0], [1000.0, 1150.0, 920.0]])
+    rows = sr.leaderboard_rows(["base", "good", "bad"], np.array([1000.0, 1150.0, 930.0]), ["base", "good", "bad"],
+                               boot, "base", {"good": 12})
+    assert [r["model"] for r in rows] == ["good", "base", "bad"]
+    good = rows[0]
+    assert good["score"] == sr.win_rate(1150, 1000)
+    assert good["lower"] == sr.win_rate(np.percentile([1100, 1200, 1150], 2.5), 1000)
+    assert good["avg_tokens"] == 12 and rows[1]["avg_tokens"] == 0
+    assert rows[1]["score"] == rows[1]["lower"] == rows[1]["upper"] == 50.0
+    elo = sr.leaderboard_rows(["base", "good", "bad"], np.array([1000.0, 1150.7, 930.2]), ["base", "good", "bad"],
+                              boot, "base", {}, show_elo=True)
+    assert [(r["model"], r["score"]) for r in elo] == [("good", 1150), ("base", 1000), ("bad", 930)]
+
+
+def test_csv_columns(tmp_path):
+    import datetime
+    rows = [sr.Row(model="m", score=60.5, lower=58.25, upper=63.0, avg_tokens=321)]
+    path = sr.write_leaderboard_csv(rows, tmp_path, datetime.date(2024, 11, 5))
+    assert path.name == "arena_hard_leaderboard_20241105.csv"
+    with open(path, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert list(table[0]) == ["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"]
+    assert table[0] == {"model": "m", "score": "60.5", "rating_q025": "58.25", "rating_q975": "63.0",
+                        "CI": "(-2.25, +2.50)", "avg_tokens": "321", "date": "2024-11-05"}
+
+
+@pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="shared upstream data not available")
+def test_average_tokens_of_upstream_answers():
+    answers = sr.read_answers(SHARED / "data" / "arena-hard-v0.1" / "model_answer")
+    assert {m: answers[m].avg_tokens for m in ("gpt-4-0314", "gpt-4-0613", "gpt-3.5-turbo-0125")} == {
+        "gpt-4-0314": 423, "gpt-4-0613": 354, "gpt-3.5-turbo-0125": 329}
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def test_main_prints_table_writes_files_and_reloads(small_bench, tmp_path, capsys):
+    lb = tmp_path / "lb"
+    common = ["--data-dir", str(small_bench), "--leaderboard-dir", str(lb), "--num-rounds", "20"]
+    code, out = run_main(common + ["--output"], capsys)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 7 and all(" | score: " in line and "| average #tokens: " in line for line in lines)
+    assert any(line.startswith(f"{BASELINE : <30} | score: 50.0") for line in lines)
+    battles = [json.loads(x) for x in (small_bench / "arena_hard_battles.jsonl").read_text().splitlines()]
+    assert set(battles[0]) == {"question_id", "model_a", "model_b", "winner"}
+    boot = [json.loads(x) for x in (small_bench / "bootstrapping_results.jsonl").read_text().splitlines()]
+    assert len(boot) == 20 and len(boot[0]) == 7
+    medians = [np.median([r[m] for r in boot]) for m in boot[0]]
+    assert medians == sorted(medians, reverse=True)
+    [csv_path] = lb.glob("arena_hard_leaderboard_*.csv")
+    with open(csv_path, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["model"] for r in table] == [line.split(" | ")[0].strip() for line in lines]
+
+    # Same seed, same table; reloading battles and bootstrap gives the same table too.
+    assert run_main(common, capsys) == (0, out)
+    assert run_main(common + ["--load-battles", "--load-bootstrap"], capsys) == (0, out)
+    assert run_main(common + ["--load-battles"], capsys) == (0, out)
+    code, other_seed = run_main(common + ["--seed", "7"], capsys)
+    assert code == 0 and other_seed != out
+
+
+def test_main_style_control_and_reload(small_bench, capsys):
+    common = ["--data-dir", str(small_bench), "--num-rounds", "5", "--style-control"]
+    code, out = run_main(common, capsys)
+    assert code == 0
+    assert out.startswith("Style Coefficients: {'sum_assistant_a_tokens': ")
+    assert f"{BASELINE : <30} | score: 50.0" in out
+    battle = json.loads((small_bench / "arena_hard_battles.jsonl").read_text().splitlines()[0])
+    assert set(battle["conv_metadata"]) == set(STYLE_A + STYLE_B)
+    assert run_main(common + ["--load-battles"], capsys) == (0, out)
+    code, out = run_main(["--data-dir", str(small_bench), "--num-rounds", "5", "--length-control-only"], capsys)
+    assert code == 0 and out.startswith("Style Coefficients: {'sum_assistant_a_tokens': ") and "header" not in out
+
+
+def test_main_show_elo_full_stats_first_game_and_plot(small_bench, tmp_path, capsys):
+    plot = tmp_path / "chart.png"
+    code, out = run_main(["--data-dir", str(small_bench), "--num-rounds", "5", "--show-elo", "--full-stats",
+                          "--first-game-only", "--weight", "1", "--plot", str(plot)], capsys)
+    assert code == 0
+    assert f"{BASELINE : <30} | score: 1000  | 95% CI:    (0, 0)    |" in out
+    assert "strong_wins" in out and "unparsable" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_main_hard_cases(tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    write_bench(data, n_models=3, n_questions=30, seed=1, null_share=0.0)
+    judges = data / BENCH / "model_judgment" / JUDGE
+    # model-000 only null verdicts; model-001 wins every game; model-002's file has another name.
+    rows = [json.loads(x) for x in (judges / "model-000.jsonl").read_text().splitlines()]
+    for r in rows:
+        for g in r["games"]:
+            g["score"] = None
+    (judges / "model-000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rows = [json.loads(x) for x in (judges / "model-001.jsonl").read_text().splitlines()]
+    for r in rows:
+        r["games"][0]["score"], r["games"][1]["score"] = "B>A", "A>>B"
+    (judges / "model-001.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (judges / "model-002.jsonl").rename(judges / "renamed.jsonl")
+    with caplog.at_level(logging.INFO, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "10"], capsys)
+    assert code == 0
+    assert "model-000                      | no valid battles" in out
+    line = next(x for x in out.splitlines() if x.startswith("model-001"))
+    assert float(line.split("score:")[1].split("|")[0]) > 99
+    assert "won or lost every battle" in caplog.text
+    assert "renamed.jsonl: 30 rows name another model (model-002)" in caplog.text
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    ("judge", ["--judge-name", "nobody"], "judgment folder not found"),
+    ("baseline", ["--baseline", "gpt-9"], "no answers of the baseline 'gpt-9'"),
+    ("metadata", ["--style-control"], "run add_markdown_info.py"),
+    ("battles", ["--load-battles"], "battles file not found"),
+])
+def test_main_one_line_errors(tmp_path, capsys, caplog, setup, args, message):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=5, with_metadata=setup != "metadata")
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"] + args, capsys)
+    assert code == 1 and out == ""
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert message in record.getMessage() and "\n" not in record.getMessage()
+
+
+def test_style_control_on_battles_without_metadata(small_bench, tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = (small_bench / "arena_hard_battles.jsonl").read_text().splitlines()
+    plain = [{k: v for k, v in json.loads(x).items() if k != "conv_metadata"} for x in lines]
+    (data / "arena_hard_battles.jsonl").write_text("".join(json.dumps(r) + "\n" for r in plain))
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, _ = run_main(["--data-dir", str(data), "--load-battles", "--style-control", "--num-rounds", "2"],
+                           capsys)
+    assert code == 1 and "battle has no conv_metadata" in caplog.text
+
+
+def test_judged_model_without_answers_is_reported(tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=10)
+    (data / BENCH / "model_answer" / "model-001.jsonl").unlink()
+    with caplog.at_level(logging.WARNING, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "3"], capsys)
+    assert code == 0
+    assert "judged models without an answer file" in caplog.text and "model-001" in caplog.text
+    assert "average #tokens: 0" in next(x for x in out.splitlines() if x.startswith("model-001"))
+
+
+@pytest.mark.parametrize("flags", [["--style-control", "--length-control-only"], ["--load-bootstrap"],
+                                   ["--num-rounds", "0"]])
+def test_bad_flag_combinations(flags):
+    with pytest.raises(SystemExit):
+        sr.parse_args(flags)
