@@ -206,6 +206,43 @@ def test_tokenizer_needing_transformers_fails_clearly_when_it_is_missing(project
     assert api.requests == [] and not project.answer_path("llama").exists()
 
 
+def test_tokenizer_by_name_loads_it_through_transformers(project, api, monkeypatch):
+    loaded = []
+
+    class WordTokenizer:  # stands in for a Hugging Face tokenizer: one token per word
+        def encode(self, text: str) -> list[int]:
+            return list(range(len(text.split())))
+
+    class AutoTokenizer:
+        @staticmethod
+        def from_pretrained(name: str) -> WordTokenizer:
+            loaded.append(name)
+            return WordTokenizer()
+
+    monkeypatch.setitem(sys.modules, "transformers", type(sys)("transformers"))
+    monkeypatch.setattr(sys.modules["transformers"], "AutoTokenizer", AutoTokenizer, raising=False)
+    project.write({"llama": openai_entry(api, tokenizer="org/llama-tokenizer")},
+                  [question("q1", "five words in this prompt", "two more")], max_tokens=100)
+    assert project.run() == 0
+    assert loaded == ["org/llama-tokenizer"]
+    sent = by_last_user(api)
+    assert sent["five words in this prompt"]["max_tokens"] == 95
+    assert sent["two more"]["max_tokens"] == 100 - 5 - 6 - 2  # user, "Echo: " reply, user
+
+
+def test_one_endpoint_per_question(project):
+    with FakeAPI() as first, FakeAPI() as second:
+        entry = openai_entry(first)
+        entry["endpoints"].append({"api_base": second.openai_base, "api_key": "test"})
+        project.write({"m": entry}, [question(f"q{i}", f"prompt {i} a", f"prompt {i} b") for i in range(30)])
+        assert project.run() == 0
+        served = [{m["content"] for r in server.requests for m in r["body"]["messages"] if m["role"] == "user"}
+                  for server in (first, second)]
+    assert served[0] and served[1]  # both endpoints are used (1 chance in 2**29 to fail by luck)
+    for i in range(30):  # both turns of a question went to the same endpoint
+        assert [f"prompt {i} a" in users for users in served].count(True) == 1
+
+
 def test_anthropic_api_type(project, api):
     entry = {"model_name": "claude-test", "api_type": "anthropic", "parallel": 2,
              "endpoints": [{"api_base": api.anthropic_base, "api_key": "test"}], "system_prompt": "Be brief.",
