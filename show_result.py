@@ -2,6 +2,7 @@
 
 Usage: python show_result.py [--bench-name arena-hard-v0.1] [--judge-name gpt-4-1106-preview]
            [--baseline gpt-4-0314] [--num-rounds 100] [--style-control] [--output] [--plot FILE.png]
+           [--quality [--reference-ranking FILE.csv]]
 
 Reproduces the upstream show_result.py (REFERENCE.md, "show_result.py"): the same battles, the
 same estimators (unpenalised Bradley-Terry; L2-penalised, C = 1, with style features) and the same
@@ -19,17 +20,22 @@ Differences from upstream, on purpose:
   rating (about 400*log10(4n+1) Elo for n battles all won) and is reported with a warning;
 - models whose judgments are all null are listed as such instead of vanishing;
 - a missing folder, a missing baseline or missing conv_metadata is a one-line error.
+
+--quality adds the benchmark-quality figures of the Arena-Hard paper (section 3): separability
+with confidence, and with --reference-ranking agreement with confidence, the pair rank Brier score
+and Spearman's correlation, plus judge diagnostics (position consistency, null and strong shares).
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import datetime
+import json
 import logging
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -133,6 +139,15 @@ def _battles_from_columns(qids: list[str], names_a: list[str], names_b: list[str
     )
 
 
+def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
+    """(winner code, strong?) of game g (0 or 1) of a judgment, game 2 mirrored; None if no verdict."""
+    games = judgment["games"]
+    game = games[g] if g < len(games) else None
+    if not isinstance(game, dict):
+        return None
+    return (GAME1_LABELS if g == 0 else GAME2_LABELS).get(game.get("score"))
+
+
 def battles_from_judgments(judgments: Iterable[Judgment], baseline: str, weight: int = 3,
                            first_game_only: bool = False) -> Battles:
     """Upstream's battles: per judgment, game 1 then (unless first_game_only) mirrored game 2.
@@ -145,11 +160,8 @@ def battles_from_judgments(judgments: Iterable[Judgment], baseline: str, weight:
     winners: list[int] = []
     n_games = 1 if first_game_only else 2
     for judgment in judgments:
-        games = judgment["games"]
         for g in range(n_games):
-            table = GAME1_LABELS if g == 0 else GAME2_LABELS
-            game = games[g] if g < len(games) else None
-            outcome = table.get(game.get("score")) if isinstance(game, dict) else None
+            outcome = game_outcome(judgment, g)
             if outcome is None:
                 continue
             winner, strong = outcome
@@ -168,11 +180,8 @@ def game_counts(judgments: Iterable[Judgment], first_game_only: bool = False) ->
     n_games = 1 if first_game_only else 2
     for judgment in judgments:
         row = counts.setdefault(judgment["model"], dict.fromkeys(FULL_STATS_COLUMNS, 0))
-        games = judgment["games"]
         for g in range(n_games):
-            table = GAME1_LABELS if g == 0 else GAME2_LABELS
-            game = games[g] if g < len(games) else None
-            outcome = table.get(game.get("score")) if isinstance(game, dict) else None
+            outcome = game_outcome(judgment, g)
             row[column[outcome] if outcome is not None else "unparsable"] += 1
     return counts
 
@@ -748,17 +757,14 @@ def sort_bootstrap_columns(models: list[str], boot: np.ndarray) -> tuple[list[st
     return [models[i] for i in order], boot[:, order]
 
 
-def leaderboard_rows(models: list[str], point: np.ndarray, boot_models: list[str], boot: np.ndarray,
-                     baseline: str, avg_tokens: dict[str, int], show_elo: bool = False) -> list[Row]:
-    """Upstream's table: score, 2.5 / 97.5 percentiles; win rates vs baseline unless show_elo.
-
-    Rows are sorted by score, best first (ties by model name).
-    """
+def rating_intervals(models: list[str], point: np.ndarray, boot_models: list[str],
+                     boot: np.ndarray) -> dict[str, tuple[float, float, float]]:
+    """{model: (rating, 2.5th, 97.5th percentile of its bootstrap ratings)}, upstream's np.percentile."""
     column = {m: j for j, m in enumerate(boot_models)}
     missing = [m for m in models if m not in column]
     if missing:
         raise ConfigError(f"bootstrap results lack models {', '.join(map(repr, missing))}")
-    raw: dict[str, tuple[float, float, float]] = {}
+    intervals: dict[str, tuple[float, float, float]] = {}
     for i, model in enumerate(models):
         values = boot[:, column[model]]
         values = values[~np.isnan(values)]
@@ -768,11 +774,20 @@ def leaderboard_rows(models: list[str], point: np.ndarray, boot_models: list[str
             lower, upper = np.percentile(values, 2.5), np.percentile(values, 97.5)
         else:
             lower = upper = math.nan
-        raw[model] = (float(point[i]), float(lower), float(upper))
+        intervals[model] = (float(point[i]), float(lower), float(upper))
+    return intervals
+
+
+def leaderboard_rows(intervals: dict[str, tuple[float, float, float]], baseline: str,
+                     avg_tokens: dict[str, int], show_elo: bool = False) -> list[Row]:
+    """Upstream's table from rating intervals: win rates vs the baseline unless show_elo.
+
+    Rows are sorted by score, best first (ties by model name).
+    """
     rows: list[Row] = []
-    base = raw[baseline]
-    for model in sorted(models):
-        score, lower, upper = raw[model]
+    base = intervals[baseline]
+    for model in sorted(intervals):
+        score, lower, upper = intervals[model]
         if show_elo:
             score, lower, upper = (int(v) if math.isfinite(v) else v for v in (score, lower, upper))
         elif model == baseline:
@@ -841,6 +856,236 @@ def format_full_stats(counts: dict[str, dict[str, int]], order: list[str]) -> li
 
 
 # --------------------------------------------------------------------------------------------
+# Benchmark quality: Li et al., "From Crowdsourced Data to High-Quality Benchmarks: Arena-Hard
+# and BenchBuilder Pipeline" (2024), section 3; REFERENCE.md "Evaluating a benchmark"
+# --------------------------------------------------------------------------------------------
+
+Interval = tuple[float, float, float]  # (score, lower, upper) of one model
+
+
+def confidently_separated(x: Interval, y: Interval) -> int:
+    """+1 if x's interval lies wholly above y's, -1 if wholly below, 0 if they overlap (touching counts)."""
+    if x[1] > y[2]:
+        return 1
+    if x[2] < y[1]:
+        return -1
+    return 0
+
+
+def separability(intervals: dict[str, Interval]) -> tuple[float, int]:
+    """Separability with confidence (paper, section 3): (share of pairs, number of pairs).
+
+    Over the n(n-1)/2 pairs of models, the share whose 95% bootstrap intervals do not overlap:
+    S = (1 / |P|) * sum_{(i, j) in P} 1[CI_i and CI_j are disjoint]. NaN with fewer than 2 models.
+    """
+    models = sorted(intervals)
+    pairs = [(a, b) for i, a in enumerate(models) for b in models[i + 1:]]
+    if not pairs:
+        return math.nan, 0
+    return sum(confidently_separated(intervals[a], intervals[b]) != 0 for a, b in pairs) / len(pairs), len(pairs)
+
+
+def agreement_with_confidence(bench: dict[str, Interval], reference: dict[str, Interval]) -> tuple[float, int]:
+    """Agreement with confidence (paper, section 3): (mean score, number of pairs scored).
+
+    Over the pairs of models in both whose reference intervals do not overlap, a pair scores
+    +1 when the benchmark's intervals are disjoint in the same order, -1 when disjoint in the
+    opposite order, 0 when they overlap; the metric is the mean score. NaN when the reference
+    separates no pair.
+    """
+    models = sorted(set(bench) & set(reference))
+    scores = []
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            ref = confidently_separated(reference[a], reference[b])
+            if ref:
+                scores.append(ref * confidently_separated(bench[a], bench[b]))
+    return (float(np.mean(scores)) if scores else math.nan), len(scores)
+
+
+def win_probabilities(ratings: dict[str, float]) -> Callable[[str, str], float]:
+    """p(i, j) = 1 / (1 + 10 ** ((R_j - R_i) / 400)): the benchmark's BT probability that i beats j."""
+    return lambda a, b: 1.0 / (1.0 + 10.0 ** ((ratings[b] - ratings[a]) / SCALE))
+
+
+def rank_probabilities(models: list[str], boot: np.ndarray) -> Callable[[str, str], float]:
+    """p(i, j) = share of bootstrap rounds rating i above j (ties count half)."""
+    column = {m: j for j, m in enumerate(models)}
+
+    def p(a: str, b: str) -> float:
+        x, y = boot[:, column[a]], boot[:, column[b]]
+        keep = ~(np.isnan(x) | np.isnan(y))
+        return float(np.mean((x[keep] > y[keep]) + 0.5 * (x[keep] == y[keep]))) if keep.any() else 0.5
+
+    return p
+
+
+def pair_rank_brier(probability: Callable[[str, str], float], models: Iterable[str],
+                    reference: dict[str, Interval]) -> tuple[float, int]:
+    """Pair rank Brier score (paper, section 3): (score, number of pairs); lower is better.
+
+    For each pair (i, j) of models in both that the reference orders (different reference
+    scores), the benchmark's predicted probability p_ij that i is better than j is scored against
+    the reference outcome o_ij = 1 if the reference scores i above j, else 0:
+    Brier = mean over pairs of (p_ij - o_ij) ** 2. A confident, right benchmark scores near 0,
+    an uninformative one 0.25, a confident, wrong one near 1. With win_probabilities (REFERENCE.md:
+    the probability that i beats j) the score cannot fall below what the true head-to-head
+    probabilities give; with rank_probabilities (confidence in the order) it tends to 0.
+    """
+    models = sorted(set(models) & set(reference))
+    errors = []
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            if reference[a][0] == reference[b][0]:
+                continue
+            outcome = 1.0 if reference[a][0] > reference[b][0] else 0.0
+            errors.append((probability(a, b) - outcome) ** 2)
+    return (float(np.mean(errors)) if errors else math.nan), len(errors)
+
+
+def spearman_correlation(ratings: dict[str, float], reference: dict[str, Interval]) -> float:
+    """Spearman's rank correlation of benchmark ratings and reference scores on models in both."""
+    from scipy.stats import spearmanr
+
+    models = sorted(set(ratings) & set(reference))
+    if len(models) < 2:
+        return math.nan
+    return float(spearmanr([ratings[m] for m in models], [reference[m][0] for m in models]).statistic)
+
+
+def judge_diagnostics(judgments: Iterable[Judgment]) -> dict[str, dict[str, float | int]]:
+    """Per model: the judge's position consistency, null share and strong share.
+
+    - position_consistency: over questions where both games have a valid verdict, the share
+      where game 1 and the mirrored game 2 name the same winner (model, baseline or tie);
+      position_consistency_exact also requires the same strength (> vs >>);
+    - null_share: share of all games (two per judgment) without a valid verdict;
+    - strong_share: share of valid verdicts that are strong (A>>B or B>>A).
+    """
+    stats: dict[str, Counter[str]] = {}
+    for judgment in judgments:
+        c = stats.setdefault(judgment["model"], Counter())
+        outcomes = []
+        for g in range(2):
+            outcome = game_outcome(judgment, g)
+            outcomes.append(outcome)
+            c["games"] += 1
+            if outcome is None:
+                c["null"] += 1
+            else:
+                c["valid"] += 1
+                c["strong"] += outcome[1]
+        if outcomes[0] is not None and outcomes[1] is not None:
+            c["pairs"] += 1
+            c["same_winner"] += outcomes[0][0] == outcomes[1][0]
+            c["same_label"] += outcomes[0] == outcomes[1]
+
+    def share(num: int, den: int) -> float:
+        return num / den if den else math.nan
+
+    return {model: {"position_consistency": share(c["same_winner"], c["pairs"]),
+                    "position_consistency_exact": share(c["same_label"], c["pairs"]),
+                    "null_share": share(c["null"], c["games"]),
+                    "strong_share": share(c["strong"], c["valid"]),
+                    "judgments": c["games"] // 2}
+            for model, c in sorted(stats.items())}
+
+
+def read_reference_ranking(path: Path) -> dict[str, Interval]:
+    """A reference ranking CSV: columns model, score, lower, upper (or rating_q025, rating_q975)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+            fields = rows[0].keys() if rows else []
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: reference ranking not found") from None
+    lower_key = "lower" if "lower" in fields else "rating_q025"
+    upper_key = "upper" if "upper" in fields else "rating_q975"
+    for key, wanted in (("model", "model"), ("score", "score"), (lower_key, "lower"), (upper_key, "upper")):
+        if key not in fields:
+            raise ConfigError(f"{path}: needs columns model, score, lower, upper (or rating_q025, rating_q975); "
+                              f"missing {wanted!r}")
+    reference: dict[str, Interval] = {}
+    for lineno, row in enumerate(rows, start=2):
+        try:
+            values = (float(row["score"]), float(row[lower_key]), float(row[upper_key]))
+        except (TypeError, ValueError):
+            raise DataError(f"{path}:{lineno}: score, lower and upper must be numbers") from None
+        reference[row["model"]] = values
+    return reference
+
+
+def quality_report(intervals: dict[str, Interval], judgments: list[Judgment] | None,
+                   reference: dict[str, Interval] | None, boot_models: list[str] | None = None,
+                   boot: np.ndarray | None = None) -> dict:
+    """All quality figures as one JSON-ready dict (NaN becomes None)."""
+    sep, n_pairs = separability(intervals)
+    report: dict = {"separability": {"value": sep, "pairs": n_pairs, "models": len(intervals)}}
+    if reference is not None:
+        ratings = {m: v[0] for m, v in intervals.items()}
+        agreement, n_agree = agreement_with_confidence(intervals, reference)
+        brier, n_brier = pair_rank_brier(win_probabilities(ratings), intervals, reference)
+        report["reference"] = {
+            "models_in_both": sorted(set(intervals) & set(reference)),
+            "missing_from_reference": sorted(set(intervals) - set(reference)),
+            "missing_from_benchmark": sorted(set(reference) - set(intervals)),
+            "agreement_with_confidence": {"value": agreement, "pairs": n_agree},
+            "pair_rank_brier": {"value": brier, "pairs": n_brier},
+            "pair_rank_brier_bootstrap": {"value": None, "pairs": 0},
+            "spearman": spearman_correlation(ratings, reference),
+        }
+        if boot is not None and boot_models is not None and len(boot):
+            value, pairs = pair_rank_brier(rank_probabilities(boot_models, boot), intervals, reference)
+            report["reference"]["pair_rank_brier_bootstrap"] = {"value": value, "pairs": pairs}
+    if judgments is not None:
+        report["judge"] = judge_diagnostics(judgments)
+
+    def clean(x):
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return None if isinstance(x, float) and math.isnan(x) else x
+
+    return clean(report)
+
+
+def format_quality(report: dict, order: list[str]) -> list[str]:
+    """The quality figures as printed after the table."""
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    def num(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    sep = report["separability"]
+    lines = [f"Separability with confidence: {pct(sep['value'])} of {sep['pairs']} model pairs "
+             "have disjoint 95% intervals"]
+    ref = report.get("reference")
+    if ref is not None:
+        lines.append(f"Reference ranking: {len(ref['models_in_both'])} models in both"
+                     + (f"; not in the reference: {', '.join(ref['missing_from_reference'])}"
+                        if ref["missing_from_reference"] else "")
+                     + (f"; not in the benchmark: {', '.join(ref['missing_from_benchmark'])}"
+                        if ref["missing_from_benchmark"] else ""))
+        agree, brier = ref["agreement_with_confidence"], ref["pair_rank_brier"]
+        lines.append(f"Agreement with confidence: {num(agree['value'])} over {agree['pairs']} pairs the reference "
+                     "separates")
+        lines.append(f"Pair rank Brier score: {num(brier['value'])} over {brier['pairs']} pairs (win probabilities); "
+                     f"{num(ref['pair_rank_brier_bootstrap']['value'])} (bootstrap rank probabilities)")
+        lines.append(f"Spearman correlation: {num(ref['spearman'])}")
+    judge = report.get("judge")
+    if judge:
+        lines.append(f"{'judge diagnostics' : <30} | position consistency | (exact) | null share | strong share")
+        for model in [m for m in order if m in judge] + sorted(set(judge) - set(order)):
+            d = judge[model]
+            lines.append(f"{model : <30} | {pct(d['position_consistency']) : >20} | "
+                         f"{pct(d['position_consistency_exact']) : >7} | {pct(d['null_share']) : >10} | "
+                         f"{pct(d['strong_share']) : >12}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
 
@@ -863,6 +1108,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--markdown-control-only", action="store_true")
     parser.add_argument("--seed", type=int, default=42, help="seed of the bootstrap draws (upstream: 42)")
     parser.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="chart of the scores")
+    parser.add_argument("--quality", action="store_true",
+                        help="print separability, judge diagnostics (and agreement with --reference-ranking)")
+    parser.add_argument("--reference-ranking", type=Path, default=None, metavar="FILE.csv",
+                        help="CSV of model, score, lower, upper (e.g. Chatbot Arena's); implies --quality")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboard"))
     args = parser.parse_args(argv)
@@ -874,6 +1123,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--weight must be >= 0")
     if args.num_rounds < 1:
         parser.error("--num-rounds must be >= 1")
+    if args.reference_ranking is not None:
+        args.quality = True
     return args
 
 
@@ -924,12 +1175,13 @@ def run(args: argparse.Namespace) -> int:
     style_columns = STYLE_MODES[mode] if mode else ()
     answers_path = answer_dir(args.bench_name, args.data_dir)
     judges_path = judgment_dir(args.bench_name, args.judge_name, args.data_dir)
+    reference = read_reference_ranking(args.reference_ranking) if args.reference_ranking else None
     answers = read_answers(answers_path)
     judgments: list[Judgment] | None = None
 
     if args.load_battles:
         battles = read_battles(args.data_dir / BATTLES_FILE, with_style=bool(mode))
-        if args.full_stats and judges_path.is_dir():
+        if (args.full_stats or args.quality) and judges_path.is_dir():
             judgments = read_judgments(judges_path)
     else:
         if not judges_path.is_dir():
@@ -968,8 +1220,8 @@ def run(args: argparse.Namespace) -> int:
                   + ", ".join(f"{n}: {m:.3f} [{a:.3f}, {b:.3f}]" for n, m, a, b in zip(names, med, lo, hi)))
 
     avg_tokens = {m: info.avg_tokens for m, info in answers.items()}
-    rows = leaderboard_rows(ratings.models, ratings.point, boot_models, boot, args.baseline, avg_tokens,
-                            args.show_elo)
+    intervals = rating_intervals(ratings.models, ratings.point, boot_models, boot)
+    rows = leaderboard_rows(intervals, args.baseline, avg_tokens, args.show_elo)
     decimal = 0 if args.show_elo else 1
     for row in rows:
         print(format_row(row, decimal))
@@ -987,9 +1239,25 @@ def run(args: argparse.Namespace) -> int:
             print()
             for line in format_full_stats(game_counts(judgments, args.first_game_only), [r["model"] for r in rows]):
                 print(line)
+    if args.quality:
+        if judgments is None:
+            log.warning("judge diagnostics need the judgments in %s; not found", judges_path)
+        report = quality_report(intervals, judgments, reference, boot_models, boot)
+        print()
+        for line in format_quality(report, [r["model"] for r in rows]):
+            print(line)
     if args.output:
         path = write_leaderboard_csv(rows, args.leaderboard_dir)
         log.info("wrote %s", path)
+        if args.quality:
+            report.update(bench_name=args.bench_name, judge_name=args.judge_name, baseline=args.baseline,
+                          style_control=mode, reference_ranking=str(args.reference_ranking or "") or None)
+            quality_path = path.with_name(path.name.replace("arena_hard_leaderboard_", "arena_hard_quality_"))
+            quality_path = quality_path.with_suffix(".json")
+            tmp = quality_path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(quality_path)
+            log.info("wrote %s", quality_path)
     if args.plot:
         plot_leaderboard(rows, args.plot, args.show_elo)
         log.info("wrote %s", args.plot)

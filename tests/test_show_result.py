@@ -246,16 +246,20 @@ def test_win_rate_and_table():
     assert sr.win_rate(1000, 1000) == 50.0
     assert sr.win_rate(1400, 1000) == round(100 / 1.1, 2)
     boot = np.array([[1000.0, 1100.0, 900.0], [1000.0, 1200.0, 950.0], [1000.0, 1150.0, 920.0]])
-    rows = sr.leaderboard_rows(["base", "good", "bad"], np.array([1000.0, 1150.0, 930.0]), ["base", "good", "bad"],
-                               boot, "base", {"good": 12})
+    intervals = sr.rating_intervals(["base", "good", "bad"], np.array([1000.0, 1150.0, 930.0]),
+                                    ["bad", "base", "good"], boot[:, [2, 0, 1]])
+    good = [1100, 1200, 1150]
+    assert intervals["good"] == (1150.0, np.percentile(good, 2.5), np.percentile(good, 97.5))
+    rows = sr.leaderboard_rows(intervals, "base", {"good": 12})
     assert [r["model"] for r in rows] == ["good", "base", "bad"]
-    good = rows[0]
-    assert good["score"] == sr.win_rate(1150, 1000)
-    assert good["lower"] == sr.win_rate(np.percentile([1100, 1200, 1150], 2.5), 1000)
-    assert good["avg_tokens"] == 12 and rows[1]["avg_tokens"] == 0
+    best = rows[0]
+    assert best["score"] == sr.win_rate(1150, 1000)
+    assert best["lower"] == sr.win_rate(np.percentile(good, 2.5), 1000)
+    assert best["avg_tokens"] == 12 and rows[1]["avg_tokens"] == 0
     assert rows[1]["score"] == rows[1]["lower"] == rows[1]["upper"] == 50.0
-    elo = sr.leaderboard_rows(["base", "good", "bad"], np.array([1000.0, 1150.7, 930.2]), ["base", "good", "bad"],
-                              boot, "base", {}, show_elo=True)
+    intervals = sr.rating_intervals(["base", "good", "bad"], np.array([1000.0, 1150.7, 930.2]),
+                                    ["base", "good", "bad"], boot)
+    elo = sr.leaderboard_rows(intervals, "base", {}, show_elo=True)
     assert [(r["model"], r["score"]) for r in elo] == [("good", 1150), ("base", 1000), ("bad", 930)]
 
 
