@@ -25,11 +25,15 @@ import functools
 import logging
 import os
 import random
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import shortuuid
 
@@ -274,6 +278,42 @@ def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api
     return ModelRun(model, path, existing, todo, len(questions) - len(todo), counter)
 
 
+class CtrlC:
+    """While active, Ctrl-C raises KeyboardInterrupt at once, except inside hold(): there it is
+    raised when the block ends, so an answer is never stored without being counted."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending = False
+        self.previous: Any = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():  # where signals are handled
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.holding:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+            if self.pending:
+                self.pending = False
+                raise KeyboardInterrupt
+
+
 def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple[Tally, bool]:
     """Answer run.todo, appending each answer as it comes; then rewrite the file sorted.
 
@@ -286,7 +326,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     records = dict(run.existing)
     interrupted = False
     if run.todo:
-        with JsonlAppender(run.path) as appender:
+        with JsonlAppender(run.path) as appender, CtrlC() as ctrl_c:
             results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name, progress=progress)
             try:
                 for question, result in results:
@@ -295,9 +335,10 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                         log.warning("%s: question %s not answered: %s", run.model.name,
                                     question["question_id"], result.error)
                         continue
-                    appender.append(result)  # one whole line, written by this thread only
-                    records[str(result["question_id"])] = result
-                    tally.answered += 1
+                    with ctrl_c.hold():
+                        appender.append(result)  # one whole line, written by this thread only
+                        records[str(result["question_id"])] = result
+                        tally.answered += 1
             except KeyboardInterrupt:
                 interrupted = True
             finally:

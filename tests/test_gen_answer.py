@@ -342,20 +342,24 @@ def start_run_and_wait(project: Project, min_lines: int) -> tuple[subprocess.Pop
 
 
 def test_resume_after_sigkill(project):
+    questions = [question(f"q{i:04d}", f"prompt {i}") for i in range(500)]
     with FakeAPI(latency=0.02) as api:
-        project.write({"m": openai_entry(api, parallel=4)}, [question(f"q{i:04d}", f"prompt {i}") for i in range(500)])
+        project.write({"m": openai_entry(api, parallel=4)}, questions)
         proc, path = start_run_and_wait(project, 20)
         proc.kill()
         proc.wait()
         proc.stdout.close()
-        done_before = path.read_bytes().count(b"\n")
-        assert done_before < 500
-        # what a kill in the middle of a write would leave: it must be cut, not kept
-        with open(path, "ab") as f:
-            f.write(b'{"question_id": "q0499", "answer_id": "torn", "cho')
-        sent_before = len(api.requests)
+    done_before = {r["question_id"] for r in project.answers("m")}
+    assert len(done_before) < 500
+    # what a kill in the middle of a write would leave: it must be cut, not kept
+    with open(path, "ab") as f:
+        f.write(b'{"question_id": "q0499", "answer_id": "torn", "cho')
+    with FakeAPI() as api:  # a fresh server: its requests are the rerun's alone
+        project.write({"m": openai_entry(api, parallel=4)}, questions)
         assert project.run() == 0
-        assert len(api.requests) - sent_before == 500 - done_before  # only what was missing
+        asked = sorted(by_last_user(api))
+    assert len(api.requests) == len(asked) == 500 - len(done_before)  # only what was missing
+    assert not {f"prompt {int(qid[1:])}" for qid in done_before} & set(asked)
     records = project.answers("m")  # every line parses
     assert [r["question_id"] for r in records] == [f"q{i:04d}" for i in range(500)]
     assert all(contents(r) == [[f"Echo: prompt {int(r['question_id'][1:])}"]] for r in records)
