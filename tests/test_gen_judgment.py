@@ -321,6 +321,14 @@ def test_unparsable_verdicts_are_stored_as_null(tmp_path, api, replies, calls, s
     assert record["games"][0]["judgment"] == "".join("\n" + r for r in replies)
 
 
+def test_custom_regex_pattern_from_config(tmp_path, api):
+    api.responder = lambda body, path: "Reasoning... [[A>B]] is not my format. Verdict: B>>A"
+    make_bench(tmp_path / "data", {"q1": ["Q"]}, {"base": {"q1": ["B"]}, "m1": {"q1": ["M"]}})
+    setup = Setup(tmp_path, api, regex_pattern=r"Verdict: ([AB<>=]+)")
+    assert setup.run() == 0
+    assert [g["score"] for g in setup.records()[0]["games"]] == ["B>>A", "B>>A"]
+
+
 def test_pairwise_false_plays_one_game(tmp_path, api):
     simple_bench(tmp_path / "data", 3)
     setup = Setup(tmp_path, api, pairwise=False)
