@@ -1272,7 +1272,7 @@ def run(args: argparse.Namespace) -> int:
     if judgments is not None:
         without = sorted({j["model"] for j in judgments} - set(battles.models))
         for model in without:
-            print(f"{model : <30} | no valid battles (every verdict is null) "
+            print(f"{model : <30} | no valid battles (no usable verdict) "
                   f"| average #tokens: {avg_tokens.get(model, 0)}")
         if without:
             log.warning("models without any valid battle: %s", ", ".join(without))
