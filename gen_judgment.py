@@ -45,6 +45,9 @@ from utils import (
     Question,
     bench_dir,
     complete,
+    drop_superseded_lines,
+    is_complete_answer,
+    is_complete_judgment,
     judgment_dir,
     load_api_config,
     load_questions,
@@ -346,18 +349,18 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
         for question in questions:
             qid = str(question["question_id"])
             answer = answers[model].get(qid)
-            if answer is None:
+            if answer is None or not is_complete_answer(answer):
                 count.no_answer.append(qid)
                 continue
-            if qid in judged:
+            if qid in judged and is_complete_judgment(judged[qid]):
                 count.cached += 1
                 continue
             base = baseline.get(qid) if baseline is not None else None
-            if baseline is not None and base is None:
+            if baseline is not None and (base is None or not is_complete_answer(base)):
                 count.no_baseline.append(qid)
                 continue
             refs = [r.get(qid) for r in references]
-            if any(r is None for r in refs):
+            if any(r is None or not is_complete_answer(r) for r in refs):
                 count.no_reference.append(qid)
                 continue
             try:
@@ -442,6 +445,8 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
     finally:
         for appender in appenders.values():
             appender.close()
+    for appender in appenders.values():
+        drop_superseded_lines(appender.path)  # e.g. upstream "$ERROR$" judgments that were redone
 
     log.info("wrote %d of %d judgments in %.1f s to %s (%d games without a verdict, stored with score null)",
              written, len(tasks), time.perf_counter() - start, out_dir, unparsable)

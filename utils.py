@@ -201,6 +201,31 @@ def load_judgments(directory: str | Path) -> dict[str, dict[str, Judgment]]:
     return judgments
 
 
+UPSTREAM_ERROR = "$ERROR$"  # what upstream stores as an answer or judgment after its retries fail
+
+
+def is_complete_answer(answer: dict) -> bool:
+    """An answer counts as done unless it has no turns or holds upstream's "$ERROR$"."""
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return False
+    for choice in choices:
+        turns = choice.get("turns") if isinstance(choice, dict) else None
+        if not isinstance(turns, list) or not turns:
+            return False
+        if any(not isinstance(t, dict) or t.get("content") == UPSTREAM_ERROR for t in turns):
+            return False
+    return True
+
+
+def is_complete_judgment(judgment: dict) -> bool:
+    """A judgment counts as done unless it has no games or a game's text holds upstream's "$ERROR$"."""
+    games = judgment.get("games")
+    if not isinstance(games, list) or not games:
+        return False
+    return all(isinstance(g, dict) and UPSTREAM_ERROR not in str(g.get("judgment", "")) for g in games)
+
+
 # --------------------------------------------------------------------------------------------
 # Writing JSONL
 # --------------------------------------------------------------------------------------------
@@ -269,6 +294,23 @@ class JsonlAppender:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def drop_superseded_lines(path: str | Path) -> bool:
+    """Rewrite a JSONL file atomically without the lines a later line with the same
+    question_id replaces (the last one wins, in the position of the first). True if rewritten."""
+    lines = 0
+    records: dict[str, dict] = {}
+    for lineno, record in iter_jsonl(path):
+        if "question_id" not in record:
+            raise DataError(f"{path}:{lineno}: missing key 'question_id'")
+        lines += 1
+        records[str(record["question_id"])] = record
+    if len(records) == lines:
+        return False
+    write_jsonl_atomic(path, records.values())
+    log.info("%s: dropped %d superseded lines", path, lines - len(records))
+    return True
 
 
 def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:

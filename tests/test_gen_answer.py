@@ -117,7 +117,7 @@ def test_temperature_table(category, expected):
     ({"choices": None}, False),
 ])
 def test_is_cached(answer, cached):
-    assert gen_answer.is_cached(answer) is cached
+    assert utils.is_complete_answer(answer) is cached
 
 
 # ---------------------------------------------------------------------------- what is sent

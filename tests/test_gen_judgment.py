@@ -375,6 +375,28 @@ def test_several_models_and_cache(tmp_path, api):
     assert len(api.requests) == 16
 
 
+def test_upstream_error_judgments_and_answers_are_redone_or_skipped(tmp_path, api):
+    qids = simple_bench(tmp_path / "data", 3)
+    setup = Setup(tmp_path, api)
+    api.responder = verdict_responder("A=B")
+    good = {"user_prompt": "p", "judgment": "\n[[B>A]]", "score": "B>A"}
+    failed = {"user_prompt": "p", "judgment": "\n$ERROR$", "score": None}
+    write_jsonl(setup.judgment_file(), [
+        {"question_id": qids[0], "model": "m1", "judge": "the-judge", "games": [good, good]},
+        {"question_id": qids[1], "model": "m1", "judge": "the-judge", "games": [failed, good]},
+    ])
+    # upstream stored "$ERROR$" as m1's answer to the last question: not an answer to judge
+    answers = tmp_path / "data" / "bench" / "model_answer" / "m1.jsonl"
+    write_jsonl(answers, [answer(qids[0], "m1", "a0"), answer(qids[1], "m1", "a1"),
+                          answer(qids[2], "m1", "$ERROR$")])
+    assert setup.run() == 0
+    assert len(api.requests) == 2  # only the $ERROR$ judgment is redone
+    records = setup.records()
+    assert [r["question_id"] for r in records] == qids[:2]  # one line per question, no leftover
+    assert records[0]["games"][0]["score"] == "B>A"
+    assert [g["score"] for g in records[1]["games"]] == ["A=B", "A=B"]
+
+
 # --------------------------------------------------------------------------------------------
 # Missing data and bad config
 # --------------------------------------------------------------------------------------------
@@ -463,8 +485,9 @@ def test_dry_run_calls_nothing_and_counts(tmp_path, api, capsys):
     qids = simple_bench(tmp_path / "data", 5, models=("m1", "m2"))
     setup = Setup(tmp_path, api, model_list=["m1", "m2"])
     # one m2 judgment already made: 4 left for m2
+    game = {"user_prompt": "p", "judgment": "\n[[A=B]]", "score": "A=B"}
     write_jsonl(setup.judgment_file("m2"), [{"question_id": qids[0], "model": "m2", "judge": "the-judge",
-                                             "games": []}])
+                                             "games": [game, game]}])
     assert setup.run("--dry-run") == 0
     assert api.requests == []
     assert not setup.judgment_file("m1").exists()

@@ -342,3 +342,22 @@ def test_run_pool_stops_starting_items_when_the_consumer_stops():
 
 def test_run_pool_with_no_items():
     assert list(utils.run_pool(lambda x: x, [], parallel=4, progress=False)) == []
+
+
+def test_drop_superseded_lines_keeps_the_last_record_per_id(tmp_path):
+    path = write(tmp_path / "j.jsonl", '{"question_id": "q1", "v": 1}\n{"question_id": "q2", "v": 2}\n'
+                                       '{"question_id": "q1", "v": 3}\n')
+    assert utils.drop_superseded_lines(path) is True
+    assert [(r["question_id"], r["v"]) for _, r in utils.iter_jsonl(path)] == [("q1", 3), ("q2", 2)]
+    assert utils.drop_superseded_lines(path) is False  # nothing left to drop: file untouched
+
+
+@pytest.mark.parametrize("record, complete", [
+    ({"games": [{"judgment": "ok [[A>B]]", "score": "A>B"}, {"judgment": "fine", "score": None}]}, True),
+    ({"games": [{"judgment": "$ERROR$", "score": None}, {"judgment": "ok", "score": "A=B"}]}, False),
+    ({"games": [{"judgment": "\n$ERROR$", "score": None}]}, False),
+    ({"games": []}, False),
+    ({"games": None}, False),
+])
+def test_is_complete_judgment(record, complete):
+    assert utils.is_complete_judgment(record) is complete
