@@ -86,13 +86,22 @@ class DataError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
+_NAME_ESCAPES = {"%": "%25", "/": "%2F", "\\": "%5C", "\x00": "%00"}
+
+
+def safe_name(name: str) -> str:
+    """A reversible, path-safe file or folder name: '/', '\\', NUL and '%' are percent-encoded
+    (and the names '.' and '..'); every other character stays, so upstream's file names
+    ('llama3:8b', 'claude@2024') are unchanged."""
+    if not name or not isinstance(name, str):
+        raise ValueError(f"invalid model name: {name!r}")
+    encoded = "".join(_NAME_ESCAPES.get(c, c) for c in name)
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+
+
 def model_to_filename(model: str) -> str:
-    """Reversible, path-safe file name for a model name ('org/model' -> 'org%2Fmodel.jsonl')."""
-    if not model or not isinstance(model, str):
-        raise ValueError(f"invalid model name: {model!r}")
-    # quote() keeps only letters, digits and "_.-~"; the rest (including '/', '\\', '%', NUL)
-    # is percent-encoded, so the result never contains a path separator.
-    return urllib.parse.quote(model, safe="") + ".jsonl"
+    """The JSONL file name of a model ('org/model' -> 'org%2Fmodel.jsonl')."""
+    return safe_name(model) + ".jsonl"
 
 
 def model_from_filename(filename: str | Path) -> str:
@@ -125,7 +134,7 @@ def answer_dir(bench_name: str, data_dir: str | Path = "data") -> Path:
 
 def judgment_dir(bench_name: str, judge_model: str, data_dir: str | Path = "data") -> Path:
     # The judge name becomes one folder level, encoded the same way as model files.
-    return bench_dir(bench_name, data_dir) / "model_judgment" / urllib.parse.quote(judge_model, safe="")
+    return bench_dir(bench_name, data_dir) / "model_judgment" / safe_name(judge_model)
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,9 +183,20 @@ def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",
 
 
 def load_questions(path: str | Path) -> list[Question]:
-    """Questions in file order (a duplicated question_id keeps its first position, last content)."""
-    records = read_jsonl_by_id(path, required=("question_id", "turns"))
-    return list(records.values())  # type: ignore[return-value]
+    """Questions in file order (a duplicated question_id keeps its first position, last content).
+
+    Each needs a question_id and a non-empty list of turns with text; else DataError at file:line.
+    """
+    questions: dict[str, Question] = {}
+    for lineno, record in iter_jsonl(path):
+        if "question_id" not in record:
+            raise DataError(f"{path}:{lineno}: missing key 'question_id'")
+        turns = record.get("turns")
+        if (not isinstance(turns, list) or not turns
+                or not all(isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns)):
+            raise DataError(f"{path}:{lineno}: 'turns' must be a non-empty list of {{\"content\": text}}")
+        questions[str(record["question_id"])] = record  # type: ignore[assignment]
+    return list(questions.values())
 
 
 def load_model_answers(directory: str | Path) -> dict[str, dict[str, Answer]]:
@@ -205,7 +225,8 @@ UPSTREAM_ERROR = "$ERROR$"  # what upstream stores as an answer or judgment afte
 
 
 def is_complete_answer(answer: dict) -> bool:
-    """An answer counts as done unless it has no turns or holds upstream's "$ERROR$"."""
+    """An answer counts as done unless a choice has no turns, a turn has no text, or a turn holds
+    upstream's "$ERROR$"."""
     choices = answer.get("choices")
     if not isinstance(choices, list) or not choices:
         return False
@@ -213,7 +234,8 @@ def is_complete_answer(answer: dict) -> bool:
         turns = choice.get("turns") if isinstance(choice, dict) else None
         if not isinstance(turns, list) or not turns:
             return False
-        if any(not isinstance(t, dict) or t.get("content") == UPSTREAM_ERROR for t in turns):
+        if any(not isinstance(t, dict) or not isinstance(t.get("content"), str)
+               or t["content"] == UPSTREAM_ERROR for t in turns):
             return False
     return True
 
@@ -272,6 +294,15 @@ class JsonlAppender:
                     keep = start + idx + 1
                     break
                 pos = start
+            f.seek(keep)
+            tail = f.read()
+        try:
+            whole = isinstance(json.loads(tail), dict)
+        except (ValueError, UnicodeDecodeError):
+            whole = False
+        if whole:  # a complete record that only lacks its newline (written by another tool)
+            os.write(self._fd, b"\n")
+            return
         log.warning("%s: cutting an incomplete last line (%d bytes) left by an interrupted write",
                     self.path, size - keep)
         os.truncate(self.path, keep)
@@ -313,16 +344,37 @@ def drop_superseded_lines(path: str | Path) -> bool:
     return True
 
 
-def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:
-    """Replace `path` with `records`, one per line, through a temporary file and a rename."""
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask sets it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def write_atomic(path: str | Path, chunks: Iterable[bytes]) -> None:
+    """Replace `path` with the bytes of `chunks` through a temporary file and a rename, so a
+    reader sees the old file or the new one, never a part. The file keeps its permissions
+    (a new one gets the usual 0666 less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            for record in records:
-                f.write(dumps_line(record))
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -331,6 +383,11 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:
+    """Replace `path` with `records`, one per line, atomically (see write_atomic)."""
+    write_atomic(path, (dumps_line(record) for record in records))
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,6 +403,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
             data = yaml.safe_load(f)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -494,13 +555,20 @@ def resolve_env(model: ModelConfig, api_path: str | Path) -> ModelConfig:
 
 def require_models(api_config: dict[str, ModelConfig], names: Iterable[str], api_path: str | Path,
                    list_where: str) -> list[ModelConfig]:
-    """The entries for `names`, ready to call (environment references resolved); ConfigError
-    naming the first model api_config lacks or the first unset variable."""
+    """The entries for `names`, ready to call: environment references resolved and SDK clients
+    built. ConfigError naming the first model api_config lacks, the first unset variable, a
+    missing SDK or a client the SDK refuses to build (no API key)."""
     configs = []
     for name in names:
         if name not in api_config:
             raise ConfigError(f"{list_where}: model {name!r} has no entry in {api_path}")
-        configs.append(resolve_env(api_config[name], api_path))
+        config = resolve_env(api_config[name], api_path)
+        for i, endpoint in enumerate(config.endpoints):
+            try:  # builds the SDK client now: a missing key or SDK is one error, not one per call
+                get_client(config.api_type, endpoint, config.timeout)
+            except Exception as e:  # MissingPackage, or the SDK's own error (e.g. no API key)
+                raise ConfigError(f"{api_path}: {name}.endpoints[{i}]: {str(e).splitlines()[0]}") from None
+        configs.append(config)
     return configs
 
 
@@ -774,6 +842,16 @@ def describe_error(exc: BaseException) -> str:
     return f"{head}: {text[:300]}" if text else head
 
 
+MAX_EMPTY_RETRIES = 2
+
+
+def _redact(text: str, secret: str | None) -> str:
+    """The text without the API key (some proxies echo it in their error bodies)."""
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return re.sub(r"\bsk-[A-Za-z0-9_\-]{8,}", "sk-***", text)
+
+
 def complete(model: ModelConfig, messages: list[Message], temperature: float, max_tokens: int,
              endpoint: Endpoint | None = None, *, rng: random.Random | None = None,
              sleep: Callable[[float], None] = time.sleep) -> Completion:
@@ -785,7 +863,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float, ma
     rng = rng or random.Random()
     endpoint = endpoint or rng.choice(model.endpoints)
     provider = PROVIDERS[model.api_type]
-    attempts = 0
+    attempts = empty_replies = 0
     while True:
         attempts += 1
         try:
@@ -795,8 +873,10 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float, ma
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
-            error = describe_error(e)
-            if not is_retryable(e):
+            error = _redact(describe_error(e), endpoint.api_key)
+            # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
+            empty_replies += isinstance(e, EmptyResponse)
+            if not is_retryable(e) or empty_replies > MAX_EMPTY_RETRIES:
                 log.error("%s: %s (not retried)", model.name, error)
                 return Completion(None, error, attempts=attempts)
             if attempts > model.retry.max_retries:
@@ -892,8 +972,8 @@ class FetchError(Exception):
 def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BASE, timeout: float = 60.0) -> list[Path]:
     """Download the pinned upstream question set, baseline answers and judge config under `root`.
 
-    Every file is checked against its sha256 before it is written (atomically); a file already
-    present with the right checksum is kept. Returns the paths written or verified.
+    Every file is checked against its sha256 before it is written (atomically). A file already
+    present is never overwritten (it may carry conv_metadata or edits). Returns the paths.
     """
     import hashlib
     import urllib.error
@@ -903,8 +983,11 @@ def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BAS
     paths = []
     for upstream_path, sha256, local in OFFICIAL_FILES:
         dest = root / local
-        if dest.exists() and hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
-            log.info("%s: already present, checksum ok", dest)
+        if dest.exists():
+            if hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
+                log.info("%s: already present, checksum ok", dest)
+            else:  # e.g. annotated by add_markdown_info.py, or edited: never overwritten
+                log.warning("%s: kept as it is (it differs from upstream's file; delete it to download again)", dest)
             paths.append(dest)
             continue
         url = base_url.rstrip("/") + "/" + upstream_path
@@ -917,11 +1000,7 @@ def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BAS
         digest = hashlib.sha256(data).hexdigest()
         if digest != sha256:
             raise FetchError(f"{url}: sha256 {digest} does not match the pinned {sha256}; nothing written")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
+        write_atomic(dest, [data])
         log.info("%s: downloaded, checksum ok", dest)
         paths.append(dest)
     return paths

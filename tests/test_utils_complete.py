@@ -201,3 +201,38 @@ def test_missing_api_key_fails_at_once_without_retrying(monkeypatch):
 ])
 def test_is_retryable_for_plain_exceptions(exc, retry):
     assert utils.is_retryable(exc) is retry
+
+
+def test_empty_replies_are_asked_again_twice_at_most(api):
+    api.fail_next("empty_choices", times=10)
+    sleeps = Sleeps()
+    result = utils.complete(model(api, max_retries=8), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert not result.ok and "EmptyResponse" in result.error
+    assert len(api.requests) == 1 + utils.MAX_EMPTY_RETRIES
+
+
+def test_api_keys_are_redacted_from_errors(api, caplog):
+    secret = "sk-proj-SECRET1234567890"
+
+    def responder(body, path):
+        raise RuntimeError(f"bad key {secret}")  # the fake answers 500 with this text
+
+    api.responder = responder
+    result = utils.complete(model(api, max_retries=1, key=secret), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and "***" in result.error
+    assert secret not in result.error and secret not in caplog.text
+
+
+def test_setup_errors_are_found_when_models_are_chosen(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    f = tmp_path / "api.yaml"
+    f.write_text("nokey: {model_name: x, api_type: openai, endpoints: null}\n"
+                 "mis: {model_name: x, api_type: mistral, endpoints: null}\n")
+    config = utils.load_api_config(f)
+    with pytest.raises(utils.ConfigError, match=r"nokey.endpoints\[0\]: .*api_key"):
+        utils.require_models(config, ["nokey"], f, "gen.yaml: model_list")
+    import importlib.util
+
+    if importlib.util.find_spec("mistralai") is None:
+        with pytest.raises(utils.ConfigError, match=r"mis.endpoints\[0\]: .*pip install mistralai"):
+            utils.require_models(config, ["mis"], f, "gen.yaml: model_list")

@@ -41,7 +41,7 @@ def test_model_file_names_are_reversible_and_stay_in_their_folder(tmp_path, name
     path = utils.model_file(tmp_path / "model_answer", name)
     assert path.parent == tmp_path / "model_answer"
     assert "/" not in path.name and "\\" not in path.name and "\x00" not in path.name
-    assert path.name not in (".jsonl", "..jsonl") or name in (".", "..")
+    assert path.name.removesuffix(".jsonl") not in ("", ".", "..")
     assert utils.model_from_filename(path) == name
     # Writing through it creates nothing outside the folder.
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -361,3 +361,69 @@ def test_drop_superseded_lines_keeps_the_last_record_per_id(tmp_path):
 ])
 def test_is_complete_judgment(record, complete):
     assert utils.is_complete_judgment(record) is complete
+
+
+def test_upstream_style_names_are_kept(tmp_path):
+    for name in ("llama3:8b", "claude-3-5-sonnet@20240620", "a b+c"):
+        assert utils.model_to_filename(name) == name + ".jsonl"
+    assert utils.judgment_dir("bench", "..", tmp_path).parent == tmp_path / "bench" / "model_judgment"
+
+
+def test_appender_keeps_a_whole_record_that_lacks_its_newline(tmp_path):
+    path = write(tmp_path / "out.jsonl", '{"question_id": "q1"}\n{"question_id": "q2"}')
+    with utils.JsonlAppender(path) as out:
+        out.append({"question_id": "q3"})
+    assert list(utils.read_jsonl_by_id(path)) == ["q1", "q2", "q3"]
+
+
+def test_atomic_rewrite_keeps_permissions(tmp_path):
+    path = write(tmp_path / "a.jsonl", '{"question_id": "q"}\n')
+    path.chmod(0o640)
+    utils.write_jsonl_atomic(path, [{"question_id": "r"}])
+    assert path.stat().st_mode & 0o777 == 0o640
+    fresh = tmp_path / "new.jsonl"
+    utils.write_jsonl_atomic(fresh, [{"question_id": "r"}])
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"turns": [{"content": "x"}]}\n', r":1: missing key 'question_id'"),
+    ('{"question_id": "a", "turns": [{"content": "x"}]}\n{"question_id": "b", "turns": "hello"}\n',
+     r":2: 'turns' must be a non-empty list"),
+    ('{"question_id": "a", "turns": []}\n', r":1: 'turns' must be a non-empty list"),
+    ('{"question_id": "a", "turns": [{"text": "x"}]}\n', r":1: 'turns' must be a non-empty list"),
+])
+def test_bad_questions_are_errors_naming_file_and_line(tmp_path, text, message):
+    f = write(tmp_path / "question.jsonl", text)
+    with pytest.raises(utils.DataError, match=message):
+        utils.load_questions(f)
+
+
+def test_config_that_is_not_utf8_or_not_a_file(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_bytes(b"a: \xff\xfe\n")
+    with pytest.raises(utils.ConfigError, match=r"bad.yaml: not UTF-8"):
+        utils.load_yaml(f)
+    with pytest.raises(utils.ConfigError, match=r"cannot read"):
+        utils.load_yaml(tmp_path)
+
+
+@pytest.mark.parametrize("answer, complete", [
+    ({"choices": [{"index": 0, "turns": [{"content": None}]}]}, False),
+    ({"choices": [{"index": 0, "turns": [{"token_len": 3}]}]}, False),
+    ({"choices": [{"index": 0, "turns": [{"content": ""}]}]}, True),
+])
+def test_answer_turns_need_text(answer, complete):
+    assert utils.is_complete_answer(answer) is complete
+
+
+def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
+    dest = tmp_path / "data" / "arena-hard-v0.1" / "model_answer" / "gpt-4-0314.jsonl"
+    dest.parent.mkdir(parents=True)
+    dest.write_text('{"question_id": "q", "conv_metadata": {}}\n')
+    # the other two files are absent: the download of the first one fails (closed port)
+    with pytest.raises(utils.FetchError, match="cannot download"):
+        utils.fetch_official_data(tmp_path, base_url="http://127.0.0.1:9/")
+    assert "conv_metadata" in dest.read_text()
