@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import shortuuid
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from add_markdown_info import count_tokens, markdown_counts
 from utils import (
@@ -131,6 +132,10 @@ def load_settings(path: str | Path) -> Settings:
     bench_name = config["bench_name"]
     if not isinstance(bench_name, str) or not bench_name:
         raise fail("bench_name", "a folder name")
+    try:
+        bench_dir(bench_name)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: bench_name: {e}") from None
     temperature = config["temperature"]
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
         raise fail("temperature", "a non-negative number")
@@ -192,7 +197,7 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
     Every turn sends the whole conversation so far; each choice starts a fresh conversation
     (upstream kept appending to one across choices). One endpoint serves the whole question.
     With `prompt_tokens`, a turn's max_tokens is settings.max_tokens minus the conversation's
-    token count (at least 1).
+    token count; when nothing is left the question fails (reported, not stored).
     """
     endpoint = (rng or random).choice(model.endpoints)
     temperature = temperature_for(question.get("category"), settings.temperature)
@@ -205,7 +210,11 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
             conv.append({"role": "user", "content": turn["content"]})
             max_tokens = settings.max_tokens
             if prompt_tokens is not None:
-                max_tokens = max(1, max_tokens - sum(prompt_tokens(m["content"]) for m in conv))
+                used = sum(prompt_tokens(m["content"]) for m in conv)
+                max_tokens -= used
+                if max_tokens < 1:  # a one-token answer would be stored as if it were real
+                    return Completion(None, f"the conversation has {used} tokens, leaving nothing of "
+                                            f"max_tokens {settings.max_tokens}")
             result = complete(model, list(conv), temperature, max_tokens, endpoint)
             if not result.ok:
                 return result
@@ -237,20 +246,9 @@ class ModelRun:
 
     model: ModelConfig
     path: Path
-    existing: dict[str, dict]  # the answer file's records by question_id
     todo: list[Question]
     cached: int  # questions with a valid stored answer
     prompt_tokens: TokenCounter | None
-
-
-def check_questions(questions: list[Question], path: Path) -> None:
-    """DataError naming the file and question when a question's turns are not text."""
-    for q in questions:
-        turns = q.get("turns")
-        if not isinstance(turns, list) or not turns or not all(
-                isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns):
-            raise DataError(f"{path}: question {q['question_id']}: turns must be a non-empty list of "
-                            "{\"content\": text}")
 
 
 def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api_path: str | Path) -> ModelRun:
@@ -261,7 +259,7 @@ def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api
     counter = None
     if model.tokenizer and todo:
         counter = make_token_counter(model.tokenizer, f"{api_path}: {model.name}.tokenizer")
-    return ModelRun(model, path, existing, todo, len(questions) - len(todo), counter)
+    return ModelRun(model, path, todo, len(questions) - len(todo), counter)
 
 
 class CtrlC:
@@ -309,10 +307,9 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     tally = Tally(cached=run.cached)
     answer_fn = functools.partial(answer_question, model=run.model, settings=settings,
                                   prompt_tokens=run.prompt_tokens)
-    records = dict(run.existing)
     interrupted = False
     if run.todo:
-        with JsonlAppender(run.path) as appender, CtrlC() as ctrl_c:
+        with JsonlAppender(run.path) as appender, CtrlC() as ctrl_c, logging_redirect_tqdm():
             results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name, progress=progress)
             try:
                 for question, result in results:
@@ -323,13 +320,14 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                         continue
                     with ctrl_c.hold():
                         appender.append(result)  # one whole line, written by this thread only
-                        records[str(result["question_id"])] = result
                         tally.answered += 1
             except KeyboardInterrupt:
                 interrupted = True
             finally:
                 results.close()
-    if records and not interrupted:
+    if run.path.exists() and not interrupted:
+        # Read back rather than kept in memory: lines appended meanwhile by another run stay.
+        records = read_jsonl_by_id(run.path, ("question_id", "choices"))
         try:
             write_jsonl_atomic(run.path, [records[qid] for qid in sorted(records)])
         except KeyboardInterrupt:  # atomic: either the sorted file or the appended one stands
@@ -394,8 +392,7 @@ def plan_runs(args: argparse.Namespace) -> tuple[Settings, list[ModelRun]]:
     if not question_path.exists():
         raise ConfigError(f"{question_path}: file not found; run python gen_answer.py "
                           "--fetch-official-data to download the question set")
-    questions = load_questions(question_path)
-    check_questions(questions, question_path)
+    questions = load_questions(question_path)  # checks every question's turns
     out_dir = answer_dir(settings.bench_name, args.data_dir)
     return settings, [plan_model(m, questions, out_dir, args.endpoint_file) for m in models]
 

@@ -446,7 +446,10 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
         for appender in appenders.values():
             appender.close()
     for appender in appenders.values():
-        drop_superseded_lines(appender.path)  # e.g. upstream "$ERROR$" judgments that were redone
+        try:
+            drop_superseded_lines(appender.path)  # e.g. upstream "$ERROR$" judgments that were redone
+        except DataError as e:  # the file changed under us: every appended line is still there
+            log.error("%s", e)
 
     log.info("wrote %d of %d judgments in %.1f s to %s (%d games without a verdict, stored with score null)",
              written, len(tasks), time.perf_counter() - start, out_dir, unparsable)
@@ -495,6 +498,8 @@ def run(args: argparse.Namespace) -> int:
     log.info("judge %s (%s, api_type %s, parallel %d); baseline %s; %d game(s) per judgment",
              settings.judge_model, judge.model_name, judge.api_type, judge.parallel,
              settings.baseline_model or "off", settings.games)
+    if not settings.model_list:
+        log.warning("%s: model_list is empty: nothing to judge", args.setting_file)
     report_counts(counts, settings)
     if args.dry_run:
         print_dry_run(tasks, settings)
