@@ -199,23 +199,23 @@ def load_questions(path: str | Path) -> list[Question]:
     return list(questions.values())
 
 
+def _load_per_model(directory: str | Path, required: Sequence[str]) -> dict[str, dict[str, dict]]:
+    """{model name (from the file name): {question_id: record}} for every *.jsonl in a folder."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return {}
+    return {model_from_filename(path): read_jsonl_by_id(path, required)
+            for path in sorted(directory.glob("*.jsonl"))}
+
+
 def load_model_answers(directory: str | Path) -> dict[str, dict[str, Answer]]:
     """{model name: {question_id: answer}} for every *.jsonl in an answer folder."""
-    directory = Path(directory)
-    answers: dict[str, dict[str, Answer]] = {}
-    if not directory.is_dir():
-        return answers
-    for path in sorted(directory.glob("*.jsonl")):
-        answers[model_from_filename(path)] = read_jsonl_by_id(path, ("question_id", "choices"))  # type: ignore[assignment]
-    return answers
+    return _load_per_model(directory, ("question_id", "choices"))  # type: ignore[return-value]
 
 
 def load_judgments(directory: str | Path) -> dict[str, dict[str, Judgment]]:
     """{model name: {question_id: judgment}} for every *.jsonl in a judgment folder."""
-    directory = Path(directory)
-    judgments: dict[str, dict[str, Judgment]] = {}
-    if not directory.is_dir():
-        return judgments
+    return _load_per_model(directory, ("question_id", "games"))  # type: ignore[return-value]
     for path in sorted(directory.glob("*.jsonl")):
         judgments[model_from_filename(path)] = read_jsonl_by_id(path, ("question_id", "games"))  # type: ignore[assignment]
     return judgments
