@@ -120,6 +120,20 @@ class _Server(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.fake._handler_started()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.fake._handler_ended()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)  # handle_error runs in here
+        finally:
+            self.fake._handler_ended()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a handler crashed: keep the traceback for tests to assert on, and log it
         self.fake.errors.append(traceback.format_exc())
@@ -200,6 +214,8 @@ class FakeAPI:
         self._rng = random.Random(seed)
         self._queue: collections.deque[tuple[str, float | None]] = collections.deque()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._handlers = 0  # connection handler threads still running
         self._open_sockets: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", port), self)
@@ -239,6 +255,13 @@ class FakeAPI:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no connection handler is running, so every reply (even one written late to
+        a closed connection) is finished and any crash is in `errors`; False on timeout. An open
+        keep-alive connection keeps its handler running: close the client first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._handlers == 0, timeout)
+
     # ---- fault injection -------------------------------------------------------------------
 
     def fail_next(self, kind: str, times: int = 1, retry_after: float | None = None) -> None:
@@ -263,6 +286,15 @@ class FakeAPI:
         return None, None
 
     # ---- bookkeeping -----------------------------------------------------------------------
+
+    def _handler_started(self) -> None:
+        with self._lock:
+            self._handlers += 1
+
+    def _handler_ended(self) -> None:
+        with self._idle:
+            self._handlers -= 1
+            self._idle.notify_all()
 
     def _connection_opened(self, sock: socket.socket) -> None:
         with self._lock:
@@ -385,6 +417,39 @@ class FakeAPI:
             error_type = _OPENAI_ERROR_TYPES.get(status, "server_error")
             payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
         handler._send_json(status, payload, headers)
+
+
+class HoldAfter:
+    """Responder that answers the first `count` requests with `inner`, then holds every later one
+    until release(), so a test can act on a run that is surely still going.
+
+        hold = HoldAfter(20, echo_responder)
+        api.responder = hold
+        ...                      # at most 20 replies are sent; hold.held is set once one waits
+        hold.release()           # (in a finally) the held requests are answered too
+    """
+
+    def __init__(self, count: int, inner: Responder = echo_responder, max_hold: float = 60.0) -> None:
+        self.count = count
+        self.inner = inner
+        self.max_hold = max_hold  # a forgotten release() ends in a 500, not a hang
+        self.held = threading.Event()
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def __call__(self, body: dict, path: str) -> str | dict:
+        with self._lock:
+            self.calls += 1
+            hold = self.calls > self.count
+        if hold:
+            self.held.set()
+            if not self._released.wait(self.max_hold):
+                raise RuntimeError(f"request held {self.max_hold} s without release()")
+        return self.inner(body, path)
+
+    def release(self) -> None:
+        self._released.set()
 
 
 # ---- own process, for benchmarks -------------------------------------------------------------

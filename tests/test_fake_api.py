@@ -18,7 +18,7 @@ from types import ModuleType
 import anthropic
 import openai
 import pytest
-from fake_api import FakeAPI, start_fake_api_process
+from fake_api import FakeAPI, HoldAfter, start_fake_api_process
 
 MESSAGES = [
     {"role": "user", "content": "first question"},
@@ -242,12 +242,11 @@ def test_drop_raises_connection_error_then_server_recovers(api: FakeAPI, client:
 
 def test_slow_reply_raises_timeout_and_handler_survives(api: FakeAPI, client: Client) -> None:
     api.fail_next("slow")
-    start = time.perf_counter()
     with pytest.raises(sdk_of(client).APITimeoutError):
         ask(client.with_options(timeout=0.05))
-    # wait until the handler has written its late reply to the closed connection
-    time.sleep(max(0.0, api.slow_seconds + 0.05 - (time.perf_counter() - start)))
-    assert api.errors == []
+    # the client dropped the connection: its handler ends once it has written the late reply
+    assert api.wait_idle(timeout=10), "the slow handler did not finish"
+    assert api.requests[0]["fault"] == "slow" and api.errors == []
     assert ask(client) is not None
 
 
@@ -360,6 +359,37 @@ def test_parallel_load_through_one_shared_client() -> None:
         assert api.errors == []
 
 
+def test_wait_idle_waits_for_a_handler_that_crashes_late() -> None:
+    # the reply cannot be serialised: the handler crashes after the client has given up
+    with FakeAPI(latency=0.3, responder=lambda body, path: {"not json": object()}) as api:
+        with openai_client(api, timeout=0.05) as client, pytest.raises(openai.APITimeoutError):
+            ask_openai(client)
+        assert api.wait_idle(timeout=10)
+        assert len(api.errors) == 1 and "TypeError" in api.errors[0]
+
+
+def test_hold_after_answers_count_requests_then_holds_until_released() -> None:
+    hold = HoldAfter(2)
+    replies: list[str] = []
+    with FakeAPI(responder=hold) as api, openai_client(api) as client:
+        def call(i: int) -> None:
+            replies.append(client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": f"q{i}"}]).choices[0].message.content)
+
+        call(0)
+        call(1)
+        third = threading.Thread(target=call, args=(2,))
+        third.start()
+        try:
+            assert hold.held.wait(10)
+            assert third.is_alive() and replies == ["Echo: q0", "Echo: q1"]  # held, not answered
+        finally:
+            hold.release()
+        third.join(10)
+        assert replies == ["Echo: q0", "Echo: q1", "Echo: q2"] and hold.calls == 3
+        assert api.errors == []
+
+
 def test_stop_is_prompt_while_a_slow_reply_is_pending() -> None:
     api = FakeAPI(slow_seconds=30).start()
     api.fail_next("slow")
@@ -374,7 +404,9 @@ def test_stop_is_prompt_while_a_slow_reply_is_pending() -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
+    deadline = time.monotonic() + 30
     while not api.requests:
+        assert time.monotonic() < deadline and caller.is_alive(), "the slow request never arrived"
         time.sleep(0.01)
     start = time.perf_counter()
     api.stop()
