@@ -13,13 +13,22 @@ iterations on that small weighted problem, warm-started from the point estimate,
 rounds.
 
 Differences from upstream, on purpose:
-- judgment files are read in sorted order (upstream: glob order, which is arbitrary);
+- judgment files are read in sorted file-name order (upstream: glob order, i.e. directory order,
+  which is arbitrary); the rows and battles, hence the bootstrap draws, follow that order;
 - a model that won (or lost) every battle has no finite maximum-likelihood rating; upstream
   returns whatever the optimiser reached. Here such a model (in the point fit and in any bootstrap
   round) gets one pseudo battle against the baseline counted as half a tie, which bounds its
   rating (about 400*log10(4n+1) Elo for n battles all won) and is reported with a warning;
 - models whose judgments are all null are listed as such instead of vanishing;
-- a missing folder, a missing baseline or missing conv_metadata is a one-line error;
+- a missing folder, a missing baseline, or (style modes only) missing conv_metadata is a one-line
+  error; so is a malformed judgment (a score that is not a label string or null, a "model" that
+  is not a non-empty string, a game that is not an object), naming file:line. Unknown label
+  strings give no battle, as upstream;
+- an answer without token_len is left out of its model's average #tokens (with a warning);
+- --full-stats and the judge diagnostics count only the games played: a judgment made with
+  pairwise off (one game) adds nothing for game 2 (its battles are game 1's, as with
+  --first-game-only);
+- the CSV, the quality JSON, the battles and the bootstrap files are written atomically;
 - the fits are solved to their optimum (Newton, step < 1e-10). Upstream's plain fit (tol 1e-8)
   agrees to 1e-5 win-rate points; its style-control fit (scikit-learn defaults: lbfgs stopping at
   tol 1e-4 on the mean loss, without a warning) stops short, by up to ~0.5 win-rate points on
@@ -28,6 +37,8 @@ Differences from upstream, on purpose:
 --quality adds the benchmark-quality figures of the Arena-Hard paper (section 3): separability
 with confidence, and with --reference-ranking agreement with confidence, the pair rank Brier score
 and Spearman's correlation, plus judge diagnostics (position consistency, null and strong shares).
+
+Exit status: 0 done, 2 bad configuration or data (one-line error; also bad flags).
 """
 from __future__ import annotations
 
@@ -35,6 +46,7 @@ import argparse
 import contextlib
 import csv
 import datetime
+import io
 import json
 import logging
 import math
@@ -59,6 +71,8 @@ from utils import (
     iter_jsonl,
     judgment_dir,
     model_from_filename,
+    setup_logging,
+    write_atomic,
     write_jsonl_atomic,
 )
 
@@ -144,13 +158,26 @@ def _battles_from_columns(qids: list[str], names_a: list[str], names_b: list[str
     )
 
 
-def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
-    """(winner code, strong?) of game g (0 or 1) of a judgment, game 2 mirrored; None if no verdict."""
+def has_game(judgment: Judgment, g: int) -> bool:
+    """Whether game g (0 or 1) was played: a judgment made with pairwise off has one game
+    (a null entry, which raw records read by qa_browser may hold, counts as not played)."""
     games = judgment["games"]
-    game = games[g] if g < len(games) else None
-    if not isinstance(game, dict):
+    return g < len(games) and games[g] is not None
+
+
+def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
+    """(winner code, strong?) of game g (0 or 1) of a judgment, game 2 mirrored.
+
+    None when the game is absent or has no valid verdict: a null score, an unknown label
+    (upstream's else branch: no battle) or a value that is not a string.
+    """
+    if not has_game(judgment, g):
         return None
-    return (GAME1_LABELS if g == 0 else GAME2_LABELS).get(game.get("score"))
+    game = judgment["games"][g]
+    score = game.get("score") if isinstance(game, dict) else None
+    if not isinstance(score, str):
+        return None
+    return (GAME1_LABELS if g == 0 else GAME2_LABELS).get(score)
 
 
 def battles_from_judgments(judgments: Iterable[Judgment], baseline: str, weight: int = 3,
@@ -177,18 +204,36 @@ def battles_from_judgments(judgments: Iterable[Judgment], baseline: str, weight:
     return _battles_from_columns(qids, [baseline] * len(qids), names_b, winners)
 
 
-def game_counts(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, dict[str, int]]:
-    """Per model, its games as strong wins, wins, ties, losses, strong losses and unparsable."""
-    column = {(MODEL_B, True): "strong_wins", (MODEL_B, False): "wins", (TIE, False): "ties",
-              (MODEL_A, False): "losses", (MODEL_A, True): "strong_losses"}
-    counts: dict[str, dict[str, int]] = {}
-    n_games = 1 if first_game_only else 2
+# Column of FULL_STATS_COLUMNS for an outcome, read from the model's side.
+_OUTCOME_COLUMN = {(MODEL_B, True): "strong_wins", (MODEL_B, False): "wins", (TIE, False): "ties",
+                   (MODEL_A, False): "losses", (MODEL_A, True): "strong_losses"}
+
+
+def game_column(judgment: Judgment, g: int) -> str | None:
+    """The FULL_STATS_COLUMNS entry of game g (0 or 1) from the model's side; None if not played."""
+    if not has_game(judgment, g):
+        return None
+    outcome = game_outcome(judgment, g)
+    return _OUTCOME_COLUMN[outcome] if outcome is not None else "unparsable"
+
+
+def count_games(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, int]:
+    """How many of the games played were strong wins, wins, ties, losses, strong losses, unparsable."""
+    counts = dict.fromkeys(FULL_STATS_COLUMNS, 0)
     for judgment in judgments:
-        row = counts.setdefault(judgment["model"], dict.fromkeys(FULL_STATS_COLUMNS, 0))
-        for g in range(n_games):
-            outcome = game_outcome(judgment, g)
-            row[column[outcome] if outcome is not None else "unparsable"] += 1
+        for g in range(1 if first_game_only else 2):
+            column = game_column(judgment, g)
+            if column is not None:
+                counts[column] += 1
     return counts
+
+
+def game_counts(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, dict[str, int]]:
+    """count_games per model (the judgments' "model" field), models in order of first appearance."""
+    by_model: dict[str, list[Judgment]] = {}
+    for judgment in judgments:
+        by_model.setdefault(judgment["model"], []).append(judgment)
+    return {model: count_games(rows, first_game_only) for model, rows in by_model.items()}
 
 
 def attach_style(battles: Battles, style: dict[str, dict[str, np.ndarray]], where: str | Path) -> None:
@@ -237,15 +282,23 @@ def read_judgments(directory: Path) -> list[Judgment]:
                     raise DataError(f"{path}:{lineno}: missing key {key!r}")
             if not isinstance(record["games"], list):
                 raise DataError(f"{path}:{lineno}: 'games' must be a list")
+            model = record["model"]
+            if not isinstance(model, str) or not model:
+                raise DataError(f"{path}:{lineno}: 'model' must be a non-empty string, got {model!r}")
+            for g, game in enumerate(record["games"]):
+                if not isinstance(game, dict):
+                    raise DataError(f"{path}:{lineno}: games[{g}] must be an object, got {game!r}")
+                score = game.get("score")
+                if score is not None and not isinstance(score, str):
+                    raise DataError(f"{path}:{lineno}: games[{g}].score must be a label string or null, "
+                                    f"got {score!r}")
             qid = str(record["question_id"])
-            model = str(record["model"])
             if qid in seen:
                 duplicates += 1
             seen.add(qid)
             if model != file_model:
                 others[model] += 1
-            games = [Game(user_prompt="", judgment="", score=g.get("score") if isinstance(g, dict) else None)
-                     for g in record["games"]]
+            games = [Game(user_prompt="", judgment="", score=g.get("score")) for g in record["games"]]
             judgments.append(Judgment(question_id=qid, model=model, judge=str(record.get("judge", "")), games=games))
         if others:
             log.warning("%s: %d rows name another model (%s) than the file name (%s); using the rows' "
@@ -272,12 +325,18 @@ def style_vector(meta: dict, where: str) -> np.ndarray:
 
 @dataclass
 class AnswerInfo:
-    """What show_result needs from a model's answers: token lengths and style vectors."""
+    """What show_result needs from a model's answers: token lengths and (style modes) style vectors.
+
+    style_error: the first answer whose conv_metadata cannot give a style vector (file:line and
+    why), raised only if this model's style is needed.
+    """
 
     path: Path
     token_lens: dict[str, float] = field(default_factory=dict)
     style: dict[str, np.ndarray] = field(default_factory=dict)
     without_metadata: int = 0
+    with_style: bool = False  # whether style vectors were read
+    style_error: str | None = None
     model_ids: set[str] = field(default_factory=set)
 
     @property
@@ -285,16 +344,18 @@ class AnswerInfo:
         return int(sum(self.token_lens.values()) / len(self.token_lens)) if self.token_lens else 0
 
 
-def read_answers(directory: Path) -> dict[str, AnswerInfo]:
+def read_answers(directory: Path, with_style: bool = False) -> dict[str, AnswerInfo]:
     """{model (from the file name): AnswerInfo}; a duplicated question_id keeps its last line.
 
     Token length of an answer: its first turn's token_len, else conv_metadata's (upstream order).
+    Style vectors are read only with_style (a style mode); the plain leaderboard needs no
+    conv_metadata beyond an optional token_len.
     """
     infos: dict[str, AnswerInfo] = {}
     if not directory.is_dir():
         return infos
     for path in sorted(directory.glob("*.jsonl")):
-        info = AnswerInfo(path)
+        info = AnswerInfo(path, with_style=with_style)
         metadata_of: dict[str, dict | None] = {}
         for lineno, record in iter_jsonl(path):
             if "question_id" not in record or "choices" not in record:
@@ -315,10 +376,12 @@ def read_answers(directory: Path) -> dict[str, AnswerInfo]:
                 info.token_lens[qid] = length
             else:
                 info.token_lens.pop(qid, None)
-            if isinstance(meta, dict):
-                info.style[qid] = style_vector(meta, f"{path}:{lineno}")
-            else:
-                info.style.pop(qid, None)
+            info.style.pop(qid, None)
+            if with_style and isinstance(meta, dict):
+                try:
+                    info.style[qid] = style_vector(meta, f"{path}:{lineno}")
+                except DataError as e:
+                    info.style_error = info.style_error or str(e)
         info.without_metadata = sum(m is None for m in metadata_of.values())
         missing_len = len(metadata_of) - len(info.token_lens)
         if missing_len:
@@ -851,19 +914,17 @@ def format_row(row: Row, decimal: int) -> str:
 
 
 def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date | None = None) -> Path:
-    """leaderboard/arena_hard_leaderboard_YYYYMMDD.csv with upstream's columns."""
+    """leaderboard/arena_hard_leaderboard_YYYYMMDD.csv with upstream's columns (written atomically)."""
     today = today or datetime.date.today()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"arena_hard_leaderboard_{today.strftime('%Y%m%d')}.csv"
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"])
-        for row in rows:
-            ci = f"(-{(row['score'] - row['lower']):.2f}, +{(row['upper'] - row['score']):.2f})"
-            writer.writerow([row["model"], row["score"], row["lower"], row["upper"], ci, row["avg_tokens"],
-                             today.strftime("%Y-%m-%d")])
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"])
+    for row in rows:
+        ci = f"(-{(row['score'] - row['lower']):.2f}, +{(row['upper'] - row['score']):.2f})"
+        writer.writerow([row["model"], row["score"], row["lower"], row["upper"], ci, row["avg_tokens"],
+                         today.strftime("%Y-%m-%d")])
+    write_atomic(path, [text.getvalue().encode("utf-8")])
     return path
 
 
@@ -1003,16 +1064,20 @@ def judge_diagnostics(judgments: Iterable[Judgment]) -> dict[str, dict[str, floa
     - position_consistency: over questions where both games have a valid verdict, the share
       where game 1 and the mirrored game 2 name the same winner (model, baseline or tie);
       position_consistency_exact also requires the same strength (> vs >>);
-    - null_share: share of all games (two per judgment) without a valid verdict;
+    - null_share: share of the games played (two per judgment, one with pairwise off) without a
+      valid verdict;
     - strong_share: share of valid verdicts that are strong (A>>B or B>>A).
     """
     stats: dict[str, Counter[str]] = {}
     for judgment in judgments:
         c = stats.setdefault(judgment["model"], Counter())
+        c["judgments"] += 1
         outcomes = []
         for g in range(2):
             outcome = game_outcome(judgment, g)
             outcomes.append(outcome)
+            if not has_game(judgment, g):
+                continue
             c["games"] += 1
             if outcome is None:
                 c["null"] += 1
@@ -1031,7 +1096,7 @@ def judge_diagnostics(judgments: Iterable[Judgment]) -> dict[str, dict[str, floa
                     "position_consistency_exact": share(c["same_label"], c["pairs"]),
                     "null_share": share(c["null"], c["games"]),
                     "strong_share": share(c["strong"], c["valid"]),
-                    "judgments": c["games"] // 2}
+                    "judgments": c["judgments"]}
             for model, c in sorted(stats.items())}
 
 
@@ -1139,8 +1204,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bench-name", type=str, default="arena-hard-v0.1")
     parser.add_argument("--judge-name", type=str, default="gpt-4-1106-preview")
     parser.add_argument("--baseline", type=str, default="gpt-4-0314")
-    parser.add_argument("--load-battles", action="store_true", help="reuse data/arena_hard_battles.jsonl")
-    parser.add_argument("--load-bootstrap", action="store_true", help="reuse data/bootstrapping_results.jsonl")
+    parser.add_argument("--load-battles", action="store_true",
+                        help="reuse data/arena_hard_battles.jsonl instead of building battles from the judgments")
+    parser.add_argument("--load-bootstrap", action="store_true",
+                        help="reuse data/bootstrapping_results.jsonl for the intervals (battles still come from "
+                             "the judgments unless --load-battles)")
     parser.add_argument("--show-elo", action="store_true", help="print ratings instead of win rates")
     parser.add_argument("--weight", type=int, default=3, help="battles per strong verdict (A>>B, B>>A)")
     parser.add_argument("--num-rounds", type=int, default=100, help="bootstrap rounds")
@@ -1161,8 +1229,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if sum([args.style_control, args.length_control_only, args.markdown_control_only]) > 1:
         parser.error("use at most one of --style-control, --length-control-only, --markdown-control-only")
-    if args.load_bootstrap and not args.load_battles:
-        parser.error("--load-bootstrap needs --load-battles (the intervals belong to those battles)")
     if args.weight < 0:
         parser.error("--weight must be >= 0")
     if args.num_rounds < 1:
@@ -1206,6 +1272,10 @@ def style_by_model(answers: dict[str, AnswerInfo], models: Iterable[str]) -> dic
         info = answers.get(model)
         if info is None:
             continue  # reported by attach_style with the question
+        if not info.with_style:
+            raise ValueError(f"{info.path}: answers were read without with_style")
+        if info.style_error:
+            raise DataError(info.style_error)
         if info.without_metadata:
             raise ConfigError(f"{info.path}: {info.without_metadata} answers of model {model!r} have no "
                               f"conv_metadata; run add_markdown_info.py --dir {info.path.parent} "
@@ -1220,7 +1290,7 @@ def run(args: argparse.Namespace) -> int:
     answers_path = answer_dir(args.bench_name, args.data_dir)
     judges_path = judgment_dir(args.bench_name, args.judge_name, args.data_dir)
     reference = read_reference_ranking(args.reference_ranking) if args.reference_ranking else None
-    answers = read_answers(answers_path)
+    answers = read_answers(answers_path, with_style=bool(mode) and not args.load_battles)
     judgments: list[Judgment] | None = None
 
     if args.load_battles:
@@ -1298,9 +1368,7 @@ def run(args: argparse.Namespace) -> int:
                           style_control=mode, reference_ranking=str(args.reference_ranking or "") or None)
             quality_path = path.with_name(path.name.replace("arena_hard_leaderboard_", "arena_hard_quality_"))
             quality_path = quality_path.with_suffix(".json")
-            tmp = quality_path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(quality_path)
+            write_atomic(quality_path, [(json.dumps(report, indent=2) + "\n").encode("utf-8")])
             log.info("wrote %s", quality_path)
     if args.plot:
         plot_leaderboard(rows, args.plot, args.show_elo)
@@ -1310,13 +1378,12 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    setup_logging()
     try:
         return run(args)
     except (ConfigError, DataError) as e:
         log.error("%s", e)
-        return 1
+        return 2
 
 
 if __name__ == "__main__":

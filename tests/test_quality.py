@@ -124,6 +124,20 @@ def test_judge_diagnostics_hand_computed():
                       "strong_share": 0.0, "judgments": 1}
 
 
+def test_judge_diagnostics_count_only_games_played():
+    def j(model, *scores):
+        return Judgment(question_id="q", model=model, judge="judge",
+                        games=[Game(user_prompt="", judgment="", score=s) for s in scores])
+
+    # Pairwise off: one game per judgment; the absent game 2 is neither null nor a pair.
+    d = sr.judge_diagnostics([j("m", "B>A"), j("m", "B>>A"), j("m", None), j("m", "A=B")])
+    assert d["m"]["null_share"] == 1 / 4 and d["m"]["strong_share"] == 1 / 3 and d["m"]["judgments"] == 4
+    assert math.isnan(d["m"]["position_consistency"]) and math.isnan(d["m"]["position_consistency_exact"])
+    # Mixed: 3 games played, one of them null.
+    d = sr.judge_diagnostics([j("n", "B>A", "A>B"), j("n", None)])
+    assert d["n"]["null_share"] == 1 / 3 and d["n"]["position_consistency"] == 1.0 and d["n"]["judgments"] == 2
+
+
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -179,5 +193,5 @@ def test_main_quality_with_bad_reference_is_a_one_line_error(tmp_path, capsys, c
     write_bench(data, n_models=2, n_questions=5)
     with caplog.at_level(logging.ERROR, logger="arena_hard"):
         code = sr.main(["--data-dir", str(data), "--num-rounds", "2", "--reference-ranking", str(tmp_path / "x.csv")])
-    assert code == 1 and capsys.readouterr().out == ""
+    assert code == 2 and capsys.readouterr().out == ""
     assert "x.csv: reference ranking not found" in caplog.text

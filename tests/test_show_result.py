@@ -51,7 +51,7 @@ def small_battles(small_bench) -> tuple[sr.Battles, pd.DataFrame]:
     """Our battles (with style) and the same battles as upstream's DataFrame, same order."""
     judgments = sr.read_judgments(small_bench / BENCH / "model_judgment" / JUDGE)
     battles = sr.battles_from_judgments(judgments, BASELINE)
-    answers = sr.read_answers(small_bench / BENCH / "model_answer")
+    answers = sr.read_answers(small_bench / BENCH / "model_answer", with_style=True)
     sr.attach_style(battles, sr.style_by_model(answers, battles.models), "answers")
     return battles, pd.DataFrame(list(battles.records()))
 
@@ -310,6 +310,11 @@ def test_main_prints_table_writes_files_and_reloads(small_bench, tmp_path, capsy
     assert run_main(common, capsys) == (0, out)
     assert run_main(common + ["--load-battles", "--load-bootstrap"], capsys) == (0, out)
     assert run_main(common + ["--load-battles"], capsys) == (0, out)
+    # --load-bootstrap alone (as upstream): battles rebuilt from the judgments, intervals from the
+    # saved rounds, so another seed changes nothing.
+    (small_bench / "arena_hard_battles.jsonl").unlink()
+    assert run_main(common + ["--load-bootstrap", "--seed", "7"], capsys) == (0, out)
+    assert [json.loads(x) for x in (small_bench / "arena_hard_battles.jsonl").read_text().splitlines()] == battles
     code, other_seed = run_main(common + ["--seed", "7"], capsys)
     assert code == 0 and other_seed != out
 
@@ -373,7 +378,7 @@ def test_main_one_line_errors(tmp_path, capsys, caplog, setup, args, message):
     write_bench(data, n_models=2, n_questions=5, with_metadata=setup != "metadata")
     with caplog.at_level(logging.ERROR, logger="arena_hard"):
         code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"] + args, capsys)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert message in record.getMessage() and "\n" not in record.getMessage()
 
@@ -387,7 +392,7 @@ def test_style_control_on_battles_without_metadata(small_bench, tmp_path, capsys
     with caplog.at_level(logging.ERROR, logger="arena_hard"):
         code, _ = run_main(["--data-dir", str(data), "--load-battles", "--style-control", "--num-rounds", "2"],
                            capsys)
-    assert code == 1 and "battle has no conv_metadata" in caplog.text
+    assert code == 2 and "battle has no conv_metadata" in caplog.text
 
 
 def test_judged_model_without_answers_is_reported(tmp_path, capsys, caplog):
@@ -401,8 +406,162 @@ def test_judged_model_without_answers_is_reported(tmp_path, capsys, caplog):
     assert "average #tokens: 0" in next(x for x in out.splitlines() if x.startswith("model-001"))
 
 
-@pytest.mark.parametrize("flags", [["--style-control", "--length-control-only"], ["--load-bootstrap"],
-                                   ["--num-rounds", "0"]])
+@pytest.mark.parametrize("flags", [["--style-control", "--length-control-only"], ["--num-rounds", "0"]])
 def test_bad_flag_combinations(flags):
     with pytest.raises(SystemExit):
         sr.parse_args(flags)
+
+
+def test_load_bootstrap_alone_is_accepted():
+    args = sr.parse_args(["--load-bootstrap"])
+    assert args.load_bootstrap and not args.load_battles
+
+
+# --------------------------------------------------------------------------------------------
+# Malformed and partial input
+# --------------------------------------------------------------------------------------------
+
+
+def one_game(model: str, qid: str, score: str | None) -> Judgment:
+    """A judgment made with pairwise off: one game."""
+    return Judgment(question_id=qid, model=model, judge=JUDGE, games=[Game(user_prompt="", judgment="", score=score)])
+
+
+@pytest.mark.parametrize("score", [["A>B"], {"A": "B"}, 3])
+def test_game_outcome_of_a_non_string_score_is_no_verdict(score):
+    # Raw records (qa_browser reads them unchecked) must not raise TypeError: unhashable label.
+    raw = {"question_id": "q", "model": "m", "games": [{"score": score}, {"score": "A>B"}]}
+    assert sr.game_outcome(raw, 0) is None
+    assert sr.game_column(raw, 0) == "unparsable"
+    assert sr.game_outcome(raw, 1) == (sr.MODEL_B, False)
+
+
+def test_game_counts_skip_games_not_played():
+    judgments = [one_game("m", "q1", "B>A"), one_game("m", "q2", None), one_game("m", "q3", "A>>>B"),
+                 judgment("m", "q4", "A>>B", "A>>B"),
+                 Judgment(question_id="q5", model="m", judge=JUDGE, games=[])]
+    assert sr.game_counts(judgments)["m"] == {"strong_wins": 1, "wins": 1, "ties": 0, "losses": 0,
+                                              "strong_losses": 1, "unparsable": 2}
+    assert sr.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 2
+    assert sr.game_column(one_game("m", "q", "A=B"), 1) is None
+    # Battles of one-game judgments: game 1 only, as --first-game-only gives.
+    battles = [(b["question_id"], b["winner"]) for b in sr.battles_from_judgments(judgments, "base").records()]
+    assert battles == [("q1", "model_b")] + [("q4", "model_a")] * 3 + [("q4", "model_b")] * 3
+    assert battles[:4] == [(b["question_id"], b["winner"]) for b in
+                           sr.battles_from_judgments(judgments, "base", first_game_only=True).records()]
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"question_id": "q2", "model": "m", "games": [{"score": ["A>B"]}, {"score": "A>B"}]},
+     "games[0].score must be a label string or null, got ['A>B']"),
+    ({"question_id": "q2", "model": "m", "games": [{"score": "A>B"}, {"score": {"x": 1}}]},
+     "games[1].score must be a label string or null"),
+    ({"question_id": "q2", "model": "m", "games": [{"score": "A>B"}, {"score": 2}]},
+     "games[1].score must be a label string or null, got 2"),
+    ({"question_id": "q2", "model": None, "games": [{"score": "A>B"}]}, "'model' must be a non-empty string, got None"),
+    ({"question_id": "q2", "model": "", "games": [{"score": "A>B"}]}, "'model' must be a non-empty string"),
+    ({"question_id": "q2", "model": 7, "games": [{"score": "A>B"}]}, "'model' must be a non-empty string, got 7"),
+    ({"question_id": "q2", "model": "m", "games": ["A>B"]}, "games[0] must be an object"),
+])
+def test_read_judgments_rejects_malformed_rows_with_file_and_line(tmp_path, record, message):
+    good = {"question_id": "q1", "model": "m", "games": [{"score": "A>B"}, {"score": "B>A"}]}
+    (tmp_path / "m.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(record) + "\n")
+    with pytest.raises(sr.DataError) as e:
+        sr.read_judgments(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path / 'm.jsonl'}:2: ") and message in str(e.value)
+
+
+def test_unknown_labels_are_unparsable_not_errors(tmp_path):
+    rows = [{"question_id": "q1", "model": "m", "games": [{"score": "A>>>B"}, {"score": "B>A"}]},
+            {"question_id": "q2", "model": "m", "games": [{"score": "garbage"}]}]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    judgments = sr.read_judgments(tmp_path)
+    assert sr.game_counts(judgments)["m"] == {"strong_wins": 0, "wins": 0, "ties": 0, "losses": 1,
+                                              "strong_losses": 0, "unparsable": 2}
+    assert [b["winner"] for b in sr.battles_from_judgments(judgments, "base").records()] == ["model_a"]
+
+
+def test_main_malformed_judgment_is_a_one_line_error(tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=5)
+    path = data / BENCH / "model_judgment" / JUDGE / "model-001.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    rows[2]["model"] = None
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
+    assert code == 2 and out == ""
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage() == f"{path}:3: 'model' must be a non-empty string, got None"
+
+
+def test_plain_leaderboard_needs_no_style_metadata(tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    write_bench(data, n_models=3, n_questions=20, seed=2)
+    answers = data / BENCH / "model_answer"
+
+    def rewrite(model: str, change) -> None:
+        rows = [json.loads(x) for x in (answers / f"{model}.jsonl").read_text().splitlines()]
+        for r in rows:
+            change(r)
+        (answers / f"{model}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def only_token_len(r):  # token_len in conv_metadata only, as upstream's answers may have
+        r["conv_metadata"] = {"token_len": r["choices"][0]["turns"][0].pop("token_len")}
+
+    rewrite("model-000", only_token_len)
+    rewrite("model-001", lambda r: r.pop("conv_metadata"))
+    expected = {m: int(np.mean([json.loads(x)["conv_metadata"]["token_len"] if m == "model-000"
+                                else json.loads(x)["choices"][0]["turns"][0]["token_len"]
+                                for x in (answers / f"{m}.jsonl").read_text().splitlines()]))
+                for m in ("model-000", "model-001")}
+    code, out = run_main(["--data-dir", str(data), "--num-rounds", "3", "--full-stats"], capsys)
+    assert code == 0
+    for model, tokens in expected.items():
+        assert next(x for x in out.splitlines() if x.startswith(model)).endswith(f"| average #tokens: {tokens}")
+    # A style mode still needs all four features of the models in its battles, and says where.
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2", "--markdown-control-only"], capsys)
+    assert code == 2 and out == ""
+    assert f"{answers / 'model-000.jsonl'}:1: conv_metadata has no 'header_count'" in caplog.text
+
+
+def test_style_control_ignores_metadata_of_models_outside_its_battles(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=10, seed=5)
+    answers = data / BENCH / "model_answer"
+    (answers / "unjudged.jsonl").write_text(json.dumps(
+        {"question_id": "x", "choices": [{"turns": [{"content": "hi"}]}], "conv_metadata": {"token_len": 1}}) + "\n")
+    code, out = run_main(["--data-dir", str(data), "--num-rounds", "2", "--style-control"], capsys)
+    assert code == 0 and out.startswith("Style Coefficients: ")
+
+
+def test_outputs_are_atomic_and_keep_permissions(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=8)
+    lb = tmp_path / "lb"
+    argv = ["--data-dir", str(data), "--leaderboard-dir", str(lb), "--num-rounds", "2", "--output", "--quality"]
+    assert run_main(argv, capsys)[0] == 0
+    [csv_path] = lb.glob("arena_hard_leaderboard_*.csv")
+    [json_path] = lb.glob("arena_hard_quality_*.json")
+    csv_path.chmod(0o640)
+    json_path.chmod(0o604)
+    csv_path.write_text("stale")
+    json_path.write_text("stale")
+    assert run_main(argv, capsys)[0] == 0
+    assert (csv_path.stat().st_mode & 0o777, json_path.stat().st_mode & 0o777) == (0o640, 0o604)
+    assert csv_path.read_bytes().startswith(b"model,score,rating_q025,rating_q975,CI,avg_tokens,date\r\n")
+    assert json.loads(json_path.read_text())["separability"]["pairs"] == 3
+    assert sorted(p.name for p in lb.iterdir()) == sorted([csv_path.name, json_path.name])  # no temporary left
+
+
+def test_script_exit_status_and_log_format(tmp_path):
+    import subprocess
+
+    proc = subprocess.run([sys.executable, str(ROOT / "show_result.py"), "--data-dir", str(tmp_path),
+                           "--judge-name", "nobody"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    folder = tmp_path / BENCH / "model_judgment" / "nobody"
+    # utils.setup_logging's format ("LEVEL message"), as the other scripts log.
+    assert proc.stderr.splitlines() == [f"ERROR {folder}: judgment folder not found (judge 'nobody', bench "
+                                        f"'{BENCH}'; run gen_judgment.py first)"]
