@@ -10,6 +10,9 @@ The markdown counts are taken after upstream's code-block removal, quirks includ
 strip_code_blocks). show_result.py --style-control reads these numbers; gen_answer.py uses the
 same functions when it writes answers. Each output file is written atomically (a temporary
 file, then a rename), so --output-dir may equal --dir.
+
+Exit status: 0 done, 1 some files failed (one error line each; the other files are still written),
+2 --dir missing or not a folder (or bad flags).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import tiktoken
 
-from utils import Answer, DataError, iter_jsonl, write_jsonl_atomic
+from utils import Answer, DataError, iter_jsonl, setup_logging, write_jsonl_atomic
 
 log = logging.getLogger("arena_hard.add_markdown_info")
 
@@ -151,11 +154,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    setup_logging()
     src_dir, out_dir = Path(args.dir), Path(args.output_dir)
     if not src_dir.is_dir():
         log.error("%s: not a directory", src_dir)
-        return 1
+        return 2
     jobs = [(src, out_dir / src.name) for src in sorted(src_dir.glob("*.jsonl"))]
     if not jobs:
         log.warning("%s: no *.jsonl files", src_dir)

@@ -301,8 +301,19 @@ def test_cli_bad_line_names_file_and_line_and_writes_nothing(tmp_path, caplog, c
 
 
 def test_cli_missing_dir_fails(tmp_path, caplog):
-    assert amd.main(["--dir", str(tmp_path / "absent"), "--output-dir", str(tmp_path)]) == 1
+    assert amd.main(["--dir", str(tmp_path / "absent"), "--output-dir", str(tmp_path)]) == 2
     assert "not a directory" in caplog.text
+    caplog.clear()
+    (tmp_path / "file.jsonl").write_text("")
+    assert amd.main(["--dir", str(tmp_path / "file.jsonl"), "--output-dir", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'file.jsonl'}: not a directory" in caplog.text
+
+
+def test_cli_logs_through_utils_setup_logging(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(amd, "setup_logging", lambda verbose=False: calls.append(verbose))
+    assert amd.main(["--dir", str(tmp_path), "--output-dir", str(tmp_path)]) == 0
+    assert calls == [False]
 
 
 def test_script_exit_status_and_one_line_error(tmp_path):
