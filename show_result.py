@@ -160,9 +160,10 @@ def _battles_from_columns(qids: list[str], names_a: list[str], names_b: list[str
 
 def has_game(judgment: Judgment, g: int) -> bool:
     """Whether game g (0 or 1) was played: a judgment made with pairwise off has one game
-    (a null entry, which raw records read by qa_browser may hold, counts as not played)."""
-    games = judgment["games"]
-    return g < len(games) and games[g] is not None
+    (in raw records, which qa_browser reads unchecked, a null entry or a "games" that is not a
+    list counts as not played)."""
+    games = judgment.get("games")
+    return isinstance(games, list) and g < len(games) and games[g] is not None
 
 
 def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:

@@ -444,6 +444,9 @@ def test_game_counts_skip_games_not_played():
                                               "strong_losses": 1, "unparsable": 2}
     assert sr.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 2
     assert sr.game_column(one_game("m", "q", "A=B"), 1) is None
+    # Raw records (qa_browser): a null game or a "games" that is not a list is a game not played.
+    assert sr.count_games([{"games": [None, {"score": "A>B"}]}, {"games": None}, {"games": "x"}]) == {
+        "strong_wins": 0, "wins": 1, "ties": 0, "losses": 0, "strong_losses": 0, "unparsable": 0}
     # Battles of one-game judgments: game 1 only, as --first-game-only gives.
     battles = [(b["question_id"], b["winner"]) for b in sr.battles_from_judgments(judgments, "base").records()]
     assert battles == [("q1", "model_b")] + [("q4", "model_a")] * 3 + [("q4", "model_b")] * 3
