@@ -3,21 +3,29 @@
 Usage: python qa_browser.py [--host 0.0.0.0] [--port 7860] [--share] [--auth USER:PASS]
                             [--config-file config/judge_config.yaml] [--data-dir data]
                             [--leaderboard-dir leaderboard]
+       ARENA_HARD_AUTH=USER:PASS python qa_browser.py --share   (login kept out of `ps`)
 
-The judge config gives bench_name, judge_model and baseline_model. Questions are read at start;
-a model's answers and judgments are read the first time that model is selected (and again when
-its file changes), so a bench with hundreds of models opens in seconds.
+The judge config (read and checked by gen_judgment.py's loader, so a file that opens here is
+also valid for judging) gives bench_name, judge_model and baseline_model (none with
+`baseline: false`). Questions are read at start; a model's answers and judgments are read the
+first time that model is selected (and again when its file changes), so a bench with hundreds of
+models opens in seconds.
+
+Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from gen_judgment import load_judge_settings
+from show_result import FULL_STATS_COLUMNS, count_games
 from utils import (
     Answer,
     ConfigError,
@@ -30,11 +38,9 @@ from utils import (
     bench_dir,
     judgment_dir,
     load_questions,
-    load_yaml,
     model_file,
     model_from_filename,
     read_jsonl_by_id,
-    require_keys,
     setup_logging,
 )
 
@@ -45,11 +51,8 @@ NO_JUDGMENT = "no judgment yet"
 NO_ANSWER = "no answer yet"
 SNIPPET_CHARS = 90
 CACHED_MODELS = 16  # per folder; a model's judgments can take tens of MB
+AUTH_ENV = "ARENA_HARD_AUTH"  # USER:PASS, read when --auth is not given
 
-# Verdict labels from the model's side (the model is B in game 1 and A in game 2).
-VERDICT_COLUMNS = ("strong wins", "wins", "ties", "losses", "strong losses", "unparsable")
-_GAME1_VERDICT = {"B>>A": "strong wins", "B>A": "wins", "A=B": "ties", "A>B": "losses", "A>>B": "strong losses"}
-_GAME2_VERDICT = {"A>>B": "strong wins", "A>B": "wins", "A=B": "ties", "B>A": "losses", "B>>A": "strong losses"}
 _SCORE_WORDS = {
     "A>>B": "{a} is significantly better",
     "A>B": "{a} is slightly better",
@@ -59,7 +62,7 @@ _SCORE_WORDS = {
 }
 
 # --------------------------------------------------------------------------------------------
-# Pure helpers: labels, markdown, verdict counts
+# Pure helpers: labels, markdown, verdict rows (counts come from show_result.count_games)
 # --------------------------------------------------------------------------------------------
 
 
@@ -149,55 +152,49 @@ def answer_markdown(answer: Answer | None, side: str, model: str, role: str) -> 
 
 
 def verdict_words(score: str | None, a_name: str, b_name: str) -> str:
-    """'A>B' -> 'A>B: <a> is slightly better'; None or an unknown label -> unparsable."""
-    if score not in _SCORE_WORDS:
-        return "no verdict label found (unparsable)" if score is None else f"{score} (unknown label)"
+    """'A>B' -> 'A>B: <a> is slightly better'; None, an unknown label or a non-string -> unparsable."""
+    if score is None:
+        return "no verdict label found (unparsable)"
+    if not isinstance(score, str) or score not in _SCORE_WORDS:
+        return f"{score!s} (unknown label)"
     return f"{score}: " + _SCORE_WORDS[score].format(a=a_name, b=b_name)
 
 
-def game_title(index: int, baseline: str, model: str) -> str:
+def game_title(index: int, baseline: str | None, model: str) -> str:
     """Who was A and who was B in game `index` (game 2 swaps the answers)."""
+    if baseline is None:  # baseline off: the judge saw the model's answer alone, as A
+        return f"Game {index} (A = {model}; no baseline)"
     if index == 1:
         return f"Game 1 (A = baseline {baseline}, B = {model})"
     return f"Game {index} (A = {model}, B = baseline {baseline})"
 
 
-def game_markdown(judgment: Judgment | None, index: int, baseline: str, model: str) -> str:
+def game_markdown(judgment: Judgment | None, index: int, baseline: str | None, model: str) -> str:
     """The judge's text and verdict for game `index` (1-based) of a judgment."""
     title = f"### {game_title(index, baseline, model)}"
     games = (judgment or {}).get("games") or []
     if judgment is None:
         return f"{title}\n**{NO_JUDGMENT}**"
-    if len(games) < index or games[index - 1] is None:
+    if not isinstance(games, list) or len(games) < index or games[index - 1] is None:
         return f"{title}\n**no game {index} in this judgment** (pairwise off?)"
     game: Game = games[index - 1]
-    a_name, b_name = (baseline, model) if index == 1 else (model, baseline)
+    if not isinstance(game, dict):
+        return f"{title}\n**malformed game record:** `{game!r}`"
+    if baseline is None:
+        a_name, b_name = model, "B"
+    else:
+        a_name, b_name = (baseline, model) if index == 1 else (model, baseline)
     verdict = verdict_words(game.get("score"), a_name, b_name)
     return f"{title}\n**Verdict: {verdict}**\n\n{game.get('judgment', '')}"
 
 
-def model_verdict(score: str | None, game_index: int) -> str:
-    """A game's label read from the model's side: one of VERDICT_COLUMNS."""
-    table = _GAME1_VERDICT if game_index == 1 else _GAME2_VERDICT
-    return table.get(score or "", "unparsable")
-
-
-def count_verdicts(judgments: Iterable[Judgment]) -> dict[str, int]:
-    """How many games the model won strongly, won, tied, lost, lost strongly, or got no label."""
-    counts = dict.fromkeys(VERDICT_COLUMNS, 0)
-    for judgment in judgments:
-        for i, game in enumerate(judgment.get("games") or [], 1):
-            if game is not None:
-                counts[model_verdict(game.get("score"), i)] += 1
-    return counts
-
-
 def verdict_rows(counts_by_model: dict[str, dict[str, int]]) -> list[dict[str, object]]:
-    """Leaderboard rows, best first by win share = (wins + ties / 2) / games with a label."""
+    """Leaderboard rows from show_result.count_games per model, best first by
+    win share = (wins + ties / 2) / games with a label."""
     rows: list[dict[str, object]] = []
     for model, counts in counts_by_model.items():
-        labelled = sum(counts[c] for c in VERDICT_COLUMNS if c != "unparsable")
-        won = counts["strong wins"] + counts["wins"] + counts["ties"] / 2
+        labelled = sum(counts[c] for c in FULL_STATS_COLUMNS if c != "unparsable")
+        won = counts["strong_wins"] + counts["wins"] + counts["ties"] / 2
         share = round(100 * won / labelled, 1) if labelled else None
         rows.append({"model": model, "win share %": share, "games": labelled + counts["unparsable"], **counts})
     rows.sort(key=lambda r: (r["win share %"] is None, -(r["win share %"] or 0), r["model"]))
@@ -280,15 +277,31 @@ class ModelRecords:
 # --------------------------------------------------------------------------------------------
 
 
-def load_judge_settings(path: str | Path) -> tuple[str, str, str]:
-    """(bench_name, judge_model, baseline_model) from a judge config; ConfigError names the key."""
-    config = load_yaml(path)
-    keys = ("bench_name", "judge_model", "baseline_model")
-    require_keys(config, keys, path)
-    for key in keys:
-        if not config[key] or not isinstance(config[key], str):
-            raise ConfigError(f"{path}: key {key!r} must be a non-empty string (got {config[key]!r})")
-    return config["bench_name"], config["judge_model"], config["baseline_model"]
+def selection_views(question: Question | None, model: str | None, answers: ModelRecords,
+                    judgments: ModelRecords, baseline_model: str | None) -> tuple[str, str, str, str, str]:
+    """Markdown of the question, answer A (baseline), answer B (model), game 1 and game 2."""
+    if question is None:
+        return ("_Pick a question._", "", "", "", "")
+    question_id = str(question["question_id"])
+    try:
+        baseline_answer = answers.get(baseline_model).get(question_id) if baseline_model else None
+        model_answer = answers.get(model).get(question_id) if model else None
+        judgment = judgments.get(model).get(question_id) if model else None
+    except DataError as e:  # a malformed file is shown, not a crash
+        log.error("%s", e)
+        return (question_markdown(question), f"**Cannot read the data:** `{e}`", "", "", "")
+    model_name = model or "(no model selected)"
+    if baseline_model is None:
+        answer_a = "### A: no baseline\n_`baseline: false` in the judge config: the judge saw the model's answer alone_"
+    else:
+        answer_a = answer_markdown(baseline_answer, "A", baseline_model, "baseline")
+    return (
+        question_markdown(question),
+        answer_a,
+        answer_markdown(model_answer, "B", model_name, "model"),
+        game_markdown(judgment, 1, baseline_model, model_name),
+        game_markdown(judgment, 2, baseline_model, model_name),
+    )
 
 
 def build_app(
@@ -298,7 +311,7 @@ def build_app(
     *,
     bench_name: str,
     judge_model: str,
-    baseline_model: str,
+    baseline_model: str | None,
     leaderboard_csv: Path | None = None,
 ):
     """The Gradio Blocks of the browser; nothing is served until .launch()."""
@@ -324,24 +337,7 @@ def build_app(
         return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
     def show(question_id: str | None, model: str | None) -> tuple[str, str, str, str, str]:
-        question = by_id.get(question_id or "")
-        if question is None:
-            return ("_Pick a question._", "", "", "", "")
-        try:
-            baseline_answer = answers.get(baseline_model).get(question_id)
-            model_answer = answers.get(model).get(question_id) if model else None
-            judgment = judgments.get(model).get(question_id) if model else None
-        except DataError as e:  # a malformed file is shown, not a crash
-            log.error("%s", e)
-            return (question_markdown(question), f"**Cannot read the data:** `{e}`", "", "", "")
-        model_name = model or "(no model selected)"
-        return (
-            question_markdown(question),
-            answer_markdown(baseline_answer, "A", baseline_model, "baseline"),
-            answer_markdown(model_answer, "B", model_name, "model"),
-            game_markdown(judgment, 1, baseline_model, model_name),
-            game_markdown(judgment, 2, baseline_model, model_name),
-        )
+        return selection_views(by_id.get(question_id or ""), model, answers, judgments, baseline_model)
 
     def verdict_table():
         import pandas as pd
@@ -349,16 +345,16 @@ def build_app(
         counts: dict[str, dict[str, int]] = {}
         for model in judgments.models():
             try:
-                counts[model] = count_verdicts(judgments.get(model).values())
+                counts[model] = count_games(judgments.get(model).values())
             except DataError as e:
                 log.error("%s", e)
-        columns = ["model", "win share %", "games", *VERDICT_COLUMNS]
+        columns = ["model", "win share %", "games", *FULL_STATS_COLUMNS]
         return pd.DataFrame(verdict_rows(counts), columns=columns)
 
     with gr.Blocks(title=f"Arena-Hard browser: {bench_name}", analytics_enabled=False) as demo:
         gr.Markdown(
             f"**Arena-Hard browser** · bench `{bench_name}` · judge **{judge_model}** · "
-            f"baseline **{baseline_model}** · {len(questions)} questions · {len(model_list)} models"
+            f"baseline **{baseline_model or 'off'}** · {len(questions)} questions · {len(model_list)} models"
         )
         with gr.Tabs():
             with gr.Tab("Questions"):
@@ -385,6 +381,9 @@ def build_app(
                 if board is not None:
                     gr.Markdown(f"From `{leaderboard_csv}`.")
                     gr.Dataframe(board, interactive=False, elem_id="leaderboard")
+                elif baseline_model is None:
+                    gr.Markdown("No `leaderboard/arena_hard_leaderboard_*.csv` yet. Verdict counts against a "
+                                "baseline need one; the judge config has `baseline: false`.")
                 else:
                     gr.Markdown(
                         "No `leaderboard/arena_hard_leaderboard_*.csv` yet (run show_result.py --output). "
@@ -409,31 +408,39 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link")
     parser.add_argument("--auth", type=parse_auth, default=None, metavar="USER:PASS",
-                        help="require this login (strongly advised with --share; other local users can see "
-                             "command lines)")
+                        help=f"require this login (strongly advised with --share). Other local users can see "
+                             f"command lines: prefer the environment variable {AUTH_ENV}=USER:PASS, read when "
+                             "--auth is not given")
     parser.add_argument("--config-file", default="config/judge_config.yaml",
-                        help="judge config giving bench_name, judge_model, baseline_model")
+                        help="judge config giving bench_name, judge_model, baseline_model (checked as for judging)")
     parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default data)")
     parser.add_argument("--leaderboard-dir", default="leaderboard",
                         help="folder of arena_hard_leaderboard_*.csv (default leaderboard)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.auth is None and os.environ.get(AUTH_ENV):
+        try:
+            args.auth = parse_auth(os.environ[AUTH_ENV])
+        except argparse.ArgumentTypeError as e:
+            parser.error(f"{AUTH_ENV}: {e}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        bench_name, judge_model, baseline_model = load_judge_settings(args.config_file)
+        settings = load_judge_settings(args.config_file)
+        bench_name, judge_model, baseline_model = settings.bench_name, settings.judge_model, settings.baseline_model
         question_file = bench_dir(bench_name, args.data_dir) / "question.jsonl"
         if not question_file.is_file():
             raise ConfigError(f"{question_file}: file not found (check --data-dir and bench_name in {args.config_file})")
         questions = load_questions(question_file)
     except (ConfigError, DataError) as e:
         log.error("%s", e)
-        return 1
+        return 2
     answers = ModelRecords(answer_dir(bench_name, args.data_dir), ("question_id", "choices"))
     judgments = ModelRecords(judgment_dir(bench_name, judge_model, args.data_dir), ("question_id", "games"))
-    if baseline_model not in answers.models():
+    if baseline_model is not None and baseline_model not in answers.models():
         log.warning("no answers of the baseline %s in %s: column A will be empty", baseline_model, answers.directory)
     demo = build_app(
         questions, answers, judgments,
@@ -443,8 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.share and args.auth is None:
         log.warning(
             "!!! --share without --auth: anyone with the public gradio.live link can read every "
-            "question, answer and judgment under %s. Add --auth USER:PASS. !!!",
-            bench_dir(bench_name, args.data_dir),
+            "question, answer and judgment under %s. Set %s=USER:PASS or add --auth USER:PASS. !!!",
+            bench_dir(bench_name, args.data_dir), AUTH_ENV,
         )
     # run_history off: the browser would otherwise keep every selection as a saved "run".
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=args.auth,

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import qa_browser
+import show_result
 from qa_browser import (
     ALL_CLUSTERS,
     NO_ANSWER,
@@ -33,18 +34,20 @@ from qa_browser import (
     answer_markdown,
     categories,
     clusters,
-    count_verdicts,
+    count_games,
     game_markdown,
     latest_leaderboard_csv,
     load_judge_settings,
-    model_verdict,
     parse_auth,
     question_choices,
     question_markdown,
+    selection_views,
     snippet,
     verdict_rows,
 )
 from utils import ConfigError, DataError, answer_dir, judgment_dir, model_file
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -122,8 +125,14 @@ def make_bench(root: Path) -> Path:
     config = root / "config" / "judge_config.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\nbaseline: True\n"
-                      f"baseline_model: {BASELINE}\npairwise: True\n", encoding="utf-8")
+                      f"baseline_model: {BASELINE}\npairwise: True\n" + JUDGE_PROMPTS, encoding="utf-8")
     return config
+
+
+# The rest of a judge config that gen_judgment's loader (used by qa_browser) requires.
+JUDGE_PROMPTS = ('system_prompt: "Judge."\n'
+                 'prompt_template: ["Q: {question_1} A: {answer_1} B: {answer_2}"]\n'
+                 f'model_list: ["{JUDGED}"]\n')
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,7 +149,12 @@ def make_bench(root: Path) -> Path:
     (None, 1, "unparsable"), (None, 2, "unparsable"), ("A>>>B", 1, "unparsable"), ("", 2, "unparsable"),
 ])
 def test_model_verdict_reads_game_2_mirrored(score, game, expected):
-    assert model_verdict(score, game) == expected
+    # The browser counts with show_result's table and counter (one vocabulary).
+    assert count_games is show_result.count_games
+    games = [None, None]  # a null game counts as not played
+    games[game - 1] = {"user_prompt": "", "judgment": "", "score": score}
+    counts = count_games([{"question_id": "q", "model": "m", "games": games}])
+    assert counts == {**dict.fromkeys(show_result.FULL_STATS_COLUMNS, 0), expected.replace(" ", "_"): 1}
 
 
 def test_count_verdicts_and_rows():
@@ -148,11 +162,11 @@ def test_count_verdicts_and_rows():
                  judgment_record("q-recursion", None, "A>B"),
                  {"question_id": "q-single", "model": "m", "judge": JUDGE,
                   "games": [{"user_prompt": "", "judgment": "", "score": "A>>B"}]}]  # pairwise off
-    counts = count_verdicts(judgments)
-    assert counts == {"strong wins": 1, "wins": 2, "ties": 1, "losses": 1, "strong losses": 1, "unparsable": 1}
+    counts = count_games(judgments)
+    assert counts == {"strong_wins": 1, "wins": 2, "ties": 1, "losses": 1, "strong_losses": 1, "unparsable": 1}
 
-    rows = verdict_rows({"m-good": counts, "m-empty": count_verdicts([]),
-                         "m-top": {**count_verdicts([]), "wins": 3}})
+    rows = verdict_rows({"m-good": counts, "m-empty": count_games([]),
+                         "m-top": {**count_games([]), "wins": 3}})
     assert [r["model"] for r in rows] == ["m-top", "m-good", "m-empty"]
     good = rows[1]
     assert good["games"] == 7 and good["unparsable"] == 1
@@ -240,15 +254,70 @@ def test_parse_auth():
 
 
 def test_load_judge_settings(tmp_path):
+    import gen_judgment
+
+    assert load_judge_settings is gen_judgment.load_judge_settings  # one loader for judging and browsing
     config = make_bench(tmp_path)
-    assert load_judge_settings(config) == (BENCH, JUDGE, BASELINE)
+    settings = load_judge_settings(config)
+    assert (settings.bench_name, settings.judge_model, settings.baseline_model) == (BENCH, JUDGE, BASELINE)
     broken = tmp_path / "broken.yaml"
-    broken.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\n")
+    broken.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\n" + JUDGE_PROMPTS)
     with pytest.raises(ConfigError, match=r"broken\.yaml.*baseline_model"):
         load_judge_settings(broken)
-    broken.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\nbaseline_model: null\n")
+    broken.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\nbaseline_model: null\n" + JUDGE_PROMPTS)
     with pytest.raises(ConfigError, match="baseline_model"):
         load_judge_settings(broken)
+    # baseline off: no baseline_model needed.
+    off = tmp_path / "off.yaml"
+    off.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\nbaseline: false\n" + JUDGE_PROMPTS)
+    assert load_judge_settings(off).baseline_model is None
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "config" / "judge_config.yaml").is_file(),
+                    reason="upstream judge_config.yaml not available")
+def test_main_with_upstream_judge_config(tmp_path, launches):
+    upstream = SHARED / "data" / "config" / "judge_config.yaml"
+    settings = load_judge_settings(upstream)
+    assert (settings.bench_name, settings.judge_model, settings.baseline_model) == (
+        "arena-hard-v0.1", "gpt-4-1106-preview", "gpt-4-0314")
+    data = tmp_path / "data"
+    write_jsonl(data / "arena-hard-v0.1" / "question.jsonl", QUESTIONS)
+    write_jsonl(model_file(answer_dir("arena-hard-v0.1", data), "gpt-4-0314"), answers_of("BASELINE", "gpt-4-0314"))
+    assert qa_browser.main(["--config-file", str(upstream), "--data-dir", str(data),
+                            "--leaderboard-dir", str(tmp_path / "lb")]) == 0
+    assert len(launches) == 1
+
+
+def test_baseline_off_shows_the_model_alone(tmp_path, launches):
+    make_bench(tmp_path)
+    config = tmp_path / "off.yaml"
+    config.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\nbaseline: false\n" + JUDGE_PROMPTS)
+    data = tmp_path / "data"
+    assert qa_browser.main(["--config-file", str(config), "--data-dir", str(data),
+                            "--leaderboard-dir", str(tmp_path / "lb")]) == 0
+    assert len(launches) == 1
+    answers = ModelRecords(answer_dir(BENCH, data), ("question_id", "choices"))
+    judgments = ModelRecords(judgment_dir(BENCH, JUDGE, data), ("question_id", "games"))
+    question, a, b, game_1, game_2 = selection_views(QUESTIONS[0], JUDGED, answers, judgments, None)
+    assert "How do I sort" in question
+    assert a.startswith("### A: no baseline") and "baseline: false" in a
+    assert "JUDGED SORT ANSWER" in b
+    assert game_1.startswith(f"### Game 1 (A = {JUDGED}; no baseline)")
+    assert "Verdict: B>A: B is slightly better" in game_1 and "JUDGE GAME ONE on q-sort" in game_1
+    assert game_2.startswith(f"### Game 2 (A = {JUDGED}; no baseline)")
+    # With a baseline, the same selection shows its answer as A.
+    _, a, _, game_1, _ = selection_views(QUESTIONS[0], JUDGED, answers, judgments, BASELINE)
+    assert a.startswith(f"### A: {BASELINE}") and "BASELINE SORT ANSWER" in a
+    assert f"Verdict: B>A: {JUDGED} is slightly better" in game_1
+    assert selection_views(None, JUDGED, answers, judgments, BASELINE)[0] == "_Pick a question._"
+
+
+@pytest.mark.parametrize("score", [["A>B"], {"a": 1}, 3])
+def test_non_string_score_is_shown_not_raised(score):
+    judgment = judgment_record("q-sort", "B>A", "A>B")
+    judgment["games"][0]["score"] = score
+    assert "(unknown label)" in game_markdown(judgment, 1, BASELINE, JUDGED)
+    assert count_games([judgment])["unparsable"] == 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,11 +384,36 @@ def test_main_share_without_auth_warns(tmp_path, launches, caplog):
     assert launches[-1]["server_name"] == "127.0.0.1"
 
 
+def test_auth_from_the_environment(tmp_path, launches, monkeypatch, caplog):
+    config = make_bench(tmp_path)
+    argv = ["--config-file", str(config), "--data-dir", str(tmp_path / "data"),
+            "--leaderboard-dir", str(tmp_path / "leaderboard"), "--share"]
+    monkeypatch.setenv("ARENA_HARD_AUTH", "env-user:pa:ss")
+    with caplog.at_level(logging.WARNING):
+        assert qa_browser.main(argv) == 0
+    assert launches[-1]["auth"] == ("env-user", "pa:ss")
+    assert not any("--share without --auth" in r.getMessage() for r in caplog.records)
+    assert qa_browser.main(argv + ["--auth", "flag:wins"]) == 0  # the flag takes precedence
+    assert launches[-1]["auth"] == ("flag", "wins")
+    monkeypatch.setenv("ARENA_HARD_AUTH", "no-colon")
+    with pytest.raises(SystemExit) as e:
+        qa_browser.main(argv)
+    assert e.value.code == 2 and len(launches) == 2
+    monkeypatch.delenv("ARENA_HARD_AUTH")
+    assert qa_browser.parse_args([]).auth is None
+
+
+def test_help_documents_the_auth_environment_variable(capsys):
+    with pytest.raises(SystemExit):
+        qa_browser.parse_args(["--help"])
+    assert "ARENA_HARD_AUTH=USER:PASS" in " ".join(capsys.readouterr().out.split())
+
+
 def test_main_reports_bad_config_in_one_line(tmp_path, launches, caplog):
     config = make_bench(tmp_path)
     with caplog.at_level(logging.ERROR):
-        assert qa_browser.main(["--config-file", str(tmp_path / "nope.yaml")]) == 1
-        assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "elsewhere")]) == 1
+        assert qa_browser.main(["--config-file", str(tmp_path / "nope.yaml")]) == 2
+        assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "elsewhere")]) == 2
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert "nope.yaml: file not found" in messages[0]
     assert "question.jsonl: file not found" in messages[1]
