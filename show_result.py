@@ -919,7 +919,7 @@ def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date
     today = today or datetime.date.today()
     path = directory / f"arena_hard_leaderboard_{today.strftime('%Y%m%d')}.csv"
     text = io.StringIO(newline="")
-    writer = csv.writer(text)
+    writer = csv.writer(text, lineterminator="\n")  # as pandas to_csv writes
     writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"])
     for row in rows:
         ci = f"(-{(row['score'] - row['lower']):.2f}, +{(row['upper'] - row['score']):.2f})"

@@ -553,7 +553,7 @@ def test_outputs_are_atomic_and_keep_permissions(tmp_path, capsys):
     json_path.write_text("stale")
     assert run_main(argv, capsys)[0] == 0
     assert (csv_path.stat().st_mode & 0o777, json_path.stat().st_mode & 0o777) == (0o640, 0o604)
-    assert csv_path.read_bytes().startswith(b"model,score,rating_q025,rating_q975,CI,avg_tokens,date\r\n")
+    assert csv_path.read_bytes().startswith(b"model,score,rating_q025,rating_q975,CI,avg_tokens,date\n")
     assert json.loads(json_path.read_text())["separability"]["pairs"] == 3
     assert sorted(p.name for p in lb.iterdir()) == sorted([csv_path.name, json_path.name])  # no temporary left
 
