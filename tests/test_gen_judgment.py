@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 import gen_judgment
-from fake_api import FakeAPI, message_text
+from fake_api import FakeAPI, HoldAfter, message_text
 from gen_judgment import CONTINUE_PROMPT, build_game_prompt, parse_verdict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -439,24 +439,25 @@ def test_model_without_answer_file_is_an_error(tmp_path, api, caplog, missing, n
     assert api.requests == [] and not setup.judgment_file("m1").exists()
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"judge_model": None}, "judge_model"),
-    ({"system_prompt": 3}, "system_prompt: expected str"),
-    ({"pairwise": "yes"}, "pairwise: expected bool"),
-    ({"max_tokens": "many"}, "max_tokens"),
-    ({"number_of_judgment_attempts": 0}, "number_of_judgment_attempts"),
-    ({"regex_pattern": "(unclosed"}, "regex_pattern: invalid"),
-    ({"regex_pattern": "(A)(B)"}, "regex_pattern: at most one capture group"),
-    ({"prompt_template": ["{question_1} {answer}"]}, "prompt_template[0]: unknown placeholder {answer}"),
-    ({"prompt_template": ["{question_1"]}, "prompt_template[0]"),
-    ({"prompt_template": ["{question_1} {answer_3}"]}, "question q000: prompt_template uses {answer_3}"),
-    ({"model_list": "m1"}, "model_list: expected a list"),
-    ({"baseline_model": None}, "baseline_model: required"),
-    ({"reference": True}, "ref_model: required"),
-    ({"judge_model": "nobody"}, "model 'nobody' has no entry in"),
-    ({"bench_name": "../elsewhere"}, "bench_name"),
+@pytest.mark.parametrize("change, expected, named_file", [
+    ({"judge_model": None}, "judge_model", "setting"),
+    ({"system_prompt": 3}, "system_prompt: expected str", "setting"),
+    ({"pairwise": "yes"}, "pairwise: expected bool", "setting"),
+    ({"max_tokens": "many"}, "max_tokens", "setting"),
+    ({"number_of_judgment_attempts": 0}, "number_of_judgment_attempts", "setting"),
+    ({"regex_pattern": "(unclosed"}, "regex_pattern: invalid", "setting"),
+    ({"regex_pattern": "(A)(B)"}, "regex_pattern: at most one capture group", "setting"),
+    ({"prompt_template": ["{question_1} {answer}"]}, "prompt_template[0]: unknown placeholder {answer}", "setting"),
+    ({"prompt_template": ["{question_1"]}, "prompt_template[0]", "setting"),
+    ({"prompt_template": ["{question_1} {answer_3}"]}, "question q000: prompt_template uses {answer_3}",
+     "question.jsonl"),
+    ({"model_list": "m1"}, "model_list: expected a list", "setting"),
+    ({"baseline_model": None}, "baseline_model: required", "setting"),
+    ({"reference": True}, "ref_model: required", "setting"),
+    ({"judge_model": "nobody"}, "model 'nobody' has no entry in", "setting"),
+    ({"bench_name": "../elsewhere"}, "bench_name", "setting"),
 ])
-def test_config_errors_name_file_and_key(tmp_path, api, caplog, change, expected):
+def test_config_errors_name_file_and_key(tmp_path, api, caplog, change, expected, named_file):
     simple_bench(tmp_path / "data", 1)
     setup = Setup(tmp_path, api)
     for key, value in change.items():
@@ -468,7 +469,8 @@ def test_config_errors_name_file_and_key(tmp_path, api, caplog, change, expected
     assert setup.run() == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and expected in errors[0], errors
-    assert str(setup.setting_file) in errors[0] or "question.jsonl" in errors[0]
+    path = setup.setting_file if named_file == "setting" else setup.data_dir / "bench" / "question.jsonl"
+    assert errors[0].startswith(f"{path}: "), errors
     assert api.requests == []
 
 
@@ -564,7 +566,7 @@ def _start_script(tmp_path: Path, api: FakeAPI, parallel: int, lines: int) -> tu
     setup.write()
     process = subprocess.Popen([sys.executable, str(REPO / "gen_judgment.py"), *setup.args()], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     path = setup.judgment_file()
     while time.monotonic() < deadline:
         if path.exists() and path.read_bytes().count(b"\n") >= lines:
@@ -578,10 +580,17 @@ def _start_script(tmp_path: Path, api: FakeAPI, parallel: int, lines: int) -> tu
 
 def test_resume_after_sigkill(tmp_path):
     qids = simple_bench(tmp_path / "data", 40)
-    with FakeAPI(latency=0.03, responder=verdict_responder()) as api:
-        setup, process = _start_script(tmp_path, api, parallel=4, lines=5)
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
+    # 20 replies, then every judge call waits: 8 to 10 judgments (2 games each, 4 workers) get
+    # written and the run cannot finish before the kill, however slowly this machine runs
+    hold = HoldAfter(20, verdict_responder())
+    with FakeAPI(latency=0.01, responder=hold) as api:
+        try:
+            setup, process = _start_script(tmp_path, api, parallel=4, lines=5)
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            process.communicate()
+        finally:
+            hold.release()
         killed_at = len(setup.records())
         assert 5 <= killed_at < 40
         # a write cut by the kill would look like this: the rerun must drop it
@@ -596,10 +605,14 @@ def test_resume_after_sigkill(tmp_path):
 
 def test_ctrl_c_stops_cleanly(tmp_path):
     qids = simple_bench(tmp_path / "data", 60)
-    with FakeAPI(latency=0.05, responder=verdict_responder()) as api:
-        setup, process = _start_script(tmp_path, api, parallel=2, lines=3)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=15)
+    hold = HoldAfter(10, verdict_responder())  # 4 or 5 judgments, then the run waits for Ctrl-C
+    with FakeAPI(latency=0.01, responder=hold) as api:
+        try:
+            setup, process = _start_script(tmp_path, api, parallel=2, lines=3)
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            hold.release()
         assert process.returncode == 130, stderr[-2000:]
         assert "interrupted" in stderr and "Traceback" not in stderr
         records = setup.records()  # every line whole
