@@ -78,11 +78,12 @@ def test_transient_faults_are_retried(api, api_type, fault):
 
 
 def test_timeout_is_retried(api):
-    api.slow_seconds = 2.0
+    api.slow_seconds = 30.0  # far past the client's timeout; stop() wakes the handler at teardown
     api.fail_next("slow")
     sleeps = Sleeps()
-    result = utils.complete(model(api, timeout=0.3), MESSAGES, 0.0, 20, sleep=sleeps)
+    result = utils.complete(model(api, timeout=1.5), MESSAGES, 0.0, 20, sleep=sleeps)
     assert result.ok and result.attempts == 2
+    assert [r["fault"] for r in api.requests] == ["slow", None]
     assert len(sleeps.waits) == 1
 
 
