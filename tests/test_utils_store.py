@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -163,13 +162,14 @@ def test_appender_keeps_non_ascii_as_is(tmp_path):
     assert "héllo 世界" in path.read_text(encoding="utf-8")
 
 
-WRITER = textwrap.dedent("""
-    import sys, itertools
+WRITER_LINES = 3000  # at most 4.5 MB; a kill right after STARTED lands long before the end
+WRITER = textwrap.dedent(f"""
+    import sys
     sys.path.insert(0, sys.argv[1])
     import utils
     out = utils.JsonlAppender(sys.argv[2])
-    for i in itertools.count():
-        out.append({"question_id": f"q{i}", "i": i, "text": "y" * (i % 7000)})
+    for i in range({WRITER_LINES}):
+        out.append({{"question_id": f"q{{i}}", "i": i, "text": "y" * (i % 7000)}})
         if i == 50:
             print("STARTED", flush=True)
 """)
@@ -179,13 +179,13 @@ def test_sigkill_during_appends_loses_no_completed_line(tmp_path):
     path = tmp_path / "killed.jsonl"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(path)], stdout=subprocess.PIPE)
     assert proc.stdout.readline().strip() == b"STARTED"
-    time.sleep(0.3)  # let it write many more lines
-    os.kill(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGKILL)  # while it writes; what follows holds even if it had finished
     proc.wait()
+    proc.stdout.close()
     data = path.read_bytes()
     complete, _, _torn = data.rpartition(b"\n")
     lines = complete.split(b"\n")
-    assert len(lines) > 50
+    assert 50 < len(lines) <= WRITER_LINES
     for n, line in enumerate(lines):  # every completed line is intact and in order
         record = json.loads(line)
         assert record["i"] == n and record["text"] == "y" * (n % 7000)
@@ -308,9 +308,10 @@ def test_run_pool_yields_every_result_once():
 
 
 def test_run_pool_runs_in_parallel():
-    start = time.perf_counter()
-    list(utils.run_pool(lambda x: time.sleep(0.1), range(16), parallel=16, progress=False))
-    assert time.perf_counter() - start < 1.0  # serial would take 1.6 s
+    # every call waits until all 16 are running at once; run fewer at a time and the barrier breaks
+    barrier = threading.Barrier(16, timeout=30)
+    results = dict(utils.run_pool(lambda x: (barrier.wait(), x)[1], range(16), parallel=16, progress=False))
+    assert results == {x: x for x in range(16)}
 
 
 def test_run_pool_reraises_worker_errors():
@@ -325,19 +326,28 @@ def test_run_pool_reraises_worker_errors():
 
 def test_run_pool_stops_starting_items_when_the_consumer_stops():
     started = []
+    release = threading.Event()
 
     def fn(x: int) -> int:
         started.append(x)
-        time.sleep(0.02)
+        if x != 0:  # item 0 comes back at once; every other call waits until the consumer stopped
+            release.wait(30)
         return x
 
+    threads_before = set(threading.enumerate())
     gen = utils.run_pool(fn, range(1000), parallel=2, progress=False)
-    next(gen)
+    assert next(gen) == (0, 0)
+    workers = set(threading.enumerate()) - threads_before
+    assert len(workers) == 2
     gen.close()
-    time.sleep(0.1)
-    count = len(started)
-    time.sleep(0.1)
-    assert len(started) == count < 20
+    started_at_close = len(started)
+    release.set()
+    for worker in workers:  # each finishes what it holds and starts nothing new
+        worker.join(30)
+        assert not worker.is_alive()
+    assert started_at_close <= 3  # item 0 and at most one waiting call per worker
+    assert len(started) - started_at_close <= 2  # at most one late start per worker
+    assert sorted(started) == list(range(len(started)))  # items are started in order, none twice
 
 
 def test_run_pool_with_no_items():
