@@ -114,11 +114,7 @@ def model_from_filename(filename: str | Path) -> str:
 
 def model_file(directory: str | Path, model: str) -> Path:
     """The JSONL file of `model` inside `directory`; never outside it."""
-    directory = Path(directory)
-    path = directory / model_to_filename(model)
-    if path.parent != directory:  # cannot happen with quote(); kept as a guard
-        raise ValueError(f"model name {model!r} escapes {directory}")
-    return path
+    return Path(directory) / model_to_filename(model)
 
 
 def bench_dir(bench_name: str, data_dir: str | Path = "data") -> Path:
@@ -216,9 +212,6 @@ def load_model_answers(directory: str | Path) -> dict[str, dict[str, Answer]]:
 def load_judgments(directory: str | Path) -> dict[str, dict[str, Judgment]]:
     """{model name: {question_id: judgment}} for every *.jsonl in a judgment folder."""
     return _load_per_model(directory, ("question_id", "games"))  # type: ignore[return-value]
-    for path in sorted(directory.glob("*.jsonl")):
-        judgments[model_from_filename(path)] = read_jsonl_by_id(path, ("question_id", "games"))  # type: ignore[assignment]
-    return judgments
 
 
 UPSTREAM_ERROR = "$ERROR$"  # what upstream stores as an answer or judgment after its retries fail
@@ -234,18 +227,25 @@ def is_complete_answer(answer: dict) -> bool:
         turns = choice.get("turns") if isinstance(choice, dict) else None
         if not isinstance(turns, list) or not turns:
             return False
-        if any(not isinstance(t, dict) or not isinstance(t.get("content"), str)
+        if any(not isinstance(t, dict) or not isinstance(t.get("content"), str) or not t["content"]
                or t["content"] == UPSTREAM_ERROR for t in turns):
             return False
     return True
 
 
 def is_complete_judgment(judgment: dict) -> bool:
-    """A judgment counts as done unless it has no games or a game's text holds upstream's "$ERROR$"."""
+    """A judgment counts as done unless it has no games, or a game without a verdict has a reply
+    that is exactly upstream's "$ERROR$" (upstream joins the replies of a game with newlines)."""
     games = judgment.get("games")
     if not isinstance(games, list) or not games:
         return False
-    return all(isinstance(g, dict) and UPSTREAM_ERROR not in str(g.get("judgment", "")) for g in games)
+    for game in games:
+        if not isinstance(game, dict):
+            return False
+        replies = str(game.get("judgment", "")).split("\n")
+        if game.get("score") is None and UPSTREAM_ERROR in (r.strip() for r in replies):
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -567,7 +567,8 @@ def require_models(api_config: dict[str, ModelConfig], names: Iterable[str], api
             try:  # builds the SDK client now: a missing key or SDK is one error, not one per call
                 get_client(config.api_type, endpoint, config.timeout)
             except Exception as e:  # MissingPackage, or the SDK's own error (e.g. no API key)
-                raise ConfigError(f"{api_path}: {name}.endpoints[{i}]: {str(e).splitlines()[0]}") from None
+                first_line = _redact(str(e).splitlines()[0] if str(e) else type(e).__name__, endpoint.api_key)
+                raise ConfigError(f"{api_path}: {name}.endpoints[{i}]: {first_line}") from None
         configs.append(config)
     return configs
 
@@ -869,6 +870,8 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float, ma
         try:
             client = get_client(model.api_type, endpoint, model.timeout)
             reply = provider.call(client, model.model_name, messages, temperature, max_tokens)
+            if not reply.text:
+                raise EmptyResponse("the reply has no text")
             return Completion(reply.text, None, reply.prompt_tokens, reply.completion_tokens, attempts)
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)

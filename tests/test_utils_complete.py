@@ -237,3 +237,11 @@ def test_setup_errors_are_found_when_models_are_chosen(tmp_path, monkeypatch):
     if importlib.util.find_spec("mistralai") is None:
         with pytest.raises(utils.ConfigError, match=r"mis.endpoints\[0\]: .*pip install mistralai"):
             utils.require_models(config, ["mis"], f, "gen.yaml: model_list")
+
+
+@pytest.mark.parametrize("api_type", ["openai", "anthropic"])
+def test_an_empty_text_is_an_empty_reply(api, api_type):
+    api.responder = lambda body, path: ""
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and "EmptyResponse" in result.error
+    assert len(api.requests) == 1 + utils.MAX_EMPTY_RETRIES

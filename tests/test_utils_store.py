@@ -366,6 +366,9 @@ def test_drop_superseded_lines_keeps_the_last_record_per_id(tmp_path):
     ({"games": [{"judgment": "ok [[A>B]]", "score": "A>B"}, {"judgment": "fine", "score": None}]}, True),
     ({"games": [{"judgment": "$ERROR$", "score": None}, {"judgment": "ok", "score": "A=B"}]}, False),
     ({"games": [{"judgment": "\n$ERROR$", "score": None}]}, False),
+    ({"games": [{"judgment": "\nThe shell prints $ERROR$ here. [[A>B]]", "score": "A>B"}]}, True),
+    ({"games": [{"judgment": "\n$ERROR$\n[[B>A]]", "score": "B>A"}]}, True),
+    ({"games": [{"judgment": "\nno label, $ERROR$ quoted", "score": None}]}, True),
     ({"games": []}, False),
     ({"games": None}, False),
 ])
@@ -423,7 +426,7 @@ def test_config_that_is_not_utf8_or_not_a_file(tmp_path):
 @pytest.mark.parametrize("answer, complete", [
     ({"choices": [{"index": 0, "turns": [{"content": None}]}]}, False),
     ({"choices": [{"index": 0, "turns": [{"token_len": 3}]}]}, False),
-    ({"choices": [{"index": 0, "turns": [{"content": ""}]}]}, True),
+    ({"choices": [{"index": 0, "turns": [{"content": ""}]}]}, False),
 ])
 def test_answer_turns_need_text(answer, complete):
     assert utils.is_complete_answer(answer) is complete
