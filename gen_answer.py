@@ -161,15 +161,24 @@ def temperature_for(category: str | None, default: float) -> float:
     return CATEGORY_TEMPERATURE.get(category or "", default)
 
 
-def make_token_counter(name: str, where: str) -> TokenCounter:
-    """A function counting tokens with the tokenizer an api_config entry names.
+@dataclass(frozen=True)
+class TokenBudget:
+    """How an api_config `tokenizer` shrinks max_tokens: the conversation's tokens plus a margin
+    for what the chat template adds (upstream's margins: 100 with tiktoken, 300 otherwise)."""
+
+    count: TokenCounter
+    margin: int
+
+
+def make_token_budget(name: str, where: str) -> TokenBudget:
+    """The budget for the tokenizer an api_config entry names.
 
     OpenAI model names (gpt-3.5*, gpt-4*) and tiktoken / cl100k_base count with cl100k_base;
     any other name is a Hugging Face tokenizer loaded through transformers (imported only
     here). ConfigError naming `where` when that cannot be done.
     """
     if name in TIKTOKEN_NAMES or name in OPENAI_MODEL_LIST or name.startswith(("gpt-3.5", "gpt-4")):
-        return count_tokens
+        return TokenBudget(count_tokens, 100)
     try:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from transformers import AutoTokenizer
@@ -181,7 +190,7 @@ def make_token_counter(name: str, where: str) -> TokenCounter:
     except Exception as e:  # OSError for a missing model, ValueError, network errors, ...
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(f"{where}: cannot load tokenizer {name!r}: {first_line}") from None
-    return lambda text: len(tokenizer.encode(text))
+    return TokenBudget(lambda text: len(tokenizer.encode(text)), 300)
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,36 +199,49 @@ def make_token_counter(name: str, where: str) -> TokenCounter:
 
 
 def answer_question(question: Question, model: ModelConfig, settings: Settings,
-                    prompt_tokens: TokenCounter | None = None,
+                    budget: TokenBudget | None = None,
                     rng: random.Random | None = None) -> Answer | Completion:
     """All choices of one question, or the failed Completion that stopped it.
 
     Every turn sends the whole conversation so far; each choice starts a fresh conversation
     (upstream kept appending to one across choices). One endpoint serves the whole question.
-    With `prompt_tokens`, a turn's max_tokens is settings.max_tokens minus the conversation's
-    token count; when nothing is left the question fails (reported, not stored).
+    With a token `budget`, a turn's max_tokens is settings.max_tokens less the conversation's
+    tokens and the budget's margin; a question that leaves nothing fails (reported, not
+    stored), before any call when its own turns already leave nothing.
     """
     endpoint = (rng or random).choice(model.endpoints)
     temperature = temperature_for(question.get("category"), settings.temperature)
     system = system_prompt_for(model)
+    turn_tokens: list[int] = []
+    fixed = 0  # tokens of every conversation before its first turn: margin and system prompt
+    if budget is not None:
+        turn_tokens = [budget.count(turn["content"]) for turn in question["turns"]]
+        fixed = budget.margin + (budget.count(system) if system else 0)
+        if fixed + sum(turn_tokens) >= settings.max_tokens:
+            return Completion(None, f"the question takes {fixed + sum(turn_tokens)} tokens with the "
+                                    f"margin, leaving nothing of max_tokens {settings.max_tokens}")
     choices: list[Choice] = []
     for index in range(settings.num_choices):
         conv: list[Message] = [{"role": "system", "content": system}] if system is not None else []
         turns: list[Turn] = []
-        for turn in question["turns"]:
+        used = fixed
+        for j, turn in enumerate(question["turns"]):
             conv.append({"role": "user", "content": turn["content"]})
             max_tokens = settings.max_tokens
-            if prompt_tokens is not None:
-                used = sum(prompt_tokens(m["content"]) for m in conv)
+            if budget is not None:
+                used += turn_tokens[j]
                 max_tokens -= used
                 if max_tokens < 1:  # a one-token answer would be stored as if it were real
-                    return Completion(None, f"the conversation has {used} tokens, leaving nothing of "
-                                            f"max_tokens {settings.max_tokens}")
+                    return Completion(None, f"the conversation takes {used} tokens with the margin, "
+                                            f"leaving nothing of max_tokens {settings.max_tokens}")
             result = complete(model, list(conv), temperature, max_tokens, endpoint)
             if not result.ok:
                 return result
             conv.append({"role": "assistant", "content": result.text})
-            turns.append({"content": result.text, "token_len": count_tokens(result.text)})
+            token_len = count_tokens(result.text)
+            turns.append({"content": result.text, "token_len": token_len})
+            if budget is not None:
+                used += token_len if budget.count is count_tokens else budget.count(result.text)
         choices.append({"index": index, "turns": turns})
     answer: Answer = {
         "question_id": question["question_id"],
@@ -248,7 +270,7 @@ class ModelRun:
     path: Path
     todo: list[Question]
     cached: int  # questions with a valid stored answer
-    prompt_tokens: TokenCounter | None
+    budget: TokenBudget | None
 
 
 def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api_path: str | Path) -> ModelRun:
@@ -256,10 +278,10 @@ def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api
     path = model_file(out_dir, model.name)
     existing = read_jsonl_by_id(path, ("question_id", "choices")) if path.exists() else {}
     todo = [q for q in questions if not is_complete_answer(existing.get(str(q["question_id"]), {}))]
-    counter = None
+    budget = None
     if model.tokenizer and todo:
-        counter = make_token_counter(model.tokenizer, f"{api_path}: {model.name}.tokenizer")
-    return ModelRun(model, path, todo, len(questions) - len(todo), counter)
+        budget = make_token_budget(model.tokenizer, f"{api_path}: {model.name}.tokenizer")
+    return ModelRun(model, path, todo, len(questions) - len(todo), budget)
 
 
 class CtrlC:
@@ -306,7 +328,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     """
     tally = Tally(cached=run.cached)
     answer_fn = functools.partial(answer_question, model=run.model, settings=settings,
-                                  prompt_tokens=run.prompt_tokens)
+                                  budget=run.budget)
     interrupted = False
     if run.todo:
         with JsonlAppender(run.path) as appender, CtrlC() as ctrl_c, logging_redirect_tqdm():
