@@ -54,6 +54,7 @@ from utils import (
     Turn,
     answer_dir,
     bench_dir,
+    check_bench_name,
     complete,
     fetch_official_data,
     is_complete_answer,
@@ -129,13 +130,7 @@ def load_settings(path: str | Path) -> Settings:
     def fail(key: str, expected: str) -> ConfigError:
         return ConfigError(f"{path}: {key}: expected {expected}, got {config[key]!r}")
 
-    bench_name = config["bench_name"]
-    if not isinstance(bench_name, str) or not bench_name:
-        raise fail("bench_name", "a folder name")
-    try:
-        bench_dir(bench_name)
-    except ConfigError as e:
-        raise ConfigError(f"{path}: bench_name: {e}") from None
+    bench_name = check_bench_name(config["bench_name"], f"{path}: bench_name")
     temperature = config["temperature"]
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
         raise fail("temperature", "a non-negative number")

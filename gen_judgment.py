@@ -44,6 +44,7 @@ from utils import (
     ModelConfig,
     Question,
     bench_dir,
+    check_bench_name,
     complete,
     drop_superseded_lines,
     is_complete_answer,
@@ -247,12 +248,15 @@ def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = 
 
 def _check_template(template: str, where: str) -> None:
     try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
     except ValueError as e:
         raise ConfigError(f"{where}: {e} (write literal braces as {{{{ and }}}})") from None
-    for name in fields:
+    for name, spec, conversion in fields:
         if not PLACEHOLDER.fullmatch(name):
             raise ConfigError(f"{where}: unknown placeholder {{{name}}} (expected question_N, answer_N or ref_answer_N)")
+        if spec or conversion:
+            raise ConfigError(f"{where}: placeholder {{{name}}} takes no format spec or conversion")
 
 
 def load_judge_settings(path: str | Path) -> JudgeSettings:
@@ -294,10 +298,7 @@ def load_judge_settings(path: str | Path) -> JudgeSettings:
         raise ConfigError(f"{path}: max_tokens: must be at least 1")
     if attempts < 1:
         raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
-    try:
-        bench_dir(bench_name)  # refuses names that would leave the data folder
-    except ConfigError as e:
-        raise ConfigError(f"{path}: bench_name: {e}") from None
+    check_bench_name(bench_name, f"{path}: bench_name")  # refuses names that would leave the data folder
     return JudgeSettings(
         judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
         prompt_templates=templates, model_list=model_list, regex=regex,
@@ -368,8 +369,6 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
             except KeyError as e:
                 raise DataError(f"{question_file}: question {qid}: prompt_template uses {{{e.args[0]}}}, "
                                 f"which this question and its answers do not provide") from None
-            except (IndexError, TypeError) as e:
-                raise DataError(f"{root}: question {qid}: an answer has no usable choices[0].turns ({e})") from None
             tasks.append(PairTask(question["question_id"], model, games))
             count.to_judge += 1
     return tasks, counts

@@ -117,11 +117,17 @@ def model_file(directory: str | Path, model: str) -> Path:
     return Path(directory) / model_to_filename(model)
 
 
+def check_bench_name(bench_name: Any, where: str = "bench_name") -> str:
+    """The bench name if it is a plain folder name (it cannot leave the data folder)."""
+    if (not isinstance(bench_name, str) or not bench_name or "/" in bench_name or "\\" in bench_name
+            or bench_name in (".", "..")):
+        raise ConfigError(f"{where}: {bench_name!r} must be a plain folder name")
+    return bench_name
+
+
 def bench_dir(bench_name: str, data_dir: str | Path = "data") -> Path:
     """data/<bench_name>, refusing names that would leave data_dir."""
-    if not bench_name or "/" in bench_name or "\\" in bench_name or bench_name in (".", ".."):
-        raise ConfigError(f"bench_name {bench_name!r} must be a plain folder name")
-    return Path(data_dir) / bench_name
+    return Path(data_dir) / check_bench_name(bench_name)
 
 
 def answer_dir(bench_name: str, data_dir: str | Path = "data") -> Path:

@@ -449,13 +449,17 @@ def test_model_without_answer_file_is_an_error(tmp_path, api, caplog, missing, n
     ({"regex_pattern": "(A)(B)"}, "regex_pattern: at most one capture group", "setting"),
     ({"prompt_template": ["{question_1} {answer}"]}, "prompt_template[0]: unknown placeholder {answer}", "setting"),
     ({"prompt_template": ["{question_1"]}, "prompt_template[0]", "setting"),
+    ({"prompt_template": ["{question_1!z} {answer_1}"]}, "{question_1} takes no format spec or conversion",
+     "setting"),
+    ({"prompt_template": ["{question_1:d} {answer_1}"]}, "{question_1} takes no format spec or conversion",
+     "setting"),
     ({"prompt_template": ["{question_1} {answer_3}"]}, "question q000: prompt_template uses {answer_3}",
      "question.jsonl"),
     ({"model_list": "m1"}, "model_list: expected a list", "setting"),
     ({"baseline_model": None}, "baseline_model: required", "setting"),
     ({"reference": True}, "ref_model: required", "setting"),
     ({"judge_model": "nobody"}, "model 'nobody' has no entry in", "setting"),
-    ({"bench_name": "../elsewhere"}, "bench_name", "setting"),
+    ({"bench_name": "../elsewhere"}, "bench_name: '../elsewhere' must be a plain folder name", "setting"),
 ])
 def test_config_errors_name_file_and_key(tmp_path, api, caplog, change, expected, named_file):
     simple_bench(tmp_path / "data", 1)
