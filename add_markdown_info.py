@@ -100,10 +100,11 @@ def first_turn_text(answer: Answer) -> str:
     return content
 
 
-def conv_metadata(answer: Answer) -> dict:
-    """conv_metadata of an answer, from the first turn of its first choice (upstream key order)."""
+def conv_metadata(answer: Answer, token_len: int | None = None) -> dict:
+    """conv_metadata of an answer, from the first turn of its first choice (upstream key order).
+    A caller that already counted that turn's tokens passes token_len to skip a second count."""
     text = first_turn_text(answer)
-    return {"token_len": count_tokens(text), **markdown_counts(text)}
+    return {"token_len": count_tokens(text) if token_len is None else token_len, **markdown_counts(text)}
 
 
 def annotate_file(src: Path, dst: Path) -> int:

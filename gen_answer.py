@@ -38,7 +38,7 @@ from typing import Any
 import shortuuid
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from add_markdown_info import count_tokens, markdown_counts
+from add_markdown_info import conv_metadata, count_tokens
 from utils import (
     UPSTREAM_RAW_BASE,
     Answer,
@@ -245,10 +245,8 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
         "choices": choices,
         "tstamp": time.time(),
     }
-    # add_markdown_info.conv_metadata(answer) with the first turn's token count reused: it
-    # would tokenize that text a second time, the costliest step of a record.
-    answer["conv_metadata"] = {"token_len": choices[0]["turns"][0]["token_len"],
-                               **markdown_counts(choices[0]["turns"][0]["content"])}
+    # The first turn's token count is reused: tokenizing is the costliest step of a record.
+    answer["conv_metadata"] = conv_metadata(answer, token_len=choices[0]["turns"][0]["token_len"])
     return answer
 
 
