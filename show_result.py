@@ -28,6 +28,17 @@ Differences from upstream, on purpose:
 - --full-stats and the judge diagnostics count only the games played: a judgment made with
   pairwise off (one game) adds nothing for game 2 (its battles are game 1's, as with
   --first-game-only);
+- every bootstrap round is anchored at --baseline. Upstream's get_bootstrap_result checks whether
+  the baseline's name (e.g. "gpt-4-0314") is a parameter of compute_mle_elo, which it never is, so
+  --baseline is never passed on: its rounds are anchored at the default gpt-4-0314 when that model
+  is in the battles, else not at all (the intervals of a non-default --baseline are off);
+- style bootstrap: a model without any battle in a round is NaN for that round (left out of its
+  percentiles). Upstream passes the models present, models[~states], to fit_bt, which names
+  elo_scores[:p] with them: each model after the missing one gets the rating of the column
+  before its own;
+- upstream's failed judgments ("$ERROR$" games) count as missing, as utils.is_complete_judgment
+  says, not as unparsable in --full-stats and the judge diagnostics (their battles are the same:
+  a null score gives none);
 - the CSV, the quality JSON, the battles and the bootstrap files are written atomically;
 - the fits are solved to their optimum (Newton, step < 1e-10). Upstream's plain fit (tol 1e-8)
   agrees to 1e-5 win-rate points; its style-control fit (scikit-learn defaults: lbfgs stopping at
@@ -38,7 +49,8 @@ Differences from upstream, on purpose:
 with confidence, and with --reference-ranking agreement with confidence, the pair rank Brier score
 and Spearman's correlation, plus judge diagnostics (position consistency, null and strong shares).
 
-Exit status: 0 done, 2 bad configuration or data (one-line error; also bad flags).
+Exit status: 0 done, 2 bad configuration or data, or a file or folder that cannot be read or
+written (one-line error; also bad flags).
 """
 from __future__ import annotations
 
@@ -69,6 +81,7 @@ from utils import (
     Judgment,
     answer_dir,
     iter_jsonl,
+    is_complete_judgment,
     judgment_dir,
     model_from_filename,
     setup_logging,
@@ -159,11 +172,22 @@ def _battles_from_columns(qids: list[str], names_a: list[str], names_b: list[str
 
 
 def has_game(judgment: Judgment, g: int) -> bool:
-    """Whether game g (0 or 1) was played: a judgment made with pairwise off has one game
-    (in raw records, which qa_browser reads unchecked, a null entry or a "games" that is not a
-    list counts as not played)."""
+    """Whether game g (0 or 1) was played: a judgment made with pairwise off has one game, and a
+    null entry (upstream's failed game, see played_games; in raw records, which qa_browser reads
+    unchecked, also a "games" that is not a list) counts as not played."""
     games = judgment.get("games")
     return isinstance(games, list) and g < len(games) and games[g] is not None
+
+
+def played_games(games: list) -> list:
+    """`games` with upstream's failed games as not played (None): a game utils.is_complete_judgment
+    rejects (no verdict, a reply that is exactly "$ERROR$") counts as missing, not unparsable.
+
+    Such a game gives no battle either way (its score is null); it only leaves --full-stats, the
+    judge diagnostics and the browser's verdict counts. The other game of the judgment still counts.
+    """
+    return [None if isinstance(game, dict) and not is_complete_judgment({"games": [game]}) else game
+            for game in games]
 
 
 def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
@@ -269,13 +293,16 @@ def read_judgments(directory: Path) -> list[Judgment]:
 
     The judge's texts are dropped while reading (games keep only their score), so memory stays
     small however long the judgments are. Like upstream, every row counts, duplicates included
-    (reported); a file whose name differs from its rows' "model" field is reported.
+    (reported); a file whose name differs from its rows' "model" field is reported. Upstream's
+    failed games ("$ERROR$", see played_games) become games not played (None), and a row left
+    without any game (or with none to begin with) is skipped, as missing (reported).
     """
     judgments: list[Judgment] = []
     for path in sorted(directory.glob("*.jsonl")):
         file_model = model_from_filename(path)
         seen: set[str] = set()
         duplicates = 0
+        failed = skipped = 0
         others: Counter[str] = Counter()
         for lineno, record in iter_jsonl(path):
             for key in ("question_id", "model", "games"):
@@ -293,14 +320,25 @@ def read_judgments(directory: Path) -> list[Judgment]:
                 if score is not None and not isinstance(score, str):
                     raise DataError(f"{path}:{lineno}: games[{g}].score must be a label string or null, "
                                     f"got {score!r}")
+            games = record["games"]
+            if not is_complete_judgment(record):  # checked while the judge's texts are still there
+                failed += 1
+                games = played_games(games)
+                if all(game is None for game in games):
+                    skipped += 1
+                    continue
             qid = str(record["question_id"])
             if qid in seen:
                 duplicates += 1
             seen.add(qid)
             if model != file_model:
                 others[model] += 1
-            games = [Game(user_prompt="", judgment="", score=g.get("score")) for g in record["games"]]
-            judgments.append(Judgment(question_id=qid, model=model, judge=str(record.get("judge", "")), games=games))
+            kept = [None if g is None else Game(user_prompt="", judgment="", score=g.get("score")) for g in games]
+            judgments.append(Judgment(question_id=qid, model=model, judge=str(record.get("judge", "")), games=kept))
+        if failed:
+            log.warning("%s: %d judgments are upstream's failures (\"$ERROR$\" games) or have no games: those "
+                        "games count as missing, not unparsable (%d rows left without a game are skipped); "
+                        "gen_judgment.py redoes them", path, failed, skipped)
         if others:
             log.warning("%s: %d rows name another model (%s) than the file name (%s); using the rows' "
                         "'model' field as upstream does", path, sum(others.values()),
@@ -310,18 +348,20 @@ def read_judgments(directory: Path) -> list[Judgment]:
     return judgments
 
 
-def style_vector(meta: dict, where: str) -> np.ndarray:
-    """(token_len, header_count, list_count, bold_count) of a conv_metadata; counts may be dicts."""
+def style_vector(meta: dict, where: str, keys: Sequence[str] = STYLE_FEATURES) -> np.ndarray:
+    """(token_len, header_count, list_count, bold_count) of a conv_metadata, read under `keys`
+    (a battle's conv_metadata names them per side); counts may be dicts of numbers."""
     values = []
-    for key in STYLE_FEATURES:
+    for key in keys:
         if key not in meta:
             raise DataError(f"{where}: conv_metadata has no {key!r}")
         v = meta[key]
-        values.append(sum(v.values()) if isinstance(v, dict) else v)
-    try:
-        return np.array(values, dtype=float)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: conv_metadata values must be numbers or dicts of numbers") from None
+        try:
+            values.append(float(sum(v.values()) if isinstance(v, dict) else v))
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: conv_metadata {key!r} must be a number or a dict of numbers, "
+                            f"got {v!r}") from None
+    return np.array(values)
 
 
 @dataclass
@@ -416,11 +456,8 @@ def read_battles(path: Path, with_style: bool) -> Battles:
             if not isinstance(meta, dict):
                 raise ConfigError(f"{path}:{lineno}: battle has no conv_metadata; rerun with the style flag "
                                   "and without --load-battles to rebuild the battles")
-            try:
-                for names, out in ((STYLE_NAMES_A, styles_a), (STYLE_NAMES_B, styles_b)):
-                    out.append(style_vector({f: meta[n] for f, n in zip(STYLE_FEATURES, names)}, f"{path}:{lineno}"))
-            except KeyError as e:
-                raise DataError(f"{path}:{lineno}: conv_metadata has no {e.args[0]!r}") from None
+            styles_a.append(style_vector(meta, f"{path}:{lineno}", STYLE_NAMES_A))
+            styles_b.append(style_vector(meta, f"{path}:{lineno}", STYLE_NAMES_B))
     battles = _battles_from_columns(qids, names_a, names_b, winners)
     if with_style and qids:
         battles.style_a = np.vstack(styles_a)
@@ -614,11 +651,11 @@ def fit_bradley_terry(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarr
     w1 = np.concatenate([w1, pseudo * pseudo_weight], axis=1)
     w0 = np.concatenate([w0, pseudo * pseudo_weight], axis=1)
     n = w1 + w0
-    laplacian = _laplacian_operator(a_all, b_all, p)
     incidence = _incidence(a_all, b_all, p)
     # Star design (every row involves the anchor, as battles built from judgments do): with the
-    # anchor fixed, the Hessian is diagonal and Newton needs no linear solve.
+    # anchor fixed, the Hessian is diagonal and Newton needs no linear solve (nor the Laplacian).
     star = bool(np.all((a_all == anchor) | (b_all == anchor)))
+    laplacian = None if star else _laplacian_operator(a_all, b_all, p)
     touches = abs(incidence)
     free = present.copy()
     free[:, anchor] = False
@@ -1109,6 +1146,9 @@ def read_reference_ranking(path: Path) -> dict[str, Interval]:
             fields = rows[0].keys() if rows else []
     except FileNotFoundError:
         raise ConfigError(f"{path}: reference ranking not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:  # a folder, no permission, not UTF-8 text
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ConfigError(f"{path}: cannot read the reference ranking ({reason})") from None
     lower_key = "lower" if "lower" in fields else "rating_q025"
     upper_key = "upper" if "upper" in fields else "rating_q975"
     for key, wanted in (("model", "model"), ("score", "score"), (lower_key, "lower"), (upper_key, "upper")):
@@ -1384,6 +1424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except (ConfigError, DataError) as e:
         log.error("%s", e)
+        return 2
+    except OSError as e:  # e.g. a read-only data/ or leaderboard/, a file where a folder should be
+        log.error("%s", f"{e.filename}: {e.strerror}" if e.filename and e.strerror else e)
         return 2
 
 

@@ -95,6 +95,8 @@ def test_pair_rank_brier_with_bootstrap_rank_probabilities():
     # Reference: A above B and C, C above B (the Brier score scores every ordered pair).
     assert sr.pair_rank_brier(prob, ["A", "B", "C"], REFERENCE) == (
         pytest.approx((0.25 ** 2 + 0.125 ** 2 + 0.5 ** 2) / 3), 3)
+
+
 @pytest.mark.parametrize("ratings, expected", [
     ({"A": 3.0, "B": 1.0, "C": 2.0}, 1.0),
     ({"A": 1.0, "B": 3.0, "C": 2.0}, -1.0),
@@ -161,6 +163,20 @@ def test_read_reference_ranking(tmp_path):
         sr.read_reference_ranking(tmp_path / "none.csv")
 
 
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: p.mkdir(), "Is a directory"),
+    (lambda p: p.write_bytes(b"model,score,lower,upper\n\xe9t\xe9,1,0,2\n"), "'utf-8' codec can't decode"),
+])
+def test_unreadable_reference_ranking_is_a_config_error(tmp_path, make, reason):
+    path = tmp_path / "ref.csv"
+    make(path)
+    with pytest.raises(ConfigError) as e:
+        sr.read_reference_ranking(path)
+    message = str(e.value)
+    assert message.startswith(f"{path}: cannot read the reference ranking (") and reason in message
+    assert "\n" not in message
+
+
 def test_main_quality_prints_and_writes_json(tmp_path, capsys):
     data = tmp_path / "data"
     truth = write_bench(data, n_models=5, n_questions=80, seed=4, spread=0.8)
@@ -195,3 +211,9 @@ def test_main_quality_with_bad_reference_is_a_one_line_error(tmp_path, capsys, c
         code = sr.main(["--data-dir", str(data), "--num-rounds", "2", "--reference-ranking", str(tmp_path / "x.csv")])
     assert code == 2 and capsys.readouterr().out == ""
     assert "x.csv: reference ranking not found" in caplog.text
+
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code = sr.main(["--data-dir", str(data), "--num-rounds", "2", "--reference-ranking", str(tmp_path)])
+    assert code == 2 and capsys.readouterr().out == ""
+    assert f"{tmp_path}: cannot read the reference ranking (Is a directory)" in caplog.text

@@ -568,3 +568,133 @@ def test_script_exit_status_and_log_format(tmp_path):
     # utils.setup_logging's format ("LEVEL message"), as the other scripts log.
     assert proc.stderr.splitlines() == [f"ERROR {folder}: judgment folder not found (judge 'nobody', bench "
                                         f"'{BENCH}'; run gen_judgment.py first)"]
+
+
+@pytest.mark.parametrize("meta, message", [
+    ({"header_count": {"h1": None}}, "conv_metadata 'header_count' must be a number or a dict of numbers, "
+                                     "got {'h1': None}"),
+    ({"header_count": {"h1": "x"}}, "conv_metadata 'header_count' must be a number or a dict of numbers"),
+    ({"list_count": [1, 2]}, "conv_metadata 'list_count' must be a number or a dict of numbers, got [1, 2]"),
+    ({"token_len": None}, "conv_metadata 'token_len' must be a number or a dict of numbers, got None"),
+])
+def test_bad_style_metadata_is_a_data_error_naming_where(meta, message):
+    good = {"token_len": 10, "header_count": {"h1": 1, "h2": 2}, "list_count": 3, "bold_count": {"**": 1, "__": 0}}
+    assert sr.style_vector(good, "f:1").tolist() == [10.0, 3.0, 3.0, 1.0]
+    with pytest.raises(sr.DataError) as e:
+        sr.style_vector({**good, **meta}, "answers.jsonl:7")
+    assert str(e.value).startswith("answers.jsonl:7: ") and message in str(e.value)
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_bad_style_metadata_in_answers_and_battles_exits_2(small_battles, tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=6, seed=7)
+    path = data / BENCH / "model_answer" / "model-001.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    rows[3]["conv_metadata"]["header_count"] = {"h1": None}
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2", "--style-control"], capsys)
+    assert code == 2 and out == ""
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage().startswith(f"{path}:4: conv_metadata 'header_count' must be a number")
+
+    # The same in a battles file read back with --load-battles: the battle's own key is named.
+    battles = tmp_path / "battles" / "arena_hard_battles.jsonl"
+    battles.parent.mkdir()
+    lines = [json.dumps(r) for r in list(small_battles[0].records())[:5]]
+    assert sr.read_battles(write_lines(battles, lines), with_style=True).style_a.shape == (5, 4)
+    record = json.loads(lines[1])
+    record["conv_metadata"]["bold_count_b"] = "x"
+    with pytest.raises(sr.DataError, match=r"arena_hard_battles\.jsonl:2: conv_metadata 'bold_count_b' must be"):
+        sr.read_battles(write_lines(battles, [lines[0], json.dumps(record)] + lines[2:]), with_style=True)
+    del record["conv_metadata"]["header_count_a"]
+    with pytest.raises(sr.DataError, match=r"arena_hard_battles\.jsonl:2: conv_metadata has no 'header_count_a'"):
+        sr.read_battles(write_lines(battles, [lines[0], json.dumps(record)] + lines[2:]), with_style=True)
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=5)
+    not_a_folder = tmp_path / "leaderboard"
+    not_a_folder.write_text("a file where the leaderboard folder should be")
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, _ = run_main(["--data-dir", str(data), "--leaderboard-dir", str(not_a_folder), "--num-rounds", "2",
+                            "--output"], capsys)
+    assert code == 2
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage() == f"{not_a_folder}: File exists"
+
+
+def upstream_failure(score: str | None = None) -> dict:
+    """A game as upstream stores it when the judge's API failed: the reply "$ERROR$", no verdict."""
+    return {"user_prompt": "<|User Prompt|>...", "judgment": "$ERROR$", "score": score}
+
+
+def test_upstream_error_judgments_count_as_missing(tmp_path, caplog):
+    ok = {"user_prompt": "...", "judgment": "Fine. [[B>A]]", "score": "B>A"}
+    null = {"user_prompt": "...", "judgment": "No label here.", "score": None}
+    rows = [
+        {"question_id": "q1", "model": "m", "games": [ok, {**ok, "score": "A>B"}]},
+        {"question_id": "q2", "model": "m", "games": [upstream_failure(), upstream_failure()]},  # missing
+        {"question_id": "q3", "model": "m", "games": [upstream_failure(), {**ok, "score": "A>>B"}]},
+        {"question_id": "q4", "model": "m", "games": [null, ok]},  # a real null verdict stays unparsable
+        {"question_id": "q5", "model": "m", "games": []},  # no games: missing
+    ]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with caplog.at_level(logging.WARNING, logger="arena_hard"):
+        judgments = sr.read_judgments(tmp_path)
+    assert "m.jsonl: 3 judgments are upstream's failures" in caplog.text
+    assert "(2 rows left without a game are skipped)" in caplog.text
+    assert [j["question_id"] for j in judgments] == ["q1", "q3", "q4"]
+    assert judgments[1]["games"][0] is None and judgments[1]["games"][1]["score"] == "A>>B"
+    counts = sr.game_counts(judgments)["m"]
+    assert counts == {"strong_wins": 1, "wins": 2, "ties": 0, "losses": 1, "strong_losses": 0, "unparsable": 1}
+    assert sr.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 1
+    diagnostics = sr.judge_diagnostics(judgments)["m"]
+    assert diagnostics["null_share"] == 1 / 5 and diagnostics["judgments"] == 3
+
+    # Battles are upstream's: the failed games had null scores and gave none; q3's game 2 still counts.
+    as_upstream = [Judgment(question_id=r["question_id"], model="m", judge="",
+                            games=[Game(user_prompt="", judgment="", score=g["score"]) for g in r["games"]])
+                   for r in rows]
+    ours = list(sr.battles_from_judgments(judgments, "base").records())
+    assert ours == list(sr.battles_from_judgments(as_upstream, "base").records())
+    assert [b["question_id"] for b in ours] == ["q1", "q1", "q3", "q3", "q3", "q4"]
+
+
+def test_upstream_error_judgments_in_full_stats(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=10, seed=6, null_share=0.0)
+    path = data / BENCH / "model_judgment" / JUDGE / "model-000.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    argv = ["--data-dir", str(data), "--num-rounds", "5", "--full-stats", "--quality"]
+
+    def run_with(failed_game) -> str:
+        rows[0]["games"] = [failed_game(), failed_game()]
+        rows[1]["games"][1] = failed_game()
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        code, out = run_main(argv, capsys)
+        assert code == 0
+        return out
+
+    plain_null = run_with(lambda: {"user_prompt": "...", "judgment": "no label", "score": None})
+    out = run_with(upstream_failure)
+
+    def row_after(text: str, header: str) -> list[str]:
+        lines = text.splitlines()
+        start = next(i for i, x in enumerate(lines) if x.startswith(header))
+        return next(x for x in lines[start:] if x.startswith("model-000")).split("|")[1:]
+
+    stats = [int(v) for v in row_after(out, "model                          | ")]
+    assert stats[-1] == 0 and sum(stats) == 2 * 10 - 3  # 3 games missing, none unparsable
+    assert row_after(out, "judge diagnostics")[2].strip() == "0.0%"  # null share
+    stats = [int(v) for v in row_after(plain_null, "model                          | ")]
+    assert stats[-1] == 3 and sum(stats) == 2 * 10  # plain nulls are unparsable games
+    assert row_after(plain_null, "judge diagnostics")[2].strip() == "15.0%"
+    # The same battles as with plain null verdicts: the leaderboard is unchanged, to the digit.
+    assert out.split("\n\n")[0] == plain_null.split("\n\n")[0]
