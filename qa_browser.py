@@ -9,7 +9,9 @@ The judge config (read and checked by gen_judgment.py's loader, so a file that o
 also valid for judging) gives bench_name, judge_model and baseline_model (none with
 `baseline: false`). Questions are read at start; a model's answers and judgments are read the
 first time that model is selected (and again when its file changes), so a bench with hundreds of
-models opens in seconds.
+models opens in seconds. The Leaderboard tab shows the newest leaderboard CSV each time it is
+selected; without one, verdict counts per model (each judgment file counted again only when it
+changes).
 
 Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags).
 """
@@ -21,11 +23,11 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gen_judgment import load_judge_settings
-from show_result import FULL_STATS_COLUMNS, count_games
+from show_result import FULL_STATS_COLUMNS, count_games, played_games
 from utils import (
     Answer,
     ConfigError,
@@ -49,9 +51,12 @@ log = logging.getLogger("arena_hard.qa_browser")
 ALL_CLUSTERS = "__all__"  # dropdown value meaning "no cluster filter"
 NO_JUDGMENT = "no judgment yet"
 NO_ANSWER = "no answer yet"
+MALFORMED_ANSWER = "malformed answer record"
 SNIPPET_CHARS = 90
 CACHED_MODELS = 16  # per folder; a model's judgments can take tens of MB
 AUTH_ENV = "ARENA_HARD_AUTH"  # USER:PASS, read when --auth is not given
+ANSWER_KEYS = ("question_id", "choices")
+JUDGMENT_KEYS = ("question_id", "games")
 
 _SCORE_WORDS = {
     "A>>B": "{a} is significantly better",
@@ -74,9 +79,7 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 
 def question_label(question: Question) -> str:
     """Dropdown label: the id and the start of the first turn (the search box matches both)."""
-    turns = question.get("turns") or [{}]
-    first = str(turns[0].get("content", ""))
-    return f"{question['question_id']} · {snippet(first)}"
+    return f"{question['question_id']} · {snippet(question['turns'][0]['content'])}"
 
 
 def category_of(question: Question) -> str:
@@ -130,7 +133,7 @@ def question_markdown(question: Question) -> str:
     return (
         f"### Question `{question['question_id']}`\n"
         f"_category: {category_of(question)} · cluster: {cluster_of(question)}_\n\n"
-        + turns_markdown(question.get("turns", []), "the question")
+        + turns_markdown(question["turns"], "the question")
     )
 
 
@@ -142,8 +145,11 @@ def answer_markdown(answer: Answer | None, side: str, model: str, role: str) -> 
     choices = answer.get("choices") or []
     if not choices:
         return f"{header}_\n\n**the answer record has no choices**"
-    turns = choices[0].get("turns", [])
-    tokens = [t["token_len"] for t in turns if isinstance(t, dict) and isinstance(t.get("token_len"), int)]
+    turns = choices[0].get("turns", []) if isinstance(choices, list) and isinstance(choices[0], dict) else None
+    if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+        return (f"{header}_\n\n**{MALFORMED_ANSWER}** (expected "
+                '`"choices": [{"turns": [{"content": ...}, ...]}, ...]`)')
+    tokens = [t["token_len"] for t in turns if isinstance(t.get("token_len"), int)]
     if tokens:
         header += f" · {sum(tokens)} tokens"
     if len(choices) > 1:
@@ -172,9 +178,9 @@ def game_title(index: int, baseline: str | None, model: str) -> str:
 def game_markdown(judgment: Judgment | None, index: int, baseline: str | None, model: str) -> str:
     """The judge's text and verdict for game `index` (1-based) of a judgment."""
     title = f"### {game_title(index, baseline, model)}"
-    games = (judgment or {}).get("games") or []
     if judgment is None:
         return f"{title}\n**{NO_JUDGMENT}**"
+    games = judgment.get("games")
     if not isinstance(games, list) or len(games) < index or games[index - 1] is None:
         return f"{title}\n**no game {index} in this judgment** (pairwise off?)"
     game: Game = games[index - 1]
@@ -218,6 +224,13 @@ def read_leaderboard(path: Path):
         return None
 
 
+def latest_leaderboard(directory: Path | None):
+    """(path, DataFrame) of the newest leaderboard CSV in `directory`, or None if none is readable."""
+    path = latest_leaderboard_csv(directory) if directory is not None else None
+    board = read_leaderboard(path) if path is not None else None
+    return None if board is None else (path, board)
+
+
 def parse_auth(value: str) -> tuple[str, str]:
     """'user:password' -> (user, password); the password may itself contain ':'."""
     user, sep, password = value.partition(":")
@@ -231,18 +244,44 @@ def parse_auth(value: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
+Stamp = tuple[int, int]  # (st_mtime_ns, st_size) of a file: a changed stamp means read it again
+
+
+def file_stamp(path: Path) -> Stamp | None:
+    """The file's stamp, or None when there is no such file."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def drop_user_prompts(judgment: dict) -> dict:
+    """The judgment without its games' user_prompt (the question and both answers again, most of a
+    judgment file, never shown), changed in place."""
+    games = judgment.get("games")
+    if isinstance(games, list):
+        for game in games:
+            if isinstance(game, dict):
+                game.pop("user_prompt", None)
+    return judgment
+
+
 class ModelRecords:
     """{question_id: record} per model file of one folder, read when first asked for.
 
     A file is read again when its size or modification time changes (a judge run may still be
-    appending); the last CACHED_MODELS files asked for stay in memory.
+    appending); the last CACHED_MODELS files asked for stay in memory, each record passed through
+    `shrink` first (e.g. drop_user_prompts) when given.
     """
 
-    def __init__(self, directory: Path, required: tuple[str, ...], capacity: int = CACHED_MODELS):
+    def __init__(self, directory: Path, required: tuple[str, ...], capacity: int = CACHED_MODELS,
+                 shrink: Callable[[dict], dict] | None = None):
         self.directory = directory
         self.required = required
         self.capacity = capacity
-        self._cache: OrderedDict[str, tuple[tuple[int, int], dict[str, dict]]] = OrderedDict()
+        self.shrink = shrink
+        self._cache: OrderedDict[str, tuple[Stamp, dict[str, dict]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def models(self) -> list[str]:
@@ -253,23 +292,100 @@ class ModelRecords:
     def get(self, model: str) -> dict[str, dict]:
         """The model's records; {} when it has no file. Raises DataError for a malformed file."""
         path = model_file(self.directory, model)
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
+        stamp = file_stamp(path)
+        if stamp is None:
             return {}
-        stamp = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
             cached = self._cache.get(model)
             if cached is not None and cached[0] == stamp:
                 self._cache.move_to_end(model)
                 return cached[1]
         records = read_jsonl_by_id(path, self.required)  # outside the lock: other users keep browsing
+        if self.shrink is not None:
+            records = {qid: self.shrink(record) for qid, record in records.items()}
         with self._lock:
             self._cache[model] = (stamp, records)
             self._cache.move_to_end(model)
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
         return records
+
+
+def judgment_records(directory: Path, capacity: int = CACHED_MODELS) -> ModelRecords:
+    """A judgment folder's ModelRecords, games kept without their user_prompt."""
+    return ModelRecords(directory, JUDGMENT_KEYS, capacity, shrink=drop_user_prompts)
+
+
+def file_verdict_counts(path: Path) -> dict[str, int]:
+    """show_result.count_games over a judgment file: the last line of each question_id (what the
+    browser shows), upstream's "$ERROR$" games as not played (show_result.played_games)."""
+    judgments = read_jsonl_by_id(path, JUDGMENT_KEYS).values()
+    return count_games({"games": played_games(j["games"]) if isinstance(j["games"], list) else j["games"]}
+                       for j in judgments)
+
+
+class VerdictCounts:
+    """file_verdict_counts of every judgment file in a folder, by model.
+
+    Each model's counts (a small dict) are kept under its file's stamp and recounted only when the
+    file changes; the files are read for counting alone, not through a ModelRecords cache.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._cache: dict[str, tuple[Stamp, dict[str, int]]] = {}
+        self._lock = threading.Lock()
+
+    def by_model(self) -> dict[str, dict[str, int]]:
+        """{model: counts}; a malformed file is logged and left out."""
+        paths = sorted(self.directory.glob("*.jsonl")) if self.directory.is_dir() else []
+        counts: dict[str, dict[str, int]] = {}
+        for path in paths:
+            model = model_from_filename(path)
+            stamp = file_stamp(path)
+            if stamp is None:  # removed meanwhile
+                continue
+            with self._lock:
+                cached = self._cache.get(model)
+            if cached is not None and cached[0] == stamp:
+                counts[model] = cached[1]
+                continue
+            try:
+                counts[model] = file_verdict_counts(path)
+            except DataError as e:
+                log.error("%s", e)
+                continue
+            with self._lock:
+                self._cache[model] = (stamp, counts[model])
+        with self._lock:  # forget models whose file is gone
+            for model in set(self._cache) - {model_from_filename(p) for p in paths}:
+                del self._cache[model]
+        return counts
+
+
+def verdict_table(counts: VerdictCounts):
+    """The verdict-count leaderboard (verdict_rows) as a DataFrame."""
+    import pandas as pd
+
+    columns = ["model", "win share %", "games", *FULL_STATS_COLUMNS]
+    return pd.DataFrame(verdict_rows(counts.by_model()), columns=columns)
+
+
+def leaderboard_view(leaderboard_dir: Path | None, counts: VerdictCounts | None, judge_model: str):
+    """(note in markdown, table) of the Leaderboard tab, read afresh: the newest leaderboard CSV
+    when one is readable, else verdict counts (`counts`; None with `baseline: false`)."""
+    import pandas as pd
+
+    latest = latest_leaderboard(leaderboard_dir)
+    if latest is not None:
+        return f"From `{latest[0]}`.", latest[1]
+    if counts is None:
+        return ("No `leaderboard/arena_hard_leaderboard_*.csv` yet. Verdict counts against a "
+                "baseline need one; the judge config has `baseline: false`."), pd.DataFrame()
+    return ("No `leaderboard/arena_hard_leaderboard_*.csv` yet (run show_result.py --output). "
+            f"Verdict counts per model from the judgments of **{judge_model}**, each game read "
+            "from the model's side (game 2 mirrored); win share = (wins + ties/2) / labelled games."
+            ), verdict_table(counts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,9 +428,13 @@ def build_app(
     bench_name: str,
     judge_model: str,
     baseline_model: str | None,
-    leaderboard_csv: Path | None = None,
+    leaderboard_dir: Path | None = None,
 ):
-    """The Gradio Blocks of the browser; nothing is served until .launch()."""
+    """The Gradio Blocks of the browser; nothing is served until .launch().
+
+    The Leaderboard tab reads leaderboard_dir's newest CSV whenever it is selected (see
+    leaderboard_view); without a CSV it counts verdicts when selected, never at start.
+    """
     import gradio as gr  # imported here: it takes seconds, and the pure helpers above do not need it
 
     by_id = {str(q["question_id"]): q for q in questions}
@@ -339,17 +459,10 @@ def build_app(
     def show(question_id: str | None, model: str | None) -> tuple[str, str, str, str, str]:
         return selection_views(by_id.get(question_id or ""), model, answers, judgments, baseline_model)
 
-    def verdict_table():
-        import pandas as pd
+    counts = VerdictCounts(judgments.directory) if baseline_model is not None else None
 
-        counts: dict[str, dict[str, int]] = {}
-        for model in judgments.models():
-            try:
-                counts[model] = count_games(judgments.get(model).values())
-            except DataError as e:
-                log.error("%s", e)
-        columns = ["model", "win share %", "games", *FULL_STATS_COLUMNS]
-        return pd.DataFrame(verdict_rows(counts), columns=columns)
+    def on_leaderboard():
+        return leaderboard_view(leaderboard_dir, counts, judge_model)
 
     with gr.Blocks(title=f"Arena-Hard browser: {bench_name}", analytics_enabled=False) as demo:
         gr.Markdown(
@@ -377,21 +490,11 @@ def build_app(
                     game_1 = gr.Markdown(elem_id="game-1", max_height="24vh", container=True, padding=True)
                     game_2 = gr.Markdown(elem_id="game-2", max_height="24vh", container=True, padding=True)
             with gr.Tab("Leaderboard", elem_id="leaderboard-tab") as leaderboard_tab:
-                board = read_leaderboard(leaderboard_csv) if leaderboard_csv is not None else None
-                if board is not None:
-                    gr.Markdown(f"From `{leaderboard_csv}`.")
-                    gr.Dataframe(board, interactive=False, elem_id="leaderboard")
-                elif baseline_model is None:
-                    gr.Markdown("No `leaderboard/arena_hard_leaderboard_*.csv` yet. Verdict counts against a "
-                                "baseline need one; the judge config has `baseline: false`.")
-                else:
-                    gr.Markdown(
-                        "No `leaderboard/arena_hard_leaderboard_*.csv` yet (run show_result.py --output). "
-                        f"Verdict counts per model from the judgments of **{judge_model}**, each game read "
-                        "from the model's side (game 2 mirrored); win share = (wins + ties/2) / labelled games."
-                    )
-                    table = gr.Dataframe(interactive=False, elem_id="leaderboard")
-                    leaderboard_tab.select(verdict_table, outputs=table)
+                # A CSV present at start is shown at once; verdict counts wait for the tab's selection.
+                latest = latest_leaderboard(leaderboard_dir)
+                note = gr.Markdown(f"From `{latest[0]}`." if latest else "", elem_id="leaderboard-note")
+                table = gr.Dataframe(latest[1] if latest else None, interactive=False, elem_id="leaderboard")
+                leaderboard_tab.select(on_leaderboard, outputs=[note, table])
 
         views = [question_view, answer_a, answer_b, game_1, game_2]
         category.input(on_category, inputs=category, outputs=[cluster, question_id])
@@ -438,14 +541,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError) as e:
         log.error("%s", e)
         return 2
-    answers = ModelRecords(answer_dir(bench_name, args.data_dir), ("question_id", "choices"))
-    judgments = ModelRecords(judgment_dir(bench_name, judge_model, args.data_dir), ("question_id", "games"))
+    answers = ModelRecords(answer_dir(bench_name, args.data_dir), ANSWER_KEYS)
+    judgments = judgment_records(judgment_dir(bench_name, judge_model, args.data_dir))
     if baseline_model is not None and baseline_model not in answers.models():
         log.warning("no answers of the baseline %s in %s: column A will be empty", baseline_model, answers.directory)
     demo = build_app(
         questions, answers, judgments,
         bench_name=bench_name, judge_model=judge_model, baseline_model=baseline_model,
-        leaderboard_csv=latest_leaderboard_csv(args.leaderboard_dir),
+        leaderboard_dir=Path(args.leaderboard_dir),
     )
     if args.share and args.auth is None:
         log.warning(

@@ -228,6 +228,22 @@ def test_game_markdown_labels_sides_and_verdicts():
     assert "no game 2" in game_markdown(one_game, 2, BASELINE, JUDGED)
 
 
+@pytest.mark.parametrize("choices", [["text"], [{"turns": ["text"]}], [{"turns": "text"}], "text", {"0": {}},
+                                     [{"turns": [{"content": "ok"}, "text"]}]])
+def test_malformed_answer_record_is_shown_not_raised(choices, tmp_path):
+    answer = {**answer_record(JUDGED, "q-sort", ["x"]), "choices": choices}
+    md = answer_markdown(answer, "B", JUDGED, "model")
+    assert md.startswith(f"### B: {JUDGED}\n_model_") and f"**{qa_browser.MALFORMED_ANSWER}**" in md
+    # What the Gradio handler returns for such a file: the page shows it, nothing raises.
+    make_bench(tmp_path)
+    data = tmp_path / "data"
+    write_jsonl(model_file(answer_dir(BENCH, data), JUDGED), [answer])
+    answers = ModelRecords(answer_dir(BENCH, data), qa_browser.ANSWER_KEYS)
+    judgments = qa_browser.judgment_records(judgment_dir(BENCH, JUDGE, data))
+    _, a, b, game_1, _ = selection_views(QUESTIONS[0], JUDGED, answers, judgments, BASELINE)
+    assert "BASELINE SORT ANSWER" in a and qa_browser.MALFORMED_ANSWER in b and "JUDGE GAME ONE" in game_1
+
+
 def test_markdown_never_starts_a_line_indented_after_the_header():
     # gr.Markdown dedents with inspect.cleandoc; an unindented second line keeps code indentation.
     indented = answer_record(JUDGED, "q", ["    x = 1\n    y = 2"])
@@ -351,6 +367,69 @@ def test_model_records_reads_lazily_and_rereads_changed_files(tmp_path):
     assert records.get(BASELINE) is not first and records.get(BASELINE) == first
 
 
+def test_cached_judgments_keep_no_user_prompt(tmp_path):
+    make_bench(tmp_path)
+    directory = judgment_dir(BENCH, JUDGE, tmp_path / "data")
+    raw = json.loads(model_file(directory, JUDGED).read_text().splitlines()[0])
+    assert all(game["user_prompt"] == "..." for game in raw["games"])
+    judgments = qa_browser.judgment_records(directory)
+    cached = judgments.get(JUDGED)["q-sort"]
+    assert cached == {**raw, "games": [{k: v for k, v in g.items() if k != "user_prompt"} for g in raw["games"]]}
+    assert "JUDGE GAME TWO on q-sort" in game_markdown(cached, 2, BASELINE, JUDGED)
+    assert "user_prompt" in ModelRecords(directory, qa_browser.JUDGMENT_KEYS).get(JUDGED)["q-sort"]["games"][0]
+
+
+def test_verdict_counts_are_cached_per_file_outside_the_browsing_cache(tmp_path, monkeypatch, caplog):
+    make_bench(tmp_path)
+    directory = judgment_dir(BENCH, JUDGE, tmp_path / "data")
+    write_jsonl(model_file(directory, "org/other"), [
+        {**judgment_record("q-sort", "A>B", "A>B"), "model": "org/other"},
+        {**judgment_record("q-haiku", "B>>A", "A=B"), "model": "org/other"}])
+    expected = {JUDGED: {"strong_wins": 1, "wins": 2, "ties": 1, "losses": 1, "strong_losses": 0, "unparsable": 1},
+                # A>B: a loss, then (game 2 mirrored) a win; B>>A: a strong win, then a tie
+                "org/other": {"strong_wins": 1, "wins": 1, "ties": 1, "losses": 1, "strong_losses": 0,
+                              "unparsable": 0}}
+    browsing = qa_browser.judgment_records(directory, capacity=1)
+    shown = browsing.get(JUDGED)
+    reads: list[Path] = []
+    real = qa_browser.read_jsonl_by_id
+    monkeypatch.setattr(qa_browser, "read_jsonl_by_id", lambda path, *a: reads.append(Path(path)) or real(path, *a))
+    counts = qa_browser.VerdictCounts(directory)
+    assert counts.by_model() == expected
+    assert len(reads) == 2
+    assert counts.by_model() == expected and len(reads) == 2  # unchanged files: counted once
+    assert browsing.get(JUDGED) is shown and len(reads) == 2  # the browsing cache kept its entry
+
+    # A judge run appends: that file alone is counted again. A malformed file is left out, logged.
+    with open(model_file(directory, JUDGED), "a", encoding="utf-8") as f:
+        f.write(json.dumps(judgment_record("q-new", "B>A", "B>A")) + "\n")
+    (directory / "broken.jsonl").write_text('{"question_id": "q"}\n')
+    with caplog.at_level(logging.ERROR):
+        result = counts.by_model()
+    assert result == {**expected, JUDGED: {**expected[JUDGED], "wins": 3, "losses": 2}}
+    assert [p.name for p in reads[2:]] == ["broken.jsonl", model_file(directory, JUDGED).name]
+    assert "broken.jsonl:1: missing key 'games'" in caplog.text
+    model_file(directory, "org/other").unlink()
+    assert set(counts.by_model()) == {JUDGED}
+
+
+def test_verdict_counts_leave_out_upstream_error_games(tmp_path):
+    make_bench(tmp_path)
+    directory = judgment_dir(BENCH, JUDGE, tmp_path / "data")
+    failed = {"user_prompt": "...", "judgment": "$ERROR$", "score": None}  # upstream's API failure
+    half_failed = judgment_record("q-recursion", None, "A>B")
+    half_failed["games"][0] = failed
+    write_jsonl(model_file(directory, JUDGED), [
+        judgment_record("q-sort", "B>A", "A>>B"),
+        {**judgment_record("q-haiku", None, "B>A"), "games": [failed, failed]},
+        half_failed,
+        judgment_record("q-null", None, None)])  # real nulls stay unparsable
+    counts = qa_browser.file_verdict_counts(model_file(directory, JUDGED))
+    assert counts == {"strong_wins": 1, "wins": 2, "ties": 0, "losses": 0, "strong_losses": 0, "unparsable": 2}
+    raw = [json.loads(line) for line in model_file(directory, JUDGED).read_text().splitlines()]
+    assert count_games(raw)["unparsable"] == 5  # what counting the raw records would say
+
+
 # --------------------------------------------------------------------------------------------
 # main(): config errors, the --share warning, what reaches launch()
 # --------------------------------------------------------------------------------------------
@@ -442,6 +521,46 @@ def test_unreadable_leaderboard_falls_back_to_verdict_counts(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert qa_browser.read_leaderboard(tmp_path / "arena_hard_leaderboard_20241105.csv") is None
     assert "cannot read the leaderboard" in caplog.text
+    # The tab then shows the verdict counts of the judgments.
+    make_bench(tmp_path)
+    counts = qa_browser.VerdictCounts(judgment_dir(BENCH, JUDGE, tmp_path / "data"))
+    note, table = qa_browser.leaderboard_view(tmp_path, counts, JUDGE)
+    assert note.startswith("No `leaderboard/arena_hard_leaderboard_*.csv` yet") and f"**{JUDGE}**" in note
+    assert table.to_dict("records") == [{"model": JUDGED, "win share %": 70.0, "games": 6, "strong_wins": 1,
+                                         "wins": 2, "ties": 1, "losses": 1, "strong_losses": 0, "unparsable": 1}]
+
+
+def test_leaderboard_tab_reads_a_csv_written_after_start(tmp_path, launches):
+    import gradio as gr
+
+    config = make_bench(tmp_path)
+    board = tmp_path / "leaderboard"
+    assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "data"),
+                            "--leaderboard-dir", str(board)]) == 0
+    demo = launches[-1]["demo"]
+    [table] = [b for b in demo.blocks.values() if isinstance(b, gr.Dataframe)]
+    [select] = [f for f in demo.fns.values() if table in f.outputs]
+    note, frame = select.fn()  # what selecting the Leaderboard tab shows
+    assert "Verdict counts per model" in note and frame["model"].tolist() == [JUDGED]
+    board.mkdir()
+    (board / "arena_hard_leaderboard_20241105.csv").write_text("model,score\nnew-model,37.9\n")
+    note, frame = select.fn()
+    assert note == f"From `{board / 'arena_hard_leaderboard_20241105.csv'}`."
+    assert frame.values.tolist() == [["new-model", 37.9]]
+    (board / "arena_hard_leaderboard_20241106.csv").write_text("model,score\nnewer-model,40.1\n")
+    assert select.fn()[1].values.tolist() == [["newer-model", 40.1]]
+
+    # Baseline off: no counts against a baseline, but a CSV is still shown.
+    off = tmp_path / "off.yaml"
+    off.write_text(f"bench_name: {BENCH}\njudge_model: {JUDGE}\nbaseline: false\n" + JUDGE_PROMPTS)
+    assert qa_browser.main(["--config-file", str(off), "--data-dir", str(tmp_path / "data"),
+                            "--leaderboard-dir", str(tmp_path / "none")]) == 0
+    demo = launches[-1]["demo"]
+    [table] = [b for b in demo.blocks.values() if isinstance(b, gr.Dataframe)]
+    [select] = [f for f in demo.fns.values() if table in f.outputs]
+    note, frame = select.fn()
+    assert "`baseline: false`" in note and frame.empty
+    assert qa_browser.leaderboard_view(board, None, JUDGE)[1].values.tolist() == [["newer-model", 40.1]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,5 +716,14 @@ def test_browser_shows_question_answers_and_judgments(server, tmp_path):
         # JUDGED: 1 strong win, 2 wins, 1 tie, 1 loss, 1 unparsable -> (1 + 2 + 0.5) / 5 = 70 %
         board = wait_text("leaderboard", JUDGED, "70")
         assert UNJUDGED not in board
+
+        # A leaderboard CSV written while the server runs shows the next time the tab is selected.
+        (tmp_path / "leaderboard").mkdir()
+        (tmp_path / "leaderboard" / "arena_hard_leaderboard_20241105.csv").write_text(
+            "model,score\ncsv-written-later,37.9\n")
+        for name in ("Questions", "Leaderboard"):
+            next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if name in b.text).click()
+        wait_text("leaderboard", "csv-written-later", "37.9")
+        wait_text("leaderboard-note", "arena_hard_leaderboard_20241105.csv")
     finally:
         driver.quit()
