@@ -2,9 +2,11 @@
 
 Usage: python tests/bench_qa_browser.py [--models 100] [--questions 500]
 
-Writes a synthetic bench (answers ~2 KB, judgments with two ~3 KB games) to a temporary folder,
+Writes a synthetic bench (answers ~2 KB; judgments with two games, each a ~3 KB judge text and a
+~5 KB user_prompt holding the question and both answers, as real ones do) to a temporary folder,
 then prints the time to load the questions and build the app (what happens before the server
-answers), and the time of the first and a repeated selection of a model.
+answers), the time of the first and a repeated selection of a model, and the time of the verdict
+counts the Leaderboard tab shows without a CSV (first, then again with unchanged files).
 """
 from __future__ import annotations
 
@@ -27,10 +29,11 @@ def write_bench(root: Path, n_models: int, n_questions: int) -> None:
     data = root / "data"
     (data / BENCH).mkdir(parents=True)
     ids = [f"{i:032x}" for i in range(n_questions)]
+    questions = {qid: f"Question {i}: " + "lorem ipsum " * 40 for i, qid in enumerate(ids)}
     with open(data / BENCH / "question.jsonl", "w") as f:
         for i, qid in enumerate(ids):
             f.write(json.dumps({"question_id": qid, "category": "arena-hard-v0.1", "cluster": f"cluster {i // 2}",
-                                "turns": [{"content": f"Question {i}: " + "lorem ipsum " * 40}]}) + "\n")
+                                "turns": [{"content": questions[qid]}]}) + "\n")
     body = "Answer text with `code`.\n\n```python\nprint('x')\n```\n" + "word " * 400
     game = "The judge's reasoning. " * 150
     for m in range(n_models + 1):
@@ -46,9 +49,12 @@ def write_bench(root: Path, n_models: int, n_questions: int) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "w") as f:
                 for qid in ids:
+                    prompt = (f"<|User Prompt|>\n{questions[qid]}\n\n"
+                              f"<|The Start of Assistant A's Answer|>\n{body}\n<|The End of Assistant A's Answer|>\n\n"
+                              f"<|The Start of Assistant B's Answer|>\n{body}\n<|The End of Assistant B's Answer|>")
                     f.write(json.dumps({"question_id": qid, "model": model, "judge": JUDGE, "games": [
-                        {"user_prompt": "", "judgment": game + "[[A>B]]", "score": "A>B"},
-                        {"user_prompt": "", "judgment": game + "[[B>A]]", "score": "B>A"}]}) + "\n")
+                        {"user_prompt": prompt, "judgment": game + "[[A>B]]", "score": "A>B"},
+                        {"user_prompt": prompt, "judgment": game + "[[B>A]]", "score": "B>A"}]}) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         questions = load_questions(data / BENCH / "question.jsonl")
         answers = qa_browser.ModelRecords(answer_dir(BENCH, data), ("question_id", "choices"))
-        judgments = qa_browser.ModelRecords(judgment_dir(BENCH, JUDGE, data), ("question_id", "games"))
+        judgments = qa_browser.judgment_records(judgment_dir(BENCH, JUDGE, data))
         qa_browser.build_app(questions, answers, judgments, bench_name=BENCH, judge_model=JUDGE,
                              baseline_model=BASELINE)
         print(f"startup (questions + app, before launch): {time.perf_counter() - t0:.2f} s")
@@ -83,11 +89,12 @@ def main(argv: list[str] | None = None) -> int:
             judgments.get("org/model-001").get(qid)
             print(f"{label}: {1000 * (time.perf_counter() - t0):.0f} ms")
 
-        t0 = time.perf_counter()
-        counts = {m: qa_browser.count_verdicts(judgments.get(m).values()) for m in judgments.models()}
-        qa_browser.verdict_rows(counts)
-        print(f"verdict counts over {len(counts)} models (leaderboard tab without CSV): "
-              f"{time.perf_counter() - t0:.1f} s")
+        counts = qa_browser.VerdictCounts(judgments.directory)
+        for label in ("first", "again, files unchanged"):
+            t0 = time.perf_counter()
+            table = qa_browser.verdict_table(counts)
+            print(f"verdict counts over {len(table)} models (leaderboard tab without CSV), {label}: "
+                  f"{time.perf_counter() - t0:.2f} s")
     return 0
 
 
