@@ -25,15 +25,11 @@ import functools
 import logging
 import os
 import random
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import shortuuid
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -53,6 +49,7 @@ from utils import (
     Question,
     Turn,
     answer_dir,
+    CtrlC,
     bench_dir,
     check_bench_name,
     complete,
@@ -275,42 +272,6 @@ def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api
     if model.tokenizer and todo:
         budget = make_token_budget(model.tokenizer, f"{api_path}: {model.name}.tokenizer")
     return ModelRun(model, path, todo, len(questions) - len(todo), budget)
-
-
-class CtrlC:
-    """While active, Ctrl-C raises KeyboardInterrupt at once, except inside hold(): there it is
-    raised when the block ends, so an answer is never stored without being counted."""
-
-    def __init__(self) -> None:
-        self.holding = False
-        self.pending = False
-        self.previous: Any = None
-
-    def __enter__(self) -> CtrlC:
-        if threading.current_thread() is threading.main_thread():  # where signals are handled
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.holding:
-            self.pending = True
-            return
-        raise KeyboardInterrupt
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        self.holding = True
-        try:
-            yield
-        finally:
-            self.holding = False
-            if self.pending:
-                self.pending = False
-                raise KeyboardInterrupt
 
 
 def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple[Tally, bool]:

@@ -36,6 +36,7 @@ from typing import Any
 from utils import (
     Answer,
     ConfigError,
+    CtrlC,
     DataError,
     Game,
     JsonlAppender,
@@ -428,17 +429,18 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
     start = time.perf_counter()
     work = functools.partial(judge_pair, judge=judge, settings=settings)
     try:
-        with logging_redirect_tqdm():
+        with logging_redirect_tqdm(), CtrlC() as ctrl_c:
             for task, result in run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}"):
                 if isinstance(result, PairFailure):
                     failures.append((task, result.error))
                     continue
-                appender = appenders.get(task.model)
-                if appender is None:
-                    appender = appenders[task.model] = JsonlAppender(model_file(out_dir, task.model))
-                appender.append(result)
-                written += 1
-                unparsable += sum(game["score"] is None for game in result["games"])
+                with ctrl_c.hold():  # a record is never written without being counted
+                    appender = appenders.get(task.model)
+                    if appender is None:
+                        appender = appenders[task.model] = JsonlAppender(model_file(out_dir, task.model))
+                    appender.append(result)
+                    written += 1
+                    unparsable += sum(game["score"] is None for game in result["games"])
     except KeyboardInterrupt:
         interrupted = True
     finally:
