@@ -5,7 +5,8 @@ Usage: from synthetic_bench import write_bench; truth = write_bench(tmp_path / "
 A bench is data/<bench>/model_answer/*.jsonl (answers with conv_metadata) and
 data/<bench>/model_judgment/<judge>/*.jsonl (two games per question). Verdicts follow a
 Bradley-Terry model: the model beats the baseline with probability
-1 / (1 + 10 ** (-(strength[model] - strength[baseline]) - length_effect * length_diff)), a share of
+1 / (1 + exp(-(ln(10) * (strength[model] - strength[baseline]) + length_effect * length_diff))),
+where length_diff = (L_model - L_baseline) / (L_model + L_baseline + 1) in tokens; a share of
 games are ties, a share of decisive games are strong, a few are null.
 """
 from __future__ import annotations
