@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import math
 import os
 import random
 import sys
@@ -129,8 +130,9 @@ def load_settings(path: str | Path) -> Settings:
 
     bench_name = check_bench_name(config["bench_name"], f"{path}: bench_name")
     temperature = config["temperature"]
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-        raise fail("temperature", "a non-negative number")
+    if (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature) or temperature < 0):
+        raise fail("temperature", "a finite non-negative number")
     for key in ("max_tokens", "num_choices"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import math
 import re
 import string
 import sys
@@ -242,8 +243,8 @@ def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = 
     value = config.get(key)
     if isinstance(value, str) and allow_single:
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{path}: {key}: expected a list of strings, got {value!r}")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{path}: {key}: expected a non-empty list of strings, got {value!r}")
     return tuple(dict.fromkeys(value))  # duplicates once, order kept
 
 
@@ -299,13 +300,16 @@ def load_judge_settings(path: str | Path) -> JudgeSettings:
         raise ConfigError(f"{path}: max_tokens: must be at least 1")
     if attempts < 1:
         raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
+    temperature = _typed(config, "temperature", (int, float), path, 0)
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"{path}: temperature: expected a finite number of at least 0, got {temperature!r}")
     check_bench_name(bench_name, f"{path}: bench_name")  # refuses names that would leave the data folder
     return JudgeSettings(
         judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
         prompt_templates=templates, model_list=model_list, regex=regex,
         baseline_model=baseline_model, ref_models=ref_models,
         pairwise=_typed(config, "pairwise", bool, path, True),
-        temperature=float(_typed(config, "temperature", (int, float), path, 0)),
+        temperature=float(temperature),
         max_tokens=max_tokens, attempts=attempts,
     )
 

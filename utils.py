@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -402,12 +403,33 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key written twice in one mapping (safe_load keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may override, as YAML says
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first at line {first_line[key] + 1})",
+                        key_node.start_mark)
+                first_line[key] = key_node.start_mark.line
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping from a file; ConfigError naming the file for a missing file or bad YAML."""
+    """A YAML mapping from a file; ConfigError naming the file (and line) for a missing file,
+    bad YAML or a key written twice in one mapping."""
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = yaml.load(f, Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except UnicodeDecodeError as e:
@@ -487,13 +509,32 @@ _MODEL_KEYS = {"model_name", "endpoints", "api_type", "parallel", "tokenizer", "
                "max_retries", "retry_base_delay", "retry_max_delay", "timeout"}
 
 
-def _number(entry: dict, key: str, default: float, where: str, kind: type = float) -> Any:
-    value = entry.get(key, default)
+MAX_SECONDS = 86400.0  # one day: the longest timeout or retry wait accepted (time.sleep overflows far above)
+MAX_PARALLEL = 1024  # worker threads per model
+MAX_RETRIES = 100
+
+
+def _integer(entry: dict, key: str, default: int, low: int, high: int, where: str) -> int:
+    """entry[key] (null or absent: default) if it is an integer from low to high; else ConfigError."""
+    value = entry.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"{where}.{key}: expected a non-negative number, got {value!r}")
-    return kind(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where}.{key}: expected an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def _seconds(entry: dict, key: str, default: float, where: str) -> float:
+    """entry[key] (null or absent: default) if it is a finite number of seconds above 0 and at
+    most MAX_SECONDS (.inf and .nan are refused); else ConfigError."""
+    value = entry.get(key)
+    if value is None:
+        return default
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or not 0 < value <= MAX_SECONDS):
+        raise ConfigError(f"{where}.{key}: expected a number of seconds above 0 and at most "
+                          f"{MAX_SECONDS:g}, got {value!r}")
+    return float(value)
 
 
 def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
@@ -526,13 +567,11 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
             }))
     if api_type == "azure" and not all(ep.api_base and ep.api_version for ep in endpoints):
         raise ConfigError(f"{where}.endpoints: azure needs api_base and api_version in every endpoint")
-    parallel = _number(entry, "parallel", 1, where, int)
-    if parallel < 1:
-        raise ConfigError(f"{where}.parallel: must be at least 1")
+    parallel = _integer(entry, "parallel", 1, 1, MAX_PARALLEL, where)
     retry = RetryPolicy(
-        max_retries=_number(entry, "max_retries", RetryPolicy.max_retries, where, int),
-        base_delay=_number(entry, "retry_base_delay", RetryPolicy.base_delay, where),
-        max_delay=_number(entry, "retry_max_delay", RetryPolicy.max_delay, where),
+        max_retries=_integer(entry, "max_retries", RetryPolicy.max_retries, 0, MAX_RETRIES, where),
+        base_delay=_seconds(entry, "retry_base_delay", RetryPolicy.base_delay, where),
+        max_delay=_seconds(entry, "retry_max_delay", RetryPolicy.max_delay, where),
     )
     for key in ("tokenizer", "system_prompt"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
@@ -541,7 +580,7 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
         name=name, model_name=model_name, api_type=api_type,
         endpoints=tuple(endpoints) or (Endpoint(),), parallel=parallel,
         tokenizer=entry.get("tokenizer"), system_prompt=entry.get("system_prompt"),
-        retry=retry, timeout=_number(entry, "timeout", ModelConfig.timeout, where),
+        retry=retry, timeout=_seconds(entry, "timeout", ModelConfig.timeout, where),
     )
 
 
