@@ -314,12 +314,16 @@ def load_judge_settings(path: str | Path) -> JudgeSettings:
     )
 
 
-def load_answers_of(model: str, directories: Sequence[Path], role: str, setting_file: str | Path) -> dict[str, Answer]:
-    """{question_id: answer} of `model` from the first folder that has its file; ConfigError if none."""
+def load_answers_of(model: str, directories: Sequence[Path], role: str, setting_file: str | Path,
+                    inputs: Sequence[Path] = ()) -> dict[str, Answer]:
+    """{question_id: answer} of `model` from the first folder that has its file; ConfigError if none.
+    In `inputs`, folders no script writes, an unterminated bad last line is an error, not an
+    interrupted write."""
     for directory in directories:
         path = model_file(directory, model)
         if path.exists():
-            return read_jsonl_by_id(path, ("question_id", "choices"))  # type: ignore[return-value]
+            return read_jsonl_by_id(path, ("question_id", "choices"),  # type: ignore[return-value]
+                                    allow_torn_tail=directory not in inputs)
     tried = " or ".join(str(model_file(d, model)) for d in directories)
     raise ConfigError(f"{setting_file}: {role} {model!r} has no answers ({tried} not found; run gen_answer.py first)")
 
@@ -342,7 +346,8 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
     baseline = (load_answers_of(settings.baseline_model, [answer_folder], "baseline_model", setting_file)
                 if settings.baseline_model else None)
     # REFERENCE.md keeps reference answers in reference_answer/; model_answer/ is accepted too.
-    references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file)
+    references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file,
+                                  inputs=[root / "reference_answer"])
                   for m in settings.ref_models]
     out_dir = judgment_dir(settings.bench_name, settings.judge_model, data_dir)
 

@@ -175,10 +175,12 @@ def iter_jsonl(path: str | Path, *, allow_torn_tail: bool = True) -> Iterator[tu
         yield lineno, record
 
 
-def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",)) -> dict[str, dict]:
-    """Records of a JSONL file keyed by question_id; for duplicated ids the last line wins."""
+def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",), *,
+                     allow_torn_tail: bool = True) -> dict[str, dict]:
+    """Records of a JSONL file keyed by question_id; for duplicated ids the last line wins.
+    allow_torn_tail only for files the scripts append to (see iter_jsonl)."""
     records: dict[str, dict] = {}
-    for lineno, record in iter_jsonl(path):
+    for lineno, record in iter_jsonl(path, allow_torn_tail=allow_torn_tail):
         for key in required:
             if key not in record:
                 raise DataError(f"{path}:{lineno}: missing key {key!r}")
@@ -187,20 +189,29 @@ def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",
 
 
 def load_questions(path: str | Path) -> list[Question]:
-    """Questions in file order (a duplicated question_id keeps its first position, last content).
-
-    Each needs a question_id and a non-empty list of turns with text; else DataError at file:line.
-    """
-    questions: dict[str, Question] = {}
-    for lineno, record in iter_jsonl(path):
+    """Questions in file order; DataError at file:line unless every line is a question with a
+    question_id not seen before (null included; ids compare as text, as answers are keyed) and
+    a non-empty list of turns with text. No script writes this file, so an unterminated last
+    line that does not parse is an error too, as is a file without any question."""
+    questions: list[Question] = []
+    line_of: dict[str, int] = {}
+    for lineno, record in iter_jsonl(path, allow_torn_tail=False):
         if "question_id" not in record:
             raise DataError(f"{path}:{lineno}: missing key 'question_id'")
         turns = record.get("turns")
         if (not isinstance(turns, list) or not turns
                 or not all(isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns)):
             raise DataError(f"{path}:{lineno}: 'turns' must be a non-empty list of {{\"content\": text}}")
-        questions[str(record["question_id"])] = record  # type: ignore[assignment]
-    return list(questions.values())
+        qid = str(record["question_id"])
+        if qid in line_of:
+            shown = json.dumps(record["question_id"], ensure_ascii=False)
+            raise DataError(f"{path}:{lineno}: question_id {shown} already on line {line_of[qid]} "
+                            "(every question needs its own id)")
+        line_of[qid] = lineno
+        questions.append(record)  # type: ignore[arg-type]
+    if not questions:
+        raise DataError(f"{path}: no questions in the file")
+    return questions
 
 
 def _load_per_model(directory: str | Path, required: Sequence[str]) -> dict[str, dict[str, dict]]:

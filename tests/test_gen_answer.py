@@ -443,6 +443,11 @@ def test_client_error_fails_at_once_and_is_not_stored(project, api, capsys, capl
 # ---------------------------------------------------------------------------- bad configuration
 
 
+def _append_questions(project: Project, text: str) -> None:
+    with open(project.data / BENCH / "question.jsonl", "a") as f:
+        f.write(text)
+
+
 def _drop_key(project: Project) -> None:
     config = yaml.safe_load(project.setting_file.read_text())
     del config["max_tokens"]
@@ -459,7 +464,20 @@ def _drop_key(project: Project) -> None:
      ["gen_answer_config.yaml", "num_choices"]),
     (lambda p: (p.data / BENCH / "question.jsonl").unlink(), (), ["question.jsonl", "--fetch-official-data"]),
     (lambda p: None, ("--model", "other"), ["gen_answer_config.yaml: model_list", "'other'"]),
-], ids=["unknown-model", "missing-key", "bad-yaml", "bad-api-yaml", "bad-value", "no-questions", "model-not-listed"])
+    (lambda p: _append_questions(p, json.dumps(question("q1", "Other text")) + "\n"), (),
+     ['question.jsonl:2: question_id "q1" already on line 1']),
+    (lambda p: _append_questions(p, json.dumps(question("q2", "Cut"))[:-3]), (), ["question.jsonl:2: invalid JSON"]),
+    (lambda p: (p.data / BENCH / "question.jsonl").write_text(""), (), ["question.jsonl: no questions"]),
+    (lambda p: p.endpoint_file.write_text(p.endpoint_file.read_text() + "m: {model_name: y}\n"), (),
+     ["api_config.yaml:", "duplicate key 'm'"]),
+    (lambda p: p.endpoint_file.write_text(p.endpoint_file.read_text().replace("retry_max_delay: 0.05",
+                                                                              "retry_max_delay: .inf")), (),
+     ["api_config.yaml: m.retry_max_delay"]),
+    (lambda p: p.setting_file.write_text(p.setting_file.read_text().replace("temperature: 0.0", "temperature: .nan")),
+     (), ["gen_answer_config.yaml: temperature"]),
+], ids=["unknown-model", "missing-key", "bad-yaml", "bad-api-yaml", "bad-value", "no-questions", "model-not-listed",
+        "duplicate-question-id", "cut-last-question", "empty-question-file", "model-defined-twice",
+        "infinite-retry-delay", "nan-temperature"])
 def test_config_errors_exit_2_with_one_line(project, api, caplog, break_it, extra, expected):
     project.write({"m": openai_entry(api)}, [question("q1", "Hi")])
     break_it(project)

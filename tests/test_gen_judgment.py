@@ -417,6 +417,23 @@ def test_missing_answers_are_counted_and_skipped(tmp_path, api, caplog):
     assert any("m1: 1 questions skipped, no answer from the baseline base: q2" in w for w in warnings), warnings
 
 
+def test_reference_answers_with_a_cut_last_line_are_an_error(tmp_path, api, caplog):
+    # No script writes reference_answer/: its unterminated bad last line is not an interrupted
+    # write to drop (which would silently skip the question), but a file:line error.
+    make_bench(tmp_path / "data", {"q1": ["Q"], "q2": ["Q"]}, {"base": {"q1": ["b"], "q2": ["b"]},
+                                                              "m1": {"q1": ["a"], "q2": ["a"]}})
+    make_bench(tmp_path / "data", {"q1": ["Q"], "q2": ["Q"]}, {"gold": {"q1": ["R"]}}, folder="reference_answer")
+    gold = tmp_path / "data" / "bench" / "reference_answer" / "gold.jsonl"
+    with open(gold, "a") as f:
+        f.write(json.dumps(answer("q2", "gold", "R"))[:-5])
+    setup = Setup(tmp_path, api, reference=True, ref_model="gold",
+                  prompt_template=["{question_1} ref={ref_answer_1} A={answer_1} B={answer_2}"])
+    assert setup.run() == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith(f"{gold}:2: invalid JSON"), errors
+    assert api.requests == []
+
+
 def test_missing_reference_answer_skips_question(tmp_path, api, caplog):
     make_bench(tmp_path / "data", {"q1": ["Q"], "q2": ["Q"]},
                {"base": {"q1": ["B"], "q2": ["B"]}, "m1": {"q1": ["M"], "q2": ["M"]}})

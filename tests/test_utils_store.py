@@ -440,9 +440,21 @@ def test_atomic_rewrite_keeps_permissions(tmp_path):
      r":2: 'turns' must be a non-empty list"),
     ('{"question_id": "a", "turns": []}\n', r":1: 'turns' must be a non-empty list"),
     ('{"question_id": "a", "turns": [{"text": "x"}]}\n', r":1: 'turns' must be a non-empty list"),
+    # a second line with an id already used, same text or not, would replace the first
+    ('{"question_id": "a", "turns": [{"content": "x"}]}\n{"question_id": "b", "turns": [{"content": "y"}]}\n'
+     '{"question_id": "a", "turns": [{"content": "z"}]}\n', r':3: question_id "a" already on line 1'),
+    ('{"question_id": null, "turns": [{"content": "x"}]}\n\n{"question_id": null, "turns": [{"content": "x"}]}\n',
+     r":3: question_id null already on line 1"),
+    # no script writes the question file: an unterminated bad last line is not an interrupted write
+    ('{"question_id": "a", "turns": [{"content": "x"}]}\n{"question_id": "b", "tur', r":2: invalid JSON"),
+    (b'{"question_id": "a", "turns": [{"content": "x"}]}\n{"question_id": "b", "turns": [{"content": "\xff"}]}',
+     r":2: invalid JSON"),  # a bad byte
+    ("", r"question.jsonl: no questions"),
+    ("\n  \n", r"question.jsonl: no questions"),
 ])
 def test_bad_questions_are_errors_naming_file_and_line(tmp_path, text, message):
-    f = write(tmp_path / "question.jsonl", text)
+    f = tmp_path / "question.jsonl"
+    f.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     with pytest.raises(utils.DataError, match=message):
         utils.load_questions(f)
 
