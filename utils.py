@@ -6,6 +6,7 @@ qa_browser.py; it has no command line of its own.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
 import json
 import logging
@@ -17,6 +18,7 @@ import signal
 import tempfile
 import threading
 import time
+import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -117,6 +119,40 @@ def model_from_filename(filename: str | Path) -> str:
 def model_file(directory: str | Path, model: str) -> Path:
     """The JSONL file of `model` inside `directory`; never outside it."""
     return Path(directory) / model_to_filename(model)
+
+
+# The longest name made from a model's: the temporary file of an atomic rewrite of its JSONL
+# file (mkstemp: <name>.jsonl.XXXXXXXX.tmp); its lock file <name>.jsonl.lock is shorter.
+_LONGEST_SUFFIX = len(".jsonl") + len(".XXXXXXXX.tmp")
+
+
+def name_max(directory: str | Path) -> int:
+    """The longest file name, in bytes, of the filesystem `directory` is (or would be) on."""
+    directory = Path(directory).absolute()
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def check_model_name(name: Any, where: str, directory: str | Path) -> str:
+    """The model (or judge) name if files in `directory` can be named after it; ConfigError
+    naming `where` for a name holding a control character (a newline would forge a log line or
+    split a leaderboard row) or whose file names would exceed the filesystem's limit."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: {name!r} is not a model name")
+    control = next((c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if control is not None:
+        raise ConfigError(f"{where}: model name {name!r} holds the control character {control!r}")
+    size = len(safe_name(name).encode("utf-8")) + _LONGEST_SUFFIX
+    limit = name_max(directory)
+    if size > limit:
+        shown = repr(name) if len(name) <= 60 else repr(name[:60]) + "..."
+        raise ConfigError(f"{where}: model name {shown} is too long for a file name: {size} bytes with "
+                          f"its suffixes, the filesystem allows {limit}")
+    return name
 
 
 def check_bench_name(bench_name: Any, where: str = "bench_name") -> str:
@@ -344,6 +380,65 @@ class JsonlAppender:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class OutputError(ConfigError):
+    """An output file cannot be held for this run: another run writes it, or it cannot be written."""
+
+
+def _lock(lock_path: Path, path: Path) -> int:
+    """The descriptor of `lock_path`, created if needed and flock-ed, holding this process's pid."""
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputError(f"{path}: another run (pid {pid}) is writing this file; "
+                              "wait for it to end, or stop it") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            st = os.stat(lock_path)
+            fresh = (st.st_dev, st.st_ino) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+        except FileNotFoundError:
+            fresh = False
+        if fresh:
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            except BaseException:
+                os.close(fd)
+                raise
+            return fd
+        os.close(fd)  # its holder removed it between our open and our lock: lock the new one
+
+
+@contextmanager
+def claim_output(path: str | Path) -> Iterator[Path]:
+    """Hold the output file `path` for a whole run, before anything is read from it or asked of
+    a model: an advisory lock (fcntl.flock) on <path>.lock, which holds the pid and is removed at
+    the end. Creating it also shows the folder is writable; an existing file must open for
+    appending. OutputError, in one line, when another run holds the file or it cannot be written."""
+    path = Path(path)
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        fd = _lock(lock_path, path)
+    except OSError as e:
+        raise OutputError(f"{e.filename or path}: cannot write: {e.strerror or e}") from None
+    try:
+        yield path
+    finally:
+        try:
+            os.unlink(lock_path)  # still locked: a run waiting on this file opens a fresh one
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def drop_superseded_lines(path: str | Path) -> bool:
