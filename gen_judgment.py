@@ -17,7 +17,13 @@ Differences from upstream (lmarena/arena-hard-auto), on purpose:
 - with several prompt templates, game 2 swaps the answers once for all of them (upstream swaps
   again for every template, so its templates alternate the order);
 - the record's "model" is the model_list name (upstream copies the answer's model_id).
-Exit status: 0 done, 1 some judgments failed (rerun to finish), 2 bad config or data, 130 Ctrl-C.
+Each judgment file is held for the whole run (an advisory lock on <file>.lock): a second run of
+the same judge and model stops at once, naming the file and the other run's pid. A write that
+fails mid-run (disk full, read-only folder) stops the run: no further pair is sent, and every
+judgment already written stays.
+
+Exit status: 0 done, 1 some judgments failed or could not be written (rerun to finish), 2 bad
+config or data, or a judgment file held by another run or not writable (nothing sent), 130 Ctrl-C.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ import string
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +54,8 @@ from utils import (
     Question,
     bench_dir,
     check_bench_name,
+    check_model_name,
+    claim_output,
     complete,
     drop_superseded_lines,
     is_complete_answer,
@@ -435,11 +444,13 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
     written = unparsable = 0
     failures: list[tuple[PairTask, str]] = []
     interrupted = False
+    write_error: str | None = None
     start = time.perf_counter()
     work = functools.partial(judge_pair, judge=judge, settings=settings)
+    results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}")
     try:
         with logging_redirect_tqdm(), CtrlC() as ctrl_c:
-            for task, result in run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}"):
+            for task, result in results:
                 if isinstance(result, PairFailure):
                     failures.append((task, result.error))
                     continue
@@ -452,14 +463,19 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
                     unparsable += sum(game["score"] is None for game in result["games"])
     except KeyboardInterrupt:
         interrupted = True
+    except OSError as e:  # disk full, read-only folder: no call is paid for that cannot be stored
+        write_error = f"{e.filename or out_dir}: {e.strerror or e}"
     finally:
+        results.close()  # no new pair is sent
         for appender in appenders.values():
             appender.close()
-    for appender in appenders.values():
+    for appender in appenders.values() if write_error is None else ():
         try:
             drop_superseded_lines(appender.path)  # e.g. upstream "$ERROR$" judgments that were redone
         except DataError as e:  # the file changed under us: every appended line is still there
             log.error("%s", e)
+        except OSError as e:  # the appended lines stand; the next run tidies the file
+            log.warning("%s: not tidied: %s", appender.path, e.strerror or e)
 
     log.info("wrote %d of %d judgments in %.1f s to %s (%d games without a verdict, stored with score null)",
              written, len(tasks), time.perf_counter() - start, out_dir, unparsable)
@@ -467,6 +483,9 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
         log.error("not judged: %s, question %s: %s", task.model, task.question_id, error)
     if failures:
         log.error("%d judgments failed after retries and were not written; run again to redo them", len(failures))
+    if write_error is not None:
+        log.error("cannot write %s: stopped; every judgment written before is kept", write_error)
+        return 1
     if interrupted:
         log.warning("interrupted: %d judgments not made; run again to continue",
                     len(tasks) - written - len(failures))
@@ -488,19 +507,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        return run(args)
+        with ExitStack() as claims:  # the judgment files held by this run, until it ends
+            return run(args, claims)
     except KeyboardInterrupt:  # before the pool started: nothing was written yet
         log.warning("interrupted")
         return 130
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the configs, build the work list, then judge it (or print the dry-run estimate)."""
+def check_names(settings: JudgeSettings, setting_file: str | Path, directory: Path) -> None:
+    """ConfigError for a judge or model name that no file in `directory` (or log line) can hold."""
+    for key, names in (("judge_model", [settings.judge_model]), ("model_list", settings.model_list),
+                       ("baseline_model", [settings.baseline_model]), ("ref_model", settings.ref_models)):
+        for name in names:
+            if name is not None:
+                check_model_name(name, f"{setting_file}: {key}", directory)
+
+
+def run(args: argparse.Namespace, claims: ExitStack) -> int:
+    """Load the configs, claim the judgment files into `claims` (unless a dry run), build the work
+    list, then judge it (or print the dry-run estimate)."""
     try:
         settings = load_judge_settings(args.setting_file)
+        check_names(settings, args.setting_file, bench_dir(settings.bench_name, args.data_dir))
+        out_dir = judgment_dir(settings.bench_name, settings.judge_model, args.data_dir)
         api_config = load_api_config(args.endpoint_file)
         judge = require_models(api_config, [settings.judge_model], args.endpoint_file,
                                f"{args.setting_file}: judge_model")[0]
+        if not args.dry_run:  # held before they are read, so no pair is judged twice
+            for model in settings.model_list:
+                claims.enter_context(claim_output(model_file(out_dir, model)))
         tasks, counts = build_work_list(settings, args.data_dir, args.setting_file)
     except (ConfigError, DataError) as e:
         log.error("%s", e)
@@ -517,7 +552,6 @@ def run(args: argparse.Namespace) -> int:
     if not tasks:
         log.info("nothing to judge")
         return 0
-    out_dir = judgment_dir(settings.bench_name, settings.judge_model, args.data_dir)
     return run_judgments(tasks, judge, settings, out_dir)
 
 

@@ -365,9 +365,12 @@ class JsonlAppender:
     def append(self, record: dict) -> None:
         line = dumps_line(record)
         with self._lock:
-            written = os.write(self._fd, line)
-            while written < len(line):  # regular files do not short-write in practice
-                written += os.write(self._fd, line[written:])
+            try:
+                written = os.write(self._fd, line)
+                while written < len(line):  # regular files do not short-write in practice
+                    written += os.write(self._fd, line[written:])
+            except OSError as e:  # e.g. ENOSPC: say which file
+                raise OSError(e.errno, e.strerror, str(self.path)) from None
 
     def close(self) -> None:
         with self._lock:
