@@ -658,7 +658,7 @@ def test_disk_full_mid_run_stops_paying_for_judgments(tmp_path, caplog, monkeypa
     import errno
     import os
 
-    simple_bench(tmp_path / "data", 10)
+    simple_bench(tmp_path / "data", 20)
     real_write = os.write
     stored = []
 
@@ -674,8 +674,8 @@ def test_disk_full_mid_run_stops_paying_for_judgments(tmp_path, caplog, monkeypa
         monkeypatch.setattr(os, "write", disk_full_after_2_judgments)
         assert setup.run() == 1
         time.sleep(0.2)  # a pair a worker had started may still send its requests
-        # 2 pairs stored, the one that could not be, at most one more in flight: not the other 7
-        assert len(api.requests) <= 8, len(api.requests)
+        # 2 pairs stored, the one that could not be, one or two more in flight: not the other 15
+        assert len(api.requests) <= 12, len(api.requests)
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [f"cannot write {setup.judgment_file()}: No space left on device: stopped; "
                       "every judgment written before is kept"]
