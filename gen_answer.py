@@ -15,19 +15,27 @@ answers and upstream's judge config (checked against their sha256) into <data-di
 environment variable ARENA_HARD_UPSTREAM_BASE replaces the download base URL (a mirror, or a
 local server in the tests).
 
-Exit status: 0 done, 1 some questions failed (or the download failed), 2 bad configuration or
-data (nothing written), 130 interrupted.
+Each answer file is held for the whole run (an advisory lock on <file>.lock): a second run on
+the same model stops at once, naming the file and the other run's pid; other models run in
+parallel. A write that fails mid-run (disk full, read-only folder) stops the run: no further
+question is sent, and every answer already written stays.
+
+Exit status: 0 done, 1 some questions failed, an answer could not be written (or the download
+failed), 2 bad configuration or data, or an answer file held by another run or not writable
+(nothing sent), 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import logging
+import math
 import os
 import random
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +60,8 @@ from utils import (
     CtrlC,
     bench_dir,
     check_bench_name,
+    check_model_name,
+    claim_output,
     complete,
     fetch_official_data,
     is_complete_answer,
@@ -112,6 +122,7 @@ class Tally:
     answered: int = 0
     cached: int = 0
     failed: int = 0
+    write_error: str | None = None  # the write that failed (disk full, read-only): the run stopped
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,8 +140,9 @@ def load_settings(path: str | Path) -> Settings:
 
     bench_name = check_bench_name(config["bench_name"], f"{path}: bench_name")
     temperature = config["temperature"]
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-        raise fail("temperature", "a non-negative number")
+    if (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature) or temperature < 0):
+        raise fail("temperature", "a finite non-negative number")
     for key in ("max_tokens", "num_choices"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -278,36 +290,42 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     """Answer run.todo, appending each answer as it comes; then rewrite the file sorted.
 
     Returns the tally and whether Ctrl-C stopped it (then the rewrite is skipped: every line
-    already written is whole, and the next run tidies the file).
+    already written is whole, and the next run tidies the file). A write that fails (disk full,
+    read-only folder) stops the run at once: no new question is sent, what was written stays,
+    and tally.write_error says what failed.
     """
     tally = Tally(cached=run.cached)
     answer_fn = functools.partial(answer_question, model=run.model, settings=settings,
                                   budget=run.budget)
     interrupted = False
-    if run.todo:
-        with JsonlAppender(run.path) as appender, CtrlC() as ctrl_c, logging_redirect_tqdm():
-            results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name, progress=progress)
+    try:
+        if run.todo:
+            with JsonlAppender(run.path) as appender, CtrlC() as ctrl_c, logging_redirect_tqdm():
+                results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name,
+                                   progress=progress)
+                try:
+                    for question, result in results:
+                        if isinstance(result, Completion):
+                            tally.failed += 1
+                            log.warning("%s: question %s not answered: %s", run.model.name,
+                                        question["question_id"], result.error)
+                            continue
+                        with ctrl_c.hold():
+                            appender.append(result)  # one whole line, written by this thread only
+                            tally.answered += 1
+                except KeyboardInterrupt:
+                    interrupted = True
+                finally:
+                    results.close()
+        if run.path.exists() and not interrupted:
+            # Read back rather than kept in memory: every appended line stays.
+            records = read_jsonl_by_id(run.path, ("question_id", "choices"))
             try:
-                for question, result in results:
-                    if isinstance(result, Completion):
-                        tally.failed += 1
-                        log.warning("%s: question %s not answered: %s", run.model.name,
-                                    question["question_id"], result.error)
-                        continue
-                    with ctrl_c.hold():
-                        appender.append(result)  # one whole line, written by this thread only
-                        tally.answered += 1
-            except KeyboardInterrupt:
+                write_jsonl_atomic(run.path, [records[qid] for qid in sorted(records)])
+            except KeyboardInterrupt:  # atomic: either the sorted file or the appended one stands
                 interrupted = True
-            finally:
-                results.close()
-    if run.path.exists() and not interrupted:
-        # Read back rather than kept in memory: lines appended meanwhile by another run stay.
-        records = read_jsonl_by_id(run.path, ("question_id", "choices"))
-        try:
-            write_jsonl_atomic(run.path, [records[qid] for qid in sorted(records)])
-        except KeyboardInterrupt:  # atomic: either the sorted file or the appended one stands
-            interrupted = True
+    except OSError as e:
+        tally.write_error = f"{e.filename or run.path}: {e.strerror or e}"
     return tally, interrupted
 
 
@@ -354,14 +372,18 @@ def fetch_data(data_dir: Path) -> int:
     return 0
 
 
-def plan_runs(args: argparse.Namespace) -> tuple[Settings, list[ModelRun]]:
-    """Load and check every config and data file; raises ConfigError / DataError."""
+def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, list[ModelRun]]:
+    """Load and check every config and data file, and claim every answer file for the run
+    (into `claims`) before reading it; raises ConfigError / DataError."""
     settings = load_settings(args.setting_file)
+    out_dir = answer_dir(settings.bench_name, args.data_dir)
     names = list(settings.model_list)
     if args.model is not None:
         if args.model not in names:
             raise ConfigError(f"{args.setting_file}: model_list: --model {args.model!r} is not in it")
         names = [args.model]
+    for name in names:
+        check_model_name(name, f"{args.setting_file}: model_list", out_dir)
     api_config = load_api_config(args.endpoint_file)
     models = require_models(api_config, names, args.endpoint_file, f"{args.setting_file}: model_list")
     question_path = bench_dir(settings.bench_name, args.data_dir) / "question.jsonl"
@@ -369,8 +391,27 @@ def plan_runs(args: argparse.Namespace) -> tuple[Settings, list[ModelRun]]:
         raise ConfigError(f"{question_path}: file not found; run python gen_answer.py "
                           "--fetch-official-data to download the question set")
     questions = load_questions(question_path)  # checks every question's turns
-    out_dir = answer_dir(settings.bench_name, args.data_dir)
+    for model in models:  # all of them first: a run that must stop stops before any request
+        claims.enter_context(claim_output(model_file(out_dir, model.name)))
     return settings, [plan_model(m, questions, out_dir, args.endpoint_file) for m in models]
+
+
+def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> int:
+    """Run every model in turn; the exit status."""
+    failed = 0
+    for run in runs:
+        log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
+                 run.cached, run.path)
+        tally, interrupted = run_model(run, settings, progress=progress)
+        print(summary_line(run.model.name, tally), flush=True)
+        failed += tally.failed
+        if tally.write_error:
+            log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)
+            return EXIT_FAILED
+        if interrupted:
+            log.error("interrupted: every answer received so far is stored; rerun to continue")
+            return EXIT_INTERRUPTED
+    return EXIT_FAILED if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -378,25 +419,15 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     if args.fetch_official_data:
         return fetch_data(Path(args.data_dir))
-    try:
-        settings, runs = plan_runs(args)
-    except (ConfigError, DataError) as e:
-        log.error("%s", e)
-        return EXIT_CONFIG
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-
-    failed = 0
-    for run in runs:
-        log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
-                 run.cached, run.path)
-        tally, interrupted = run_model(run, settings, progress=not args.no_progress)
-        print(summary_line(run.model.name, tally), flush=True)
-        failed += tally.failed
-        if interrupted:
-            log.error("interrupted: every answer received so far is stored; rerun to continue")
+    with ExitStack() as claims:  # every answer file of the run is held until it ends
+        try:
+            settings, runs = plan_runs(args, claims)
+        except (ConfigError, DataError) as e:
+            log.error("%s", e)
+            return EXIT_CONFIG
+        except KeyboardInterrupt:
             return EXIT_INTERRUPTED
-    return EXIT_FAILED if failed else 0
+        return run_all(runs, settings, progress=not args.no_progress)
 
 
 if __name__ == "__main__":

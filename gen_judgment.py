@@ -17,18 +17,26 @@ Differences from upstream (lmarena/arena-hard-auto), on purpose:
 - with several prompt templates, game 2 swaps the answers once for all of them (upstream swaps
   again for every template, so its templates alternate the order);
 - the record's "model" is the model_list name (upstream copies the answer's model_id).
-Exit status: 0 done, 1 some judgments failed (rerun to finish), 2 bad config or data, 130 Ctrl-C.
+Each judgment file is held for the whole run (an advisory lock on <file>.lock): a second run of
+the same judge and model stops at once, naming the file and the other run's pid. A write that
+fails mid-run (disk full, read-only folder) stops the run: no further pair is sent, and every
+judgment already written stays.
+
+Exit status: 0 done, 1 some judgments failed or could not be written (rerun to finish), 2 bad
+config or data, or a judgment file held by another run or not writable (nothing sent), 130 Ctrl-C.
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import logging
+import math
 import re
 import string
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +54,8 @@ from utils import (
     Question,
     bench_dir,
     check_bench_name,
+    check_model_name,
+    claim_output,
     complete,
     drop_superseded_lines,
     is_complete_answer,
@@ -242,8 +252,8 @@ def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = 
     value = config.get(key)
     if isinstance(value, str) and allow_single:
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{path}: {key}: expected a list of strings, got {value!r}")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{path}: {key}: expected a non-empty list of strings, got {value!r}")
     return tuple(dict.fromkeys(value))  # duplicates once, order kept
 
 
@@ -299,23 +309,30 @@ def load_judge_settings(path: str | Path) -> JudgeSettings:
         raise ConfigError(f"{path}: max_tokens: must be at least 1")
     if attempts < 1:
         raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
+    temperature = _typed(config, "temperature", (int, float), path, 0)
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"{path}: temperature: expected a finite number of at least 0, got {temperature!r}")
     check_bench_name(bench_name, f"{path}: bench_name")  # refuses names that would leave the data folder
     return JudgeSettings(
         judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
         prompt_templates=templates, model_list=model_list, regex=regex,
         baseline_model=baseline_model, ref_models=ref_models,
         pairwise=_typed(config, "pairwise", bool, path, True),
-        temperature=float(_typed(config, "temperature", (int, float), path, 0)),
+        temperature=float(temperature),
         max_tokens=max_tokens, attempts=attempts,
     )
 
 
-def load_answers_of(model: str, directories: Sequence[Path], role: str, setting_file: str | Path) -> dict[str, Answer]:
-    """{question_id: answer} of `model` from the first folder that has its file; ConfigError if none."""
+def load_answers_of(model: str, directories: Sequence[Path], role: str, setting_file: str | Path,
+                    inputs: Sequence[Path] = ()) -> dict[str, Answer]:
+    """{question_id: answer} of `model` from the first folder that has its file; ConfigError if none.
+    In `inputs`, folders no script writes, an unterminated bad last line is an error, not an
+    interrupted write."""
     for directory in directories:
         path = model_file(directory, model)
         if path.exists():
-            return read_jsonl_by_id(path, ("question_id", "choices"))  # type: ignore[return-value]
+            return read_jsonl_by_id(path, ("question_id", "choices"),  # type: ignore[return-value]
+                                    allow_torn_tail=directory not in inputs)
     tried = " or ".join(str(model_file(d, model)) for d in directories)
     raise ConfigError(f"{setting_file}: {role} {model!r} has no answers ({tried} not found; run gen_answer.py first)")
 
@@ -338,7 +355,8 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
     baseline = (load_answers_of(settings.baseline_model, [answer_folder], "baseline_model", setting_file)
                 if settings.baseline_model else None)
     # REFERENCE.md keeps reference answers in reference_answer/; model_answer/ is accepted too.
-    references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file)
+    references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file,
+                                  inputs=[root / "reference_answer"])
                   for m in settings.ref_models]
     out_dir = judgment_dir(settings.bench_name, settings.judge_model, data_dir)
 
@@ -426,11 +444,13 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
     written = unparsable = 0
     failures: list[tuple[PairTask, str]] = []
     interrupted = False
+    write_error: str | None = None
     start = time.perf_counter()
     work = functools.partial(judge_pair, judge=judge, settings=settings)
+    results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}")
     try:
         with logging_redirect_tqdm(), CtrlC() as ctrl_c:
-            for task, result in run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}"):
+            for task, result in results:
                 if isinstance(result, PairFailure):
                     failures.append((task, result.error))
                     continue
@@ -443,14 +463,19 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
                     unparsable += sum(game["score"] is None for game in result["games"])
     except KeyboardInterrupt:
         interrupted = True
+    except OSError as e:  # disk full, read-only folder: no call is paid for that cannot be stored
+        write_error = f"{e.filename or out_dir}: {e.strerror or e}"
     finally:
+        results.close()  # no new pair is sent
         for appender in appenders.values():
             appender.close()
-    for appender in appenders.values():
+    for appender in appenders.values() if write_error is None else ():
         try:
             drop_superseded_lines(appender.path)  # e.g. upstream "$ERROR$" judgments that were redone
         except DataError as e:  # the file changed under us: every appended line is still there
             log.error("%s", e)
+        except OSError as e:  # the appended lines stand; the next run tidies the file
+            log.warning("%s: not tidied: %s", appender.path, e.strerror or e)
 
     log.info("wrote %d of %d judgments in %.1f s to %s (%d games without a verdict, stored with score null)",
              written, len(tasks), time.perf_counter() - start, out_dir, unparsable)
@@ -458,6 +483,9 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
         log.error("not judged: %s, question %s: %s", task.model, task.question_id, error)
     if failures:
         log.error("%d judgments failed after retries and were not written; run again to redo them", len(failures))
+    if write_error is not None:
+        log.error("cannot write %s: stopped; every judgment written before is kept", write_error)
+        return 1
     if interrupted:
         log.warning("interrupted: %d judgments not made; run again to continue",
                     len(tasks) - written - len(failures))
@@ -479,19 +507,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        return run(args)
+        with ExitStack() as claims:  # the judgment files held by this run, until it ends
+            return run(args, claims)
     except KeyboardInterrupt:  # before the pool started: nothing was written yet
         log.warning("interrupted")
         return 130
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the configs, build the work list, then judge it (or print the dry-run estimate)."""
+def check_names(settings: JudgeSettings, setting_file: str | Path, directory: Path) -> None:
+    """ConfigError for a judge or model name that no file in `directory` (or log line) can hold."""
+    for key, names in (("judge_model", [settings.judge_model]), ("model_list", settings.model_list),
+                       ("baseline_model", [settings.baseline_model]), ("ref_model", settings.ref_models)):
+        for name in names:
+            if name is not None:
+                check_model_name(name, f"{setting_file}: {key}", directory)
+
+
+def run(args: argparse.Namespace, claims: ExitStack) -> int:
+    """Load the configs, claim the judgment files into `claims` (unless a dry run), build the work
+    list, then judge it (or print the dry-run estimate)."""
     try:
         settings = load_judge_settings(args.setting_file)
+        check_names(settings, args.setting_file, bench_dir(settings.bench_name, args.data_dir))
+        out_dir = judgment_dir(settings.bench_name, settings.judge_model, args.data_dir)
         api_config = load_api_config(args.endpoint_file)
         judge = require_models(api_config, [settings.judge_model], args.endpoint_file,
                                f"{args.setting_file}: judge_model")[0]
+        if not args.dry_run:  # held before they are read, so no pair is judged twice
+            for model in settings.model_list:
+                claims.enter_context(claim_output(model_file(out_dir, model)))
         tasks, counts = build_work_list(settings, args.data_dir, args.setting_file)
     except (ConfigError, DataError) as e:
         log.error("%s", e)
@@ -508,7 +552,6 @@ def run(args: argparse.Namespace) -> int:
     if not tasks:
         log.info("nothing to judge")
         return 0
-    out_dir = judgment_dir(settings.bench_name, settings.judge_model, args.data_dir)
     return run_judgments(tasks, judge, settings, out_dir)
 
 

@@ -441,7 +441,7 @@ def read_battles(path: Path, with_style: bool) -> Battles:
     winners: list[int] = []
     styles_a: list[np.ndarray] = []
     styles_b: list[np.ndarray] = []
-    for lineno, record in iter_jsonl(path):
+    for lineno, record in iter_jsonl(path, allow_torn_tail=False):  # written whole, never appended to
         for key in ("question_id", "model_a", "model_b", "winner"):
             if key not in record:
                 raise DataError(f"{path}:{lineno}: missing key {key!r}")
@@ -469,7 +469,7 @@ def read_bootstrap(path: Path) -> tuple[list[str], np.ndarray]:
     """(models, ratings of shape (rounds, models)) from upstream's bootstrapping_results.jsonl."""
     if not path.is_file():
         raise ConfigError(f"{path}: bootstrap file not found (run once without --load-bootstrap)")
-    rows = [record for _, record in iter_jsonl(path)]
+    rows = [record for _, record in iter_jsonl(path, allow_torn_tail=False)]  # written whole
     models = list(dict.fromkeys(m for row in rows for m in row))
     values = np.full((len(rows), len(models)), np.nan)
     for r, row in enumerate(rows):
@@ -1325,6 +1325,16 @@ def style_by_model(answers: dict[str, AnswerInfo], models: Iterable[str]) -> dic
     return out
 
 
+def save_cache(path: Path, records: Iterable[dict]) -> None:
+    """Write the battles or bootstrap rounds for --load-battles / --load-bootstrap. The leaderboard
+    does not need them: on a read-only or full disk, warn and go on."""
+    try:
+        write_jsonl_atomic(path, records)
+    except OSError as e:
+        log.warning("%s: not saved (%s); --load-battles / --load-bootstrap will not find it",
+                    path, e.strerror or e)
+
+
 def run(args: argparse.Namespace) -> int:
     mode = style_mode(args)
     style_columns = STYLE_MODES[mode] if mode else ()
@@ -1352,7 +1362,7 @@ def run(args: argparse.Namespace) -> int:
         battles = battles_from_judgments(judgments, args.baseline, args.weight, args.first_game_only)
         if mode:
             attach_style(battles, style_by_model(answers, battles.models), answers_path)
-        write_jsonl_atomic(args.data_dir / BATTLES_FILE, battles.records())
+        save_cache(args.data_dir / BATTLES_FILE, battles.records())
 
     if args.baseline not in battles.models:
         raise ConfigError(f"baseline {args.baseline!r} appears in no battle")
@@ -1363,7 +1373,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         boot_models, boot = sort_bootstrap_columns(ratings.models, ratings.bootstrap)
         rounds = ({m: (None if math.isnan(v) else float(v)) for m, v in zip(boot_models, row)} for row in boot)
-        write_jsonl_atomic(args.data_dir / BOOTSTRAP_FILE, rounds)
+        save_cache(args.data_dir / BOOTSTRAP_FILE, rounds)
 
     if ratings.style_coef is not None:
         names = [STYLE_NAMES_A[c] for c in ratings.style_columns]

@@ -6,9 +6,11 @@ qa_browser.py; it has no command line of its own.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -16,6 +18,7 @@ import signal
 import tempfile
 import threading
 import time
+import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -118,6 +121,40 @@ def model_file(directory: str | Path, model: str) -> Path:
     return Path(directory) / model_to_filename(model)
 
 
+# The longest name made from a model's: the temporary file of an atomic rewrite of its JSONL
+# file (mkstemp: <name>.jsonl.XXXXXXXX.tmp); its lock file <name>.jsonl.lock is shorter.
+_LONGEST_SUFFIX = len(".jsonl") + len(".XXXXXXXX.tmp")
+
+
+def name_max(directory: str | Path) -> int:
+    """The longest file name, in bytes, of the filesystem `directory` is (or would be) on."""
+    directory = Path(directory).absolute()
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def check_model_name(name: Any, where: str, directory: str | Path) -> str:
+    """The model (or judge) name if files in `directory` can be named after it; ConfigError
+    naming `where` for a name holding a control character (a newline would forge a log line or
+    split a leaderboard row) or whose file names would exceed the filesystem's limit."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: {name!r} is not a model name")
+    control = next((c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if control is not None:
+        raise ConfigError(f"{where}: model name {name!r} holds the control character {control!r}")
+    size = len(safe_name(name).encode("utf-8")) + _LONGEST_SUFFIX
+    limit = name_max(directory)
+    if size > limit:
+        shown = repr(name) if len(name) <= 60 else repr(name[:60]) + "..."
+        raise ConfigError(f"{where}: model name {shown} is too long for a file name: {size} bytes with "
+                          f"its suffixes, the filesystem allows {limit}")
+    return name
+
+
 def check_bench_name(bench_name: Any, where: str = "bench_name") -> str:
     """The bench name if it is a plain folder name (it cannot leave the data folder)."""
     if (not isinstance(bench_name, str) or not bench_name or "/" in bench_name or "\\" in bench_name
@@ -174,10 +211,12 @@ def iter_jsonl(path: str | Path, *, allow_torn_tail: bool = True) -> Iterator[tu
         yield lineno, record
 
 
-def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",)) -> dict[str, dict]:
-    """Records of a JSONL file keyed by question_id; for duplicated ids the last line wins."""
+def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",), *,
+                     allow_torn_tail: bool = True) -> dict[str, dict]:
+    """Records of a JSONL file keyed by question_id; for duplicated ids the last line wins.
+    allow_torn_tail only for files the scripts append to (see iter_jsonl)."""
     records: dict[str, dict] = {}
-    for lineno, record in iter_jsonl(path):
+    for lineno, record in iter_jsonl(path, allow_torn_tail=allow_torn_tail):
         for key in required:
             if key not in record:
                 raise DataError(f"{path}:{lineno}: missing key {key!r}")
@@ -186,20 +225,29 @@ def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",
 
 
 def load_questions(path: str | Path) -> list[Question]:
-    """Questions in file order (a duplicated question_id keeps its first position, last content).
-
-    Each needs a question_id and a non-empty list of turns with text; else DataError at file:line.
-    """
-    questions: dict[str, Question] = {}
-    for lineno, record in iter_jsonl(path):
+    """Questions in file order; DataError at file:line unless every line is a question with a
+    question_id not seen before (null included; ids compare as text, as answers are keyed) and
+    a non-empty list of turns with text. No script writes this file, so an unterminated last
+    line that does not parse is an error too, as is a file without any question."""
+    questions: list[Question] = []
+    line_of: dict[str, int] = {}
+    for lineno, record in iter_jsonl(path, allow_torn_tail=False):
         if "question_id" not in record:
             raise DataError(f"{path}:{lineno}: missing key 'question_id'")
         turns = record.get("turns")
         if (not isinstance(turns, list) or not turns
                 or not all(isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns)):
             raise DataError(f"{path}:{lineno}: 'turns' must be a non-empty list of {{\"content\": text}}")
-        questions[str(record["question_id"])] = record  # type: ignore[assignment]
-    return list(questions.values())
+        qid = str(record["question_id"])
+        if qid in line_of:
+            shown = json.dumps(record["question_id"], ensure_ascii=False)
+            raise DataError(f"{path}:{lineno}: question_id {shown} already on line {line_of[qid]} "
+                            "(every question needs its own id)")
+        line_of[qid] = lineno
+        questions.append(record)  # type: ignore[arg-type]
+    if not questions:
+        raise DataError(f"{path}: no questions in the file")
+    return questions
 
 
 def _load_per_model(directory: str | Path, required: Sequence[str]) -> dict[str, dict[str, dict]]:
@@ -317,9 +365,12 @@ class JsonlAppender:
     def append(self, record: dict) -> None:
         line = dumps_line(record)
         with self._lock:
-            written = os.write(self._fd, line)
-            while written < len(line):  # regular files do not short-write in practice
-                written += os.write(self._fd, line[written:])
+            try:
+                written = os.write(self._fd, line)
+                while written < len(line):  # regular files do not short-write in practice
+                    written += os.write(self._fd, line[written:])
+            except OSError as e:  # e.g. ENOSPC: say which file
+                raise OSError(e.errno, e.strerror, str(self.path)) from None
 
     def close(self) -> None:
         with self._lock:
@@ -332,6 +383,65 @@ class JsonlAppender:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class OutputError(ConfigError):
+    """An output file cannot be held for this run: another run writes it, or it cannot be written."""
+
+
+def _lock(lock_path: Path, path: Path) -> int:
+    """The descriptor of `lock_path`, created if needed and flock-ed, holding this process's pid."""
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputError(f"{path}: another run (pid {pid}) is writing this file; "
+                              "wait for it to end, or stop it") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            st = os.stat(lock_path)
+            fresh = (st.st_dev, st.st_ino) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+        except FileNotFoundError:
+            fresh = False
+        if fresh:
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            except BaseException:
+                os.close(fd)
+                raise
+            return fd
+        os.close(fd)  # its holder removed it between our open and our lock: lock the new one
+
+
+@contextmanager
+def claim_output(path: str | Path) -> Iterator[Path]:
+    """Hold the output file `path` for a whole run, before anything is read from it or asked of
+    a model: an advisory lock (fcntl.flock) on <path>.lock, which holds the pid and is removed at
+    the end. Creating it also shows the folder is writable; an existing file must open for
+    appending. OutputError, in one line, when another run holds the file or it cannot be written."""
+    path = Path(path)
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        fd = _lock(lock_path, path)
+    except OSError as e:
+        raise OutputError(f"{e.filename or path}: cannot write: {e.strerror or e}") from None
+    try:
+        yield path
+    finally:
+        try:
+            os.unlink(lock_path)  # still locked: a run waiting on this file opens a fresh one
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def drop_superseded_lines(path: str | Path) -> bool:
@@ -402,12 +512,33 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key written twice in one mapping (safe_load keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may override, as YAML says
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first at line {first_line[key] + 1})",
+                        key_node.start_mark)
+                first_line[key] = key_node.start_mark.line
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping from a file; ConfigError naming the file for a missing file or bad YAML."""
+    """A YAML mapping from a file; ConfigError naming the file (and line) for a missing file,
+    bad YAML or a key written twice in one mapping."""
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = yaml.load(f, Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except UnicodeDecodeError as e:
@@ -487,13 +618,32 @@ _MODEL_KEYS = {"model_name", "endpoints", "api_type", "parallel", "tokenizer", "
                "max_retries", "retry_base_delay", "retry_max_delay", "timeout"}
 
 
-def _number(entry: dict, key: str, default: float, where: str, kind: type = float) -> Any:
-    value = entry.get(key, default)
+MAX_SECONDS = 86400.0  # one day: the longest timeout or retry wait accepted (time.sleep overflows far above)
+MAX_PARALLEL = 1024  # worker threads per model
+MAX_RETRIES = 100
+
+
+def _integer(entry: dict, key: str, default: int, low: int, high: int, where: str) -> int:
+    """entry[key] (null or absent: default) if it is an integer from low to high; else ConfigError."""
+    value = entry.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"{where}.{key}: expected a non-negative number, got {value!r}")
-    return kind(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where}.{key}: expected an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def _seconds(entry: dict, key: str, default: float, where: str) -> float:
+    """entry[key] (null or absent: default) if it is a finite number of seconds above 0 and at
+    most MAX_SECONDS (.inf and .nan are refused); else ConfigError."""
+    value = entry.get(key)
+    if value is None:
+        return default
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or not 0 < value <= MAX_SECONDS):
+        raise ConfigError(f"{where}.{key}: expected a number of seconds above 0 and at most "
+                          f"{MAX_SECONDS:g}, got {value!r}")
+    return float(value)
 
 
 def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
@@ -526,13 +676,11 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
             }))
     if api_type == "azure" and not all(ep.api_base and ep.api_version for ep in endpoints):
         raise ConfigError(f"{where}.endpoints: azure needs api_base and api_version in every endpoint")
-    parallel = _number(entry, "parallel", 1, where, int)
-    if parallel < 1:
-        raise ConfigError(f"{where}.parallel: must be at least 1")
+    parallel = _integer(entry, "parallel", 1, 1, MAX_PARALLEL, where)
     retry = RetryPolicy(
-        max_retries=_number(entry, "max_retries", RetryPolicy.max_retries, where, int),
-        base_delay=_number(entry, "retry_base_delay", RetryPolicy.base_delay, where),
-        max_delay=_number(entry, "retry_max_delay", RetryPolicy.max_delay, where),
+        max_retries=_integer(entry, "max_retries", RetryPolicy.max_retries, 0, MAX_RETRIES, where),
+        base_delay=_seconds(entry, "retry_base_delay", RetryPolicy.base_delay, where),
+        max_delay=_seconds(entry, "retry_max_delay", RetryPolicy.max_delay, where),
     )
     for key in ("tokenizer", "system_prompt"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
@@ -541,7 +689,7 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
         name=name, model_name=model_name, api_type=api_type,
         endpoints=tuple(endpoints) or (Endpoint(),), parallel=parallel,
         tokenizer=entry.get("tokenizer"), system_prompt=entry.get("system_prompt"),
-        retry=retry, timeout=_number(entry, "timeout", ModelConfig.timeout, where),
+        retry=retry, timeout=_seconds(entry, "timeout", ModelConfig.timeout, where),
     )
 
 

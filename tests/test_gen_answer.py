@@ -394,6 +394,95 @@ def test_ctrl_c_stops_cleanly_with_the_summary(project):
     assert len({r["question_id"] for r in records}) == len(records)
 
 
+def test_a_second_run_on_the_same_answer_file_stops_before_any_request(project, caplog):
+    questions = [question(f"q{i:02d}", f"prompt {i}") for i in range(10)]
+    hold = HoldAfter(3)  # the first run answers 3 questions, then waits mid-run
+    with FakeAPI(responder=hold) as api, FakeAPI() as api2:
+        try:
+            project.write({"m": openai_entry(api, parallel=2), "other": openai_entry(api, parallel=2)}, questions)
+            first = subprocess.Popen([sys.executable, str(REPO / "gen_answer.py"), *project.argv("--model", "m")],
+                                     cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            assert hold.held.wait(60), "the first run sent no request"
+            # The second run (this process) talks to api2: whatever it sends is counted there.
+            project.write({"m": openai_entry(api2, parallel=2), "other": openai_entry(api2, parallel=2)}, questions)
+            assert project.run("--model", "m") == 2
+            [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+            assert message.startswith(f"{project.answer_path('m')}: another run (pid {first.pid}) is writing "
+                                      "this file")
+            assert api2.requests == []
+            assert project.run() == 2  # the whole model_list: stopped before "other" is asked anything
+            assert api2.requests == []
+            assert project.run("--model", "other") == 0  # another model's file: runs alongside
+            assert len(api2.requests) == 10
+        finally:
+            hold.release()
+        out, _ = first.communicate(timeout=60)
+    assert first.returncode == 0 and "m: answered 10, cached 0, failed 0" in out
+    assert sorted(r["question_id"] for r in project.answers("m")) == [q["question_id"] for q in questions]
+    assert sorted(p.name for p in project.answer_path("m").parent.iterdir()) == ["m.jsonl", "other.jsonl"]
+
+
+@pytest.mark.parametrize("make_unwritable, named", [
+    (lambda p: p.data.joinpath(BENCH, "model_answer").write_text("a file where the folder should be"),
+     "model_answer: cannot write: File exists"),
+    (lambda p: p.answer_path("m").mkdir(parents=True), "m.jsonl: cannot write: Is a directory"),
+])
+def test_unwritable_output_is_an_error_before_any_request(project, api, caplog, make_unwritable, named):
+    # Tests run as root, whom chmod does not stop: a file where a folder belongs (or the
+    # reverse) gives the real OSError of a failed write at the same calls.
+    project.write({"m": openai_entry(api)}, [question("q1", "Hi")])
+    make_unwritable(project)
+    assert project.run() == 2
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.endswith(named) and "\n" not in message
+    assert api.requests == []
+
+
+def test_disk_full_mid_run_stops_requests_and_keeps_what_was_written(project, caplog, capsys, monkeypatch):
+    import errno
+    import os
+
+    real_write = os.write
+    lines = []
+
+    def disk_full_after_3_answers(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("m.jsonl"):
+            if len(lines) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            lines.append(data)
+        return real_write(fd, data)
+
+    with FakeAPI(latency=0.02) as api:
+        project.write({"m": openai_entry(api, parallel=2), "n": openai_entry(api, parallel=2)},
+                      [question(f"q{i:02d}", f"prompt {i}") for i in range(40)])
+        monkeypatch.setattr(os, "write", disk_full_after_3_answers)
+        assert project.run() == 1
+        time.sleep(0.2)  # a question a worker had started may still send its request
+        sent = len(api.requests)
+    assert sent <= 12, sent  # 3 stored, the one that failed, a few in flight: not the other 36, nor model n
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith("cannot write ") and "m.jsonl: No space left on device: stopped" in message
+    assert [json.loads(line)["question_id"] for line in lines] == [r["question_id"] for r in project.answers("m")]
+    assert "m: answered 3, cached 0, failed 0" in capsys.readouterr().out
+    assert not project.answer_path("n").exists()
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("x" * 300, "is too long for a file name"),
+    ("é" * 120, "is too long for a file name"),  # 240 characters, but 240 bytes + .jsonl + temporary suffix
+    ("model\nINFO forged line", "holds the control character '\\n'"),
+    ("tab\there", "holds the control character '\\t'"),
+], ids=["300-characters", "240-two-byte-characters", "newline", "tab"])
+def test_model_names_a_filesystem_cannot_hold_are_refused_at_start(project, api, caplog, name, problem):
+    project.write({name: openai_entry(api)}, [question("q1", "Hi")])
+    assert project.run() == 2
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith(f"{project.setting_file}: model_list: model name ") and problem in message
+    assert "\n" not in message
+    assert api.requests == []
+    assert not utils.answer_dir(BENCH, project.data).exists()
+
+
 # ---------------------------------------------------------------------------- failures
 
 
@@ -443,6 +532,11 @@ def test_client_error_fails_at_once_and_is_not_stored(project, api, capsys, capl
 # ---------------------------------------------------------------------------- bad configuration
 
 
+def _append_questions(project: Project, text: str) -> None:
+    with open(project.data / BENCH / "question.jsonl", "a") as f:
+        f.write(text)
+
+
 def _drop_key(project: Project) -> None:
     config = yaml.safe_load(project.setting_file.read_text())
     del config["max_tokens"]
@@ -459,7 +553,20 @@ def _drop_key(project: Project) -> None:
      ["gen_answer_config.yaml", "num_choices"]),
     (lambda p: (p.data / BENCH / "question.jsonl").unlink(), (), ["question.jsonl", "--fetch-official-data"]),
     (lambda p: None, ("--model", "other"), ["gen_answer_config.yaml: model_list", "'other'"]),
-], ids=["unknown-model", "missing-key", "bad-yaml", "bad-api-yaml", "bad-value", "no-questions", "model-not-listed"])
+    (lambda p: _append_questions(p, json.dumps(question("q1", "Other text")) + "\n"), (),
+     ['question.jsonl:2: question_id "q1" already on line 1']),
+    (lambda p: _append_questions(p, json.dumps(question("q2", "Cut"))[:-3]), (), ["question.jsonl:2: invalid JSON"]),
+    (lambda p: (p.data / BENCH / "question.jsonl").write_text(""), (), ["question.jsonl: no questions"]),
+    (lambda p: p.endpoint_file.write_text(p.endpoint_file.read_text() + "m: {model_name: y}\n"), (),
+     ["api_config.yaml:", "duplicate key 'm'"]),
+    (lambda p: p.endpoint_file.write_text(p.endpoint_file.read_text().replace("retry_max_delay: 0.05",
+                                                                              "retry_max_delay: .inf")), (),
+     ["api_config.yaml: m.retry_max_delay"]),
+    (lambda p: p.setting_file.write_text(p.setting_file.read_text().replace("temperature: 0.0", "temperature: .nan")),
+     (), ["gen_answer_config.yaml: temperature"]),
+], ids=["unknown-model", "missing-key", "bad-yaml", "bad-api-yaml", "bad-value", "no-questions", "model-not-listed",
+        "duplicate-question-id", "cut-last-question", "empty-question-file", "model-defined-twice",
+        "infinite-retry-delay", "nan-temperature"])
 def test_config_errors_exit_2_with_one_line(project, api, caplog, break_it, extra, expected):
     project.write({"m": openai_entry(api)}, [question("q1", "Hi")])
     break_it(project)

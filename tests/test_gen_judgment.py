@@ -417,6 +417,23 @@ def test_missing_answers_are_counted_and_skipped(tmp_path, api, caplog):
     assert any("m1: 1 questions skipped, no answer from the baseline base: q2" in w for w in warnings), warnings
 
 
+def test_reference_answers_with_a_cut_last_line_are_an_error(tmp_path, api, caplog):
+    # No script writes reference_answer/: its unterminated bad last line is not an interrupted
+    # write to drop (which would silently skip the question), but a file:line error.
+    make_bench(tmp_path / "data", {"q1": ["Q"], "q2": ["Q"]}, {"base": {"q1": ["b"], "q2": ["b"]},
+                                                              "m1": {"q1": ["a"], "q2": ["a"]}})
+    make_bench(tmp_path / "data", {"q1": ["Q"], "q2": ["Q"]}, {"gold": {"q1": ["R"]}}, folder="reference_answer")
+    gold = tmp_path / "data" / "bench" / "reference_answer" / "gold.jsonl"
+    with open(gold, "a") as f:
+        f.write(json.dumps(answer("q2", "gold", "R"))[:-5])
+    setup = Setup(tmp_path, api, reference=True, ref_model="gold",
+                  prompt_template=["{question_1} ref={ref_answer_1} A={answer_1} B={answer_2}"])
+    assert setup.run() == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith(f"{gold}:2: invalid JSON"), errors
+    assert api.requests == []
+
+
 def test_missing_reference_answer_skips_question(tmp_path, api, caplog):
     make_bench(tmp_path / "data", {"q1": ["Q"], "q2": ["Q"]},
                {"base": {"q1": ["B"], "q2": ["B"]}, "m1": {"q1": ["M"], "q2": ["M"]}})
@@ -455,7 +472,10 @@ def test_model_without_answer_file_is_an_error(tmp_path, api, caplog, missing, n
      "setting"),
     ({"prompt_template": ["{question_1} {answer_3}"]}, "question q000: prompt_template uses {answer_3}",
      "question.jsonl"),
-    ({"model_list": "m1"}, "model_list: expected a list", "setting"),
+    ({"model_list": "m1"}, "model_list: expected a non-empty list", "setting"),
+    ({"prompt_template": []}, "prompt_template: expected a non-empty list of strings, got []", "setting"),
+    ({"temperature": float("nan")}, "temperature: expected a finite number", "setting"),
+    ({"temperature": float("inf")}, "temperature: expected a finite number", "setting"),
     ({"baseline_model": None}, "baseline_model: required", "setting"),
     ({"reference": True}, "ref_model: required", "setting"),
     ({"judge_model": "nobody"}, "model 'nobody' has no entry in", "setting"),
@@ -605,6 +625,89 @@ def test_resume_after_sigkill(tmp_path):
     records = setup.records()
     assert sorted(r["question_id"] for r in records) == qids
     assert all(len(r["games"]) == 2 and all(g["score"] == "B>A" for g in r["games"]) for r in records)
+
+
+def test_a_second_run_on_the_same_judgment_file_stops_before_any_request(tmp_path, api, caplog):
+    import os
+
+    import utils
+
+    simple_bench(tmp_path / "data", 4, models=("m1", "m2"))
+    setup = Setup(tmp_path, api, model_list=["m1", "m2"])
+    # another run holds m2's file (as gen_judgment holds it while it judges): the whole run stops
+    with utils.claim_output(setup.judgment_file("m2")):
+        assert setup.run() == 2
+        [message] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert message.startswith(f"{setup.judgment_file('m2')}: another run (pid {os.getpid()}) is writing")
+        assert api.requests == [] and not setup.judgment_file("m1").exists()
+        # other models, and the same model under another judge, run alongside
+        setup.judge["model_list"] = ["m1"]
+        setup.write()
+        assert setup.run() == 0 and len(setup.records("m1")) == 4
+        setup.judge.update(model_list=["m2"], judge_model="other-judge")
+        setup.endpoint_file.write_text(yaml.safe_dump({"other-judge": setup.endpoint}), encoding="utf-8")
+        setup.setting_file.write_text(yaml.safe_dump(setup.judge), encoding="utf-8")
+        assert setup.run() == 0 and len(setup.records("m2")) == 4
+        assert setup.run("--dry-run") == 0  # a dry run writes nothing and needs no lock
+    assert len(api.requests) == 16
+    assert sorted(p.name for p in setup.judgment_file("m1").parent.parent.rglob("*")) == [
+        "m1.jsonl", "m2.jsonl", "other-judge", "the-judge"]  # no lock file left behind
+
+
+def test_disk_full_mid_run_stops_paying_for_judgments(tmp_path, caplog, monkeypatch):
+    import errno
+    import os
+
+    simple_bench(tmp_path / "data", 20)
+    real_write = os.write
+    stored = []
+
+    def disk_full_after_2_judgments(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("m1.jsonl"):
+            if len(stored) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            stored.append(data)
+        return real_write(fd, data)
+
+    with FakeAPI(latency=0.02, responder=verdict_responder()) as api:
+        setup = Setup(tmp_path, api)
+        monkeypatch.setattr(os, "write", disk_full_after_2_judgments)
+        assert setup.run() == 1
+        time.sleep(0.2)  # a pair a worker had started may still send its requests
+        # 2 pairs stored, the one that could not be, one or two more in flight: not the other 15
+        assert len(api.requests) <= 12, len(api.requests)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [f"cannot write {setup.judgment_file()}: No space left on device: stopped; "
+                      "every judgment written before is kept"]
+    assert [json.loads(line) for line in stored] == setup.records()
+
+
+def test_unwritable_judgment_folder_is_an_error_before_any_request(tmp_path, api, caplog):
+    # as root chmod stops nothing: a file where the judge's folder belongs fails the same calls
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    setup.judgment_file().parent.parent.mkdir(parents=True)
+    setup.judgment_file().parent.write_text("not a folder")
+    assert setup.run() == 2
+    [message] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert message == f"{setup.judgment_file().parent}: cannot write: File exists"
+    assert api.requests == []
+
+
+@pytest.mark.parametrize("key, name, problem", [
+    ("judge_model", "judge\nINFO forged", "holds the control character '\\n'"),
+    ("model_list", ["m" * 300], "is too long for a file name"),
+    ("judge_model", "j" * 250, "is too long for a file name"),
+    ("baseline_model", "base\u2028line", "holds the control character '\\u2028'"),
+], ids=["judge-newline", "model-300-characters", "judge-250-characters", "baseline-line-separator"])
+def test_names_a_filesystem_cannot_hold_are_refused_at_start(tmp_path, api, caplog, key, name, problem):
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api, **{key: name})
+    assert setup.run() == 2
+    [message] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert message.startswith(f"{setup.setting_file}: {key}: model name ") and problem in message
+    assert "\n" not in message and api.requests == []
+    assert not (tmp_path / "data" / "bench" / "model_judgment").exists()
 
 
 def test_ctrl_c_stops_cleanly(tmp_path):

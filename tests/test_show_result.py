@@ -630,6 +630,45 @@ def test_unwritable_output_is_a_one_line_error(tmp_path, capsys, caplog):
     assert record.getMessage() == f"{not_a_folder}: File exists"
 
 
+def test_read_only_data_folder_still_prints_the_leaderboard(tmp_path, capsys, caplog, monkeypatch):
+    # Tests run as root, for whom chmod does not stop a write: the temporary file of every atomic
+    # write into data/ fails instead, with the EROFS a read-only mount gives at that call.
+    import errno
+    import tempfile
+
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=5)
+    real_mkstemp = tempfile.mkstemp
+
+    def read_only_data(*args, **kwargs):
+        if Path(kwargs.get("dir", "")) == data:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only_data)
+    with caplog.at_level(logging.WARNING, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
+    assert code == 0
+    assert len(out.strip().splitlines()) == 3 and all(" | score: " in line for line in out.strip().splitlines())
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    for name in ("arena_hard_battles.jsonl", "bootstrapping_results.jsonl"):
+        assert f"{data / name}: not saved (Read-only file system)" in " ".join(warnings)
+    assert sorted(p.name for p in data.iterdir()) == [BENCH]
+
+
+@pytest.mark.parametrize("name, reader", [("arena_hard_battles.jsonl", lambda p: sr.read_battles(p, False)),
+                                          ("bootstrapping_results.jsonl", sr.read_bootstrap)])
+def test_cached_battles_and_rounds_with_a_cut_last_line_are_errors(tmp_path, name, reader):
+    # show_result writes these whole (atomically): a bad unterminated last line is damage, not a
+    # write interrupted by a crash, and dropping it would silently drop a battle or a round
+    path = tmp_path / name
+    first = ('{"question_id": "q", "model_a": "a", "model_b": "b", "winner": "tie"}' if "battles" in name
+             else '{"a": 1000.0, "b": 990.0}')
+    path.write_text(first + "\n" + first[:20])
+    with pytest.raises(sr.DataError, match=rf"{name}:2: invalid JSON"):
+        reader(path)
+
+
 def upstream_failure(score: str | None = None) -> dict:
     """A game as upstream stores it when the judge's API failed: the reply "$ERROR$", no verdict."""
     return {"user_prompt": "<|User Prompt|>...", "judgment": "$ERROR$", "score": score}

@@ -236,8 +236,8 @@ def test_missing_config_file(tmp_path):
     ("m:\n  api_type: openai\n", r"m: missing model_name"),
     ("m:\n  model_name: x\n  api_type: bard\n", r"m.api_type: unknown api_type 'bard'"),
     ("m:\n  model_name: x\n  endpoints: {api_base: y}\n", r"m.endpoints: expected null or a non-empty list"),
-    ("m:\n  model_name: x\n  parallel: 0\n", r"m.parallel: must be at least 1"),
-    ("m:\n  model_name: x\n  parallel: many\n", r"m.parallel: expected a non-negative number"),
+    ("m:\n  model_name: x\n  parallel: 0\n", r"m.parallel: expected an integer from 1 to 1024, got 0"),
+    ("m:\n  model_name: x\n  parallel: many\n", r"m.parallel: expected an integer from 1 to 1024"),
     ("m:\n  model_name: x\n  api_type: azure\n  endpoints: [{api_base: y}]\n", r"azure needs api_base and api_version"),
     ("m: just a string\n", r"m: expected a mapping"),
 ])
@@ -247,6 +247,39 @@ def test_api_config_errors_name_file_and_key(tmp_path, entry, message):
         utils.load_api_config(f)
     assert str(info.value).startswith(str(f))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("timeout", ".nan"), ("timeout", ".inf"), ("timeout", "0"), ("timeout", "-5"), ("timeout", "1e300"),
+    ("retry_base_delay", ".inf"), ("retry_base_delay", ".nan"), ("retry_base_delay", "0"),
+    ("retry_max_delay", ".inf"), ("retry_max_delay", "-.inf"), ("retry_max_delay", "1.0e+9"),
+    ("timeout", "true"), ("timeout", "'10'"),
+    ("max_retries", "-1"), ("max_retries", "2.5"), ("max_retries", "101"), ("max_retries", ".inf"),
+    ("parallel", "1025"), ("parallel", "2.5"), ("parallel", "true"), ("parallel", ".nan"),
+])
+def test_api_config_numbers_out_of_range_are_errors_at_start(tmp_path, key, value):
+    # .inf used to crash at the first retry and .nan to fail every call, after paying for some
+    f = write_yaml(tmp_path, f"m:\n  model_name: x\n  {key}: {value}\n")
+    with pytest.raises(utils.ConfigError, match=rf"^{f}: m.{key}: expected ") as info:
+        utils.load_api_config(f)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text, line, key", [
+    ("m:\n  model_name: a\nn:\n  model_name: b\nm:\n  model_name: c\n", 5, "'m'"),  # a model twice
+    ("m:\n  model_name: a\n  parallel: 2\n  parallel: 8\n", 4, "'parallel'"),  # a setting twice
+    ("m: {model_name: a, model_name: b}\n", 1, "'model_name'"),  # in a flow mapping
+    ("m:\n  model_name: a\n  endpoints:\n    - {api_base: x, api_key: k, api_key: j}\n", 4, "'api_key'"),
+])
+def test_duplicate_yaml_keys_are_errors_naming_file_line_and_key(tmp_path, text, line, key):
+    f = write_yaml(tmp_path, text)
+    with pytest.raises(utils.ConfigError, match=rf"^{f}:{line}: invalid YAML: duplicate key {key}"):
+        utils.load_api_config(f)
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path):
+    f = write_yaml(tmp_path, "base: &b {model_name: x, parallel: 2}\nm:\n  <<: *b\n  parallel: 4\n")
+    assert utils.load_yaml(f)["m"] == {"model_name": "x", "parallel": 4}
 
 
 def test_api_config_defaults_and_overrides(tmp_path):
@@ -407,9 +440,21 @@ def test_atomic_rewrite_keeps_permissions(tmp_path):
      r":2: 'turns' must be a non-empty list"),
     ('{"question_id": "a", "turns": []}\n', r":1: 'turns' must be a non-empty list"),
     ('{"question_id": "a", "turns": [{"text": "x"}]}\n', r":1: 'turns' must be a non-empty list"),
+    # a second line with an id already used, same text or not, would replace the first
+    ('{"question_id": "a", "turns": [{"content": "x"}]}\n{"question_id": "b", "turns": [{"content": "y"}]}\n'
+     '{"question_id": "a", "turns": [{"content": "z"}]}\n', r':3: question_id "a" already on line 1'),
+    ('{"question_id": null, "turns": [{"content": "x"}]}\n\n{"question_id": null, "turns": [{"content": "x"}]}\n',
+     r":3: question_id null already on line 1"),
+    # no script writes the question file: an unterminated bad last line is not an interrupted write
+    ('{"question_id": "a", "turns": [{"content": "x"}]}\n{"question_id": "b", "tur', r":2: invalid JSON"),
+    (b'{"question_id": "a", "turns": [{"content": "x"}]}\n{"question_id": "b", "turns": [{"content": "\xff"}]}',
+     r":2: invalid JSON"),  # a bad byte
+    ("", r"question.jsonl: no questions"),
+    ("\n  \n", r"question.jsonl: no questions"),
 ])
 def test_bad_questions_are_errors_naming_file_and_line(tmp_path, text, message):
-    f = write(tmp_path / "question.jsonl", text)
+    f = tmp_path / "question.jsonl"
+    f.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     with pytest.raises(utils.DataError, match=message):
         utils.load_questions(f)
 
