@@ -700,7 +700,7 @@ def _call_openai(client: Any, model: str, messages: list[Message], temperature: 
     # SDK's auth, base URL, Azure deployment routing and error classes, and skips its request
     # and response model validation, which was ~40% of the client CPU per call (it matters
     # with 64 threads in one process).
-    body = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens, "n": 1}
+    body = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
     data = client.post("/chat/completions", body=body, cast_to=_sdk_response_class("openai")).json()
     choices = data.get("choices") if isinstance(data, dict) else None
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
