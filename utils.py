@@ -164,14 +164,24 @@ def iter_jsonl(path: str | Path, *, allow_torn_tail: bool = True) -> Iterator[tu
         is_torn_candidate = i == len(lines) - 1  # no newline after it
         try:
             record = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (ValueError, RecursionError) as e:  # ValueError: bad JSON or UTF-8, an integer too long
             if is_torn_candidate and allow_torn_tail:
                 log.warning("%s:%d: dropping incomplete last line (interrupted write)", path, lineno)
                 continue
-            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg if hasattr(e, 'msg') else e})") from None
+            raise DataError(f"{path}:{lineno}: invalid JSON ({_json_error_reason(e)})") from None
         if not isinstance(record, dict):
             raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
         yield lineno, record
+
+
+def _json_error_reason(e: Exception) -> str:
+    """Why json.loads refused a line, in one line."""
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    if isinstance(e, json.JSONDecodeError):
+        return e.msg
+    # e.g. "Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits; ..."
+    return str(e).split(":")[0] if "integer string conversion" in str(e) else str(e)
 
 
 def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",)) -> dict[str, dict]:
@@ -305,7 +315,7 @@ class JsonlAppender:
             tail = f.read()
         try:
             whole = isinstance(json.loads(tail), dict)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             whole = False
         if whole:  # a complete record that only lacks its newline (written by another tool)
             os.write(self._fd, b"\n")
