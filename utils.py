@@ -270,9 +270,31 @@ def is_complete_judgment(judgment: dict) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+# A UTF-16 surrogate that json.loads left alone: "\ud800" is valid JSON, but no UTF-8 can hold it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(record: dict) -> tuple[dict, int]:
+    """(record without its lone surrogates, how many were dropped); the record itself if none.
+
+    Only what cannot be encoded goes (upstream's pandas reader drops a lone high surrogate too).
+    """
+    text = json.dumps(record, ensure_ascii=False)
+    clean, dropped = LONE_SURROGATE.subn("", text)
+    return (json.loads(clean) if dropped else record), dropped
+
+
 def dumps_line(record: dict) -> bytes:
-    """One record as a complete JSON line (UTF-8, non-ASCII kept as is, as upstream writes)."""
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    """One record as a complete JSON line (UTF-8, non-ASCII kept as is, as upstream writes).
+    Lone surrogates are dropped with a warning (see without_lone_surrogates)."""
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        line, dropped = LONE_SURROGATE.subn("", line)
+        log.warning("question %s: %d lone UTF-16 surrogate%s dropped from the record written (UTF-8 cannot "
+                    "hold them)", record.get("question_id"), dropped, "s" if dropped > 1 else "")
+        return line.encode("utf-8")
 
 
 class JsonlAppender:

@@ -181,6 +181,19 @@ def test_appender_cuts_a_torn_tail_before_appending(tmp_path, caplog):
     assert "incomplete last line" in caplog.text
 
 
+def test_writers_drop_lone_surrogates_with_a_warning(tmp_path, caplog):
+    # json.loads accepts "\\ud800" (valid JSON); UTF-8 cannot hold it. A pair stays whole.
+    record = json.loads('{"question_id": "q1", "text": "a\\ud800b\\udc00c \\ud83d\\ude00"}')
+    assert utils.dumps_line(record) == '{"question_id": "q1", "text": "abc 😀"}\n'.encode()
+    assert "question q1: 2 lone UTF-16 surrogates dropped" in caplog.text
+    path = tmp_path / "out.jsonl"
+    with utils.JsonlAppender(path) as out:
+        out.append(record)
+    utils.write_jsonl_atomic(tmp_path / "atomic.jsonl", [record, {"question_id": "q2"}])
+    assert [r["text"] for _, r in utils.iter_jsonl(path)] == ["abc 😀"]
+    assert [r["question_id"] for _, r in utils.iter_jsonl(tmp_path / "atomic.jsonl")] == ["q1", "q2"]
+
+
 def test_appender_keeps_non_ascii_as_is(tmp_path):
     path = tmp_path / "out.jsonl"
     with utils.JsonlAppender(path) as out:
