@@ -831,4 +831,28 @@ def test_ctrl_c_exits_130_in_one_line(tmp_path, capsys, caplog, monkeypatch):
     with caplog.at_level(logging.INFO, logger="arena_hard"):
         code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
     assert code == 130 and out == ""
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING][-1] == "interrupted"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == ["interrupted"]
+
+
+def test_ctrl_c_in_a_real_run_exits_130_in_one_line(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=20, seed=5)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "show_result.py"), "--data-dir", str(data),
+                             "--style-control", "--num-rounds", "10000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (data / sr.BATTLES_FILE).exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the battles are written just before the (long) bootstrap starts
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and out == ""
+    assert err.splitlines() == ["WARNING interrupted"]
