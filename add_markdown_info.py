@@ -9,10 +9,11 @@ For every answer, conv_metadata describes the first turn of the first choice:
 The markdown counts are taken after upstream's code-block removal, quirks included (see
 strip_code_blocks). show_result.py --style-control reads these numbers; gen_answer.py uses the
 same functions when it writes answers. Each output file is written atomically (a temporary
-file, then a rename), so --output-dir may equal --dir.
+file, then a rename), so --output-dir may equal --dir. A lone UTF-16 surrogate in a record
+("\\ud800": valid JSON that UTF-8 cannot hold) is dropped, with a warning naming file and line.
 
 Exit status: 0 done, 1 some files failed (one error line each; the other files are still written),
-2 --dir missing or not a folder (or bad flags).
+2 --dir missing or not a folder (or bad flags), 130 Ctrl-C (files already written stay written).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import functools
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from collections import Counter
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import tiktoken
 
-from utils import Answer, DataError, iter_jsonl, setup_logging, write_jsonl_atomic
+from utils import Answer, CtrlC, DataError, iter_jsonl, setup_logging, without_lone_surrogates, write_jsonl_atomic
 
 log = logging.getLogger("arena_hard.add_markdown_info")
 
@@ -111,10 +113,14 @@ def annotate_file(src: Path, dst: Path) -> int:
     """Write src's answers, each with a fresh conv_metadata, to dst; return how many.
 
     Every other field and the line order are kept. A malformed line raises DataError naming
-    file and line before anything is written.
+    file and line before anything is written. Lone surrogates are dropped with a warning.
     """
     records = []
     for lineno, record in iter_jsonl(src, allow_torn_tail=False):
+        record, dropped = without_lone_surrogates(record)
+        if dropped:
+            log.warning("%s:%d: %d lone UTF-16 surrogate%s dropped (UTF-8 cannot hold them); the rest of the "
+                        "text is kept", src, lineno, dropped, "s" if dropped > 1 else "")
         try:
             record["conv_metadata"] = conv_metadata(record)  # replaces in place if present
         except ValueError as e:
@@ -125,7 +131,8 @@ def annotate_file(src: Path, dst: Path) -> int:
 
 
 def annotate_job(job: tuple[Path, Path]) -> tuple[int, str | None]:
-    """annotate_file for a pool worker: (answers written, None) or (0, one-line error)."""
+    """annotate_file for a pool worker: (answers written, None) or (0, one-line error).
+    Any error stays with its file, so one bad file never stops the others."""
     src, dst = job
     try:
         return annotate_file(src, dst), None
@@ -133,15 +140,28 @@ def annotate_job(job: tuple[Path, Path]) -> tuple[int, str | None]:
         return 0, str(e)
     except OSError as e:
         return 0, f"{src}: {e.strerror or e}"
+    except Exception as e:  # e.g. MemoryError: reported like the others
+        detail = str(e).splitlines()[0] if str(e) else ""
+        return 0, f"{src}: {type(e).__name__}" + (f": {detail}" if detail else "")
+
+
+def _ignore_ctrl_c() -> None:
+    """Pool workers leave Ctrl-C to the main process, which stops the run in one line; a file
+    being written is finished (atomically) rather than left half done."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_jobs(jobs: list[tuple[Path, Path]], workers: int) -> Iterator[tuple[int, str | None]]:
-    """annotate_job over jobs, in order, in a pool of `workers` processes (inline for 1)."""
+    """annotate_job over jobs, in order, in a pool of `workers` processes (inline for 1).
+    Closing the iterator early (Ctrl-C) starts no new file and waits for those in progress."""
     if workers <= 1:
         yield from map(annotate_job, jobs)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    pool = ProcessPoolExecutor(workers, initializer=_ignore_ctrl_c)
+    try:
         yield from pool.map(annotate_job, jobs)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -167,14 +187,23 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     workers = max(1, min(args.workers, len(jobs)))
-    failed = 0
-    # Files are independent: a bad one is reported and the others are still written.
-    for (src, dst), (count, error) in zip(jobs, run_jobs(jobs, workers)):
-        if error is None:
-            log.info("%s: %d answers -> %s", src.name, count, dst)
-        else:
-            failed += 1
-            log.error("%s", error)
+    failed = done = 0
+    results = run_jobs(jobs, workers)
+    try:
+        with CtrlC():
+            # Files are independent: a bad one is reported and the others are still written.
+            for (src, dst), (count, error) in zip(jobs, results):
+                done += 1
+                if error is None:
+                    log.info("%s: %d answers -> %s", src.name, count, dst)
+                else:
+                    failed += 1
+                    log.error("%s", error)
+            results.close()
+    except KeyboardInterrupt:
+        results.close()
+        log.warning("interrupted: %d of %d files done; rerun to annotate the others", done, len(jobs))
+        return 130
     log.info("%d of %d files annotated in %.1f s", len(jobs) - failed, len(jobs),
              time.perf_counter() - start)
     return 1 if failed else 0

@@ -50,7 +50,7 @@ with confidence, and with --reference-ranking agreement with confidence, the pai
 and Spearman's correlation, plus judge diagnostics (position consistency, null and strong shares).
 
 Exit status: 0 done, 2 bad configuration or data, or a file or folder that cannot be read or
-written (one-line error; also bad flags).
+written (one-line error; also bad flags), 130 Ctrl-C.
 """
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ from scipy.special import expit
 
 from utils import (
     ConfigError,
+    CtrlC,
     DataError,
     Game,
     Judgment,
@@ -117,6 +118,10 @@ STYLE_NAMES_B = ("sum_assistant_b_tokens", "header_count_b", "list_count_b", "bo
 STYLE_MODES = {"style": (0, 1, 2, 3), "length": (0,), "markdown": (1, 2, 3)}
 
 FULL_STATS_COLUMNS = ("strong_wins", "wins", "ties", "losses", "strong_losses", "unparsable")
+
+# No answer is longer, and no answer holds more markdown elements: a larger (or negative, NaN,
+# infinite) token_len or count in conv_metadata is a broken record.
+MAX_COUNT = 10_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,7 +293,7 @@ def attach_style(battles: Battles, style: dict[str, dict[str, np.ndarray]], wher
 # --------------------------------------------------------------------------------------------
 
 
-def read_judgments(directory: Path) -> list[Judgment]:
+def read_judgments(directory: Path, first_game_only: bool = False) -> list[Judgment]:
     """Every row of every *.jsonl in `directory` (files sorted, rows in file order).
 
     The judge's texts are dropped while reading (games keep only their score), so memory stays
@@ -296,6 +301,8 @@ def read_judgments(directory: Path) -> list[Judgment]:
     (reported); a file whose name differs from its rows' "model" field is reported. Upstream's
     failed games ("$ERROR$", see played_games) become games not played (None), and a row left
     without any game (or with none to begin with) is skipped, as missing (reported).
+    With first_game_only only game 1 is checked, as upstream reads no other: a later game that is
+    not an object (e.g. null) counts as not played.
     """
     judgments: list[Judgment] = []
     for path in sorted(directory.glob("*.jsonl")):
@@ -313,15 +320,18 @@ def read_judgments(directory: Path) -> list[Judgment]:
             model = record["model"]
             if not isinstance(model, str) or not model:
                 raise DataError(f"{path}:{lineno}: 'model' must be a non-empty string, got {model!r}")
-            for g, game in enumerate(record["games"]):
+            games = record["games"]
+            if first_game_only:
+                games = games[:1] + [game if isinstance(game, dict) else None for game in games[1:]]
+            for g, game in enumerate(games[:1] if first_game_only else games):
                 if not isinstance(game, dict):
                     raise DataError(f"{path}:{lineno}: games[{g}] must be an object, got {game!r}")
                 score = game.get("score")
                 if score is not None and not isinstance(score, str):
                     raise DataError(f"{path}:{lineno}: games[{g}].score must be a label string or null, "
                                     f"got {score!r}")
-            games = record["games"]
-            if not is_complete_judgment(record):  # checked while the judge's texts are still there
+            # checked while the judge's texts are still there
+            if not is_complete_judgment({"games": [game for game in games if game is not None]}):
                 failed += 1
                 games = played_games(games)
                 if all(game is None for game in games):
@@ -348,19 +358,28 @@ def read_judgments(directory: Path) -> list[Judgment]:
     return judgments
 
 
+def is_count(value: object) -> bool:
+    """Whether value is a plausible token or markdown count: a number from 0 to MAX_COUNT."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and 0 <= value <= MAX_COUNT)
+
+
 def style_vector(meta: dict, where: str, keys: Sequence[str] = STYLE_FEATURES) -> np.ndarray:
     """(token_len, header_count, list_count, bold_count) of a conv_metadata, read under `keys`
-    (a battle's conv_metadata names them per side); counts may be dicts of numbers."""
+    (a battle's conv_metadata names them per side); counts may be dicts of numbers. A value that
+    is not a count (NaN, infinite, negative, absurdly large) is an error: it would poison the fit."""
     values = []
     for key in keys:
         if key not in meta:
             raise DataError(f"{where}: conv_metadata has no {key!r}")
         v = meta[key]
-        try:
-            values.append(float(sum(v.values()) if isinstance(v, dict) else v))
-        except (TypeError, ValueError):
+        numbers = list(v.values()) if isinstance(v, dict) else [v]
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
             raise DataError(f"{where}: conv_metadata {key!r} must be a number or a dict of numbers, "
-                            f"got {v!r}") from None
+                            f"got {v!r}")
+        if not all(is_count(x) for x in numbers) or not is_count(sum(numbers)):
+            raise DataError(f"{where}: conv_metadata {key!r} holds {v!r}, not a count from 0 to {MAX_COUNT}")
+        values.append(float(sum(numbers)))
     return np.array(values)
 
 
@@ -388,9 +407,10 @@ class AnswerInfo:
 def read_answers(directory: Path, with_style: bool = False) -> dict[str, AnswerInfo]:
     """{model (from the file name): AnswerInfo}; a duplicated question_id keeps its last line.
 
-    Token length of an answer: its first turn's token_len, else conv_metadata's (upstream order).
-    Style vectors are read only with_style (a style mode); the plain leaderboard needs no
-    conv_metadata beyond an optional token_len.
+    Token length of an answer: its first turn's token_len, else conv_metadata's (upstream order);
+    one that is not a count (NaN, infinite, negative, over MAX_COUNT, not a number) is left out of
+    the average with a warning naming file and line. Style vectors are read only with_style (a
+    style mode); the plain leaderboard needs no conv_metadata beyond an optional token_len.
     """
     infos: dict[str, AnswerInfo] = {}
     if not directory.is_dir():
@@ -398,6 +418,7 @@ def read_answers(directory: Path, with_style: bool = False) -> dict[str, AnswerI
     for path in sorted(directory.glob("*.jsonl")):
         info = AnswerInfo(path, with_style=with_style)
         metadata_of: dict[str, dict | None] = {}
+        bad_length_of: dict[str, tuple[int, object]] = {}  # qid: (line, token_len that is not a count)
         for lineno, record in iter_jsonl(path):
             if "question_id" not in record or "choices" not in record:
                 raise DataError(f"{path}:{lineno}: missing key 'question_id' or 'choices'")
@@ -413,10 +434,13 @@ def read_answers(directory: Path, with_style: bool = False) -> dict[str, AnswerI
             length = turn.get("token_len") if isinstance(turn, dict) else None
             if length is None and isinstance(meta, dict):
                 length = meta.get("token_len")
-            if isinstance(length, (int, float)):
+            bad_length_of.pop(qid, None)
+            if is_count(length):
                 info.token_lens[qid] = length
             else:
                 info.token_lens.pop(qid, None)
+                if length is not None:
+                    bad_length_of[qid] = (lineno, length)
             info.style.pop(qid, None)
             if with_style and isinstance(meta, dict):
                 try:
@@ -424,7 +448,11 @@ def read_answers(directory: Path, with_style: bool = False) -> dict[str, AnswerI
                 except DataError as e:
                     info.style_error = info.style_error or str(e)
         info.without_metadata = sum(m is None for m in metadata_of.values())
-        missing_len = len(metadata_of) - len(info.token_lens)
+        if bad_length_of:
+            lineno, length = min(bad_length_of.values(), key=lambda bad: bad[0])
+            log.warning("%s:%d: token_len %r is not a token count (a number from 0 to %d); %d such answers "
+                        "are left out of the average #tokens", path, lineno, length, MAX_COUNT, len(bad_length_of))
+        missing_len = len(metadata_of) - len(info.token_lens) - len(bad_length_of)
         if missing_len:
             log.warning("%s: %d answers without token_len are left out of the average #tokens", path, missing_len)
         infos[model_from_filename(path)] = info
@@ -791,6 +819,21 @@ class Ratings:
     style_columns: tuple[int, ...] = ()
 
 
+MIN_BATTLES = 10  # a model with fewer battles is reported: its score rests on a handful of verdicts
+
+
+def _warn_few_battles(battles: Battles, anchor: int) -> None:
+    """Warn about each model (not the baseline) with fewer than MIN_BATTLES battles, whatever
+    their outcomes: a lone tie says as little as a lone win."""
+    p = len(battles.models)
+    counts = np.bincount(battles.model_a, minlength=p) + np.bincount(battles.model_b, minlength=p)
+    for j in np.flatnonzero(counts < MIN_BATTLES):
+        if j != anchor:
+            log.warning("model %r has only %d battle%s (fewer than %d): its score and interval rest on too few "
+                        "verdicts to mean much", battles.models[j], counts[j], "" if counts[j] == 1 else "s",
+                        MIN_BATTLES)
+
+
 def _warn_separated(models: list[str], pseudo_point: np.ndarray, pseudo_rounds: np.ndarray | None) -> None:
     for j in np.flatnonzero(pseudo_point):
         log.warning("model %r won or lost every battle (no path of wins both ways to the baseline): its "
@@ -826,6 +869,7 @@ def _compute_ratings(battles: Battles, baseline: str, num_rounds: int, seed: int
         raise ConfigError(f"baseline {baseline!r} appears in no battle")
     anchor = battles.models.index(baseline)
     p = len(battles.models)
+    _warn_few_battles(battles, anchor)
     if not style_columns:
         design = build_design(battles)
         w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
@@ -960,7 +1004,8 @@ def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date
     writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"])
     for row in rows:
         ci = f"(-{(row['score'] - row['lower']):.2f}, +{(row['upper'] - row['score']):.2f})"
-        writer.writerow([row["model"], row["score"], row["lower"], row["upper"], ci, row["avg_tokens"],
+        # avg_tokens as a float (411.0), as upstream's pandas column of floats writes it
+        writer.writerow([row["model"], row["score"], row["lower"], row["upper"], ci, float(row["avg_tokens"]),
                          today.strftime("%Y-%m-%d")])
     write_atomic(path, [text.getvalue().encode("utf-8")])
     return path
@@ -1240,6 +1285,20 @@ def format_quality(report: dict, order: list[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+# Bounds of the flags: upstream's work grows with --weight (battles) and --num-rounds (fits), and
+# numpy's RandomState takes seeds from 0 to 2**32 - 1.
+WEIGHT_RANGE = (0, 100)
+ROUNDS_RANGE = (1, 10_000)
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def plot_formats() -> list[str]:
+    """File extensions matplotlib can save a chart as (png, pdf, svg, ...)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return sorted(FigureCanvasBase.get_supported_filetypes())
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench-name", type=str, default="arena-hard-v0.1")
@@ -1251,16 +1310,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="reuse data/bootstrapping_results.jsonl for the intervals (battles still come from "
                              "the judgments unless --load-battles)")
     parser.add_argument("--show-elo", action="store_true", help="print ratings instead of win rates")
-    parser.add_argument("--weight", type=int, default=3, help="battles per strong verdict (A>>B, B>>A)")
-    parser.add_argument("--num-rounds", type=int, default=100, help="bootstrap rounds")
+    parser.add_argument("--weight", type=int, default=3,
+                        help=f"battles per strong verdict (A>>B, B>>A), {WEIGHT_RANGE[0]} to {WEIGHT_RANGE[1]} "
+                             "(default 3)")
+    parser.add_argument("--num-rounds", type=int, default=100,
+                        help=f"bootstrap rounds, {ROUNDS_RANGE[0]} to {ROUNDS_RANGE[1]} (default 100)")
     parser.add_argument("--output", action="store_true", help="write leaderboard/arena_hard_leaderboard_DATE.csv")
     parser.add_argument("--first-game-only", action="store_true")
     parser.add_argument("--full-stats", action="store_true", help="per model counts of each verdict")
     parser.add_argument("--style-control", action="store_true")
     parser.add_argument("--length-control-only", action="store_true")
     parser.add_argument("--markdown-control-only", action="store_true")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the bootstrap draws (upstream: 42)")
-    parser.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="chart of the scores")
+    parser.add_argument("--seed", type=int, default=42,
+                        help=f"seed of the bootstrap draws, {SEED_RANGE[0]} to {SEED_RANGE[1]} (default 42, as upstream)")
+    parser.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                        help="chart of the scores; the extension names the format (.png, .svg, .pdf, ...)")
     parser.add_argument("--quality", action="store_true",
                         help="print separability, judge diagnostics (and agreement with --reference-ranking)")
     parser.add_argument("--reference-ranking", type=Path, default=None, metavar="FILE.csv",
@@ -1270,10 +1334,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if sum([args.style_control, args.length_control_only, args.markdown_control_only]) > 1:
         parser.error("use at most one of --style-control, --length-control-only, --markdown-control-only")
-    if args.weight < 0:
-        parser.error("--weight must be >= 0")
-    if args.num_rounds < 1:
-        parser.error("--num-rounds must be >= 1")
+    for flag, value, (low, high) in (("--weight", args.weight, WEIGHT_RANGE),
+                                     ("--num-rounds", args.num_rounds, ROUNDS_RANGE),
+                                     ("--seed", args.seed, SEED_RANGE)):
+        if not low <= value <= high:
+            parser.error(f"{flag} must be from {low} to {high}, got {value}")
+    if args.plot is not None:
+        formats = plot_formats()
+        if args.plot.suffix.lower().lstrip(".") not in formats:
+            parser.error(f"--plot {args.plot}: the file name must end in one of "
+                         f"{', '.join('.' + f for f in formats)} (the chart's format)")
     if args.reference_ranking is not None:
         args.quality = True
     return args
@@ -1347,7 +1417,7 @@ def run(args: argparse.Namespace) -> int:
     if args.load_battles:
         battles = read_battles(args.data_dir / BATTLES_FILE, with_style=bool(mode))
         if (args.full_stats or args.quality) and judges_path.is_dir():
-            judgments = read_judgments(judges_path)
+            judgments = read_judgments(judges_path, args.first_game_only)
     else:
         if not judges_path.is_dir():
             raise ConfigError(f"{judges_path}: judgment folder not found (judge {args.judge_name!r}, "
@@ -1355,7 +1425,7 @@ def run(args: argparse.Namespace) -> int:
         if args.baseline not in answers:
             raise ConfigError(f"{answers_path}: no answers of the baseline {args.baseline!r} "
                               "(check --baseline and --bench-name)")
-        judgments = read_judgments(judges_path)
+        judgments = read_judgments(judges_path, args.first_game_only)
         if not judgments:
             raise ConfigError(f"{judges_path}: no judgments found")
         report_name_mismatches((j["model"] for j in judgments), answers, args.baseline, answers_path)
@@ -1431,7 +1501,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        return run(args)
+        with CtrlC():  # as gen_answer and gen_judgment
+            return run(args)
+    except KeyboardInterrupt:  # the battles, bootstrap, CSV and quality files are written atomically
+        log.warning("interrupted")
+        return 130
     except (ConfigError, DataError) as e:
         log.error("%s", e)
         return 2

@@ -201,14 +201,24 @@ def iter_jsonl(path: str | Path, *, allow_torn_tail: bool = True) -> Iterator[tu
         is_torn_candidate = i == len(lines) - 1  # no newline after it
         try:
             record = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (ValueError, RecursionError) as e:  # ValueError: bad JSON or UTF-8, an integer too long
             if is_torn_candidate and allow_torn_tail:
                 log.warning("%s:%d: dropping incomplete last line (interrupted write)", path, lineno)
                 continue
-            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg if hasattr(e, 'msg') else e})") from None
+            raise DataError(f"{path}:{lineno}: invalid JSON ({_json_error_reason(e)})") from None
         if not isinstance(record, dict):
             raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
         yield lineno, record
+
+
+def _json_error_reason(e: Exception) -> str:
+    """Why json.loads refused a line, in one line."""
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    if isinstance(e, json.JSONDecodeError):
+        return e.msg
+    # e.g. "Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits; ..."
+    return str(e).split(":")[0] if "integer string conversion" in str(e) else str(e)
 
 
 def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",), *,
@@ -308,9 +318,31 @@ def is_complete_judgment(judgment: dict) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+# A UTF-16 surrogate that json.loads left alone: "\ud800" is valid JSON, but no UTF-8 can hold it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(record: dict) -> tuple[dict, int]:
+    """(record without its lone surrogates, how many were dropped); the record itself if none.
+
+    Only what cannot be encoded goes (upstream's pandas reader drops a lone high surrogate too).
+    """
+    text = json.dumps(record, ensure_ascii=False)
+    clean, dropped = LONE_SURROGATE.subn("", text)
+    return (json.loads(clean) if dropped else record), dropped
+
+
 def dumps_line(record: dict) -> bytes:
-    """One record as a complete JSON line (UTF-8, non-ASCII kept as is, as upstream writes)."""
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    """One record as a complete JSON line (UTF-8, non-ASCII kept as is, as upstream writes).
+    Lone surrogates are dropped with a warning (see without_lone_surrogates)."""
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        line, dropped = LONE_SURROGATE.subn("", line)
+        log.warning("question %s: %d lone UTF-16 surrogate%s dropped from the record written (UTF-8 cannot "
+                    "hold them)", record.get("question_id"), dropped, "s" if dropped > 1 else "")
+        return line.encode("utf-8")
 
 
 class JsonlAppender:
@@ -353,7 +385,7 @@ class JsonlAppender:
             tail = f.read()
         try:
             whole = isinstance(json.loads(tail), dict)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             whole = False
         if whole:  # a complete record that only lacks its newline (written by another tool)
             os.write(self._fd, b"\n")
@@ -848,7 +880,7 @@ def _call_openai(client: Any, model: str, messages: list[Message], temperature: 
     # SDK's auth, base URL, Azure deployment routing and error classes, and skips its request
     # and response model validation, which was ~40% of the client CPU per call (it matters
     # with 64 threads in one process).
-    body = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens, "n": 1}
+    body = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
     data = client.post("/chat/completions", body=body, cast_to=_sdk_response_class("openai")).json()
     choices = data.get("choices") if isinstance(data, dict) else None
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None

@@ -329,3 +329,91 @@ def test_script_exit_status_and_one_line_error(tmp_path):
     assert error_lines == [f"ERROR {tmp_path / 'broken.jsonl'}:1: invalid JSON (Expecting property name "
                            "enclosed in double quotes)"]
     assert read_lines(tmp_path / "ok.jsonl")[0]["conv_metadata"]["list_count"]["unordered"] == 2
+
+
+# ------------------------------------------------------------------------------ hostile input
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_lone_surrogate_is_dropped_with_a_warning_and_later_files_are_written(tmp_path, caplog, workers):
+    # "\\ud800" is valid JSON that no UTF-8 file can hold: the text survives without it.
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    (src / "a.jsonl").write_text(json.dumps(answer("# ok", "q0")) + "\n"
+                                 + json.dumps(answer("**bold**\ud800 text\udc00", "q1")) + "\n", encoding="utf-8")
+    write_lines(src / "b.jsonl", [answer("- x\n", "q0")])
+    with caplog.at_level(logging.WARNING):
+        assert amd.main(["--dir", str(src), "--output-dir", str(out), "--workers", workers]) == 0
+    written = read_lines(out / "a.jsonl")
+    assert written[1]["choices"][0]["turns"][0]["content"] == "**bold** text"
+    assert written[1]["conv_metadata"] == amd.conv_metadata(answer("**bold** text"))
+    assert read_lines(out / "b.jsonl")[0]["conv_metadata"]["list_count"]["unordered"] == 1
+    if workers == "1":  # a worker process logs to its own stderr
+        assert f"{src / 'a.jsonl'}:2: 2 lone UTF-16 surrogates dropped" in caplog.text
+
+
+def test_any_error_in_one_file_is_reported_and_the_others_are_written(tmp_path, caplog, monkeypatch):
+    counts = amd.markdown_counts
+
+    def fragile(text):
+        if "boom" in text:
+            raise MemoryError("out of memory\nsecond line")
+        return counts(text)
+
+    monkeypatch.setattr(amd, "markdown_counts", fragile)
+    write_lines(tmp_path / "a.jsonl", [answer("boom")])
+    write_lines(tmp_path / "b.jsonl", [answer("# fine")])
+    with caplog.at_level(logging.ERROR):
+        assert amd.main(["--dir", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--workers", "1"]) == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        f"{tmp_path / 'a.jsonl'}: MemoryError: out of memory"]
+    assert not (tmp_path / "out" / "a.jsonl").exists()
+    assert read_lines(tmp_path / "out" / "b.jsonl")[0]["conv_metadata"]["header_count"]["h1"] == 1
+
+
+def test_ctrl_c_inline_exits_130_in_one_line(tmp_path, caplog, monkeypatch):
+    annotate = amd.annotate_file
+
+    def interrupted(src, dst):
+        if src.name == "b.jsonl":
+            raise KeyboardInterrupt
+        return annotate(src, dst)
+
+    monkeypatch.setattr(amd, "annotate_file", interrupted)
+    for name in "abc":
+        write_lines(tmp_path / f"{name}.jsonl", [answer("# x")])
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING):
+        assert amd.main(["--dir", str(tmp_path), "--output-dir", str(out), "--workers", "1"]) == 130
+    assert [r.getMessage() for r in caplog.records] == ["interrupted: 1 of 3 files done; rerun to annotate the others"]
+    assert [p.name for p in out.iterdir()] == ["a.jsonl"]
+
+
+def test_ctrl_c_with_a_process_pool_exits_130_in_one_line(tmp_path):
+    import os
+    import signal
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    text = "- an item with **bold** words and `code`\n" * 100
+    for i in range(40):
+        write_lines(src / f"m{i:02d}.jsonl", [answer(text + str(j), f"q{j}") for j in range(40)])
+    proc = subprocess.Popen([sys.executable, str(REPO / "add_markdown_info.py"), "--dir", str(src),
+                             "--output-dir", str(out), "--workers", "2"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        first = proc.stderr.readline()  # the first file is written: the others are in progress or queued
+        assert "answers ->" in first
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest
+    assert rest.splitlines()[-1].startswith("WARNING interrupted: ")
+    assert not [line for line in rest.splitlines() if line.startswith("ERROR")]
+    written = sorted(p.name for p in out.iterdir())
+    assert 0 < len(written) < 40 and all(name.endswith(".jsonl") for name in written)  # no temporary left
+    for name in written:  # each file written is whole
+        assert len([r["conv_metadata"] for r in read_lines(out / name)]) == 40

@@ -295,6 +295,18 @@ def test_record_format(project, api, capsys):
     assert "m: answered 2, cached 0, failed 0" in capsys.readouterr().out
 
 
+def test_reply_with_a_lone_surrogate_is_stored_without_it(project, api, capsys, caplog):
+    # Valid JSON ("\\ud800" in the server's body) that no UTF-8 file can hold: the answer is
+    # paid for, so it is stored, minus the surrogate, with a warning; the other answers too.
+    api.responder = lambda body, path: "x\ud800y" if "bad" in json.dumps(body) else "fine"
+    project.write({"m": openai_entry(api)}, [question("q1", "bad"), question("q2", "good")])
+    assert project.run() == 0
+    records = {r["question_id"]: r for r in project.answers("m")}
+    assert contents(records["q1"]) == [["xy"]] and contents(records["q2"]) == [["fine"]]
+    assert "question q1: 1 lone UTF-16 surrogate dropped" in caplog.text
+    assert "m: answered 2, cached 0, failed 0" in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------------------- resume
 
 

@@ -8,6 +8,7 @@ import csv
 import json
 import logging
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -272,7 +273,7 @@ def test_csv_columns(tmp_path):
         table = list(csv.DictReader(f))
     assert list(table[0]) == ["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"]
     assert table[0] == {"model": "m", "score": "60.5", "rating_q025": "58.25", "rating_q975": "63.0",
-                        "CI": "(-2.25, +2.50)", "avg_tokens": "321", "date": "2024-11-05"}
+                        "CI": "(-2.25, +2.50)", "avg_tokens": "321.0", "date": "2024-11-05"}
 
 
 @pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="shared upstream data not available")
@@ -737,3 +738,160 @@ def test_upstream_error_judgments_in_full_stats(tmp_path, capsys):
     assert row_after(plain_null, "judge diagnostics")[2].strip() == "15.0%"
     # The same battles as with plain null verdicts: the leaderboard is unchanged, to the digit.
     assert out.split("\n\n")[0] == plain_null.split("\n\n")[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile values and flags
+# --------------------------------------------------------------------------------------------
+
+
+def rewrite_rows(path: Path, change) -> None:
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    change(rows)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", "1e308", "1e400", "-5", "true", '"12"'])
+def test_absurd_token_len_is_left_out_with_a_warning_naming_file_and_line(tmp_path, capsys, caplog, bad):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=6, seed=2)
+    answers = data / BENCH / "model_answer"
+    judged, unjudged = answers / "model-000.jsonl", answers / "other.jsonl"
+    shutil.copy(judged, unjudged)  # a model that is not judged: must not break the leaderboard either
+    for path in (judged, unjudged):
+        lines = path.read_text().splitlines()
+        record = json.loads(lines[2])
+        good_len = record["choices"][0]["turns"][0]["token_len"]
+        lines[2] = lines[2].replace(f'"token_len": {good_len}}}]', f'"token_len": {bad}}}]', 1)
+        assert lines[2] != json.dumps(record)
+        path.write_text("\n".join(lines) + "\n")
+    expected = sr.AnswerInfo(judged, {json.loads(x)["question_id"]: json.loads(x)["choices"][0]["turns"][0]["token_len"]
+                                      for i, x in enumerate(judged.read_text().splitlines()) if i != 2}).avg_tokens
+    with caplog.at_level(logging.WARNING, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "3"], capsys)
+    assert code == 0
+    assert f"| average #tokens: {expected}" in next(x for x in out.splitlines() if x.startswith("model-000"))
+    for path in (judged, unjudged):
+        assert f"{path}:3: token_len {json.loads(bad)!r} is not a token count" in caplog.text
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-3", "1e300"])
+@pytest.mark.parametrize("key", ["token_len", "header_count"])
+def test_absurd_style_values_are_a_one_line_error_not_a_poisoned_fit(tmp_path, capsys, caplog, key, bad):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=6, seed=2)
+    path = data / BENCH / "model_answer" / "model-001.jsonl"
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[1])
+    record["conv_metadata"][key] = "BAD" if key == "token_len" else {"h1": "BAD"}
+    lines[1] = json.dumps(record).replace('"BAD"', bad)
+    path.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2", "--style-control"], capsys)
+    assert code == 2 and out == ""
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage().startswith(f"{path}:2: conv_metadata {key!r} holds ")
+    assert "not a count from 0 to 10000000" in record.getMessage()
+
+
+@pytest.mark.parametrize("flags", [
+    ["--seed", "-1"], ["--seed", str(2**32)],
+    ["--weight", "1000000000"], ["--weight", "101"], ["--weight", "-1"],
+    ["--num-rounds", "100000000"], ["--num-rounds", "10001"],
+    ["--plot", "out.txt"], ["--plot", "chart"],
+])
+def test_flags_out_of_bounds_are_usage_errors_at_start(tmp_path, capsys, monkeypatch, flags):
+    monkeypatch.chdir(tmp_path)  # where a chart would land
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=4)
+    with pytest.raises(SystemExit) as e:
+        sr.main(["--data-dir", str(data)] + flags)
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and flags[0] in captured.err
+    assert not (data / sr.BATTLES_FILE).exists() and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_flag_bounds_are_accepted_and_documented(capsys):
+    args = sr.parse_args(["--seed", str(2**32 - 1), "--weight", "100", "--num-rounds", "10000", "--plot", "c.svg"])
+    assert (args.seed, args.weight, args.num_rounds) == (2**32 - 1, 100, 10000)
+    assert sr.parse_args(["--seed", "0", "--weight", "0", "--num-rounds", "1"]).weight == 0
+    with pytest.raises(SystemExit):
+        sr.parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "0 to 100" in help_text and "1 to 10000" in help_text and "0 to 4294967295" in help_text
+
+
+@pytest.mark.parametrize("verdict", ["A=B", "B>A", "A>B"])
+def test_a_model_with_few_battles_is_warned_about_whatever_they_were(verdict, caplog):
+    judgments = [judgment("many", f"q{i}", "B>A" if i % 3 else "A>B", "A=B") for i in range(30)]
+    judgments.append(Judgment(question_id="q0", model="lone", judge=JUDGE,
+                              games=[Game(user_prompt="", judgment="", score=verdict)]))
+    battles = sr.battles_from_judgments(judgments, "base")
+    with caplog.at_level(logging.WARNING, logger="arena_hard"):
+        sr.compute_ratings(battles, "base", num_rounds=5, seed=0)
+    assert "model 'lone' has only 1 battle" in caplog.text
+    assert "'many' has only" not in caplog.text
+
+
+def test_csv_avg_tokens_is_written_as_pandas_writes_it(tmp_path):
+    import datetime
+    rows = [sr.Row(model="m", score=60.5, lower=58.25, upper=63.0, avg_tokens=411)]
+    path = sr.write_leaderboard_csv(rows, tmp_path, datetime.date(2024, 11, 5))
+    assert path.read_text().splitlines()[1] == "m,60.5,58.25,63.0,\"(-2.25, +2.50)\",411.0,2024-11-05"
+
+
+def test_first_game_only_accepts_a_null_second_game(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=8, seed=4)
+    path = data / BENCH / "model_judgment" / JUDGE / "model-000.jsonl"
+    argv = ["--data-dir", str(data), "--num-rounds", "3", "--first-game-only", "--full-stats"]
+    code, before = run_main(argv, capsys)
+    assert code == 0
+
+    def null_second_game(rows):
+        for r in rows:
+            r["games"][1] = None  # never read with --first-game-only (upstream accepts it)
+
+    rewrite_rows(path, null_second_game)
+    assert run_main(argv, capsys) == (0, before)
+    code, _ = run_main(argv[:-2], capsys)  # both games are read: a null game is malformed
+    assert code == 2
+
+
+def test_ctrl_c_exits_130_in_one_line(tmp_path, capsys, caplog, monkeypatch):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=4)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sr, "compute_ratings", interrupted)
+    with caplog.at_level(logging.INFO, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
+    assert code == 130 and out == ""
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == ["interrupted"]
+
+
+def test_ctrl_c_in_a_real_run_exits_130_in_one_line(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=20, seed=5)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "show_result.py"), "--data-dir", str(data),
+                             "--style-control", "--num-rounds", "10000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (data / sr.BATTLES_FILE).exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the battles are written just before the (long) bootstrap starts
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and out == ""
+    assert err.splitlines() == ["WARNING interrupted"]

@@ -66,6 +66,15 @@ def test_reply_text_and_usage(api, api_type):
         assert request["query"]["api-version"] == "2024-06-01"
 
 
+@pytest.mark.parametrize("api_type", ["openai", "azure"])
+def test_openai_requests_carry_only_what_upstream_sends(api, api_type):
+    # Upstream's chat.completions.create(model, messages, temperature, max_tokens): no "n",
+    # which some OpenAI-compatible servers reject.
+    assert utils.complete(model(api, api_type), MESSAGES, temperature=0.0, max_tokens=50).ok
+    [request] = api.requests
+    assert sorted(request["body"]) == ["max_tokens", "messages", "model", "temperature"]
+
+
 @pytest.mark.parametrize("fault", ["429", "500", "503", "502", "drop", "malformed", "empty_choices"])
 @pytest.mark.parametrize("api_type", ["openai", "anthropic"])
 def test_transient_faults_are_retried(api, api_type, fault):

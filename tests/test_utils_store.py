@@ -101,6 +101,32 @@ def test_bad_last_line_with_newline_is_an_error(tmp_path):
         utils.read_jsonl_by_id(f)
 
 
+HOSTILE_LINES = {
+    "deep": ('{"question_id": "q2", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    "long int": ('{"question_id": "q2", "x": ' + "9" * 5000 + "}", "integer"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_LINES))
+@pytest.mark.parametrize("last", [False, True])
+def test_hostile_json_is_an_error_naming_file_and_line(tmp_path, kind, last):
+    line, reason = HOSTILE_LINES[kind]
+    tail = "\n" if last else '\n{"question_id": "q3"}\n'
+    f = write(tmp_path / "a.jsonl", '{"question_id": "q1"}\n' + line + tail)
+    with pytest.raises(utils.DataError) as e:
+        utils.read_jsonl_by_id(f)
+    message = str(e.value)
+    assert message.startswith(f"{f}:2: invalid JSON (") and reason in message and "\n" not in message
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_LINES))
+def test_appender_cuts_a_hostile_torn_tail(tmp_path, kind):
+    f = write(tmp_path / "a.jsonl", '{"question_id": "q1"}\n' + HOSTILE_LINES[kind][0][:-1])
+    with utils.JsonlAppender(f) as appender:
+        appender.append({"question_id": "q2"})
+    assert list(utils.read_jsonl_by_id(f)) == ["q1", "q2"]
+
+
 def test_missing_key_and_non_object_are_errors(tmp_path):
     f = write(tmp_path / "a.jsonl", '{"id": "q1"}\n')
     with pytest.raises(utils.DataError, match=r":1: missing key 'question_id'"):
@@ -153,6 +179,19 @@ def test_appender_cuts_a_torn_tail_before_appending(tmp_path, caplog):
         out.append({"question_id": "q3"})
     assert path.read_text() == '{"question_id": "q1"}\n{"question_id": "q3"}\n'
     assert "incomplete last line" in caplog.text
+
+
+def test_writers_drop_lone_surrogates_with_a_warning(tmp_path, caplog):
+    # json.loads accepts "\\ud800" (valid JSON); UTF-8 cannot hold it. A pair stays whole.
+    record = json.loads('{"question_id": "q1", "text": "a\\ud800b\\udc00c \\ud83d\\ude00"}')
+    assert utils.dumps_line(record) == '{"question_id": "q1", "text": "abc 😀"}\n'.encode()
+    assert "question q1: 2 lone UTF-16 surrogates dropped" in caplog.text
+    path = tmp_path / "out.jsonl"
+    with utils.JsonlAppender(path) as out:
+        out.append(record)
+    utils.write_jsonl_atomic(tmp_path / "atomic.jsonl", [record, {"question_id": "q2"}])
+    assert [r["text"] for _, r in utils.iter_jsonl(path)] == ["abc 😀"]
+    assert [r["question_id"] for _, r in utils.iter_jsonl(tmp_path / "atomic.jsonl")] == ["q1", "q2"]
 
 
 def test_appender_keeps_non_ascii_as_is(tmp_path):
