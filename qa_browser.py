@@ -1,6 +1,6 @@
 """Browse an Arena-Hard bench in a web page: questions, baseline and model answers, judgments.
 
-Usage: python qa_browser.py [--host 0.0.0.0] [--port 7860] [--share] [--auth USER:PASS]
+Usage: python qa_browser.py [--host 127.0.0.1] [--port 7860] [--share] [--auth USER:PASS]
                             [--config-file config/judge_config.yaml] [--data-dir data]
                             [--leaderboard-dir leaderboard]
        ARENA_HARD_AUTH=USER:PASS python qa_browser.py --share   (login kept out of `ps`)
@@ -18,6 +18,7 @@ Exit status: 0 when the server stops, 2 bad configuration or data (one-line erro
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
@@ -43,6 +44,7 @@ from utils import (
     model_file,
     model_from_filename,
     read_jsonl_by_id,
+    register_secret,
     setup_logging,
 )
 
@@ -229,6 +231,16 @@ def latest_leaderboard(directory: Path | None):
     path = latest_leaderboard_csv(directory) if directory is not None else None
     board = read_leaderboard(path) if path is not None else None
     return None if board is None else (path, board)
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def parse_auth(value: str) -> tuple[str, str]:
@@ -507,7 +519,9 @@ def build_app(
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to "
+                             "the network, then use --auth)")
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link")
     parser.add_argument("--auth", type=parse_auth, default=None, metavar="USER:PASS",
@@ -525,6 +539,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             args.auth = parse_auth(os.environ[AUTH_ENV])
         except argparse.ArgumentTypeError as e:
             parser.error(f"{AUTH_ENV}: {e}")
+    if args.auth is not None:
+        register_secret(args.auth[1])  # never printed, whatever a log message holds
     return args
 
 
@@ -545,6 +561,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     judgments = judgment_records(judgment_dir(bench_name, judge_model, args.data_dir))
     if baseline_model is not None and baseline_model not in answers.models():
         log.warning("no answers of the baseline %s in %s: column A will be empty", baseline_model, answers.directory)
+    if args.auth is None and not is_loopback(args.host):
+        log.warning(
+            "!!! listening on %s without --auth: anyone who can reach this machine can read every "
+            "question, answer and judgment under %s. Set %s=USER:PASS or add --auth USER:PASS, or "
+            "leave out --host to listen on 127.0.0.1 only. !!!",
+            args.host, bench_dir(bench_name, args.data_dir), AUTH_ENV,
+        )
     demo = build_app(
         questions, answers, judgments,
         bench_name=bench_name, judge_model=judge_model, baseline_model=baseline_model,

@@ -453,7 +453,7 @@ def test_main_share_without_auth_warns(tmp_path, launches, caplog):
         assert qa_browser.main(argv + ["--share"]) == 0
     assert any(r.levelno == logging.WARNING and "--share without --auth" in r.getMessage() for r in caplog.records)
     assert launches[-1]["share"] is True and launches[-1]["auth"] is None
-    assert launches[-1]["server_name"] == "0.0.0.0"
+    assert launches[-1]["server_name"] == "127.0.0.1"
 
     caplog.clear()
     with caplog.at_level(logging.WARNING):
@@ -461,6 +461,37 @@ def test_main_share_without_auth_warns(tmp_path, launches, caplog):
     assert not any("--share without --auth" in r.getMessage() for r in caplog.records)
     assert launches[-1]["auth"] == ("u", "p") and launches[-1]["server_port"] == 7999
     assert launches[-1]["server_name"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True), ("[::1]", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("myhost.example", False), ("", False),
+])
+def test_is_loopback(host, loopback):
+    assert qa_browser.is_loopback(host) is loopback
+
+
+def test_listens_on_loopback_unless_asked_and_warns_without_auth(tmp_path, launches, monkeypatch, caplog):
+    monkeypatch.delenv("ARENA_HARD_AUTH", raising=False)
+    config = make_bench(tmp_path)
+    argv = ["--config-file", str(config), "--data-dir", str(tmp_path / "data"),
+            "--leaderboard-dir", str(tmp_path / "leaderboard")]
+
+    def exposed() -> list[str]:
+        messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        caplog.clear()
+        return [m for m in messages if "listening on" in m and "without --auth" in m]
+
+    with caplog.at_level(logging.WARNING):
+        assert qa_browser.main(argv) == 0
+        assert launches[-1]["server_name"] == "127.0.0.1" and exposed() == []
+        assert qa_browser.main(argv + ["--host", "0.0.0.0"]) == 0
+        [warning] = exposed()
+        assert launches[-1]["server_name"] == "0.0.0.0"
+        assert "listening on 0.0.0.0 without --auth" in warning and "ARENA_HARD_AUTH=USER:PASS" in warning
+        monkeypatch.setenv("ARENA_HARD_AUTH", "user:secret-pass")  # a login: no warning
+        assert qa_browser.main(argv + ["--host", "0.0.0.0"]) == 0
+        assert exposed() == [] and launches[-1]["auth"] == ("user", "secret-pass")
 
 
 def test_auth_from_the_environment(tmp_path, launches, monkeypatch, caplog):
