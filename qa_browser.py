@@ -21,6 +21,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import re
 import sys
 import threading
 from collections import OrderedDict
@@ -55,6 +56,7 @@ NO_JUDGMENT = "no judgment yet"
 NO_ANSWER = "no answer yet"
 MALFORMED_ANSWER = "malformed answer record"
 SNIPPET_CHARS = 90
+WORD_JOINER = "\u2060"  # invisible, no line break: put after a "<" that could open markup
 CACHED_MODELS = 16  # per folder; a model's judgments can take tens of MB
 AUTH_ENV = "ARENA_HARD_AUTH"  # USER:PASS, read when --auth is not given
 ANSWER_KEYS = ("question_id", "choices")
@@ -119,6 +121,24 @@ def question_choices(questions: Sequence[Question], category: str, cluster: str 
         for q in questions
         if category_of(q) == category and (cluster == ALL_CLUSTERS or cluster_of(q) == cluster)
     ]
+
+
+_MARKUP_START = re.compile(r"<(?=[A-Za-z/!?])")  # a tag, end tag, comment, declaration or autolink
+
+
+def inert_html(markdown: str) -> str:
+    """The markdown with any raw HTML in it shown as text, never as markup.
+
+    Answers and judgments are other people's text: a `<form>` or a `<div style="position:fixed">`
+    in them must not reach the page. Every "<" that could open a tag, comment or autolink gets an
+    invisible word joiner after it, so no markdown renderer and no browser sees markup there, in
+    any context (Gradio's own sanitizer keeps forms, inputs and styles; its LaTeX and mermaid
+    blocks insert their text as raw HTML). Escaping as &lt; would instead show "&lt;" inside
+    code. Markdown itself (bold, tables, code) renders as before, and code shows "<" as written.
+    Mermaid blocks are shown as code: mermaid would turn entities such as &lt;form&gt; into HTML.
+    """
+    text = _MARKUP_START.sub("<" + WORD_JOINER, markdown)
+    return text.replace("```mermaid", "```" + WORD_JOINER + "mermaid")
 
 
 def turns_markdown(turns: Sequence[Turn], what: str) -> str:
@@ -407,7 +427,8 @@ def leaderboard_view(leaderboard_dir: Path | None, counts: VerdictCounts | None,
 
 def selection_views(question: Question | None, model: str | None, answers: ModelRecords,
                     judgments: ModelRecords, baseline_model: str | None) -> tuple[str, str, str, str, str]:
-    """Markdown of the question, answer A (baseline), answer B (model), game 1 and game 2."""
+    """Markdown of the question, answer A (baseline), answer B (model), game 1 and game 2, raw HTML
+    in them made inert (inert_html)."""
     if question is None:
         return ("_Pick a question._", "", "", "", "")
     question_id = str(question["question_id"])
@@ -417,19 +438,19 @@ def selection_views(question: Question | None, model: str | None, answers: Model
         judgment = judgments.get(model).get(question_id) if model else None
     except DataError as e:  # a malformed file is shown, not a crash
         log.error("%s", e)
-        return (question_markdown(question), f"**Cannot read the data:** `{e}`", "", "", "")
+        return (inert_html(question_markdown(question)), inert_html(f"**Cannot read the data:** `{e}`"), "", "", "")
     model_name = model or "(no model selected)"
     if baseline_model is None:
         answer_a = "### A: no baseline\n_`baseline: false` in the judge config: the judge saw the model's answer alone_"
     else:
         answer_a = answer_markdown(baseline_answer, "A", baseline_model, "baseline")
-    return (
+    return tuple(inert_html(view) for view in (  # every view holds other people's text
         question_markdown(question),
         answer_a,
         answer_markdown(model_answer, "B", model_name, "model"),
         game_markdown(judgment, 1, baseline_model, model_name),
         game_markdown(judgment, 2, baseline_model, model_name),
-    )
+    ))
 
 
 def build_app(
