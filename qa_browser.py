@@ -1,6 +1,6 @@
 """Browse an Arena-Hard bench in a web page: questions, baseline and model answers, judgments.
 
-Usage: python qa_browser.py [--host 0.0.0.0] [--port 7860] [--share] [--auth USER:PASS]
+Usage: python qa_browser.py [--host 127.0.0.1] [--port 7860] [--share] [--auth USER:PASS]
                             [--config-file config/judge_config.yaml] [--data-dir data]
                             [--leaderboard-dir leaderboard]
        ARENA_HARD_AUTH=USER:PASS python qa_browser.py --share   (login kept out of `ps`)
@@ -18,8 +18,10 @@ Exit status: 0 when the server stops, 2 bad configuration or data (one-line erro
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
+import re
 import sys
 import threading
 from collections import OrderedDict
@@ -43,6 +45,7 @@ from utils import (
     model_file,
     model_from_filename,
     read_jsonl_by_id,
+    register_secret,
     setup_logging,
 )
 
@@ -53,6 +56,7 @@ NO_JUDGMENT = "no judgment yet"
 NO_ANSWER = "no answer yet"
 MALFORMED_ANSWER = "malformed answer record"
 SNIPPET_CHARS = 90
+WORD_JOINER = "\u2060"  # invisible, no line break: put after a "<" that could open markup
 CACHED_MODELS = 16  # per folder; a model's judgments can take tens of MB
 AUTH_ENV = "ARENA_HARD_AUTH"  # USER:PASS, read when --auth is not given
 ANSWER_KEYS = ("question_id", "choices")
@@ -117,6 +121,24 @@ def question_choices(questions: Sequence[Question], category: str, cluster: str 
         for q in questions
         if category_of(q) == category and (cluster == ALL_CLUSTERS or cluster_of(q) == cluster)
     ]
+
+
+_MARKUP_START = re.compile(r"<(?=[A-Za-z/!?])")  # a tag, end tag, comment, declaration or autolink
+
+
+def inert_html(markdown: str) -> str:
+    """The markdown with any raw HTML in it shown as text, never as markup.
+
+    Answers and judgments are other people's text: a `<form>` or a `<div style="position:fixed">`
+    in them must not reach the page. Every "<" that could open a tag, comment or autolink gets an
+    invisible word joiner after it, so no markdown renderer and no browser sees markup there, in
+    any context (Gradio's own sanitizer keeps forms, inputs and styles; its LaTeX and mermaid
+    blocks insert their text as raw HTML). Escaping as &lt; would instead show "&lt;" inside
+    code. Markdown itself (bold, tables, code) renders as before, and code shows "<" as written.
+    Mermaid blocks are shown as code: mermaid would turn entities such as &lt;form&gt; into HTML.
+    """
+    text = _MARKUP_START.sub("<" + WORD_JOINER, markdown)
+    return text.replace("```mermaid", "```" + WORD_JOINER + "mermaid")
 
 
 def turns_markdown(turns: Sequence[Turn], what: str) -> str:
@@ -229,6 +251,16 @@ def latest_leaderboard(directory: Path | None):
     path = latest_leaderboard_csv(directory) if directory is not None else None
     board = read_leaderboard(path) if path is not None else None
     return None if board is None else (path, board)
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def parse_auth(value: str) -> tuple[str, str]:
@@ -395,7 +427,8 @@ def leaderboard_view(leaderboard_dir: Path | None, counts: VerdictCounts | None,
 
 def selection_views(question: Question | None, model: str | None, answers: ModelRecords,
                     judgments: ModelRecords, baseline_model: str | None) -> tuple[str, str, str, str, str]:
-    """Markdown of the question, answer A (baseline), answer B (model), game 1 and game 2."""
+    """Markdown of the question, answer A (baseline), answer B (model), game 1 and game 2, raw HTML
+    in them made inert (inert_html)."""
     if question is None:
         return ("_Pick a question._", "", "", "", "")
     question_id = str(question["question_id"])
@@ -405,19 +438,19 @@ def selection_views(question: Question | None, model: str | None, answers: Model
         judgment = judgments.get(model).get(question_id) if model else None
     except DataError as e:  # a malformed file is shown, not a crash
         log.error("%s", e)
-        return (question_markdown(question), f"**Cannot read the data:** `{e}`", "", "", "")
+        return (inert_html(question_markdown(question)), inert_html(f"**Cannot read the data:** `{e}`"), "", "", "")
     model_name = model or "(no model selected)"
     if baseline_model is None:
         answer_a = "### A: no baseline\n_`baseline: false` in the judge config: the judge saw the model's answer alone_"
     else:
         answer_a = answer_markdown(baseline_answer, "A", baseline_model, "baseline")
-    return (
+    return tuple(inert_html(view) for view in (  # every view holds other people's text
         question_markdown(question),
         answer_a,
         answer_markdown(model_answer, "B", model_name, "model"),
         game_markdown(judgment, 1, baseline_model, model_name),
         game_markdown(judgment, 2, baseline_model, model_name),
-    )
+    ))
 
 
 def build_app(
@@ -507,7 +540,9 @@ def build_app(
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to "
+                             "the network, then use --auth)")
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link")
     parser.add_argument("--auth", type=parse_auth, default=None, metavar="USER:PASS",
@@ -525,6 +560,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             args.auth = parse_auth(os.environ[AUTH_ENV])
         except argparse.ArgumentTypeError as e:
             parser.error(f"{AUTH_ENV}: {e}")
+    if args.auth is not None:
+        register_secret(args.auth[1])  # never printed, whatever a log message holds
     return args
 
 
@@ -545,6 +582,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     judgments = judgment_records(judgment_dir(bench_name, judge_model, args.data_dir))
     if baseline_model is not None and baseline_model not in answers.models():
         log.warning("no answers of the baseline %s in %s: column A will be empty", baseline_model, answers.directory)
+    if args.auth is None and not is_loopback(args.host):
+        log.warning(
+            "!!! listening on %s without --auth: anyone who can reach this machine can read every "
+            "question, answer and judgment under %s. Set %s=USER:PASS or add --auth USER:PASS, or "
+            "leave out --host to listen on 127.0.0.1 only. !!!",
+            args.host, bench_dir(bench_name, args.data_dir), AUTH_ENV,
+        )
     demo = build_app(
         questions, answers, judgments,
         bench_name=bench_name, judge_model=judge_model, baseline_model=baseline_model,

@@ -5,6 +5,7 @@ qa_browser.py; it has no command line of its own.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import fcntl
 import functools
@@ -15,6 +16,7 @@ import os
 import random
 import re
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -737,6 +739,7 @@ def resolve_env(model: ModelConfig, api_path: str | Path) -> ModelConfig:
         where = f"{api_path}: {model.name}.endpoints[{i}]"
         endpoints.append(Endpoint(*(_expand_env(getattr(ep, key), f"{where}.{key}")
                                     for key in ("api_base", "api_key", "api_version"))))
+        register_endpoint_secrets(endpoints[-1])
     return dataclasses.replace(model, endpoints=tuple(endpoints))
 
 
@@ -754,7 +757,7 @@ def require_models(api_config: dict[str, ModelConfig], names: Iterable[str], api
             try:  # builds the SDK client now: a missing key or SDK is one error, not one per call
                 get_client(config.api_type, endpoint, config.timeout)
             except Exception as e:  # MissingPackage, or the SDK's own error (e.g. no API key)
-                first_line = _redact(str(e).splitlines()[0] if str(e) else type(e).__name__, endpoint.api_key)
+                first_line = redact(str(e)).splitlines()[0] if str(e) else type(e).__name__
                 raise ConfigError(f"{api_path}: {name}.endpoints[{i}]: {first_line}") from None
         configs.append(config)
     return configs
@@ -765,6 +768,82 @@ def require_keys(config: dict[str, Any], keys: Iterable[str], path: str | Path) 
     for key in keys:
         if key not in config:
             raise ConfigError(f"{path}: missing key {key!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets: every credential the process knows is redacted from every message
+# --------------------------------------------------------------------------------------------
+
+# Credentials the SDKs (and tokenizer downloads) read from the environment; any variable named
+# like *_API_KEY, *_KEY, *_TOKEN, *_SECRET or *_PASSWORD counts too, and so does the password of
+# any URL in the environment (OPENAI_BASE_URL, HTTPS_PROXY, ...).
+SECRET_ENV_VARS = ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN",
+                   "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "MISTRAL_API_KEY", "GEMINI_API_KEY",
+                   "GOOGLE_API_KEY", "CO_API_KEY", "COHERE_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+_SECRET_ENV_NAME = re.compile(r"(API_?KEY|_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
+MIN_SECRET_CHARS = 6  # shorter values ("test", "EMPTY") protect nothing and would mask ordinary words
+_SK_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")  # an OpenAI-style key never registered here
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_secret_pattern: re.Pattern | None = None  # every registered secret, longest first
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a credential: from now on redact() hides it, also in its URL-encoded form."""
+    global _secret_pattern
+    if not value or len(value) < MIN_SECRET_CHARS:
+        return
+    forms = {value, urllib.parse.quote(value, safe="")}
+    with _secrets_lock:
+        if forms <= _secrets:
+            return
+        _secrets.update(forms)
+        _secret_pattern = re.compile("|".join(map(re.escape, sorted(_secrets, key=len, reverse=True))))
+
+
+def register_url_secrets(url: str | None) -> None:
+    """Remember the credential in a URL's userinfo (http://user:pass@host): the password as written
+    and decoded, and base64("user:pass") as sent in a Basic Authorization header; a user alone
+    (http://token@host) is taken as the credential."""
+    if not url or "@" not in url:
+        return
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        user, password = parts.username, parts.password
+    except ValueError:  # not a URL after all
+        return
+    if password is None:
+        user, password = "", user
+    if not password:
+        return
+    for raw_user, raw_password in {(user or "", password),
+                                   (urllib.parse.unquote(user or ""), urllib.parse.unquote(password))}:
+        register_secret(raw_password)
+        if raw_user:
+            register_secret(base64.b64encode(f"{raw_user}:{raw_password}".encode()).decode())
+
+
+def register_endpoint_secrets(endpoint: Endpoint) -> None:
+    """Remember an endpoint's API key and any password in its api_base."""
+    register_secret(endpoint.api_key)
+    register_url_secrets(endpoint.api_base)
+
+
+def register_env_secrets(environ: dict[str, str] | None = None) -> None:
+    """Remember the credentials in the environment (see SECRET_ENV_VARS)."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if name.upper() in SECRET_ENV_VARS or _SECRET_ENV_NAME.search(name):
+            register_secret(value.strip())
+        if "://" in value:
+            register_url_secrets(value)
+
+
+def redact(text: str) -> str:
+    """The text with every registered credential, and anything shaped like an sk- key, as ***."""
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub("***", text)
+    return _SK_KEY.sub("sk-***", text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -781,6 +860,10 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 1
+
+    def __post_init__(self) -> None:
+        if self.error is not None:  # a failure is shown and logged: never with a credential in it
+            object.__setattr__(self, "error", redact(self.error))
 
     @property
     def ok(self) -> bool:
@@ -969,6 +1052,9 @@ def get_client(api_type: str, endpoint: Endpoint, timeout: float) -> Any:
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
+            # The credentials this client sends, its SDK's environment variables included
+            register_endpoint_secrets(endpoint)
+            register_env_secrets()
             client = PROVIDERS[api_type].make_client(endpoint, timeout)
             _clients[key] = client
         return client
@@ -1023,21 +1109,14 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A one-line description without secrets (SDK messages never include the key)."""
+    """A one-line description, every known credential redacted (servers echo keys in errors)."""
     status = _status_code(exc)
-    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = redact(str(exc)).splitlines()[0] if str(exc) else ""
     head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
     return f"{head}: {text[:300]}" if text else head
 
 
 MAX_EMPTY_RETRIES = 2
-
-
-def _redact(text: str, secret: str | None) -> str:
-    """The text without the API key (some proxies echo it in their error bodies)."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return re.sub(r"\bsk-[A-Za-z0-9_\-]{8,}", "sk-***", text)
 
 
 def complete(model: ModelConfig, messages: list[Message], temperature: float, max_tokens: int,
@@ -1063,7 +1142,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float, ma
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
-            error = _redact(describe_error(e), endpoint.api_key)
+            error = describe_error(e)
             # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
             empty_replies += isinstance(e, EmptyResponse)
             if not is_retryable(e) or empty_replies > MAX_EMPTY_RETRIES:
@@ -1232,8 +1311,45 @@ def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BAS
     return paths
 
 
+def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """The log record with every known credential redacted from its message and traceback."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: logging reports it when the record is emitted
+        return record
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    return record
+
+
+def _redacted_excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    import traceback
+
+    sys.stderr.write(redact("".join(traceback.format_exception(exc_type, exc, tb))))
+
+
+def install_redaction() -> None:
+    """Redact credentials from every log record, whatever its logger or handler, and from the
+    traceback of an uncaught exception; the environment's credentials are registered now."""
+    register_env_secrets()
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "redacts", False):
+        def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            return _redact_record(factory(*args, **kwargs))
+
+        redacting_factory.redacts = True  # type: ignore[attr-defined]
+        logging.setLogRecordFactory(redacting_factory)
+    sys.excepthook = _redacted_excepthook
+
+
 def setup_logging(verbose: bool = False) -> None:
-    """Plain one-line log messages on stderr for the scripts."""
+    """Plain one-line log messages on stderr for the scripts, credentials redacted."""
+    install_redaction()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(message)s")
     for noisy in ("httpx", "httpcore", "httpx2", "openai", "anthropic", "urllib3"):

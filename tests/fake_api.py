@@ -30,6 +30,9 @@ on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK 
                      (a plain ValueError, NOT wrapped in any SDK exception)
     "empty_choices"  no error: completion.choices == []    no error: message.content == []
                      (usage present, completion/output tokens 0)
+    "echo_auth"      AuthenticationError                   AuthenticationError
+                     (401 whose message echoes the request's credential headers, as some proxies
+                     do: authorization, api-key, x-api-key, and the key= query parameter)
 
 Status errors subclass APIStatusError: e.status_code, and e.response.headers["retry-after"] holds
 the Retry-After sent with a 429 ("2", "0.25"). APITimeoutError subclasses APIConnectionError, so
@@ -58,7 +61,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 # Fault kinds; besides these, any 3-digit HTTP status ("529", "502", ...) is accepted.
-FAULT_KINDS = ("429", "500", "503", "400", "401", "404", "drop", "slow", "malformed", "empty_choices")
+FAULT_KINDS = ("429", "500", "503", "400", "401", "404", "drop", "slow", "malformed", "empty_choices",
+               "echo_auth")
 
 Responder = Callable[[dict, str], "str | dict"]
 
@@ -361,6 +365,11 @@ class FakeAPI:
             return
         if kind == "malformed":
             handler._send_bytes(200, b'{"id": "broken", "choices": [{"message": ', request_id)
+            return
+        if kind == "echo_auth":
+            echoed = [f"{name}={headers[name]}" for name in ("authorization", "api-key", "x-api-key")
+                      if name in headers] + [f"key={query['key']}" for _ in [0] if "key" in query]
+            self._send_error(handler, style, 401, "invalid credentials: " + ", ".join(echoed), request_id)
             return
         if kind is not None and kind.isdigit():
             extra = dict(request_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import struct
@@ -453,7 +454,7 @@ def test_main_share_without_auth_warns(tmp_path, launches, caplog):
         assert qa_browser.main(argv + ["--share"]) == 0
     assert any(r.levelno == logging.WARNING and "--share without --auth" in r.getMessage() for r in caplog.records)
     assert launches[-1]["share"] is True and launches[-1]["auth"] is None
-    assert launches[-1]["server_name"] == "0.0.0.0"
+    assert launches[-1]["server_name"] == "127.0.0.1"
 
     caplog.clear()
     with caplog.at_level(logging.WARNING):
@@ -461,6 +462,37 @@ def test_main_share_without_auth_warns(tmp_path, launches, caplog):
     assert not any("--share without --auth" in r.getMessage() for r in caplog.records)
     assert launches[-1]["auth"] == ("u", "p") and launches[-1]["server_port"] == 7999
     assert launches[-1]["server_name"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True), ("[::1]", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("myhost.example", False), ("", False),
+])
+def test_is_loopback(host, loopback):
+    assert qa_browser.is_loopback(host) is loopback
+
+
+def test_listens_on_loopback_unless_asked_and_warns_without_auth(tmp_path, launches, monkeypatch, caplog):
+    monkeypatch.delenv("ARENA_HARD_AUTH", raising=False)
+    config = make_bench(tmp_path)
+    argv = ["--config-file", str(config), "--data-dir", str(tmp_path / "data"),
+            "--leaderboard-dir", str(tmp_path / "leaderboard")]
+
+    def exposed() -> list[str]:
+        messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        caplog.clear()
+        return [m for m in messages if "listening on" in m and "without --auth" in m]
+
+    with caplog.at_level(logging.WARNING):
+        assert qa_browser.main(argv) == 0
+        assert launches[-1]["server_name"] == "127.0.0.1" and exposed() == []
+        assert qa_browser.main(argv + ["--host", "0.0.0.0"]) == 0
+        [warning] = exposed()
+        assert launches[-1]["server_name"] == "0.0.0.0"
+        assert "listening on 0.0.0.0 without --auth" in warning and "ARENA_HARD_AUTH=USER:PASS" in warning
+        monkeypatch.setenv("ARENA_HARD_AUTH", "user:secret-pass")  # a login: no warning
+        assert qa_browser.main(argv + ["--host", "0.0.0.0"]) == 0
+        assert exposed() == [] and launches[-1]["auth"] == ("user", "secret-pass")
 
 
 def test_auth_from_the_environment(tmp_path, launches, monkeypatch, caplog):
@@ -618,14 +650,10 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", header[16:24])
 
 
-@pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                    reason=f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)")
-def test_browser_shows_question_answers_and_judgments(server, tmp_path):
+def start_chromium(tmp_path: Path):
+    """Headless Chromium driven by selenium, offline but for 127.0.0.1."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -636,7 +664,21 @@ def test_browser_shows_question_answers_and_judgments(server, tmp_path):
                  # offline: any host but the app fails at once instead of waiting on the network
                  "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+needs_chromium = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason=f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)")
+
+
+@needs_chromium
+def test_browser_shows_question_answers_and_judgments(server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = start_chromium(tmp_path)
     try:
         # The viewport itself 1280x900 (the window's 900 include the browser's frame).
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
@@ -727,3 +769,150 @@ def test_browser_shows_question_answers_and_judgments(server, tmp_path):
         wait_text("leaderboard-note", "arena_hard_leaderboard_20241105.csv")
     finally:
         driver.quit()
+
+
+# Someone else's answer: an overlay covering the page with a login form posting elsewhere, in
+# every context a renderer treats differently (text, inline code, code blocks, after a list,
+# LaTeX and mermaid blocks, which Gradio inserts as raw HTML), around markdown that must render.
+HOSTILE_ANSWER = """HOSTILE ANSWER with **bold words** and a table:
+
+| col a | col b |
+|---|---|
+| 1 | 2 |
+
+<div id="overlay" style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:9999;background:#fff">
+<form id="phish" action="http://127.0.0.1:9/steal" method="post">Session expired, log in again:
+<input id="pw" type="password" name="pw"><button type="submit">Log in</button></form></div>
+
+Inline `if a<b: x = "<form>"` code, and a block:
+
+```html
+<form id="in-code"><input type="password"></form>
+```
+
+- a list item
+```
+<form id="after-list"><input type="password"></form>
+```
+
+$$<form id="in-latex"><input type="password"></form>$$
+
+```mermaid
+graph TD; A["&lt;form id=in-mermaid&gt;&lt;input type=password&gt;"]
+```
+
+<!-- a comment --> <https://example.com/autolink> END OF HOSTILE ANSWER"""
+
+HOSTILE_JUDGMENT = ("HOSTILE JUDGMENT <style>body{display:none}</style>"
+                    '<form id="judge-form"><input type="password"></form>'
+                    '<div style="position:fixed;inset:0">JUDGE OVERLAY</div>')
+
+
+def rendered_tags(markdown_text: str) -> set[str]:
+    """The element names of the markdown rendered to HTML (python-markdown passes raw HTML through)."""
+    from html.parser import HTMLParser
+
+    import markdown
+
+    tags: set[str] = set()
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.add(tag)
+
+        def handle_comment(self, data):
+            tags.add("!--")
+
+    Collect().feed(markdown.markdown(markdown_text, extensions=["tables", "fenced_code"]))
+    return tags
+
+
+def test_inert_html_leaves_no_markup_and_changes_no_visible_text():
+    for text in (HOSTILE_ANSWER, HOSTILE_JUDGMENT):
+        assert {"form", "input", "div", "style", "button", "!--"} & rendered_tags(text)  # hostile as it is
+        inert = qa_browser.inert_html(text)
+        assert rendered_tags(inert) <= {"p", "strong", "table", "thead", "tbody", "tr", "th", "td", "code", "pre",
+                                        "ul", "li"}
+        assert inert.replace(qa_browser.WORD_JOINER, "") == text  # nothing visible changed
+    assert {"strong", "table", "td", "pre", "code"} <= rendered_tags(qa_browser.inert_html(HOSTILE_ANSWER))
+    assert "```" + qa_browser.WORD_JOINER + "mermaid" in qa_browser.inert_html(HOSTILE_ANSWER)
+    # a "<" that opens nothing is left alone
+    assert qa_browser.inert_html("1 < 2, a <= b, x <3, <>") == "1 < 2, a <= b, x <3, <>"
+    # selection_views makes every view inert: the question, both answers, both games
+    answers = {"q": {"question_id": "q", "choices": [{"turns": [{"content": "<form>"}]}]}}
+    judgments = {"q": {"question_id": "q", "games": [{"score": "A>B", "judgment": "<input>"}] * 2}}
+
+    class Records:
+        def __init__(self, records):
+            self.records = records
+
+        def get(self, model):
+            return self.records
+
+    views = selection_views({"question_id": "q", "turns": [{"content": "<div>"}]}, "m", Records(answers),
+                            Records(judgments), "base")
+    assert all("<" + qa_browser.WORD_JOINER in view for view in views)
+    assert not any(re.search(r"<[A-Za-z/!?]", view) for view in views)
+
+
+@needs_chromium
+def test_browser_shows_raw_html_of_answers_and_judgments_as_text(tmp_path, monkeypatch):
+    import gradio as gr
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    config = make_bench(tmp_path)
+    data = tmp_path / "data"
+    hostile = [answer_record(UNJUDGED, q["question_id"], [HOSTILE_ANSWER]) for q in QUESTIONS]
+    write_jsonl(model_file(answer_dir(BENCH, data), UNJUDGED), hostile)
+    write_jsonl(model_file(judgment_dir(BENCH, JUDGE, data), UNJUDGED), [
+        {"question_id": q["question_id"], "model": UNJUDGED, "judge": JUDGE,
+         "games": [{"score": "A>B", "judgment": HOSTILE_JUDGMENT}] * 2} for q in QUESTIONS])
+    # Served by main() in this process (gradio is imported already): no second server start-up.
+    launched: list = []
+    launch = gr.Blocks.launch
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.append(self) or launch(
+        self, **kwargs, prevent_thread_lock=True, quiet=True))
+    port = free_port()
+    assert qa_browser.main(["--config-file", str(config), "--data-dir", str(data), "--port", str(port),
+                            "--leaderboard-dir", str(tmp_path / "leaderboard")]) == 0
+    driver = start_chromium(tmp_path)
+    try:
+        wait = WebDriverWait(driver, 15, poll_frequency=0.1)
+        driver.get(f"http://127.0.0.1:{port}/")
+        box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#model-select input"))
+        box.click()
+        option = wait.until(lambda d: next((li for li in d.find_elements(By.CSS_SELECTOR, "#model-select li[role='option']")
+                                            if UNJUDGED in (li.get_attribute("aria-label") or "")), None))
+        option.click()
+
+        def text_of(elem_id: str) -> str:
+            return (driver.find_element(By.ID, elem_id).get_attribute("textContent") or "").replace(
+                qa_browser.WORD_JOINER, "")
+
+        wait.until(lambda d: "HOSTILE ANSWER" in text_of("answer-b") and "HOSTILE JUDGMENT" in text_of("game-1"))
+        time.sleep(1.0)  # LaTeX and mermaid render after the markdown
+        # None of the raw HTML became elements, anywhere on the page.
+        for selector in ("form", "input[type='password']", "#overlay", "#phish", "#pw", "style:not(head style)",
+                         "#in-code", "#after-list", "#in-latex", "#in-mermaid", "#judge-form", ".mermaid svg"):
+            assert driver.find_elements(By.CSS_SELECTOR, selector) == [], selector
+        fixed = driver.execute_script(
+            "return [...document.querySelectorAll('#answer-b *, #game-1 *, #game-2 *')]"
+            ".filter(e => getComputedStyle(e).position === 'fixed').length")
+        assert fixed == 0
+        # It shows as text, and the markdown around it still renders.
+        answer = text_of("answer-b")
+        assert '<form id="phish" action="http://127.0.0.1:9/steal" method="post">' in answer
+        assert '<form id="in-code"><input type="password"></form>' in answer
+        assert "<!-- a comment -->" in answer and "<style>body{display:none}</style>" in text_of("game-1")
+        assert driver.find_element(By.CSS_SELECTOR, "#answer-b strong").text == "bold words"
+        assert driver.find_elements(By.CSS_SELECTOR, "#answer-b table td")
+        [code] = [c for c in driver.find_elements(By.CSS_SELECTOR, "#answer-b code")
+                  if "a<b" in (c.get_attribute("textContent") or "").replace(qa_browser.WORD_JOINER, "")]
+        assert code.get_attribute("textContent").replace(qa_browser.WORD_JOINER, "") == 'if a<b: x = "<form>"'
+        assert driver.find_elements(By.CSS_SELECTOR, "#answer-b pre code")
+        assert driver.find_element(By.TAG_NAME, "body").is_displayed()
+    finally:
+        driver.quit()
+        for demo in launched:
+            demo.close()
