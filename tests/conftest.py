@@ -27,7 +27,7 @@ SHARED_DATA_ENV = "ARENA_HARD_SHARED_DATA"
 def pytest_configure(config: pytest.Config) -> None:
     # Skip reasons in the summary (as `-rs`): a clone without the real data says what it lacks.
     chars = config.option.reportchars or ""
-    if "s" not in chars and "a" not in chars and "A" not in chars:
+    if not set(chars) & set("saAN"):  # unless -r already asks for skips, or for nothing (-rN)
         config.option.reportchars = chars + "s"
 
 
