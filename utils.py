@@ -927,7 +927,9 @@ def _make_mistral(ep: Endpoint, timeout: float) -> Any:
                               "timeout_ms": int(timeout * 1000)}
     if ep.api_base:
         kwargs["server_url"] = ep.api_base
-    return mistralai.Mistral(**kwargs)
+    # mistralai 1.x exports Mistral at the top; 2.x and later only from mistralai.client
+    mistral = getattr(mistralai, "Mistral", None) or _optional_import("mistralai.client", "mistralai", "mistral").Mistral
+    return mistral(**kwargs)
 
 
 def _make_gemini(ep: Endpoint, timeout: float) -> Any:
@@ -941,7 +943,8 @@ def _make_gemini(ep: Endpoint, timeout: float) -> Any:
 
 def _make_cohere(ep: Endpoint, timeout: float) -> Any:
     cohere = _optional_import("cohere", "cohere", "cohere")
-    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("CO_API_KEY"), "timeout": timeout}
+    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("CO_API_KEY"), "timeout": timeout,
+                              "max_retries": 0}
     if ep.api_base:
         kwargs["base_url"] = ep.api_base
     return cohere.ClientV2(**kwargs)
@@ -1102,8 +1105,8 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, EmptyResponse | json.JSONDecodeError | TimeoutError | ConnectionError):
         return True
     status = _status_code(exc)
-    if status is not None:
-        return status in (408, 429) or status >= 500
+    if status is not None:  # a 2xx that raised had a garbled body
+        return status in (408, 429) or status >= 500 or 200 <= status < 300
     names = [cls.__name__ for cls in type(exc).__mro__]
     return any(t in name for name in names for t in _TRANSIENT_NAMES)
 

@@ -1,13 +1,13 @@
 """Benchmark gen_answer.py: 500 questions, fake server in another process with 50 ms latency.
 
-Usage: python tests/bench_gen_answer.py [--questions 500] [--latency 0.05] [--parallel 64] [--profile]
+Usage: python tests/bench_gen_answer.py [--questions 500] [--latency 0.05] [--parallel 64] [--profile] [--check]
 
 Target: 3 s or less of wall time and under 2 ms of client CPU per request (upstream needs
 15.7 s on 2 cores, building a client per request). Prints the wall time of main(), requests per
 second, and the CPU seconds of this process (user + system, all threads) per request. The SDK
 imports are done before the clock starts; their one-off cost is printed separately. The fake
 server echoes each prompt, and the prompts are ~400-token markdown texts, so token counting
-and conv_metadata work on replies of a realistic size.
+and conv_metadata work on replies of a realistic size. --check exits 1 when a target is missed.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_add_markdown_info import answer_text  # noqa: E402
 from fake_api import start_fake_api_process  # noqa: E402
+from targets import add_check_flag, check_targets  # noqa: E402
 
 BENCH = "bench"
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--parallel", type=int, default=64)
     parser.add_argument("--profile", action="store_true", help="print the top functions by cumulative time")
+    add_check_flag(parser)
     args = parser.parse_args(argv)
 
     start_cpu = cpu_seconds()
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"imports          {import_cpu:.2f} s CPU, once per process, not counted above")
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    return 0
+    return check_targets([("wall time (s)", wall, 3.0), ("CPU per request (ms)", cpu / requests * 1000, 2.0)],
+                         args.check)
 
 
 if __name__ == "__main__":

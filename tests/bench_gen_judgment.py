@@ -1,6 +1,6 @@
 """Benchmark gen_judgment.py: 2 models x 500 questions x 2 games against the fake API.
 
-Usage: python tests/bench_gen_judgment.py [--questions 500] [--latency 0.05] [--parallel 64] [--repeat 3]
+Usage: python tests/bench_gen_judgment.py [--questions 500] [--latency 0.05] [--parallel 64] [--repeat 3] [--check]
 
 The fake server runs in its own process (tests/fake_api.py, echo replies) and gen_judgment.py
 in another, as a user runs it. Every question carries a verdict label, so each echoed reply
@@ -8,7 +8,8 @@ holds one and every game is exactly one request. Prints the wall time, the ideal
 time (requests * latency / parallel) plus start-up (the same command with one judgment left:
 imports, SDK client, data loading), and the client's CPU per request, next to the same requests made
 as bare utils.complete() calls in utils.run_pool (what the shared machinery costs by itself). Each kind of run is repeated and the fastest shown, as other work on
-the machine only slows a run down. Target: wall time within 1.5x of ideal + start-up.
+the machine only slows a run down. Target: wall time within 1.5x of ideal + start-up (--check
+exits 1 when it is missed).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_api import start_fake_api_process  # noqa: E402
+from targets import add_check_flag, check_targets  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ("model-a", "model-b")
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each kind; the fastest is shown")
     parser.add_argument("--no-floor", action="store_true", help="skip timing bare utils.complete calls")
+    add_check_flag(parser)
     args = parser.parse_args(argv)
 
     server, url = start_fake_api_process(args.latency)
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if floor_wall is not None:
         print(f"utils floor          {floor_wall:6.2f} s, {floor_cpu * 1000:.2f} ms CPU per request  (the same requests as "
               f"bare utils.complete() calls in utils.run_pool, in one warmed-up process)")
-    return 0
+    return check_targets([("wall time / (ideal + start-up)", wall / (ideal + startup), 1.5)], args.check)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Benchmark: qa_browser startup and first selection on a 100-model x 500-question bench.
 
-Usage: python tests/bench_qa_browser.py [--models 100] [--questions 500]
+Usage: python tests/bench_qa_browser.py [--models 100] [--questions 500] [--check]
 
 Writes a synthetic bench (answers ~2 KB; judgments with two games, each a ~3 KB judge text and a
 ~5 KB user_prompt holding the question and both answers, as real ones do) to a temporary folder,
 then prints the time to load the questions and build the app (what happens before the server
 answers), the time of the first and a repeated selection of a model, and the time of the verdict
 counts the Leaderboard tab shows without a CSV (first, then again with unchanged files).
+Targets ("starts in seconds" on 100 models x 500 questions): start-up under 3 s and a selection
+under 0.5 s. --check exits 1 when one is missed.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa_browser  # noqa: E402
+from targets import add_check_flag, check_targets  # noqa: E402
 from utils import answer_dir, judgment_dir, load_questions, model_file  # noqa: E402
 
 BENCH, JUDGE, BASELINE = "bench-scale", "judge", "baseline"
@@ -61,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--questions", type=int, default=500)
+    add_check_flag(parser)
     args = parser.parse_args(argv)
+    figures: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
@@ -79,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         judgments = qa_browser.judgment_records(judgment_dir(BENCH, JUDGE, data))
         qa_browser.build_app(questions, answers, judgments, bench_name=BENCH, judge_model=JUDGE,
                              baseline_model=BASELINE)
-        print(f"startup (questions + app, before launch): {time.perf_counter() - t0:.2f} s")
+        startup = time.perf_counter() - t0
+        print(f"startup (questions + app, before launch): {startup:.2f} s")
+        figures.append(("start-up (s)", startup, 3.0))
 
         qid = str(questions[0]["question_id"])
         for label in ("first selection of a model", "same model again"):
@@ -87,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             answers.get(BASELINE).get(qid)
             answers.get("org/model-001").get(qid)
             judgments.get("org/model-001").get(qid)
-            print(f"{label}: {1000 * (time.perf_counter() - t0):.0f} ms")
+            selection = time.perf_counter() - t0
+            print(f"{label}: {1000 * selection:.0f} ms")
+            figures.append((f"{label} (s)", selection, 0.5))
 
         counts = qa_browser.VerdictCounts(judgments.directory)
         for label in ("first", "again, files unchanged"):
@@ -95,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             table = qa_browser.verdict_table(counts)
             print(f"verdict counts over {len(table)} models (leaderboard tab without CSV), {label}: "
                   f"{time.perf_counter() - t0:.2f} s")
-    return 0
+    return check_targets(figures, args.check)
 
 
 if __name__ == "__main__":

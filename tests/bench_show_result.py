@@ -1,13 +1,15 @@
 """Benchmark of show_result.py against the targets of its issue, and of the upstream-style fit.
 
-Usage: python tests/bench_show_result.py [--questions 500] [--text-chars 3000] [--skip-200]
+Usage: python tests/bench_show_result.py [--questions 500] [--text-chars 3000] [--skip-200] [--check]
 
 Generates benches in a temporary folder (answers with conv_metadata, judgments from a
 Bradley-Terry model with ties, strong verdicts and nulls; each game's texts are --text-chars
 long, real ones are several KB), then runs `show_result.main([...])` once per target in a fresh
 process and prints its wall time (loading, battles, fits, bootstrap and writing included) and
 that process's peak RSS. Last, it times upstream's way of fitting (scikit-learn on duplicated
-rows, pandas resampling) on a smaller case and extrapolates it to 100 rounds.
+rows, pandas resampling) on a smaller case and extrapolates it to 100 rounds. Targets: 70 models
+in under 5 s for 100 rounds and 15 s for 1000, style control 100 rounds in 20 s; 200 models
+under 1 GB peak. --check exits 1 when one is missed.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from synthetic_bench import BASELINE, write_bench  # noqa: E402
+from targets import add_check_flag, check_targets  # noqa: E402
 
 # (label, models, rounds, extra flags, target seconds, target peak MB)
 CASES = [
@@ -94,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-200", action="store_true", help="skip the 200-model memory cases")
     parser.add_argument("--upstream-models", type=int, default=20)
     parser.add_argument("--upstream-rounds", type=int, default=3)
+    add_check_flag(parser)
     args = parser.parse_args(argv)
+    figures: list[tuple[str, float, float]] = []
 
     with tempfile.TemporaryDirectory(prefix="bench_show_result_") as tmp:
         benches: dict[int, Path] = {}
@@ -111,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  (generated {n_models} models x {args.questions} questions, {size_mb:.0f} MB, "
                       f"in {time.perf_counter() - start:.1f} s)")
             seconds, peak = measure(benches[n_models], rounds, flags)
+            if target_s is not None:
+                figures.append((f"{label} (s)", seconds, target_s))
+            if target_mb is not None:
+                figures.append((f"{label} (peak MB)", peak, target_mb))
             ok_s = "" if target_s is None else ("ok" if seconds <= target_s else "MISSED")
             ok_mb = "" if target_mb is None else ("ok" if peak <= target_mb else "MISSED")
             print(f"{label:<42} {seconds:>8.2f} {'' if target_s is None else f'{target_s:.0f} s':>7} {peak:>8.0f} "
@@ -128,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(show_result, everything included: {ours_plain:.2f} s)")
         print(f"  style control: {style:.2f} s per round -> {100 * style:.0f} s for 100 rounds "
               f"(show_result, everything included: {ours_style:.2f} s)")
-    return 0
+    return check_targets(figures, args.check)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,60 @@
-"""pytest setup: the scripts at the repository root import as modules (also under plain `pytest`)."""
+"""pytest setup shared by the tests: import paths, the fake API fixture, a JSONL writer, the real
+upstream data folder.
+
+The scripts at the repository root import as modules (also under plain `pytest`). Tests that
+check real upstream data read it from the folder named by $ARENA_HARD_SHARED_DATA (CI sets it to
+../shared/data); elsewhere they skip, and the summary says why.
+"""
+from __future__ import annotations
+
+import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+from fake_api import FakeAPI  # noqa: E402
+
+SHARED_DATA_ENV = "ARENA_HARD_SHARED_DATA"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Skip reasons in the summary (as `-rs`): a clone without the real data says what it lacks.
+    chars = config.option.reportchars or ""
+    if not set(chars) & set("saAN"):  # unless -r already asks for skips, or for nothing (-rN)
+        config.option.reportchars = chars + "s"
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest) -> Iterator[FakeAPI]:
+    """The fake model API on 127.0.0.1 for one test; no handler may crash. A test module may set
+    FAKE_API_OPTIONS, the FakeAPI arguments it needs (e.g. {"responder": ...})."""
+    with FakeAPI(**getattr(request.module, "FAKE_API_OPTIONS", {})) as server:
+        yield server
+    assert server.errors == []
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """Upstream's real data folder (question sets, published answers, judge config), named by
+    $ARENA_HARD_SHARED_DATA; the test skips when it is unset and fails when it names no folder."""
+    value = os.environ.get(SHARED_DATA_ENV)
+    if not value:
+        pytest.skip(f"needs upstream's real data: set {SHARED_DATA_ENV} to its folder (CI sets ../shared/data)")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"{SHARED_DATA_ENV}={value} is not a folder")
+    return path
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    """One JSON record per line (folders created); returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path

@@ -1,4 +1,5 @@
-"""Fake OpenAI-compatible, Azure OpenAI and Anthropic Messages server on 127.0.0.1 (real HTTP).
+"""Fake OpenAI-compatible, Azure OpenAI, Anthropic, Mistral, Gemini and Cohere server on 127.0.0.1
+(real HTTP).
 
 Usage:
     with FakeAPI(latency=0.0) as api:          # in a test
@@ -7,8 +8,12 @@ Usage:
     python tests/fake_api.py --port 0 --latency 0.05 [--fault 429=0.1 --seed 0]   # own process,
                                                 # prints "READY <url>" and serves until killed
 
-Routes: POST /v1/chat/completions, POST /openai/deployments/<deployment>/chat/completions
-(Azure, any api-version) and POST /v1/messages (Anthropic). Anything else gets a 404 JSON error.
+Routes: POST /v1/chat/completions (OpenAI, and Mistral, whose chat completions API has the same
+path and shapes), POST /openai/deployments/<deployment>/chat/completions (Azure, any
+api-version), POST /v1/messages (Anthropic), POST /v1beta/models/<model>:generateContent (Gemini; also /v1/)
+and POST /v2/chat (Cohere). Anything else gets a 404 JSON error. Each SDK's base URL: openai_base,
+anthropic_base, mistral_base, gemini_base, cohere_base. Replies and error bodies follow each API's
+own shape; a responder sees the raw request body (`conversation(body)` reads any of them).
 
 What the real SDKs raise for each fault, with max_retries=0 (openai 3.57 / anthropic 2.14, both
 on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK shows there):
@@ -36,7 +41,9 @@ on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK 
 
 Status errors subclass APIStatusError: e.status_code, and e.response.headers["retry-after"] holds
 the Retry-After sent with a 429 ("2", "0.25"). APITimeoutError subclasses APIConnectionError, so
-check for the timeout first when the difference matters. Headers seen by the server: openai sends
+check for the timeout first when the difference matters. The other SDKs raise their own classes
+(mistralai SDKError, google.genai errors.ClientError / ServerError with .code, cohere
+TooManyRequestsError / BadRequestError / ... with .status_code). Headers seen by the server: openai sends
 "authorization: Bearer <key>", AzureOpenAI "api-key: <key>", anthropic "authorization: Bearer
 <key>" (not x-api-key) plus "anthropic-version".
 """
@@ -69,12 +76,15 @@ Responder = Callable[[dict, str], "str | dict"]
 log = logging.getLogger("fake_api")
 
 _AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
+_GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/(.+):generateContent$")
 
 # error "type" per status, in each provider's error-body style
 _OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
                        404: "invalid_request_error", 429: "rate_limit_exceeded"}
 _ANTHROPIC_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                           404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}
+_GOOGLE_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                    429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 
 def message_text(content: Any) -> str:
@@ -86,10 +96,24 @@ def message_text(content: Any) -> str:
     return ""
 
 
+def conversation(body: dict) -> list[dict]:
+    """The request's messages as [{"role", "content"}] with text content, system first if any,
+    whichever API sent them (Gemini's contents and systemInstruction included)."""
+    system = body.get("system") or body.get("systemInstruction")
+    if isinstance(system, dict):  # Gemini: {"parts": [{"text": ...}]}
+        system = system.get("parts")
+    messages = [{"role": "system", "content": message_text(system)}] if system else []
+    for message in body.get("messages") or body.get("contents") or []:
+        if isinstance(message, dict):
+            role = "assistant" if message.get("role") == "model" else message.get("role")
+            messages.append({"role": role, "content": message_text(message.get("content", message.get("parts")))})
+    return messages
+
+
 def echo_responder(body: dict, path: str) -> str:
     """Default reply: "Echo: " + the last user message, so a reply is deterministic per prompt."""
-    users = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
-    return "Echo: " + (message_text(users[-1].get("content")) if users else "")
+    users = [m for m in conversation(body) if m["role"] == "user"]
+    return "Echo: " + (users[-1]["content"] if users else "")
 
 
 def count_tokens(text: str) -> int:
@@ -98,12 +122,7 @@ def count_tokens(text: str) -> int:
 
 
 def _prompt_tokens(body: dict) -> int:
-    system = body.get("system")
-    total = count_tokens(message_text(system)) if system else 0
-    for message in body.get("messages") or []:
-        if isinstance(message, dict):
-            total += count_tokens(message_text(message.get("content")))
-    return total
+    return sum(count_tokens(message["content"]) for message in conversation(body))
 
 
 def _is_fault_kind(kind: str) -> bool:
@@ -200,7 +219,9 @@ class FakeAPI:
     Read: url, openai_base, anthropic_base, port, requests (list of {"path", "query", "headers",
     "body", "fault"}; headers lower-case, body parsed JSON), connections (TCP connections
     accepted), faults_served (Counter by kind), errors (handler tracebacks).
-    Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after.
+    Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after, and
+    fault_script(body, path) -> fault kind or None, asked first for every request (scripted,
+    deterministic faults whatever the order requests arrive in).
     """
 
     def __init__(self, latency: float = 0.0, responder: Responder | None = None, *,
@@ -211,6 +232,7 @@ class FakeAPI:
         self.slow_seconds = slow_seconds
         self.fault_rates: dict[str, float] = dict(fault_rates or {})
         self.random_retry_after: float | None = None  # Retry-After of randomly injected 429s
+        self.fault_script: Callable[[dict, str], str | None] | None = None
         self.requests: list[dict[str, Any]] = []
         self.connections = 0
         self.errors: list[str] = []  # tracebacks of handler crashes; tests expect it to stay empty
@@ -227,6 +249,9 @@ class FakeAPI:
         self.url = f"http://127.0.0.1:{self.port}"
         self.openai_base = self.url + "/v1"
         self.anthropic_base = self.url
+        self.mistral_base = self.url
+        self.gemini_base = self.url
+        self.cohere_base = self.url
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -275,7 +300,13 @@ class FakeAPI:
         with self._lock:
             self._queue.extend([(kind, retry_after)] * times)
 
-    def _next_fault(self) -> tuple[str | None, float | None]:
+    def _next_fault(self, body: dict, path: str) -> tuple[str | None, float | None]:
+        script = self.fault_script
+        kind = script(body, path) if script is not None else None
+        if kind is not None:
+            if not _is_fault_kind(kind):
+                raise ValueError(f"fault_script gave {kind!r}; expected one of {FAULT_KINDS} or an HTTP status")
+            return kind, None
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
@@ -335,6 +366,10 @@ class FakeAPI:
             style = "anthropic"
         elif path == "/v1/chat/completions" or _AZURE_PATH.match(path):
             style = "openai"
+        elif _GEMINI_PATH.match(path):
+            style = "gemini"
+        elif path == "/v2/chat":
+            style = "cohere"
         else:
             handler._send_json(404, {"error": {"message": f"no route POST {path}", "type": "not_found"}})
             return
@@ -345,7 +380,7 @@ class FakeAPI:
             self._send_error(handler, style, 400, "the fake API does not stream")
             return
 
-        kind, retry_after = self._next_fault()
+        kind, retry_after = self._next_fault(body, path)
         record["fault"] = kind
         if kind is not None:
             with self._lock:
@@ -386,7 +421,8 @@ class FakeAPI:
         if isinstance(reply, dict):
             handler._send_json(200, reply, request_id)
             return
-        make = self._anthropic_body if style == "anthropic" else self._openai_body
+        make = {"openai": self._openai_body, "anthropic": self._anthropic_body, "gemini": self._gemini_body,
+                "cohere": self._cohere_body}[style]
         handler._send_json(200, make(body, str(reply), number, empty=kind == "empty_choices"), request_id)
 
     @staticmethod
@@ -417,11 +453,35 @@ class FakeAPI:
         }
 
     @staticmethod
+    def _gemini_body(body: dict, text: str, number: int, empty: bool) -> dict:
+        prompt_tokens, completion_tokens = _prompt_tokens(body), 0 if empty else count_tokens(text)
+        return {
+            "candidates": [] if empty else [
+                {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": completion_tokens,
+                              "totalTokenCount": prompt_tokens + completion_tokens},
+            "modelVersion": "fake-model", "responseId": f"fake-{number}",
+        }
+
+    @staticmethod
+    def _cohere_body(body: dict, text: str, number: int, empty: bool) -> dict:
+        tokens = {"input_tokens": _prompt_tokens(body), "output_tokens": 0 if empty else count_tokens(text)}
+        return {
+            "id": f"fake-{number}", "finish_reason": "COMPLETE",
+            "message": {"role": "assistant", "content": [] if empty else [{"type": "text", "text": text}]},
+            "usage": {"billed_units": tokens, "tokens": tokens},
+        }
+
+    @staticmethod
     def _send_error(handler: _Handler, style: str, status: int, message: str,
                     headers: dict[str, str] | None = None) -> None:
         if style == "anthropic":
             error_type = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
             payload: dict = {"type": "error", "error": {"type": error_type, "message": message}}
+        elif style == "gemini":
+            payload = {"error": {"code": status, "message": message, "status": _GOOGLE_STATUSES.get(status, "UNKNOWN")}}
+        elif style == "cohere":
+            payload = {"id": "fake-error", "message": message}
         else:
             error_type = _OPENAI_ERROR_TYPES.get(status, "server_error")
             payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}

@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 
 import add_markdown_info as amd
+from conftest import write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_ANSWERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "arena-hard-v0.1" / "model_answer"
 
 
-def real_answer_files() -> list[Path]:
-    files = sorted(REAL_ANSWERS.glob("*.jsonl")) if REAL_ANSWERS.is_dir() else []
-    if not files:
-        pytest.skip(f"upstream answers not found in {REAL_ANSWERS}")
+@pytest.fixture
+def real_answer_files(shared_data: Path) -> list[Path]:
+    """Upstream's published answer files (with upstream's token_len)."""
+    files = sorted((shared_data / "arena-hard-v0.1" / "model_answer").glob("*.jsonl"))
+    assert files, f"no upstream answer files in {shared_data / 'arena-hard-v0.1' / 'model_answer'}"
     return files
 
 
@@ -33,10 +34,6 @@ def read_lines(path: Path) -> list[dict]:
 def answer(content: str, question_id: str = "q1", **extra) -> dict:
     return {"question_id": question_id, "answer_id": "a-" + question_id, "model_id": "m",
             "choices": [{"index": 0, "turns": [{"content": content}]}], "tstamp": 1.5, **extra}
-
-
-def write_lines(path: Path, records: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
 def upstream_counts(text: str) -> dict:
@@ -59,10 +56,10 @@ def upstream_counts(text: str) -> dict:
 # ------------------------------------------------------------------------------ token counts
 
 
-def test_token_len_matches_upstream_for_every_real_answer():
+def test_token_len_matches_upstream_for_every_real_answer(real_answer_files):
     mismatches = []
     total = 0
-    for path in real_answer_files():
+    for path in real_answer_files:
         for record in read_lines(path):
             turn = record["choices"][0]["turns"][0]
             total += 1
@@ -82,10 +79,6 @@ def test_token_len_matches_upstream_for_every_real_answer():
 def test_count_tokens(text, expected):
     assert amd.count_tokens(text) == expected
     assert amd.count_tokens(text) == len(amd.get_encoding().encode_ordinary(text))
-
-
-def test_encoding_is_cached():
-    assert amd.get_encoding() is amd.get_encoding()
 
 
 # ------------------------------------------------------------------------------ markdown counts
@@ -147,9 +140,9 @@ def test_markdown_counts(text, headers, lists, bold):
     assert upstream_counts(text) == expected
 
 
-def test_markdown_counts_match_upstream_code_on_real_answers():
+def test_markdown_counts_match_upstream_code_on_real_answers(real_answer_files):
     differing = []
-    for path in real_answer_files():
+    for path in real_answer_files:
         for record in read_lines(path):
             text = record["choices"][0]["turns"][0]["content"]
             if amd.markdown_counts(text) != upstream_counts(text):
@@ -200,8 +193,8 @@ def test_cli_writes_to_another_dir_keeping_fields_and_order(tmp_path):
         answer("**a** again", "qa"),  # duplicated id: both lines stay, in order
         answer("Text <|endoftext|> more <|im_start|>", "qs"),
     ]
-    write_lines(src / "m1.jsonl", records)
-    write_lines(src / "m2.jsonl", records[:1])
+    write_jsonl(src / "m1.jsonl", records)
+    write_jsonl(src / "m2.jsonl", records[:1])
     (src / "notes.txt").write_text("not an answer file")
     before = (src / "m1.jsonl").read_bytes()
 
@@ -225,7 +218,7 @@ def test_cli_in_place_is_atomic_and_idempotent(tmp_path):
     path = tmp_path / "model.jsonl"
     stale = answer("## Head\n1. item\n", "q2")
     stale = {"conv_metadata": {"token_len": 999}, **stale}  # old value, first key
-    write_lines(path, [answer("# Hi", "q1"), stale])
+    write_jsonl(path, [answer("# Hi", "q1"), stale])
 
     assert amd.main(["--dir", str(tmp_path), "--output-dir", str(tmp_path)]) == 0
     first = path.read_bytes()
@@ -242,15 +235,15 @@ def test_cli_in_place_is_atomic_and_idempotent(tmp_path):
 def test_cli_with_a_process_pool(tmp_path):
     out = tmp_path / "out"
     for i in range(3):
-        write_lines(tmp_path / f"m{i}.jsonl", [answer(f"# {i}\n" * (i + 1), f"q{j}") for j in range(5)])
+        write_jsonl(tmp_path / f"m{i}.jsonl", [answer(f"# {i}\n" * (i + 1), f"q{j}") for j in range(5)])
     assert amd.main(["--dir", str(tmp_path), "--output-dir", str(out), "--workers", "2"]) == 0
     for i in range(3):
         written = read_lines(out / f"m{i}.jsonl")
         assert [r["conv_metadata"]["header_count"]["h1"] for r in written] == [i + 1] * 5
 
 
-def test_cli_on_real_answers_reproduces_upstream_token_len(tmp_path):
-    files = real_answer_files()
+def test_cli_on_real_answers_reproduces_upstream_token_len(tmp_path, real_answer_files):
+    files = real_answer_files
     out = tmp_path / "out"
     assert amd.main(["--dir", str(files[0].parent), "--output-dir", str(out), "--workers", "1"]) == 0
     for path in files:
@@ -281,7 +274,7 @@ def test_cli_bad_line_names_file_and_line_and_writes_nothing(tmp_path, caplog, c
     src.mkdir()
     bad = src / "bad.jsonl"
     bad.write_text(content, encoding="utf-8")
-    write_lines(src / "good.jsonl", [answer("# ok")])
+    write_jsonl(src / "good.jsonl", [answer("# ok")])
 
     with caplog.at_level(logging.INFO):
         assert amd.main(["--dir", str(src), "--output-dir", str(out), "--workers", "1"]) == 1
@@ -309,15 +302,8 @@ def test_cli_missing_dir_fails(tmp_path, caplog):
     assert f"{tmp_path / 'file.jsonl'}: not a directory" in caplog.text
 
 
-def test_cli_logs_through_utils_setup_logging(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(amd, "setup_logging", lambda verbose=False: calls.append(verbose))
-    assert amd.main(["--dir", str(tmp_path), "--output-dir", str(tmp_path)]) == 0
-    assert calls == [False]
-
-
 def test_script_exit_status_and_one_line_error(tmp_path):
-    write_lines(tmp_path / "ok.jsonl", [answer("- a\n- b\n")])
+    write_jsonl(tmp_path / "ok.jsonl", [answer("- a\n- b\n")])
     (tmp_path / "broken.jsonl").write_text("{oops}\n", encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, str(REPO / "add_markdown_info.py"),
@@ -341,7 +327,7 @@ def test_lone_surrogate_is_dropped_with_a_warning_and_later_files_are_written(tm
     src.mkdir()
     (src / "a.jsonl").write_text(json.dumps(answer("# ok", "q0")) + "\n"
                                  + json.dumps(answer("**bold**\ud800 text\udc00", "q1")) + "\n", encoding="utf-8")
-    write_lines(src / "b.jsonl", [answer("- x\n", "q0")])
+    write_jsonl(src / "b.jsonl", [answer("- x\n", "q0")])
     with caplog.at_level(logging.WARNING):
         assert amd.main(["--dir", str(src), "--output-dir", str(out), "--workers", workers]) == 0
     written = read_lines(out / "a.jsonl")
@@ -361,8 +347,8 @@ def test_any_error_in_one_file_is_reported_and_the_others_are_written(tmp_path, 
         return counts(text)
 
     monkeypatch.setattr(amd, "markdown_counts", fragile)
-    write_lines(tmp_path / "a.jsonl", [answer("boom")])
-    write_lines(tmp_path / "b.jsonl", [answer("# fine")])
+    write_jsonl(tmp_path / "a.jsonl", [answer("boom")])
+    write_jsonl(tmp_path / "b.jsonl", [answer("# fine")])
     with caplog.at_level(logging.ERROR):
         assert amd.main(["--dir", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--workers", "1"]) == 1
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
@@ -381,7 +367,7 @@ def test_ctrl_c_inline_exits_130_in_one_line(tmp_path, caplog, monkeypatch):
 
     monkeypatch.setattr(amd, "annotate_file", interrupted)
     for name in "abc":
-        write_lines(tmp_path / f"{name}.jsonl", [answer("# x")])
+        write_jsonl(tmp_path / f"{name}.jsonl", [answer("# x")])
     out = tmp_path / "out"
     with caplog.at_level(logging.WARNING):
         assert amd.main(["--dir", str(tmp_path), "--output-dir", str(out), "--workers", "1"]) == 130
@@ -397,7 +383,7 @@ def test_ctrl_c_with_a_process_pool_exits_130_in_one_line(tmp_path):
     src.mkdir()
     text = "- an item with **bold** words and `code`\n" * 100
     for i in range(40):
-        write_lines(src / f"m{i:02d}.jsonl", [answer(text + str(j), f"q{j}") for j in range(40)])
+        write_jsonl(src / f"m{i:02d}.jsonl", [answer(text + str(j), f"q{j}") for j in range(40)])
     proc = subprocess.Popen([sys.executable, str(REPO / "add_markdown_info.py"), "--dir", str(src),
                              "--output-dir", str(out), "--workers", "2"],
                             stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -1,4 +1,5 @@
-"""Tests of the fake model server through the real openai and anthropic SDK clients.
+"""Tests of the fake model server through the real openai and anthropic SDK clients (the other
+providers' SDKs drive it in test_utils_complete.py).
 
 Usage: python -m pytest tests/test_fake_api.py
 
@@ -27,11 +28,7 @@ MESSAGES = [
 ]
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAPI]:
-    with FakeAPI(slow_seconds=0.2) as server:
-        yield server
-    assert server.errors == []
+FAKE_API_OPTIONS = {"slow_seconds": 0.2}  # for the `api` fixture (conftest.py)
 
 
 def openai_client(api: FakeAPI, timeout: float = 5.0) -> openai.OpenAI:
@@ -299,6 +296,42 @@ def test_scripted_faults_apply_in_order(api: FakeAPI) -> None:
     assert outcomes == ["500", "500", "429", "ok"]
     assert [r["fault"] for r in api.requests] == ["500", "500", "429", None]
     assert api.faults_served == {"500": 2, "429": 1}
+
+
+def test_fault_script_picks_faults_by_request_content_before_the_queue(api: FakeAPI) -> None:
+    api.fail_next("500")
+    api.fault_script = lambda body, path: "429" if body["messages"][-1]["content"] == "two" else None
+    outcomes = []
+    with openai_client(api) as client:
+        for text in ("one", "two", "three", "two"):
+            try:
+                client.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+                outcomes.append("ok")
+            except openai.APIStatusError as error:
+                outcomes.append(str(error.status_code))
+    assert outcomes == ["500", "429", "ok", "429"]
+    assert api.faults_served == {"500": 1, "429": 2}
+
+
+def test_gemini_and_cohere_shapes_over_plain_http(api: FakeAPI) -> None:
+    gemini = {"contents": [{"role": "user", "parts": [{"text": "hi there"}]},
+                           {"role": "model", "parts": [{"text": "hello"}]},
+                           {"role": "user", "parts": [{"text": "and now"}]}],
+              "systemInstruction": {"parts": [{"text": "be brief"}]}}
+    status, reply = post(api, "/v1beta/models/gem-test:generateContent", gemini)
+    assert status == 200
+    assert reply["candidates"][0]["content"] == {"role": "model", "parts": [{"text": "Echo: and now"}]}
+    assert reply["usageMetadata"] == {"promptTokenCount": 7, "candidatesTokenCount": 3, "totalTokenCount": 10}
+    cohere = {"model": "c", "messages": [{"role": "user", "content": "hi there"}], "stream": False}
+    status, reply = post(api, "/v2/chat", cohere)
+    assert status == 200
+    assert reply["message"]["content"] == [{"type": "text", "text": "Echo: hi there"}]
+    assert reply["usage"]["tokens"] == {"input_tokens": 2, "output_tokens": 3}
+    api.fail_next("429")
+    api.fail_next("400")
+    assert post(api, "/v1/models/gem-test:generateContent", gemini) == (
+        429, {"error": {"code": 429, "message": "injected fault 429", "status": "RESOURCE_EXHAUSTED"}})
+    assert post(api, "/v2/chat", cohere) == (400, {"id": "fake-error", "message": "injected fault 400"})
 
 
 def test_unknown_fault_kind_is_refused(api: FakeAPI) -> None:

@@ -8,7 +8,6 @@ import functools
 import hashlib
 import json
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,10 +24,10 @@ import yaml
 import gen_answer
 import utils
 from add_markdown_info import conv_metadata, count_tokens
+from conftest import write_jsonl
 from fake_api import FakeAPI, HoldAfter
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 BENCH = "bench-test"
 FAST_RETRY = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
 
@@ -56,9 +55,7 @@ class Project:
                   "model_list": list(models), **settings}
         self.setting_file.write_text(yaml.safe_dump(config))
         self.endpoint_file.write_text(yaml.safe_dump(models))
-        question_file = self.data / BENCH / "question.jsonl"
-        question_file.parent.mkdir(parents=True, exist_ok=True)
-        question_file.write_text("".join(json.dumps(q) + "\n" for q in questions))
+        write_jsonl(self.data / BENCH / "question.jsonl", questions)
 
     def argv(self, *extra: str) -> list[str]:
         return ["--setting-file", str(self.setting_file), "--endpoint-file", str(self.endpoint_file),
@@ -78,12 +75,6 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path)
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAPI]:
-    with FakeAPI() as server:
-        yield server
 
 
 def by_last_user(api: FakeAPI) -> dict[str, dict]:
@@ -594,21 +585,25 @@ def test_config_errors_exit_2_with_one_line(project, api, caplog, break_it, extr
 # ---------------------------------------------------------------------------- official data
 
 
+# Synthetic stand-ins for the pinned upstream files: (path upstream, content, path here).
+SYNTHETIC_OFFICIAL = (
+    ("data/arena-hard-v0.1/question.jsonl", b'{"question_id": "q1", "turns": [{"content": "Hi"}]}\n',
+     "data/arena-hard-v0.1/question.jsonl"),
+    ("data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl", b'{"question_id": "q1", "choices": []}\n',
+     "data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl"),
+    ("config/judge_config.yaml", b"judge_model: gpt-4-1106-preview\n", "config/judge_config.arena-hard-v0.1.yaml"),
+)
+
+
 @pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A local copy of the upstream repository's files served over HTTP: (tree, base URL)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is absent")
+def upstream(tmp_path: Path, monkeypatch) -> Iterator[tuple[Path, str]]:
+    """Synthetic upstream files served over HTTP, pinned by their own sha256: (tree, base URL)."""
     tree = tmp_path / "upstream"
-    sources = {
-        "data/arena-hard-v0.1/question.jsonl": SHARED_DATA / "arena-hard-v0.1" / "question.jsonl",
-        "data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl":
-            SHARED_DATA / "arena-hard-v0.1" / "model_answer" / "gpt-4-0314.jsonl",
-        "config/judge_config.yaml": SHARED_DATA / "config" / "judge_config.yaml",
-    }
-    for rel, src in sources.items():
+    for rel, content, _ in SYNTHETIC_OFFICIAL:
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, tree / rel)
+        (tree / rel).write_bytes(content)
+    monkeypatch.setattr(utils, "OFFICIAL_FILES", tuple(
+        (rel, hashlib.sha256(content).hexdigest(), local) for rel, content, local in SYNTHETIC_OFFICIAL))
 
     class QuietHandler(SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
@@ -634,10 +629,15 @@ def test_fetch_official_data_writes_the_pinned_files(tmp_path, upstream, monkeyp
     root = tmp_path / "clone"
     assert gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")]) == 0
     printed = capsys.readouterr().out.splitlines()
-    for _, sha256, local in utils.OFFICIAL_FILES:
-        assert hashlib.sha256((root / local).read_bytes()).hexdigest() == sha256
+    for _, content, local in SYNTHETIC_OFFICIAL:
+        assert (root / local).read_bytes() == content
         assert str(root / local) in printed
     assert len(files_under(root)) == 3
+
+
+def test_pinned_checksums_are_those_of_the_real_upstream_files(shared_data):
+    for upstream_path, sha256, _ in utils.OFFICIAL_FILES:
+        assert hashlib.sha256((shared_data / upstream_path.removeprefix("data/")).read_bytes()).hexdigest() == sha256
 
 
 def test_fetch_official_data_reports_an_unreachable_server(tmp_path, monkeypatch, caplog):

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,11 +22,11 @@ import pytest
 import yaml
 
 import gen_judgment
+from conftest import write_jsonl
 from fake_api import FakeAPI, HoldAfter, message_text
 from gen_judgment import CONTINUE_PROMPT, build_game_prompt, parse_verdict
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 DEFAULT = re.compile(r"\[\[([AB<>=]+)\]\]")
 
 SYSTEM = "Judge the two answers. End with a label such as [[A=B]]."
@@ -46,11 +47,6 @@ def filled_1(question: str, a: str, b: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Fixtures: a tiny benchmark, configs, the fake judge
 # --------------------------------------------------------------------------------------------
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
 def answer(qid: str, model: str, *turns: str) -> dict:
@@ -127,10 +123,7 @@ def verdict_responder(label: str = "B>A"):
     return lambda body, path: f"My own answer first.\nBoth answers are fine.\n\nMy final verdict: [[{label}]]"
 
 
-@pytest.fixture
-def api():
-    with FakeAPI(responder=verdict_responder()) as server:
-        yield server
+FAKE_API_OPTIONS = {"responder": verdict_responder()}  # for the `api` fixture (conftest.py)
 
 
 def messages_of(request: dict) -> list[dict]:
@@ -564,18 +557,38 @@ def test_failed_second_game_writes_nothing_and_is_redone(tmp_path, api):
 
 def test_faults_then_rerun_complete(tmp_path):
     qids = simple_bench(tmp_path / "data", 30)
-    with FakeAPI(responder=verdict_responder("A>B"), seed=3,
-                 fault_rates={"429": 0.1, "500": 0.1, "drop": 0.1}) as api:
-        api.random_retry_after = 0.01
+    # Scripted by question, so the outcome is the same whatever order the 8 workers go in:
+    # q003 and q017 always fail (429, drop), q009's game 2 fails (500); q011 and q024 fail once
+    # per game and are retried. One retry each.
+    always = {"q003": "429", "q017": "drop"}
+    once = {"q011": "500", "q024": "429"}
+    seen: dict[tuple[str, str], int] = {}
+    lock = threading.Lock()
+
+    def script(body: dict, path: str) -> str | None:
+        prompt = body["messages"][-1]["content"]
+        qid = re.search(r"question (q\d+)", prompt).group(1)
+        game = "game 2" if prompt.index("m1 answers") < prompt.index("base answers") else "game 1"
+        with lock:
+            seen[qid, game] = seen.get((qid, game), 0) + 1
+            attempt = seen[qid, game]
+        if qid == "q009" and game == "game 2":
+            return "500"
+        return always.get(qid) or (once.get(qid) if attempt == 1 else None)
+
+    with FakeAPI(responder=verdict_responder("A>B")) as api:
+        api.fault_script = script
         setup = Setup(tmp_path, api)
         setup.endpoint.update(parallel=8, max_retries=1)
         setup.write()
-        assert setup.run() == 1  # with 1 retry, some of 60 calls keep failing
+        assert setup.run() == 1  # with 1 retry, the calls of q003, q009 and q017 keep failing
         first = setup.records()
-        assert 0 < len(first) < 30
-        assert sum(api.faults_served.values()) > 0
-        api.fault_rates = {}
+        assert sorted(r["question_id"] for r in first) == sorted(set(qids) - {"q003", "q009", "q017"})
+        assert {kind for kind in api.faults_served} == {"429", "500", "drop"}
+        api.fault_script = None
+        asked_before = len(api.requests)
         assert setup.run() == 0
+        assert len(api.requests) - asked_before == 6  # the two games of the three failed questions
     records = setup.records()
     assert sorted(r["question_id"] for r in records) == qids  # no duplicates, nothing missing
     for r in records:  # never a partial record
@@ -731,15 +744,14 @@ def test_ctrl_c_stops_cleanly(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# Upstream's own judge config and data (../shared, absent in a user's clone)
+# Upstream's own judge config and data ($ARENA_HARD_SHARED_DATA, absent in a user's clone)
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "config" / "judge_config.yaml").exists(), reason="../shared data absent")
-def test_upstream_config_and_data(tmp_path, api, capsys):
-    upstream_config = SHARED_DATA / "config" / "judge_config.yaml"
+def test_upstream_config_and_data(tmp_path, api, capsys, shared_data):
+    upstream_config = shared_data / "config" / "judge_config.yaml"
     upstream = yaml.safe_load(upstream_config.read_text(encoding="utf-8"))
-    src = SHARED_DATA / "arena-hard-v0.1"
+    src = shared_data / "arena-hard-v0.1"
     bench = tmp_path / "data" / "arena-hard-v0.1"
     (bench / "model_answer").mkdir(parents=True)
     for model in ("gpt-4-0314", "gpt-3.5-turbo-0125"):  # linked, not copied
@@ -783,9 +795,12 @@ def test_shipped_config_loads_and_keeps_upstream_structure():
         assert label in settings.system_prompt
     (template,) = settings.prompt_templates
     assert template == TEMPLATE_1
-    if (SHARED_DATA / "config" / "judge_config.yaml").exists():  # our own prose, not upstream's
-        upstream = yaml.safe_load((SHARED_DATA / "config" / "judge_config.yaml").read_text(encoding="utf-8"))
-        assert settings.system_prompt != upstream["system_prompt"]
-        upstream_sentences = {s.strip() for s in re.split(r"[.\n]", upstream["system_prompt"]) if len(s.strip()) > 30}
-        ours = {s.strip() for s in re.split(r"[.\n]", settings.system_prompt)}
-        assert not upstream_sentences & ours
+
+
+def test_shipped_judge_prompt_is_our_own_prose_not_upstreams(shared_data):
+    settings = gen_judgment.load_judge_settings(REPO / "config" / "judge_config.yaml")
+    upstream = yaml.safe_load((shared_data / "config" / "judge_config.yaml").read_text(encoding="utf-8"))
+    assert settings.system_prompt != upstream["system_prompt"]
+    upstream_sentences = {s.strip() for s in re.split(r"[.\n]", upstream["system_prompt"]) if len(s.strip()) > 30}
+    ours = {s.strip() for s in re.split(r"[.\n]", settings.system_prompt)}
+    assert not upstream_sentences & ours

@@ -21,13 +21,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import show_result as sr  # noqa: E402
+from conftest import write_jsonl  # noqa: E402
 from synthetic_bench import BASELINE, BENCH, JUDGE, write_bench  # noqa: E402
 from upstream_reference import (  # noqa: E402
     STYLE_A, STYLE_B, to_win_rate, upstream_bootstrap, upstream_fit_bt, upstream_mle_elo, upstream_style_bootstrap,
     upstream_style_matrix)
 from utils import Game, Judgment  # noqa: E402
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 
 # --------------------------------------------------------------------------------------------
 # Fixtures
@@ -276,9 +275,8 @@ def test_csv_columns(tmp_path):
                         "CI": "(-2.25, +2.50)", "avg_tokens": "321.0", "date": "2024-11-05"}
 
 
-@pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="shared upstream data not available")
-def test_average_tokens_of_upstream_answers():
-    answers = sr.read_answers(SHARED / "data" / "arena-hard-v0.1" / "model_answer")
+def test_average_tokens_of_upstream_answers(shared_data):
+    answers = sr.read_answers(shared_data / "arena-hard-v0.1" / "model_answer")
     assert {m: answers[m].avg_tokens for m in ("gpt-4-0314", "gpt-4-0613", "gpt-3.5-turbo-0125")} == {
         "gpt-4-0314": 423, "gpt-4-0613": 354, "gpt-3.5-turbo-0125": 329}
 
@@ -352,11 +350,11 @@ def test_main_hard_cases(tmp_path, capsys, caplog):
     for r in rows:
         for g in r["games"]:
             g["score"] = None
-    (judges / "model-000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(judges / "model-000.jsonl", rows)
     rows = [json.loads(x) for x in (judges / "model-001.jsonl").read_text().splitlines()]
     for r in rows:
         r["games"][0]["score"], r["games"][1]["score"] = "B>A", "A>>B"
-    (judges / "model-001.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(judges / "model-001.jsonl", rows)
     (judges / "model-002.jsonl").rename(judges / "renamed.jsonl")
     with caplog.at_level(logging.INFO, logger="arena_hard"):
         code, out = run_main(["--data-dir", str(data), "--num-rounds", "10"], capsys)
@@ -389,7 +387,7 @@ def test_style_control_on_battles_without_metadata(small_bench, tmp_path, capsys
     data.mkdir()
     lines = (small_bench / "arena_hard_battles.jsonl").read_text().splitlines()
     plain = [{k: v for k, v in json.loads(x).items() if k != "conv_metadata"} for x in lines]
-    (data / "arena_hard_battles.jsonl").write_text("".join(json.dumps(r) + "\n" for r in plain))
+    write_jsonl(data / "arena_hard_battles.jsonl", plain)
     with caplog.at_level(logging.ERROR, logger="arena_hard"):
         code, _ = run_main(["--data-dir", str(data), "--load-battles", "--style-control", "--num-rounds", "2"],
                            capsys)
@@ -478,7 +476,7 @@ def test_read_judgments_rejects_malformed_rows_with_file_and_line(tmp_path, reco
 def test_unknown_labels_are_unparsable_not_errors(tmp_path):
     rows = [{"question_id": "q1", "model": "m", "games": [{"score": "A>>>B"}, {"score": "B>A"}]},
             {"question_id": "q2", "model": "m", "games": [{"score": "garbage"}]}]
-    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(tmp_path / "m.jsonl", rows)
     judgments = sr.read_judgments(tmp_path)
     assert sr.game_counts(judgments)["m"] == {"strong_wins": 0, "wins": 0, "ties": 0, "losses": 1,
                                               "strong_losses": 0, "unparsable": 2}
@@ -491,7 +489,7 @@ def test_main_malformed_judgment_is_a_one_line_error(tmp_path, capsys, caplog):
     path = data / BENCH / "model_judgment" / JUDGE / "model-001.jsonl"
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     rows[2]["model"] = None
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(path, rows)
     with caplog.at_level(logging.ERROR, logger="arena_hard"):
         code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
     assert code == 2 and out == ""
@@ -508,7 +506,7 @@ def test_plain_leaderboard_needs_no_style_metadata(tmp_path, capsys, caplog):
         rows = [json.loads(x) for x in (answers / f"{model}.jsonl").read_text().splitlines()]
         for r in rows:
             change(r)
-        (answers / f"{model}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_jsonl(answers / f"{model}.jsonl", rows)
 
     def only_token_len(r):  # token_len in conv_metadata only, as upstream's answers may have
         r["conv_metadata"] = {"token_len": r["choices"][0]["turns"][0].pop("token_len")}
@@ -597,7 +595,7 @@ def test_bad_style_metadata_in_answers_and_battles_exits_2(small_battles, tmp_pa
     path = data / BENCH / "model_answer" / "model-001.jsonl"
     rows = [json.loads(x) for x in path.read_text().splitlines()]
     rows[3]["conv_metadata"]["header_count"] = {"h1": None}
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(path, rows)
     with caplog.at_level(logging.ERROR, logger="arena_hard"):
         code, out = run_main(["--data-dir", str(data), "--num-rounds", "2", "--style-control"], capsys)
     assert code == 2 and out == ""
@@ -685,7 +683,7 @@ def test_upstream_error_judgments_count_as_missing(tmp_path, caplog):
         {"question_id": "q4", "model": "m", "games": [null, ok]},  # a real null verdict stays unparsable
         {"question_id": "q5", "model": "m", "games": []},  # no games: missing
     ]
-    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(tmp_path / "m.jsonl", rows)
     with caplog.at_level(logging.WARNING, logger="arena_hard"):
         judgments = sr.read_judgments(tmp_path)
     assert "m.jsonl: 3 judgments are upstream's failures" in caplog.text
@@ -717,7 +715,7 @@ def test_upstream_error_judgments_in_full_stats(tmp_path, capsys):
     def run_with(failed_game) -> str:
         rows[0]["games"] = [failed_game(), failed_game()]
         rows[1]["games"][1] = failed_game()
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_jsonl(path, rows)
         code, out = run_main(argv, capsys)
         assert code == 0
         return out

@@ -4,7 +4,9 @@ Usage: python -m pytest tests/test_utils_complete.py
 """
 from __future__ import annotations
 
+import importlib
 import random
+import sys
 import threading
 
 import pytest
@@ -13,18 +15,14 @@ import utils
 from fake_api import FakeAPI
 
 
-@pytest.fixture
-def api():
-    with FakeAPI() as server:
-        yield server
-
-
 def model(api: FakeAPI, api_type: str = "openai", *, max_retries: int = 3, base: float = 0.01,
           cap: float = 0.05, timeout: float = 5.0, key: str = "sk-test-key") -> utils.ModelConfig:
     if api_type == "anthropic":
         endpoint = utils.Endpoint(api.anthropic_base, key)
     elif api_type == "azure":
         endpoint = utils.Endpoint(api.url, key, "2024-06-01")
+    elif api_type in OPTIONAL_SDKS:
+        endpoint = utils.Endpoint(getattr(api, f"{api_type}_base"), key)
     else:
         endpoint = utils.Endpoint(api.openai_base, key)
     return utils.ModelConfig(name="m", model_name="api-model", api_type=api_type, endpoints=(endpoint,),
@@ -32,6 +30,18 @@ def model(api: FakeAPI, api_type: str = "openai", *, max_retries: int = 3, base:
 
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}]
+# api_type: (module, pip package) of the providers whose SDK is optional
+OPTIONAL_SDKS = {"mistral": ("mistralai", "mistralai"), "gemini": ("google.genai", "google-genai"),
+                 "cohere": ("cohere", "cohere")}
+
+
+def require_sdk(api_type: str) -> None:
+    """Skip the test where the provider's optional SDK is not installed (CI installs them all)."""
+    module, package = OPTIONAL_SDKS[api_type]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        pytest.skip(f"{package} is not installed (pip install -r requirements-optional.txt)")
 
 
 class Sleeps:
@@ -175,18 +185,11 @@ def test_endpoint_is_picked_among_the_configured_ones():
         assert len(a.requests) + len(b.requests) == 20
 
 
-@pytest.mark.parametrize("api_type, package", [("mistral", "mistralai"), ("gemini", "google-genai"),
-                                               ("cohere", "cohere")])
-def test_missing_optional_sdk_is_a_clear_failure(api_type, package):
-    import importlib.util
-
-    module = {"mistralai": "mistralai", "google-genai": "google.genai", "cohere": "cohere"}[package]
-    try:
-        installed = importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        installed = False
-    if installed:
-        pytest.skip(f"{package} is installed here")
+@pytest.mark.parametrize("api_type", sorted(OPTIONAL_SDKS))
+def test_missing_optional_sdk_is_a_clear_failure(api_type, monkeypatch):
+    module, package = OPTIONAL_SDKS[api_type]
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail, installed or not
+    monkeypatch.setattr(utils, "_clients", {})  # no client built earlier
     cfg = utils.ModelConfig(name="m", model_name="x", api_type=api_type)
     result = utils.complete(cfg, MESSAGES, 0.0, 10)
     assert not result.ok
@@ -241,11 +244,10 @@ def test_setup_errors_are_found_when_models_are_chosen(tmp_path, monkeypatch):
     config = utils.load_api_config(f)
     with pytest.raises(utils.ConfigError, match=r"nokey.endpoints\[0\]: .*api_key"):
         utils.require_models(config, ["nokey"], f, "gen.yaml: model_list")
-    import importlib.util
-
-    if importlib.util.find_spec("mistralai") is None:
-        with pytest.raises(utils.ConfigError, match=r"mis.endpoints\[0\]: .*pip install mistralai"):
-            utils.require_models(config, ["mis"], f, "gen.yaml: model_list")
+    monkeypatch.setitem(sys.modules, "mistralai", None)  # makes `import mistralai` fail, installed or not
+    monkeypatch.setattr(utils, "_clients", {})
+    with pytest.raises(utils.ConfigError, match=r"mis.endpoints\[0\]: .*pip install mistralai"):
+        utils.require_models(config, ["mis"], f, "gen.yaml: model_list")
 
 
 @pytest.mark.parametrize("api_type", ["openai", "anthropic"])
@@ -254,3 +256,63 @@ def test_an_empty_text_is_an_empty_reply(api, api_type):
     result = utils.complete(model(api, api_type), MESSAGES, 0.0, 20, sleep=Sleeps())
     assert not result.ok and "EmptyResponse" in result.error
     assert len(api.requests) == 1 + utils.MAX_EMPTY_RETRIES
+
+
+# ---- the providers with an optional SDK, each through its real SDK to its fake HTTP API ----
+
+
+@pytest.mark.parametrize("api_type", sorted(OPTIONAL_SDKS))
+def test_optional_provider_reply_text_usage_and_request(api, api_type):
+    require_sdk(api_type)
+    result = utils.complete(model(api, api_type), MESSAGES, temperature=0.3, max_tokens=50)
+    assert result.ok, result.error
+    assert result.text == "Echo: Hello there"
+    assert (result.prompt_tokens, result.completion_tokens) == (4, 3)  # the fake counts words
+    [request] = api.requests
+    body, headers = request["body"], request["headers"]
+    if api_type == "gemini":
+        assert request["path"].endswith("/models/api-model:generateContent")
+        assert headers["x-goog-api-key"] == "sk-test-key"
+        assert body["contents"] == [{"role": "user", "parts": [{"text": "Hello there"}]}]
+        assert body["systemInstruction"]["parts"] == [{"text": "Be brief."}]
+        assert body["generationConfig"] == {"temperature": 0.3, "maxOutputTokens": 50}
+    else:
+        assert request["path"] == {"mistral": "/v1/chat/completions", "cohere": "/v2/chat"}[api_type]
+        assert headers["authorization"] == "Bearer sk-test-key"
+        assert body["model"] == "api-model" and body["messages"] == MESSAGES
+        assert body["temperature"] == 0.3 and body["max_tokens"] == 50
+
+
+def test_gemini_conversation_roles(api):
+    require_sdk("gemini")
+    messages = [{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"},
+                {"role": "user", "content": "three"}]
+    result = utils.complete(model(api, "gemini"), messages, 0.0, 20)
+    assert result.ok and result.text == "Echo: three"
+    [request] = api.requests
+    assert [(c["role"], c["parts"]) for c in request["body"]["contents"]] == [
+        ("user", [{"text": "one"}]), ("model", [{"text": "two"}]), ("user", [{"text": "three"}])]
+    assert "systemInstruction" not in request["body"]
+
+
+@pytest.mark.parametrize("fault", ["429", "malformed"])
+@pytest.mark.parametrize("api_type", sorted(OPTIONAL_SDKS))
+def test_optional_provider_transient_faults_are_retried(api, api_type, fault):
+    require_sdk(api_type)
+    api.fail_next(fault)
+    sleeps = Sleeps()
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert result.ok, result.error
+    assert result.attempts == 2 and len(api.requests) == 2  # retried here, not inside the SDK
+    assert len(sleeps.waits) == 1
+
+
+@pytest.mark.parametrize("api_type", sorted(OPTIONAL_SDKS))
+def test_optional_provider_400_fails_at_once(api, api_type, caplog):
+    require_sdk(api_type)
+    api.fail_next("400", times=5)
+    sleeps = Sleeps()
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert not result.ok and "HTTP 400" in result.error
+    assert len(api.requests) == 1 and sleeps.waits == []
+    assert "sk-test-key" not in result.error and "sk-test-key" not in caplog.text
