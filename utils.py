@@ -1052,6 +1052,11 @@ def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BAS
     return paths
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 question', '2 questions' ('many' for irregular plurals)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def setup_logging(verbose: bool = False) -> None:
     """Plain one-line log messages on stderr for the scripts."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,

@@ -414,7 +414,7 @@ def test_missing_answers_are_counted_and_skipped(tmp_path, api, caplog):
     assert sorted(r["question_id"] for r in setup.records()) == ["q0", "q1", "q3"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("m1: 2 questions have no answer" in w and "q4, q5" in w for w in warnings), warnings
-    assert any("m1: 1 questions skipped, no answer from the baseline base: q2" in w for w in warnings), warnings
+    assert any("m1: 1 question skipped, no answer from the baseline base: q2" in w for w in warnings), warnings
 
 
 def test_missing_reference_answer_skips_question(tmp_path, api, caplog):
@@ -686,3 +686,33 @@ def test_shipped_config_loads_and_keeps_upstream_structure():
         upstream_sentences = {s.strip() for s in re.split(r"[.\n]", upstream["system_prompt"]) if len(s.strip()) > 30}
         ours = {s.strip() for s in re.split(r"[.\n]", settings.system_prompt)}
         assert not upstream_sentences & ours
+
+
+def test_judge_without_verdicts_is_warned_about_and_counted(tmp_path, api, caplog):
+    api.responder = lambda body, path: "I like both answers."  # never a label
+    simple_bench(tmp_path / "data", 3, models=("m1", "m2"))
+    setup = Setup(tmp_path, api, model_list=["m1", "m2"], number_of_judgment_attempts=1)
+    with caplog.at_level(logging.INFO):
+        assert setup.run() == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    for model in ("m1", "m2"):
+        assert (f"judge the-judge gave no verdict in 6 of 6 games of {model}; it may not follow the prompt: "
+                "check one with qa_browser.py") in warnings, warnings
+    assert any("wrote 6 of 6 judgments" in m and "12 of 12 games without a verdict" in m
+               for m in caplog.messages), caplog.messages
+
+
+def test_a_few_missing_verdicts_are_counted_without_a_warning(tmp_path, api, caplog):
+    replies = iter(["no label"] + ["[[A>B]]"] * 9)
+    api.responder = lambda body, path: next(replies)
+    simple_bench(tmp_path / "data", 5)
+    setup = Setup(tmp_path, api, number_of_judgment_attempts=1)
+    with caplog.at_level(logging.INFO):
+        assert setup.run() == 0
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert any("1 of 10 games without a verdict" in m for m in caplog.messages)
+    # the run's share is warned about too when only some of its models were
+    gen_judgment.report_no_verdicts({"m1": [1, 10], "m2": [2, 10], "m3": [4, 10]}, "j")
+    assert caplog.messages[-2:] == [
+        "judge j gave no verdict in 4 of 10 games of m3; it may not follow the prompt: check one with qa_browser.py",
+        "judge j gave no verdict in 7 of 30 games of this run; it may not follow the prompt: check one with qa_browser.py"]
