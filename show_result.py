@@ -84,6 +84,7 @@ from utils import (
     is_complete_judgment,
     judgment_dir,
     model_from_filename,
+    plural,
     setup_logging,
     write_atomic,
     write_jsonl_atomic,
@@ -1226,12 +1227,21 @@ def format_quality(report: dict, order: list[str]) -> list[str]:
         lines.append(f"Spearman correlation: {num(ref['spearman'])}")
     judge = report.get("judge")
     if judge:
-        lines.append(f"{'judge diagnostics' : <30} | position consistency | (exact) | null share | strong share")
-        for model in [m for m in order if m in judge] + sorted(set(judge) - set(order)):
-            d = judge[model]
-            lines.append(f"{model : <30} | {pct(d['position_consistency']) : >20} | "
-                         f"{pct(d['position_consistency_exact']) : >7} | {pct(d['null_share']) : >10} | "
-                         f"{pct(d['strong_share']) : >12}")
+        lines += format_judge_diagnostics(judge, order)
+    return lines
+
+
+def format_judge_diagnostics(judge: dict[str, dict], order: list[str]) -> list[str]:
+    """The judge_diagnostics table (NaN or None shown as n/a), models in `order` first."""
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+
+    lines = [f"{'judge diagnostics' : <30} | position consistency | (exact) | null share | strong share"]
+    for model in [m for m in order if m in judge] + sorted(set(judge) - set(order)):
+        d = judge[model]
+        lines.append(f"{model : <30} | {pct(d['position_consistency']) : >20} | "
+                     f"{pct(d['position_consistency_exact']) : >7} | {pct(d['null_share']) : >10} | "
+                     f"{pct(d['strong_share']) : >12}")
     return lines
 
 
@@ -1325,6 +1335,24 @@ def style_by_model(answers: dict[str, AnswerInfo], models: Iterable[str]) -> dic
     return out
 
 
+def no_usable_verdict(judgments: list[Judgment], judges_path: Path, first_game_only: bool,
+                      full_stats: bool) -> ConfigError:
+    """Print what the judge did (--full-stats counts when asked, the judge diagnostics always)
+    and return the error saying that no game gave a battle."""
+    counts = count_games(judgments, first_game_only)
+    without = counts["unparsable"]
+    with_verdict = sum(counts.values()) - without
+    if full_stats:
+        for line in format_full_stats(game_counts(judgments, first_game_only), []):
+            print(line)
+        print()
+    for line in format_judge_diagnostics(judge_diagnostics(judgments), []):
+        print(line)
+    return ConfigError(f"no usable verdict in {judges_path}: {plural(without, 'game')} without a verdict, "
+                       f"{with_verdict} with (the judge may not follow the prompt: check its replies with "
+                       "qa_browser.py)")
+
+
 def run(args: argparse.Namespace) -> int:
     mode = style_mode(args)
     style_columns = STYLE_MODES[mode] if mode else ()
@@ -1350,6 +1378,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{judges_path}: no judgments found")
         report_name_mismatches((j["model"] for j in judgments), answers, args.baseline, answers_path)
         battles = battles_from_judgments(judgments, args.baseline, args.weight, args.first_game_only)
+        if not len(battles):
+            raise no_usable_verdict(judgments, judges_path, args.first_game_only, args.full_stats)
         if mode:
             attach_style(battles, style_by_model(answers, battles.models), answers_path)
         write_jsonl_atomic(args.data_dir / BATTLES_FILE, battles.records())

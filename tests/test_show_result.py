@@ -698,3 +698,29 @@ def test_upstream_error_judgments_in_full_stats(tmp_path, capsys):
     assert row_after(plain_null, "judge diagnostics")[2].strip() == "15.0%"
     # The same battles as with plain null verdicts: the leaderboard is unchanged, to the digit.
     assert out.split("\n\n")[0] == plain_null.split("\n\n")[0]
+
+
+def test_all_null_verdicts_explain_themselves_and_write_nothing(tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=20, null_share=0.0)
+    judges = data / BENCH / "model_judgment" / JUDGE
+    for path in judges.glob("*.jsonl"):
+        rows = [json.loads(x) for x in path.read_text().splitlines()]
+        for r in rows:
+            for g in r["games"]:
+                g["score"] = None
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2", "--full-stats", "--output",
+                              "--leaderboard-dir", str(tmp_path / "lb")], capsys)
+    assert code == 2
+    [error] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"no usable verdict in {judges}: 80 games without a verdict, 0 with" in error
+    assert "qa_browser.py" in error and "\n" not in error
+    lines = out.splitlines()
+    assert "strong_wins" in lines[0] and "unparsable" in lines[0]  # --full-stats
+    assert any(x.startswith("model-000") and x.rstrip().endswith("40") for x in lines)
+    assert any(x.startswith("judge diagnostics") for x in lines)
+    assert any(x.startswith("model-001") and "100.0%" in x for x in lines)  # null share
+    assert sorted(p.name for p in data.iterdir()) == [BENCH]  # no battles file, nothing else
+    assert not (tmp_path / "lb").exists()
