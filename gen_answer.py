@@ -52,6 +52,7 @@ from utils import (
     CtrlC,
     bench_dir,
     check_bench_name,
+    check_endpoints,
     complete,
     fetch_official_data,
     is_complete_answer,
@@ -380,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         return fetch_data(Path(args.data_dir))
     try:
         settings, runs = plan_runs(args)
+        check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
     except (ConfigError, DataError) as e:
         log.error("%s", e)
         return EXIT_CONFIG

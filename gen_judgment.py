@@ -46,6 +46,7 @@ from utils import (
     Question,
     bench_dir,
     check_bench_name,
+    check_endpoints,
     complete,
     drop_superseded_lines,
     is_complete_answer,
@@ -536,6 +537,11 @@ def run(args: argparse.Namespace) -> int:
     if not tasks:
         log.info("nothing to judge")
         return 0
+    try:
+        check_endpoints([judge], args.endpoint_file)
+    except ConfigError as e:
+        log.error("%s", e)
+        return 2
     out_dir = judgment_dir(settings.bench_name, settings.judge_model, args.data_dir)
     return run_judgments(tasks, judge, settings, out_dir)
 

@@ -8,7 +8,8 @@ Usage:
                                                 # prints "READY <url>" and serves until killed
 
 Routes: POST /v1/chat/completions, POST /openai/deployments/<deployment>/chat/completions
-(Azure, any api-version) and POST /v1/messages (Anthropic). Anything else gets a 404 JSON error.
+(Azure, any api-version), POST /v1/messages (Anthropic) and GET /v1/models (a one-model list; GETs
+are counted in get_requests, not in requests). Anything else gets a 404 JSON error.
 
 What the real SDKs raise for each fault, with max_retries=0 (openai 3.57 / anthropic 2.14, both
 on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK shows there):
@@ -167,7 +168,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._read_body()
-        self._send_json(404, {"error": {"message": f"no route GET {self.path}", "type": "not_found"}})
+        path = urllib.parse.urlsplit(self.path).path
+        with self.server.fake._lock:
+            self.server.fake.get_requests.append(path)
+        if path == "/v1/models":  # the listing real servers answer (the scripts' pre-flight)
+            self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+            return
+        self._send_json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
 
     def do_POST(self) -> None:
         self.server.fake._serve(self)
@@ -194,7 +201,7 @@ class FakeAPI:
     """In-process fake model server; see the module docstring.
 
     Read: url, openai_base, anthropic_base, port, requests (list of {"path", "query", "headers",
-    "body", "fault"}; headers lower-case, body parsed JSON), connections (TCP connections
+    "body", "fault"}; headers lower-case, body parsed JSON), get_requests (GET paths), connections (TCP connections
     accepted), faults_served (Counter by kind), errors (handler tracebacks).
     Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after.
     """
@@ -208,6 +215,7 @@ class FakeAPI:
         self.fault_rates: dict[str, float] = dict(fault_rates or {})
         self.random_retry_after: float | None = None  # Retry-After of randomly injected 429s
         self.requests: list[dict[str, Any]] = []
+        self.get_requests: list[str] = []  # paths of GET requests (the pre-flight's /v1/models)
         self.connections = 0
         self.errors: list[str] = []  # tracebacks of handler crashes; tests expect it to stay empty
         self.faults_served: collections.Counter[str] = collections.Counter()

@@ -716,3 +716,33 @@ def test_a_few_missing_verdicts_are_counted_without_a_warning(tmp_path, api, cap
     assert caplog.messages[-2:] == [
         "judge j gave no verdict in 4 of 10 games of m3; it may not follow the prompt: check one with qa_browser.py",
         "judge j gave no verdict in 7 of 30 games of this run; it may not follow the prompt: check one with qa_browser.py"]
+
+
+def test_unreachable_judge_is_one_line_before_any_work(tmp_path, api, caplog):
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    simple_bench(tmp_path / "data", 3)
+    setup = Setup(tmp_path, api)
+    setup.endpoint.update(endpoints=[{"api_base": f"http://127.0.0.1:{port}/v1", "api_key": "sk-test"}],
+                          retry_base_delay=5)
+    setup.write()
+    start = time.perf_counter()
+    assert setup.run() == 2
+    assert time.perf_counter() - start < 5
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith(f"{setup.endpoint_file}: the-judge.endpoints[0].api_base: cannot reach "
+                              f"http://127.0.0.1:{port}/v1: connection refused"), message
+    assert not setup.judgment_file().exists()
+    assert setup.run("--dry-run") == 0  # no calls, no pre-flight
+
+
+def test_anthropic_judge_base_with_v1(tmp_path, api):
+    make_bench(tmp_path / "data", {"q1": ["Q"]}, {"base": {"q1": ["B"]}, "m1": {"q1": ["M"]}})
+    setup = Setup(tmp_path, api, api_type="anthropic")
+    setup.endpoint["endpoints"][0]["api_base"] = api.url + "/v1"
+    setup.write()
+    assert setup.run() == 0
+    assert [r["path"] for r in api.requests] == ["/v1/messages"] * 2
