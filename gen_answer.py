@@ -7,16 +7,18 @@ Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
 Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
 appended as one whole line, so an interrupted run loses nothing and the next run only answers
 the questions still missing. A question whose call failed after the retries is not stored: it
-is counted, reported, and the exit status is 1 (rerun to retry). Upstream's "$ERROR$" answers
-count as missing. At the end the file is rewritten sorted by question_id, one line per question.
+is counted, reported, and the exit status is 1 (rerun to retry). A question too long for
+max_tokens (with a `tokenizer`) is reported apart and does not change the exit status: no
+rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count as missing. At the end the file is rewritten sorted by question_id, one line per question.
 
 --fetch-official-data downloads the pinned upstream question set, the gpt-4-0314 baseline
 answers and upstream's judge config (checked against their sha256) into <data-dir>/.. . The
 environment variable ARENA_HARD_UPSTREAM_BASE replaces the download base URL (a mirror, or a
 local server in the tests).
 
-Exit status: 0 done, 1 some questions failed (or the download failed), 2 bad configuration or
-data (nothing written), 130 interrupted.
+Exit status: 0 done (also when the only questions left out are too long for max_tokens), 1 some
+questions failed (or the download failed), 2 bad configuration or data (nothing written), 130
+interrupted.
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ from utils import (
     load_questions,
     load_yaml,
     model_file,
+    plural,
     read_jsonl_by_id,
     require_keys,
     require_models,
@@ -113,6 +116,14 @@ class Tally:
     answered: int = 0
     cached: int = 0
     failed: int = 0
+    too_long: int = 0  # questions that leave no room under max_tokens: a rerun cannot help
+
+
+@dataclass(frozen=True)
+class TooLong:
+    """A question whose conversation leaves no room for an answer under max_tokens."""
+
+    reason: str
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,13 +204,13 @@ def make_token_budget(name: str, where: str) -> TokenBudget:
 
 def answer_question(question: Question, model: ModelConfig, settings: Settings,
                     budget: TokenBudget | None = None,
-                    rng: random.Random | None = None) -> Answer | Completion:
-    """All choices of one question, or the failed Completion that stopped it.
+                    rng: random.Random | None = None) -> Answer | Completion | TooLong:
+    """All choices of one question, the failed Completion that stopped it, or TooLong.
 
     Every turn sends the whole conversation so far; each choice starts a fresh conversation
     (upstream kept appending to one across choices). One endpoint serves the whole question.
     With a token `budget`, a turn's max_tokens is settings.max_tokens less the conversation's
-    tokens and the budget's margin; a question that leaves nothing fails (reported, not
+    tokens and the budget's margin; a question that leaves nothing is TooLong (reported, not
     stored), before any call when its own turns already leave nothing.
     """
     endpoint = (rng or random).choice(model.endpoints)
@@ -211,8 +222,8 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
         turn_tokens = [budget.count(turn["content"]) for turn in question["turns"]]
         fixed = budget.margin + (budget.count(system) if system else 0)
         if fixed + sum(turn_tokens) >= settings.max_tokens:
-            return Completion(None, f"the question takes {fixed + sum(turn_tokens)} tokens with the "
-                                    f"margin, leaving nothing of max_tokens {settings.max_tokens}")
+            return TooLong(f"the question takes {fixed + sum(turn_tokens)} tokens with the margin, "
+                           f"leaving nothing of max_tokens {settings.max_tokens}")
     choices: list[Choice] = []
     for index in range(settings.num_choices):
         conv: list[Message] = [{"role": "system", "content": system}] if system is not None else []
@@ -225,8 +236,8 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
                 used += turn_tokens[j]
                 max_tokens -= used
                 if max_tokens < 1:  # a one-token answer would be stored as if it were real
-                    return Completion(None, f"the conversation takes {used} tokens with the margin, "
-                                            f"leaving nothing of max_tokens {settings.max_tokens}")
+                    return TooLong(f"the conversation takes {used} tokens with the margin, "
+                                   f"leaving nothing of max_tokens {settings.max_tokens}")
             result = complete(model, list(conv), temperature, max_tokens, endpoint)
             if not result.ok:
                 return result
@@ -290,6 +301,11 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
             results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name, progress=progress)
             try:
                 for question, result in results:
+                    if isinstance(result, TooLong):
+                        tally.too_long += 1
+                        log.warning("%s: question %s skipped: %s", run.model.name, question["question_id"],
+                                    result.reason)
+                        continue
                     if isinstance(result, Completion):
                         tally.failed += 1
                         log.warning("%s: question %s not answered: %s", run.model.name,
@@ -312,9 +328,13 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     return tally, interrupted
 
 
-def summary_line(model_name: str, tally: Tally) -> str:
+def summary_line(model_name: str, tally: Tally, max_tokens: int) -> str:
     line = f"{model_name}: answered {tally.answered}, cached {tally.cached}, failed {tally.failed}"
-    return line + (": rerun to retry" if tally.failed else "")
+    line += ": rerun to retry" if tally.failed else ""
+    if tally.too_long:
+        line += (f"; skipped {plural(tally.too_long, 'question')} too long for max_tokens {max_tokens}: "
+                 "raise max_tokens")
+    return line
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
                  run.cached, run.path)
         tally, interrupted = run_model(run, settings, progress=not args.no_progress)
-        print(summary_line(run.model.name, tally), flush=True)
+        print(summary_line(run.model.name, tally, settings.max_tokens), flush=True)
         failed += tally.failed
         if interrupted:
             log.error("interrupted: every answer received so far is stored; rerun to continue")

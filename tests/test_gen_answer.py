@@ -187,7 +187,7 @@ def test_tokenizer_trims_max_tokens_by_the_conversation(project, api, tokenizer)
     project.write({"gpt-4": openai_entry(api, tokenizer=tokenizer)},
                   [question("q1", "Explain tokenizers briefly.", "Now in one word?"), question("q2", long_prompt)],
                   max_tokens=1000)
-    assert project.run() == 1  # q2 leaves no room for an answer: reported, not stored
+    assert project.run() == 0  # q2 leaves no room for an answer: reported apart, not stored
     system = "You are a helpful assistant."
     first, second = "Explain tokenizers briefly.", "Now in one word?"
     sent = by_last_user(api)
@@ -624,3 +624,24 @@ def test_anthropic_base_with_or_without_v1(project, api, suffix):
 def test_endpoint_url(api_type, base, url, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     assert utils.endpoint_url(api_type, utils.Endpoint(api_base=base)) == url
+
+
+def test_questions_too_long_for_max_tokens_are_reported_apart(project, api, capsys, caplog):
+    long_prompt = "lorem ipsum " * 200  # about 400 tokens
+    project.write({"m": openai_entry(api, tokenizer="cl100k_base")},
+                  [question("q1", "Hi"), question("q2", long_prompt), question("q3", long_prompt + "again")],
+                  max_tokens=256)
+    assert project.run() == 0  # a rerun cannot help: not a failure
+    assert ("m: answered 1, cached 0, failed 0; skipped 2 questions too long for max_tokens 256: raise max_tokens"
+            in capsys.readouterr().out)
+    assert any("question q2 skipped: the question takes" in r.getMessage() for r in caplog.records
+               if r.levelname == "WARNING")
+    project.write({"m": openai_entry(api, tokenizer="cl100k_base")},
+                  [question("q1", "Hi"), question("q2", long_prompt)], max_tokens=256)
+    api.fail_next("400")
+    project.write({"m": openai_entry(api, tokenizer="cl100k_base")},
+                  [question("q0", "Hello"), question("q1", "Hi"), question("q2", long_prompt)], max_tokens=256)
+    assert project.run() == 1  # q0 failed: a rerun can help
+    assert ("m: answered 0, cached 1, failed 1: rerun to retry; skipped 1 question too long for max_tokens 256: "
+            "raise max_tokens" in capsys.readouterr().out)
+    assert len(api.requests) == 2  # the long questions were never sent
