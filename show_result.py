@@ -1,7 +1,7 @@
 """Leaderboard from pairwise judgments: Bradley-Terry ratings, bootstrap intervals, win rates.
 
-Usage: python show_result.py [--bench-name arena-hard-v0.1] [--judge-name gpt-4-1106-preview]
-           [--baseline gpt-4-0314] [--num-rounds 100] [--style-control] [--output] [--plot FILE.png]
+Usage: python show_result.py [--setting-file config/judge_config.yaml] [--bench-name B] [--judge-name J]
+           [--baseline M] [--num-rounds 100] [--style-control] [--output] [--plot FILE.png]
            [--quality [--reference-ranking FILE.csv]]
 
 Reproduces the upstream show_result.py (REFERENCE.md, "show_result.py"): the same battles, the
@@ -80,9 +80,11 @@ from utils import (
     Game,
     Judgment,
     answer_dir,
+    check_bench_name,
     iter_jsonl,
     is_complete_judgment,
     judgment_dir,
+    load_yaml,
     model_from_filename,
     plural,
     setup_logging,
@@ -1252,9 +1254,15 @@ def format_judge_diagnostics(judge: dict[str, dict], order: list[str]) -> list[s
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench-name", type=str, default="arena-hard-v0.1")
-    parser.add_argument("--judge-name", type=str, default="gpt-4-1106-preview")
-    parser.add_argument("--baseline", type=str, default="gpt-4-0314")
+    parser.add_argument("--bench-name", type=str, default=None,
+                        help="default: bench_name of --setting-file, else arena-hard-v0.1")
+    parser.add_argument("--judge-name", type=str, default=None,
+                        help="default: judge_model of --setting-file, else gpt-4-1106-preview")
+    parser.add_argument("--baseline", type=str, default=None,
+                        help="default: baseline_model of --setting-file, else gpt-4-0314")
+    parser.add_argument("--setting-file", type=Path, default=None, metavar="FILE.yaml",
+                        help=f"judge config giving the three defaults above (default {DEFAULT_SETTING_FILE} "
+                             "when it exists)")
     parser.add_argument("--load-battles", action="store_true",
                         help="reuse data/arena_hard_battles.jsonl instead of building battles from the judgments")
     parser.add_argument("--load-bootstrap", action="store_true",
@@ -1287,6 +1295,44 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.reference_ranking is not None:
         args.quality = True
     return args
+
+
+DEFAULT_SETTING_FILE = Path("config/judge_config.yaml")
+BUILT_IN_DEFAULTS = {"bench_name": "arena-hard-v0.1", "judge_name": "gpt-4-1106-preview", "baseline": "gpt-4-0314"}
+
+
+def judge_config_defaults(path: Path) -> dict[str, str]:
+    """bench_name, judge_name and baseline from a judge config (the keys it sets); ConfigError
+    naming the file and key for a bad value."""
+    config = load_yaml(path)
+    defaults = {}
+    for key, name in (("bench_name", "bench_name"), ("judge_model", "judge_name"), ("baseline_model", "baseline")):
+        value = config.get(key)
+        if value is None or (key == "baseline_model" and config.get("baseline") is False):
+            continue
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: {key}: expected a name, got {value!r}")
+        defaults[name] = value
+    if "bench_name" in defaults:
+        check_bench_name(defaults["bench_name"], f"{path}: bench_name")
+    return defaults
+
+
+def apply_defaults(args: argparse.Namespace) -> None:
+    """Fill --bench-name, --judge-name and --baseline left unset: from --setting-file (or
+    config/judge_config.yaml when it exists), else the built-in defaults."""
+    names = ("bench_name", "judge_name", "baseline")
+    if all(getattr(args, name) is not None for name in names):
+        return
+    path = args.setting_file
+    if path is None and DEFAULT_SETTING_FILE.is_file():
+        path = DEFAULT_SETTING_FILE
+    defaults = {**BUILT_IN_DEFAULTS, **(judge_config_defaults(path) if path is not None else {})}
+    for name in names:
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[name])
+    log.debug("bench %s, judge %s, baseline %s (defaults from %s)", args.bench_name, args.judge_name,
+              args.baseline, path or "built-in")
 
 
 def style_mode(args: argparse.Namespace) -> str | None:
@@ -1451,6 +1497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
+        apply_defaults(args)
         return run(args)
     except (ConfigError, DataError) as e:
         log.error("%s", e)

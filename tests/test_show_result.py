@@ -724,3 +724,32 @@ def test_all_null_verdicts_explain_themselves_and_write_nothing(tmp_path, capsys
     assert any(x.startswith("model-001") and "100.0%" in x for x in lines)  # null share
     assert sorted(p.name for p in data.iterdir()) == [BENCH]  # no battles file, nothing else
     assert not (tmp_path / "lb").exists()
+
+
+def test_defaults_follow_the_judge_config(tmp_path, capsys, caplog, monkeypatch):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=10, bench="my-bench", judge="my-judge", baseline="my-base")
+    monkeypatch.chdir(tmp_path)
+    # no config/judge_config.yaml here: the built-in defaults
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, _ = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
+    assert code == 2 and f"(judge '{JUDGE}', bench '{BENCH}'" in caplog.text
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "judge_config.yaml").write_text(
+        "bench_name: my-bench\njudge_model: my-judge\nbaseline: true\nbaseline_model: my-base\n")
+    code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
+    assert code == 0 and f"{'my-base' : <30} | score: 50.0" in out
+    # another file through --setting-file; flags still override
+    other = tmp_path / "other.yaml"
+    other.write_text("bench_name: nowhere\njudge_model: nobody\nbaseline_model: my-base\n")
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, _ = run_main(["--data-dir", str(data), "--setting-file", str(other)], capsys)
+    assert code == 2 and "judge 'nobody', bench 'nowhere'" in caplog.text
+    code, out2 = run_main(["--data-dir", str(data), "--num-rounds", "2", "--setting-file", str(other),
+                           "--bench-name", "my-bench", "--judge-name", "my-judge"], capsys)
+    assert code == 0 and out2 == out
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, _ = run_main(["--data-dir", str(data), "--setting-file", str(tmp_path / "missing.yaml")], capsys)
+    assert code == 2 and "missing.yaml: file not found" in caplog.text
