@@ -954,17 +954,23 @@ def format_row(row: Row, decimal: int) -> str:
             f"| average #tokens: {int(row['avg_tokens'])}")
 
 
-def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date | None = None) -> Path:
-    """leaderboard/arena_hard_leaderboard_YYYYMMDD.csv with upstream's columns (written atomically)."""
+LEADERBOARD_SOURCE_COLUMNS = ("bench_name", "judge_name")  # after upstream's columns, which readers select
+
+
+def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date | None = None, *,
+                          bench_name: str = "", judge_name: str = "") -> Path:
+    """leaderboard/arena_hard_leaderboard_YYYYMMDD.csv with upstream's columns, then the bench
+    and judge it was made from (qa_browser shows the one of its bench and judge); atomic."""
     today = today or datetime.date.today()
     path = directory / f"arena_hard_leaderboard_{today.strftime('%Y%m%d')}.csv"
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\n")  # as pandas to_csv writes
-    writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"])
+    writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date",
+                     *LEADERBOARD_SOURCE_COLUMNS])
     for row in rows:
         ci = f"(-{(row['score'] - row['lower']):.2f}, +{(row['upper'] - row['score']):.2f})"
         writer.writerow([row["model"], row["score"], row["lower"], row["upper"], ci, row["avg_tokens"],
-                         today.strftime("%Y-%m-%d")])
+                         today.strftime("%Y-%m-%d"), bench_name, judge_name])
     write_atomic(path, [text.getvalue().encode("utf-8")])
     return path
 
@@ -1478,7 +1484,8 @@ def run(args: argparse.Namespace) -> int:
         for line in format_quality(report, [r["model"] for r in rows]):
             print(line)
     if args.output:
-        path = write_leaderboard_csv(rows, args.leaderboard_dir)
+        path = write_leaderboard_csv(rows, args.leaderboard_dir, bench_name=args.bench_name,
+                                     judge_name=args.judge_name)
         log.info("wrote %s", path)
         if args.quality:
             report.update(bench_name=args.bench_name, judge_name=args.judge_name, baseline=args.baseline,

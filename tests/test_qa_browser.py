@@ -36,7 +36,7 @@ from qa_browser import (
     clusters,
     count_games,
     game_markdown,
-    latest_leaderboard_csv,
+    leaderboard_csvs,
     load_judge_settings,
     parse_auth,
     question_choices,
@@ -253,13 +253,34 @@ def test_markdown_never_starts_a_line_indented_after_the_header():
         assert not md.splitlines()[1].startswith(" ")
 
 
-def test_latest_leaderboard_csv(tmp_path):
-    assert latest_leaderboard_csv(tmp_path / "missing") is None
-    assert latest_leaderboard_csv(tmp_path) is None
+def board_csv(*rows: str, bench: str = BENCH, judge: str = JUDGE) -> str:
+    """A leaderboard CSV as show_result.py --output writes it: rows 'model,score' for bench and judge."""
+    return "model,score,bench_name,judge_name\n" + "".join(f"{row},{bench},{judge}\n" for row in rows)
+
+
+def test_leaderboard_csvs(tmp_path):
+    assert leaderboard_csvs(tmp_path / "missing") == []
+    assert leaderboard_csvs(tmp_path) == []
     for day in ("20240601", "20241105", "20240930"):
         (tmp_path / f"arena_hard_leaderboard_{day}.csv").write_text("model,score\n")
     (tmp_path / "notes.csv").write_text("")
-    assert latest_leaderboard_csv(tmp_path) == tmp_path / "arena_hard_leaderboard_20241105.csv"
+    assert leaderboard_csvs(tmp_path) == [tmp_path / f"arena_hard_leaderboard_{day}.csv"
+                                          for day in ("20241105", "20240930", "20240601")]
+
+
+def test_leaderboard_tab_shows_the_csv_of_its_bench_and_judge(tmp_path):
+    write = lambda day, text: (tmp_path / f"arena_hard_leaderboard_{day}.csv").write_text(text)  # noqa: E731
+    write("20240101", board_csv("mine-old,1.0"))
+    write("20240102", board_csv("mine,2.0"))
+    write("20240103", board_csv("other-judge,3.0", judge="judge-2"))
+    write("20240104", board_csv("other-bench,4.0", bench="bench-y"))
+    write("20240105", "model,score\nunlabelled,5.0\n")  # upstream's columns only
+    note, table = qa_browser.leaderboard_view(tmp_path, None, BENCH, JUDGE)
+    assert note == f"From `{tmp_path / 'arena_hard_leaderboard_20240102.csv'}`."
+    assert table.columns.tolist() == ["model", "score"] and table.values.tolist() == [["mine", 2.0]]
+    note, table = qa_browser.leaderboard_view(tmp_path, None, BENCH, "judge-3")
+    assert note.startswith(f"No `leaderboard/arena_hard_leaderboard_*.csv` of bench `{BENCH}` and judge "
+                           "**judge-3** yet") and table.empty
 
 
 def test_parse_auth():
@@ -505,8 +526,8 @@ def test_leaderboard_tab_shows_the_latest_csv(tmp_path, launches):
     config = make_bench(tmp_path)
     board = tmp_path / "leaderboard"
     board.mkdir()
-    (board / "arena_hard_leaderboard_20240101.csv").write_text("model,score\nold-model,1.0\n")
-    (board / "arena_hard_leaderboard_20241105.csv").write_text("model,score\nnew-model,37.9\n")
+    (board / "arena_hard_leaderboard_20240101.csv").write_text(board_csv("old-model,1.0"))
+    (board / "arena_hard_leaderboard_20241105.csv").write_text(board_csv("new-model,37.9"))
     assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "data"),
                             "--leaderboard-dir", str(board)]) == 0
     demo = launches[-1]["demo"]
@@ -524,8 +545,8 @@ def test_unreadable_leaderboard_falls_back_to_verdict_counts(tmp_path, caplog):
     # The tab then shows the verdict counts of the judgments.
     make_bench(tmp_path)
     counts = qa_browser.VerdictCounts(judgment_dir(BENCH, JUDGE, tmp_path / "data"))
-    note, table = qa_browser.leaderboard_view(tmp_path, counts, JUDGE)
-    assert note.startswith("No `leaderboard/arena_hard_leaderboard_*.csv` yet") and f"**{JUDGE}**" in note
+    note, table = qa_browser.leaderboard_view(tmp_path, counts, BENCH, JUDGE)
+    assert note.startswith("No `leaderboard/arena_hard_leaderboard_*.csv` of bench") and f"**{JUDGE}**" in note
     assert table.to_dict("records") == [{"model": JUDGED, "win share %": 70.0, "games": 6, "strong_wins": 1,
                                          "wins": 2, "ties": 1, "losses": 1, "strong_losses": 0, "unparsable": 1}]
 
@@ -543,11 +564,11 @@ def test_leaderboard_tab_reads_a_csv_written_after_start(tmp_path, launches):
     note, frame = select.fn()  # what selecting the Leaderboard tab shows
     assert "Verdict counts per model" in note and frame["model"].tolist() == [JUDGED]
     board.mkdir()
-    (board / "arena_hard_leaderboard_20241105.csv").write_text("model,score\nnew-model,37.9\n")
+    (board / "arena_hard_leaderboard_20241105.csv").write_text(board_csv("new-model,37.9"))
     note, frame = select.fn()
     assert note == f"From `{board / 'arena_hard_leaderboard_20241105.csv'}`."
     assert frame.values.tolist() == [["new-model", 37.9]]
-    (board / "arena_hard_leaderboard_20241106.csv").write_text("model,score\nnewer-model,40.1\n")
+    (board / "arena_hard_leaderboard_20241106.csv").write_text(board_csv("newer-model,40.1"))
     assert select.fn()[1].values.tolist() == [["newer-model", 40.1]]
 
     # Baseline off: no counts against a baseline, but a CSV is still shown.
@@ -560,7 +581,7 @@ def test_leaderboard_tab_reads_a_csv_written_after_start(tmp_path, launches):
     [select] = [f for f in demo.fns.values() if table in f.outputs]
     note, frame = select.fn()
     assert "`baseline: false`" in note and frame.empty
-    assert qa_browser.leaderboard_view(board, None, JUDGE)[1].values.tolist() == [["newer-model", 40.1]]
+    assert qa_browser.leaderboard_view(board, None, BENCH, JUDGE)[1].values.tolist() == [["newer-model", 40.1]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -720,10 +741,23 @@ def test_browser_shows_question_answers_and_judgments(server, tmp_path):
         # A leaderboard CSV written while the server runs shows the next time the tab is selected.
         (tmp_path / "leaderboard").mkdir()
         (tmp_path / "leaderboard" / "arena_hard_leaderboard_20241105.csv").write_text(
-            "model,score\ncsv-written-later,37.9\n")
+            board_csv("csv-written-later,37.9"))
         for name in ("Questions", "Leaderboard"):
             next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if name in b.text).click()
         wait_text("leaderboard", "csv-written-later", "37.9")
         wait_text("leaderboard-note", "arena_hard_leaderboard_20241105.csv")
     finally:
         driver.quit()
+
+
+def test_model_b_starts_on_a_judged_model(tmp_path, launches):
+    import gradio as gr
+
+    config = make_bench(tmp_path)
+    write_jsonl(model_file(answer_dir(BENCH, tmp_path / "data"), "aaa-first-unjudged"),
+                answers_of("FIRST", "aaa-first-unjudged"))
+    assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "data")]) == 0
+    [model] = [b for b in launches[-1]["demo"].blocks.values()
+               if isinstance(b, gr.Dropdown) and b.elem_id == "model-select"]
+    assert model.value == JUDGED
+    assert [value for _, value in model.choices] == ["aaa-first-unjudged", JUDGED, UNJUDGED]

@@ -266,13 +266,16 @@ def test_win_rate_and_table():
 def test_csv_columns(tmp_path):
     import datetime
     rows = [sr.Row(model="m", score=60.5, lower=58.25, upper=63.0, avg_tokens=321)]
-    path = sr.write_leaderboard_csv(rows, tmp_path, datetime.date(2024, 11, 5))
+    path = sr.write_leaderboard_csv(rows, tmp_path, datetime.date(2024, 11, 5), bench_name="b", judge_name="j")
     assert path.name == "arena_hard_leaderboard_20241105.csv"
     with open(path, newline="") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == ["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"]
+    # upstream's columns first, then where the table comes from
+    assert list(table[0]) == ["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date",
+                              "bench_name", "judge_name"]
     assert table[0] == {"model": "m", "score": "60.5", "rating_q025": "58.25", "rating_q975": "63.0",
-                        "CI": "(-2.25, +2.50)", "avg_tokens": "321", "date": "2024-11-05"}
+                        "CI": "(-2.25, +2.50)", "avg_tokens": "321", "date": "2024-11-05",
+                        "bench_name": "b", "judge_name": "j"}
 
 
 @pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="shared upstream data not available")
@@ -305,6 +308,7 @@ def test_main_prints_table_writes_files_and_reloads(small_bench, tmp_path, capsy
     with open(csv_path, newline="") as f:
         table = list(csv.DictReader(f))
     assert [r["model"] for r in table] == [line.split(" | ")[0].strip() for line in lines]
+    assert {(r["bench_name"], r["judge_name"]) for r in table} == {(BENCH, JUDGE)}
 
     # Same seed, same table; reloading battles and bootstrap gives the same table too.
     assert run_main(common, capsys) == (0, out)
@@ -553,7 +557,7 @@ def test_outputs_are_atomic_and_keep_permissions(tmp_path, capsys):
     json_path.write_text("stale")
     assert run_main(argv, capsys)[0] == 0
     assert (csv_path.stat().st_mode & 0o777, json_path.stat().st_mode & 0o777) == (0o640, 0o604)
-    assert csv_path.read_bytes().startswith(b"model,score,rating_q025,rating_q975,CI,avg_tokens,date\n")
+    assert csv_path.read_bytes().startswith(b"model,score,rating_q025,rating_q975,CI,avg_tokens,date,")
     assert json.loads(json_path.read_text())["separability"]["pairs"] == 3
     assert sorted(p.name for p in lb.iterdir()) == sorted([csv_path.name, json_path.name])  # no temporary left
 
