@@ -975,8 +975,17 @@ def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date
     return path
 
 
-def plot_leaderboard(rows: list[Row], path: Path, show_elo: bool = False) -> None:
-    """Horizontal chart of the scores with their 95% intervals, best at the top."""
+STYLE_MODE_TITLES = {None: "plain", "style": "style-controlled (length and markdown)",
+                     "length": "length-controlled", "markdown": "markdown-controlled"}
+
+
+def plot_title(bench_name: str, judge_name: str, mode: str | None) -> str:
+    return f"{bench_name}, judge {judge_name}, {STYLE_MODE_TITLES[mode]} (95% bootstrap intervals)"
+
+
+def plot_leaderboard(rows: list[Row], path: Path, title: str, show_elo: bool = False) -> None:
+    """Horizontal chart of the scores with their 95% intervals, best at the top; `title` also
+    goes into the PNG's Title metadata."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -990,11 +999,11 @@ def plot_leaderboard(rows: list[Row], path: Path, show_elo: bool = False) -> Non
     ax.errorbar(scores, y, xerr=np.clip(errors, 0, None), fmt="o", capsize=3)
     ax.set_yticks(y, [r["model"] for r in rows])
     ax.set_xlabel("Elo rating" if show_elo else "win rate against the baseline (%)")
-    ax.set_title("Arena-Hard leaderboard (95% bootstrap intervals)")
+    ax.set_title(title, fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata={"Title": title})
     plt.close(fig)
 
 
@@ -1495,7 +1504,7 @@ def run(args: argparse.Namespace) -> int:
             write_atomic(quality_path, [(json.dumps(report, indent=2) + "\n").encode("utf-8")])
             log.info("wrote %s", quality_path)
     if args.plot:
-        plot_leaderboard(rows, args.plot, args.show_elo)
+        plot_leaderboard(rows, args.plot, plot_title(args.bench_name, args.judge_name, mode), args.show_elo)
         log.info("wrote %s", args.plot)
     return 0
 

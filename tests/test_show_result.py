@@ -344,6 +344,11 @@ def test_main_show_elo_full_stats_first_game_and_plot(small_bench, tmp_path, cap
     assert f"{BASELINE : <30} | score: 1000  | 95% CI:    (0, 0)    |" in out
     assert "strong_wins" in out and "unparsable" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Title\x00{BENCH}, judge {JUDGE}, plain (95% bootstrap intervals)".encode() in plot.read_bytes()
+    code, out = run_main(["--data-dir", str(small_bench), "--num-rounds", "2", "--style-control", "--plot", str(plot)],
+                         capsys)
+    assert code == 0
+    assert f"{BENCH}, judge {JUDGE}, style-controlled (length and markdown)".encode() in plot.read_bytes()
 
 
 def test_main_hard_cases(tmp_path, capsys, caplog):
