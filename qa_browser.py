@@ -566,10 +566,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             "question, answer and judgment under %s. Set %s=USER:PASS or add --auth USER:PASS. !!!",
             bench_dir(bench_name, args.data_dir), AUTH_ENV,
         )
-    # run_history off: the browser would otherwise keep every selection as a saved "run".
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=args.auth,
-                run_history=False)
+    # run_history off: the browser would otherwise keep every selection as a saved "run". quiet:
+    # Gradio's own lines advise `share=True` in launch(); this prints the command-line way instead.
+    _, local_url, share_url = demo.launch(server_name=args.host, server_port=args.port, share=args.share,
+                                          auth=args.auth, run_history=False, quiet=True,
+                                          prevent_thread_lock=True)
+    print(url_lines(local_url, share_url, args.share), flush=True)
+    demo.block_thread()  # until Ctrl-C
     return 0
+
+
+def url_lines(local_url: str, share_url: str | None, share: bool) -> str:
+    """Where the page is, and how to publish it, in this script's own flags."""
+    lines = [f"Browse the bench at {local_url} (Ctrl-C to stop)"]
+    if share_url:
+        lines.append(f"Public link: {share_url}")
+    elif share:
+        lines.append("No public link could be made (see the message above)")
+    else:
+        lines.append("For a public link, run again with --share --auth USER:PASS "
+                     f"(or --share with {AUTH_ENV}=USER:PASS set)")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

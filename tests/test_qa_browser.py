@@ -462,8 +462,26 @@ def launches(monkeypatch) -> list[dict]:
     import gradio as gr
 
     calls: list[dict] = []
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: calls.append({"demo": self, **kwargs}))
+
+    def launch(self, **kwargs):
+        calls.append({"demo": self, **kwargs})
+        return None, "http://127.0.0.1:7860/", "https://abc.gradio.live" if kwargs.get("share") else None
+
+    monkeypatch.setattr(gr.Blocks, "launch", launch)
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
     return calls
+
+
+def test_url_line_gives_our_flags_not_gradios_advice(tmp_path, launches, capsys):
+    config = make_bench(tmp_path)
+    argv = ["--config-file", str(config), "--data-dir", str(tmp_path / "data")]
+    assert qa_browser.main(argv) == 0
+    assert launches[-1]["quiet"] is True  # Gradio's "set `share=True` in `launch()`" is not printed
+    out = capsys.readouterr().out
+    assert "Browse the bench at http://127.0.0.1:7860/" in out
+    assert "--share --auth USER:PASS" in out and "share=True" not in out
+    assert qa_browser.main(argv + ["--share", "--auth", "u:p"]) == 0
+    assert "Public link: https://abc.gradio.live" in capsys.readouterr().out
 
 
 def test_main_share_without_auth_warns(tmp_path, launches, caplog):
@@ -746,6 +764,10 @@ def test_browser_shows_question_answers_and_judgments(server, tmp_path):
             next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if name in b.text).click()
         wait_text("leaderboard", "csv-written-later", "37.9")
         wait_text("leaderboard-note", "arena_hard_leaderboard_20241105.csv")
+        # Our own URL line, not Gradio's "set `share=True` in `launch()`" advice.
+        server_log = (tmp_path / "server.log").read_text()
+        assert f"Browse the bench at http://127.0.0.1:{server.rsplit(':', 1)[1].strip('/')}/" in server_log
+        assert "--share --auth" in server_log and "share=True" not in server_log
     finally:
         driver.quit()
 
