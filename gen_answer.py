@@ -7,8 +7,9 @@ Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
 Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
 appended as one whole line, so an interrupted run loses nothing and the next run only answers
 the questions still missing. A question whose call failed after the retries is not stored: it
-is counted, reported, and the exit status is 1 (rerun to retry). Upstream's "$ERROR$" answers
-count as missing. At the end the file is rewritten sorted by question_id, one line per question.
+is counted, reported, and the exit status is 1 (rerun to retry). A question too long for
+max_tokens (with a `tokenizer`) is reported apart and does not change the exit status: no
+rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count as missing. At the end the file is rewritten sorted by question_id, one line per question.
 
 --fetch-official-data downloads the pinned upstream question set, the gpt-4-0314 baseline
 answers and upstream's judge config (checked against their sha256) into <data-dir>/.. . The
@@ -20,7 +21,7 @@ the same model stops at once, naming the file and the other run's pid; other mod
 parallel. A write that fails mid-run (disk full, read-only folder) stops the run: no further
 question is sent, and every answer already written stays.
 
-Exit status: 0 done, 1 some questions failed, an answer could not be written (or the download
+Exit status: 0 done (also when the only questions left out are too long for max_tokens), 1 some questions failed, an answer could not be written (or the download
 failed), 2 bad configuration or data, or an answer file held by another run or not writable
 (nothing sent), 130 interrupted.
 """
@@ -60,6 +61,7 @@ from utils import (
     CtrlC,
     bench_dir,
     check_bench_name,
+    check_endpoints,
     check_model_name,
     claim_output,
     complete,
@@ -69,6 +71,7 @@ from utils import (
     load_questions,
     load_yaml,
     model_file,
+    plural,
     read_jsonl_by_id,
     require_keys,
     require_models,
@@ -123,6 +126,14 @@ class Tally:
     cached: int = 0
     failed: int = 0
     write_error: str | None = None  # the write that failed (disk full, read-only): the run stopped
+    too_long: int = 0  # questions that leave no room under max_tokens: a rerun cannot help
+
+
+@dataclass(frozen=True)
+class TooLong:
+    """A question whose conversation leaves no room for an answer under max_tokens."""
+
+    reason: str
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,13 +215,13 @@ def make_token_budget(name: str, where: str) -> TokenBudget:
 
 def answer_question(question: Question, model: ModelConfig, settings: Settings,
                     budget: TokenBudget | None = None,
-                    rng: random.Random | None = None) -> Answer | Completion:
-    """All choices of one question, or the failed Completion that stopped it.
+                    rng: random.Random | None = None) -> Answer | Completion | TooLong:
+    """All choices of one question, the failed Completion that stopped it, or TooLong.
 
     Every turn sends the whole conversation so far; each choice starts a fresh conversation
     (upstream kept appending to one across choices). One endpoint serves the whole question.
     With a token `budget`, a turn's max_tokens is settings.max_tokens less the conversation's
-    tokens and the budget's margin; a question that leaves nothing fails (reported, not
+    tokens and the budget's margin; a question that leaves nothing is TooLong (reported, not
     stored), before any call when its own turns already leave nothing.
     """
     endpoint = (rng or random).choice(model.endpoints)
@@ -222,8 +233,8 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
         turn_tokens = [budget.count(turn["content"]) for turn in question["turns"]]
         fixed = budget.margin + (budget.count(system) if system else 0)
         if fixed + sum(turn_tokens) >= settings.max_tokens:
-            return Completion(None, f"the question takes {fixed + sum(turn_tokens)} tokens with the "
-                                    f"margin, leaving nothing of max_tokens {settings.max_tokens}")
+            return TooLong(f"the question takes {fixed + sum(turn_tokens)} tokens with the margin, "
+                           f"leaving nothing of max_tokens {settings.max_tokens}")
     choices: list[Choice] = []
     for index in range(settings.num_choices):
         conv: list[Message] = [{"role": "system", "content": system}] if system is not None else []
@@ -236,8 +247,8 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
                 used += turn_tokens[j]
                 max_tokens -= used
                 if max_tokens < 1:  # a one-token answer would be stored as if it were real
-                    return Completion(None, f"the conversation takes {used} tokens with the margin, "
-                                            f"leaving nothing of max_tokens {settings.max_tokens}")
+                    return TooLong(f"the conversation takes {used} tokens with the margin, "
+                                   f"leaving nothing of max_tokens {settings.max_tokens}")
             result = complete(model, list(conv), temperature, max_tokens, endpoint)
             if not result.ok:
                 return result
@@ -305,6 +316,11 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                                    progress=progress)
                 try:
                     for question, result in results:
+                        if isinstance(result, TooLong):
+                            tally.too_long += 1
+                            log.warning("%s: question %s skipped: %s", run.model.name,
+                                        question["question_id"], result.reason)
+                            continue
                         if isinstance(result, Completion):
                             tally.failed += 1
                             log.warning("%s: question %s not answered: %s", run.model.name,
@@ -329,9 +345,13 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     return tally, interrupted
 
 
-def summary_line(model_name: str, tally: Tally) -> str:
+def summary_line(model_name: str, tally: Tally, max_tokens: int) -> str:
     line = f"{model_name}: answered {tally.answered}, cached {tally.cached}, failed {tally.failed}"
-    return line + (": rerun to retry" if tally.failed else "")
+    line += ": rerun to retry" if tally.failed else ""
+    if tally.too_long:
+        line += (f"; skipped {plural(tally.too_long, 'question')} too long for max_tokens {max_tokens}: "
+                 "raise max_tokens")
+    return line
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,7 +423,7 @@ def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> 
         log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
                  run.cached, run.path)
         tally, interrupted = run_model(run, settings, progress=progress)
-        print(summary_line(run.model.name, tally), flush=True)
+        print(summary_line(run.model.name, tally, settings.max_tokens), flush=True)
         failed += tally.failed
         if tally.write_error:
             log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)
@@ -422,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as claims:  # every answer file of the run is held until it ends
         try:
             settings, runs = plan_runs(args, claims)
+            check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
         except (ConfigError, DataError) as e:
             log.error("%s", e)
             return EXIT_CONFIG

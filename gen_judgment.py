@@ -54,6 +54,7 @@ from utils import (
     Question,
     bench_dir,
     check_bench_name,
+    check_endpoints,
     check_model_name,
     claim_output,
     complete,
@@ -65,6 +66,7 @@ from utils import (
     load_questions,
     load_yaml,
     model_file,
+    plural,
     read_jsonl_by_id,
     require_keys,
     require_models,
@@ -402,14 +404,14 @@ def report_counts(counts: dict[str, ModelCounts], settings: JudgeSettings) -> No
     for model, c in counts.items():
         log.info("%s: %d to judge, %d already judged", model, c.to_judge, c.cached)
         if c.no_answer:
-            log.warning("%s: %d questions have no answer from this model (not judged): %s",
-                        model, len(c.no_answer), some(c.no_answer))
+            log.warning("%s: %s no answer from this model (not judged): %s", model,
+                        plural(len(c.no_answer), "question has", "questions have"), some(c.no_answer))
         if c.no_baseline:
-            log.warning("%s: %d questions skipped, no answer from the baseline %s: %s",
-                        model, len(c.no_baseline), settings.baseline_model, some(c.no_baseline))
+            log.warning("%s: %s skipped, no answer from the baseline %s: %s", model,
+                        plural(len(c.no_baseline), "question"), settings.baseline_model, some(c.no_baseline))
         if c.no_reference:
-            log.warning("%s: %d questions skipped, no reference answer from %s: %s",
-                        model, len(c.no_reference), ", ".join(settings.ref_models), some(c.no_reference))
+            log.warning("%s: %s skipped, no reference answer from %s: %s", model, plural(len(c.no_reference), "question"),
+                        ", ".join(settings.ref_models), some(c.no_reference))
 
 
 def print_dry_run(tasks: Sequence[PairTask], settings: JudgeSettings) -> None:
@@ -436,12 +438,33 @@ def print_dry_run(tasks: Sequence[PairTask], settings: JudgeSettings) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+NO_VERDICT_WARN_SHARE = 0.2  # above this share of games without a verdict, the judge is suspect
+
+
+def report_no_verdicts(no_verdict: dict[str, list[int]], judge_model: str) -> None:
+    """A warning per model, and for the whole run, whose share of games without a verdict is
+    above NO_VERDICT_WARN_SHARE: such a judge probably does not follow the prompt."""
+    def warn(missing: int, games: int, scope: str) -> None:
+        log.warning("judge %s gave no verdict in %d of %s%s; it may not follow the prompt: "
+                    "check one with qa_browser.py", judge_model, missing, plural(games, "game"), scope)
+
+    warned = 0
+    for model, (missing, games) in no_verdict.items():
+        if games and missing > NO_VERDICT_WARN_SHARE * games:
+            warn(missing, games, f" of {model}")
+            warned += 1
+    missing, games = (sum(t[i] for t in no_verdict.values()) for i in (0, 1))
+    if warned < len(no_verdict) and games and missing > NO_VERDICT_WARN_SHARE * games:
+        warn(missing, games, " of this run")
+
+
 def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: JudgeSettings, out_dir: Path) -> int:
     """Judge every task in a pool of judge.parallel workers; this thread appends the records."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     appenders: dict[str, JsonlAppender] = {}
-    written = unparsable = 0
+    written = 0
+    no_verdict: dict[str, list[int]] = {}  # per model: [games without a verdict, games]
     failures: list[tuple[PairTask, str]] = []
     interrupted = False
     write_error: str | None = None
@@ -460,7 +483,9 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
                         appender = appenders[task.model] = JsonlAppender(model_file(out_dir, task.model))
                     appender.append(result)
                     written += 1
-                    unparsable += sum(game["score"] is None for game in result["games"])
+                    tally = no_verdict.setdefault(task.model, [0, 0])
+                    tally[0] += sum(game["score"] is None for game in result["games"])
+                    tally[1] += len(result["games"])
     except KeyboardInterrupt:
         interrupted = True
     except OSError as e:  # disk full, read-only folder: no call is paid for that cannot be stored
@@ -477,18 +502,22 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
         except OSError as e:  # the appended lines stand; the next run tidies the file
             log.warning("%s: not tidied: %s", appender.path, e.strerror or e)
 
-    log.info("wrote %d of %d judgments in %.1f s to %s (%d games without a verdict, stored with score null)",
-             written, len(tasks), time.perf_counter() - start, out_dir, unparsable)
+    unparsable, games = (sum(t[i] for t in no_verdict.values()) for i in (0, 1))
+    log.info("wrote %d of %s in %.1f s to %s; %d of %s without a verdict (stored with score null)",
+             written, plural(len(tasks), "judgment"), time.perf_counter() - start, out_dir,
+             unparsable, plural(games, "game"))
+    report_no_verdicts(no_verdict, settings.judge_model)
     for task, error in failures[:10]:
         log.error("not judged: %s, question %s: %s", task.model, task.question_id, error)
     if failures:
-        log.error("%d judgments failed after retries and were not written; run again to redo them", len(failures))
+        log.error("%s failed after retries and %s not written; run again to redo them",
+                  plural(len(failures), "judgment"), "was" if len(failures) == 1 else "were")
     if write_error is not None:
         log.error("cannot write %s: stopped; every judgment written before is kept", write_error)
         return 1
     if interrupted:
-        log.warning("interrupted: %d judgments not made; run again to continue",
-                    len(tasks) - written - len(failures))
+        log.warning("interrupted: %s not made; run again to continue",
+                    plural(len(tasks) - written - len(failures), "judgment"))
         return 130
     return 1 if failures else 0
 
@@ -552,6 +581,11 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
     if not tasks:
         log.info("nothing to judge")
         return 0
+    try:
+        check_endpoints([judge], args.endpoint_file)
+    except ConfigError as e:
+        log.error("%s", e)
+        return 2
     return run_judgments(tasks, judge, settings, out_dir)
 
 

@@ -9,8 +9,8 @@ The judge config (read and checked by gen_judgment.py's loader, so a file that o
 also valid for judging) gives bench_name, judge_model and baseline_model (none with
 `baseline: false`). Questions are read at start; a model's answers and judgments are read the
 first time that model is selected (and again when its file changes), so a bench with hundreds of
-models opens in seconds. The Leaderboard tab shows the newest leaderboard CSV each time it is
-selected; without one, verdict counts per model (each judgment file counted again only when it
+models opens in seconds. The Leaderboard tab shows the newest leaderboard CSV that show_result.py
+made for this bench and judge each time it is selected; without one, verdict counts per model (each judgment file counted again only when it
 changes).
 
 Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags).
@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gen_judgment import load_judge_settings
-from show_result import FULL_STATS_COLUMNS, count_games, played_games
+from show_result import FULL_STATS_COLUMNS, LEADERBOARD_SOURCE_COLUMNS, count_games, played_games
 from utils import (
     Answer,
     ConfigError,
@@ -229,10 +229,9 @@ def verdict_rows(counts_by_model: dict[str, dict[str, int]]) -> list[dict[str, o
     return rows
 
 
-def latest_leaderboard_csv(directory: str | Path) -> Path | None:
-    """The newest leaderboard/arena_hard_leaderboard_YYYYMMDD.csv (the date sorts by name)."""
-    files = sorted(Path(directory).glob("arena_hard_leaderboard_*.csv"))
-    return files[-1] if files else None
+def leaderboard_csvs(directory: str | Path) -> list[Path]:
+    """The leaderboard/arena_hard_leaderboard_YYYYMMDD.csv files, newest first (the date sorts by name)."""
+    return sorted(Path(directory).glob("arena_hard_leaderboard_*.csv"), reverse=True)
 
 
 def read_leaderboard(path: Path):
@@ -246,11 +245,18 @@ def read_leaderboard(path: Path):
         return None
 
 
-def latest_leaderboard(directory: Path | None):
-    """(path, DataFrame) of the newest leaderboard CSV in `directory`, or None if none is readable."""
-    path = latest_leaderboard_csv(directory) if directory is not None else None
-    board = read_leaderboard(path) if path is not None else None
-    return None if board is None else (path, board)
+def latest_leaderboard(directory: Path | None, bench_name: str, judge_model: str):
+    """(path, DataFrame) of the newest readable leaderboard CSV in `directory` that show_result.py
+    made for this bench and judge (its bench_name and judge_name columns, left out of the table),
+    or None. CSVs of other benches or judges, or without those columns (upstream's), are passed over."""
+    for path in leaderboard_csvs(directory) if directory is not None else []:
+        board = read_leaderboard(path)
+        if board is None or not all(c in board.columns for c in LEADERBOARD_SOURCE_COLUMNS):
+            continue
+        made_from = board[list(LEADERBOARD_SOURCE_COLUMNS)].astype(str)
+        if len(board) and (made_from == [bench_name, judge_model]).all(axis=None):
+            return path, board.drop(columns=list(LEADERBOARD_SOURCE_COLUMNS))
+    return None
 
 
 def is_loopback(host: str) -> bool:
@@ -403,18 +409,21 @@ def verdict_table(counts: VerdictCounts):
     return pd.DataFrame(verdict_rows(counts.by_model()), columns=columns)
 
 
-def leaderboard_view(leaderboard_dir: Path | None, counts: VerdictCounts | None, judge_model: str):
+def leaderboard_view(leaderboard_dir: Path | None, counts: VerdictCounts | None, bench_name: str,
+                     judge_model: str):
     """(note in markdown, table) of the Leaderboard tab, read afresh: the newest leaderboard CSV
-    when one is readable, else verdict counts (`counts`; None with `baseline: false`)."""
+    of this bench and judge when one is readable, else verdict counts (`counts`; None with
+    `baseline: false`)."""
     import pandas as pd
 
-    latest = latest_leaderboard(leaderboard_dir)
+    latest = latest_leaderboard(leaderboard_dir, bench_name, judge_model)
     if latest is not None:
         return f"From `{latest[0]}`.", latest[1]
+    none = f"No `leaderboard/arena_hard_leaderboard_*.csv` of bench `{bench_name}` and judge **{judge_model}** yet"
     if counts is None:
-        return ("No `leaderboard/arena_hard_leaderboard_*.csv` yet. Verdict counts against a "
-                "baseline need one; the judge config has `baseline: false`."), pd.DataFrame()
-    return ("No `leaderboard/arena_hard_leaderboard_*.csv` yet (run show_result.py --output). "
+        return (f"{none}. Verdict counts against a baseline need one; the judge config has "
+                "`baseline: false`."), pd.DataFrame()
+    return (f"{none} (run show_result.py --output). "
             f"Verdict counts per model from the judgments of **{judge_model}**, each game read "
             "from the model's side (game 2 mirrored); win share = (wins + ties/2) / labelled games."
             ), verdict_table(counts)
@@ -477,6 +486,7 @@ def build_app(
     judged = set(judgments.models())
     model_list = [m for m in answers.models() if m != baseline_model]
     model_choices = [(m if m in judged else f"{m} (no judgments)", m) for m in model_list]
+    first_model = next((m for m in model_list if m in judged), model_list[0] if model_list else None)
 
     def on_category(category: str | None):
         choices = question_choices(questions, category) if category else []
@@ -495,7 +505,7 @@ def build_app(
     counts = VerdictCounts(judgments.directory) if baseline_model is not None else None
 
     def on_leaderboard():
-        return leaderboard_view(leaderboard_dir, counts, judge_model)
+        return leaderboard_view(leaderboard_dir, counts, bench_name, judge_model)
 
     with gr.Blocks(title=f"Arena-Hard browser: {bench_name}", analytics_enabled=False) as demo:
         gr.Markdown(
@@ -512,7 +522,7 @@ def build_app(
                     question_id = gr.Dropdown(first_questions, value=first_questions[0][1] if first_questions else None,
                                               label="Question (type to search)", filterable=True,
                                               scale=3, elem_id="question-select")
-                    model = gr.Dropdown(model_choices, value=model_list[0] if model_list else None,
+                    model = gr.Dropdown(model_choices, value=first_model,
                                         label="Model (B)", filterable=True, scale=1, elem_id="model-select")
                 # Heights in viewport units: question, both answers and both games fit one screen.
                 question_view = gr.Markdown(elem_id="question", max_height="15vh", container=True, padding=True)
@@ -524,7 +534,7 @@ def build_app(
                     game_2 = gr.Markdown(elem_id="game-2", max_height="24vh", container=True, padding=True)
             with gr.Tab("Leaderboard", elem_id="leaderboard-tab") as leaderboard_tab:
                 # A CSV present at start is shown at once; verdict counts wait for the tab's selection.
-                latest = latest_leaderboard(leaderboard_dir)
+                latest = latest_leaderboard(leaderboard_dir, bench_name, judge_model)
                 note = gr.Markdown(f"From `{latest[0]}`." if latest else "", elem_id="leaderboard-note")
                 table = gr.Dataframe(latest[1] if latest else None, interactive=False, elem_id="leaderboard")
                 leaderboard_tab.select(on_leaderboard, outputs=[note, table])
@@ -600,10 +610,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             "question, answer and judgment under %s. Set %s=USER:PASS or add --auth USER:PASS. !!!",
             bench_dir(bench_name, args.data_dir), AUTH_ENV,
         )
-    # run_history off: the browser would otherwise keep every selection as a saved "run".
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=args.auth,
-                run_history=False)
+    # run_history off: the browser would otherwise keep every selection as a saved "run". quiet:
+    # Gradio's own lines advise `share=True` in launch(); this prints the command-line way instead.
+    _, local_url, share_url = demo.launch(server_name=args.host, server_port=args.port, share=args.share,
+                                          auth=args.auth, run_history=False, quiet=True,
+                                          prevent_thread_lock=True)
+    print(url_lines(local_url, share_url, args.share), flush=True)
+    demo.block_thread()  # until Ctrl-C
     return 0
+
+
+def url_lines(local_url: str, share_url: str | None, share: bool) -> str:
+    """Where the page is, and how to publish it, in this script's own flags."""
+    lines = [f"Browse the bench at {local_url} (Ctrl-C to stop)"]
+    if share_url:
+        lines.append(f"Public link: {share_url}")
+    elif share:
+        lines.append("No public link could be made (see the message above)")
+    else:
+        lines.append("For a public link, run again with --share --auth USER:PASS "
+                     f"(or --share with {AUTH_ENV}=USER:PASS set)")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Leaderboard from pairwise judgments: Bradley-Terry ratings, bootstrap intervals, win rates.
 
-Usage: python show_result.py [--bench-name arena-hard-v0.1] [--judge-name gpt-4-1106-preview]
-           [--baseline gpt-4-0314] [--num-rounds 100] [--style-control] [--output] [--plot FILE.png]
+Usage: python show_result.py [--setting-file config/judge_config.yaml] [--bench-name B] [--judge-name J]
+           [--baseline M] [--num-rounds 100] [--style-control] [--output] [--plot FILE.png]
            [--quality [--reference-ranking FILE.csv]]
 
 Reproduces the upstream show_result.py (REFERENCE.md, "show_result.py"): the same battles, the
@@ -81,10 +81,13 @@ from utils import (
     Game,
     Judgment,
     answer_dir,
+    check_bench_name,
     iter_jsonl,
     is_complete_judgment,
     judgment_dir,
+    load_yaml,
     model_from_filename,
+    plural,
     setup_logging,
     write_atomic,
     write_jsonl_atomic,
@@ -995,24 +998,39 @@ def format_row(row: Row, decimal: int) -> str:
             f"| average #tokens: {int(row['avg_tokens'])}")
 
 
-def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date | None = None) -> Path:
-    """leaderboard/arena_hard_leaderboard_YYYYMMDD.csv with upstream's columns (written atomically)."""
+LEADERBOARD_SOURCE_COLUMNS = ("bench_name", "judge_name")  # after upstream's columns, which readers select
+
+
+def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date | None = None, *,
+                          bench_name: str = "", judge_name: str = "") -> Path:
+    """leaderboard/arena_hard_leaderboard_YYYYMMDD.csv with upstream's columns, then the bench
+    and judge it was made from (qa_browser shows the one of its bench and judge); atomic."""
     today = today or datetime.date.today()
     path = directory / f"arena_hard_leaderboard_{today.strftime('%Y%m%d')}.csv"
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\n")  # as pandas to_csv writes
-    writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"])
+    writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date",
+                     *LEADERBOARD_SOURCE_COLUMNS])
     for row in rows:
         ci = f"(-{(row['score'] - row['lower']):.2f}, +{(row['upper'] - row['score']):.2f})"
         # avg_tokens as a float (411.0), as upstream's pandas column of floats writes it
         writer.writerow([row["model"], row["score"], row["lower"], row["upper"], ci, float(row["avg_tokens"]),
-                         today.strftime("%Y-%m-%d")])
+                         today.strftime("%Y-%m-%d"), bench_name, judge_name])
     write_atomic(path, [text.getvalue().encode("utf-8")])
     return path
 
 
-def plot_leaderboard(rows: list[Row], path: Path, show_elo: bool = False) -> None:
-    """Horizontal chart of the scores with their 95% intervals, best at the top."""
+STYLE_MODE_TITLES = {None: "plain", "style": "style-controlled (length and markdown)",
+                     "length": "length-controlled", "markdown": "markdown-controlled"}
+
+
+def plot_title(bench_name: str, judge_name: str, mode: str | None) -> str:
+    return f"{bench_name}, judge {judge_name}, {STYLE_MODE_TITLES[mode]} (95% bootstrap intervals)"
+
+
+def plot_leaderboard(rows: list[Row], path: Path, title: str, show_elo: bool = False) -> None:
+    """Horizontal chart of the scores with their 95% intervals, best at the top; `title` also
+    goes into the PNG's Title metadata."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1026,11 +1044,11 @@ def plot_leaderboard(rows: list[Row], path: Path, show_elo: bool = False) -> Non
     ax.errorbar(scores, y, xerr=np.clip(errors, 0, None), fmt="o", capsize=3)
     ax.set_yticks(y, [r["model"] for r in rows])
     ax.set_xlabel("Elo rating" if show_elo else "win rate against the baseline (%)")
-    ax.set_title("Arena-Hard leaderboard (95% bootstrap intervals)")
+    ax.set_title(title, fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata={"Title": title})
     plt.close(fig)
 
 
@@ -1271,12 +1289,21 @@ def format_quality(report: dict, order: list[str]) -> list[str]:
         lines.append(f"Spearman correlation: {num(ref['spearman'])}")
     judge = report.get("judge")
     if judge:
-        lines.append(f"{'judge diagnostics' : <30} | position consistency | (exact) | null share | strong share")
-        for model in [m for m in order if m in judge] + sorted(set(judge) - set(order)):
-            d = judge[model]
-            lines.append(f"{model : <30} | {pct(d['position_consistency']) : >20} | "
-                         f"{pct(d['position_consistency_exact']) : >7} | {pct(d['null_share']) : >10} | "
-                         f"{pct(d['strong_share']) : >12}")
+        lines += format_judge_diagnostics(judge, order)
+    return lines
+
+
+def format_judge_diagnostics(judge: dict[str, dict], order: list[str]) -> list[str]:
+    """The judge_diagnostics table (NaN or None shown as n/a), models in `order` first."""
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+
+    lines = [f"{'judge diagnostics' : <30} | position consistency | (exact) | null share | strong share"]
+    for model in [m for m in order if m in judge] + sorted(set(judge) - set(order)):
+        d = judge[model]
+        lines.append(f"{model : <30} | {pct(d['position_consistency']) : >20} | "
+                     f"{pct(d['position_consistency_exact']) : >7} | {pct(d['null_share']) : >10} | "
+                     f"{pct(d['strong_share']) : >12}")
     return lines
 
 
@@ -1301,9 +1328,15 @@ def plot_formats() -> list[str]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench-name", type=str, default="arena-hard-v0.1")
-    parser.add_argument("--judge-name", type=str, default="gpt-4-1106-preview")
-    parser.add_argument("--baseline", type=str, default="gpt-4-0314")
+    parser.add_argument("--bench-name", type=str, default=None,
+                        help="default: bench_name of --setting-file, else arena-hard-v0.1")
+    parser.add_argument("--judge-name", type=str, default=None,
+                        help="default: judge_model of --setting-file, else gpt-4-1106-preview")
+    parser.add_argument("--baseline", type=str, default=None,
+                        help="default: baseline_model of --setting-file, else gpt-4-0314")
+    parser.add_argument("--setting-file", type=Path, default=None, metavar="FILE.yaml",
+                        help=f"judge config giving the three defaults above (default {DEFAULT_SETTING_FILE} "
+                             "when it exists)")
     parser.add_argument("--load-battles", action="store_true",
                         help="reuse data/arena_hard_battles.jsonl instead of building battles from the judgments")
     parser.add_argument("--load-bootstrap", action="store_true",
@@ -1347,6 +1380,44 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.reference_ranking is not None:
         args.quality = True
     return args
+
+
+DEFAULT_SETTING_FILE = Path("config/judge_config.yaml")
+BUILT_IN_DEFAULTS = {"bench_name": "arena-hard-v0.1", "judge_name": "gpt-4-1106-preview", "baseline": "gpt-4-0314"}
+
+
+def judge_config_defaults(path: Path) -> dict[str, str]:
+    """bench_name, judge_name and baseline from a judge config (the keys it sets); ConfigError
+    naming the file and key for a bad value."""
+    config = load_yaml(path)
+    defaults = {}
+    for key, name in (("bench_name", "bench_name"), ("judge_model", "judge_name"), ("baseline_model", "baseline")):
+        value = config.get(key)
+        if value is None or (key == "baseline_model" and config.get("baseline") is False):
+            continue
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: {key}: expected a name, got {value!r}")
+        defaults[name] = value
+    if "bench_name" in defaults:
+        check_bench_name(defaults["bench_name"], f"{path}: bench_name")
+    return defaults
+
+
+def apply_defaults(args: argparse.Namespace) -> None:
+    """Fill --bench-name, --judge-name and --baseline left unset: from --setting-file (or
+    config/judge_config.yaml when it exists), else the built-in defaults."""
+    names = ("bench_name", "judge_name", "baseline")
+    if all(getattr(args, name) is not None for name in names):
+        return
+    path = args.setting_file
+    if path is None and DEFAULT_SETTING_FILE.is_file():
+        path = DEFAULT_SETTING_FILE
+    defaults = {**BUILT_IN_DEFAULTS, **(judge_config_defaults(path) if path is not None else {})}
+    for name in names:
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[name])
+    log.debug("bench %s, judge %s, baseline %s (defaults from %s)", args.bench_name, args.judge_name,
+              args.baseline, path or "built-in")
 
 
 def style_mode(args: argparse.Namespace) -> str | None:
@@ -1405,6 +1476,24 @@ def save_cache(path: Path, records: Iterable[dict]) -> None:
                     path, e.strerror or e)
 
 
+def no_usable_verdict(judgments: list[Judgment], judges_path: Path, first_game_only: bool,
+                      full_stats: bool) -> ConfigError:
+    """Print what the judge did (--full-stats counts when asked, the judge diagnostics always)
+    and return the error saying that no game gave a battle."""
+    counts = count_games(judgments, first_game_only)
+    without = counts["unparsable"]
+    with_verdict = sum(counts.values()) - without
+    if full_stats:
+        for line in format_full_stats(game_counts(judgments, first_game_only), []):
+            print(line)
+        print()
+    for line in format_judge_diagnostics(judge_diagnostics(judgments), []):
+        print(line)
+    return ConfigError(f"no usable verdict in {judges_path}: {plural(without, 'game')} without a verdict, "
+                       f"{with_verdict} with (the judge may not follow the prompt: check its replies with "
+                       "qa_browser.py)")
+
+
 def run(args: argparse.Namespace) -> int:
     mode = style_mode(args)
     style_columns = STYLE_MODES[mode] if mode else ()
@@ -1430,6 +1519,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{judges_path}: no judgments found")
         report_name_mismatches((j["model"] for j in judgments), answers, args.baseline, answers_path)
         battles = battles_from_judgments(judgments, args.baseline, args.weight, args.first_game_only)
+        if not len(battles):
+            raise no_usable_verdict(judgments, judges_path, args.first_game_only, args.full_stats)
         if mode:
             attach_style(battles, style_by_model(answers, battles.models), answers_path)
         save_cache(args.data_dir / BATTLES_FILE, battles.records())
@@ -1482,7 +1573,8 @@ def run(args: argparse.Namespace) -> int:
         for line in format_quality(report, [r["model"] for r in rows]):
             print(line)
     if args.output:
-        path = write_leaderboard_csv(rows, args.leaderboard_dir)
+        path = write_leaderboard_csv(rows, args.leaderboard_dir, bench_name=args.bench_name,
+                                     judge_name=args.judge_name)
         log.info("wrote %s", path)
         if args.quality:
             report.update(bench_name=args.bench_name, judge_name=args.judge_name, baseline=args.baseline,
@@ -1492,7 +1584,7 @@ def run(args: argparse.Namespace) -> int:
             write_atomic(quality_path, [(json.dumps(report, indent=2) + "\n").encode("utf-8")])
             log.info("wrote %s", quality_path)
     if args.plot:
-        plot_leaderboard(rows, args.plot, args.show_elo)
+        plot_leaderboard(rows, args.plot, plot_title(args.bench_name, args.judge_name, mode), args.show_elo)
         log.info("wrote %s", args.plot)
     return 0
 
@@ -1502,6 +1594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     try:
         with CtrlC():  # as gen_answer and gen_judgment
+            apply_defaults(args)
             return run(args)
     except KeyboardInterrupt:  # the battles, bootstrap, CSV and quality files are written atomically
         log.warning("interrupted")

@@ -902,6 +902,51 @@ def _split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
     return None, messages
 
 
+# Where each SDK sends requests when api_base is null: (environment variable it reads, default).
+_SDK_DEFAULT_BASES = {
+    "openai": ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    "anthropic": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+    "mistral": (None, "https://api.mistral.ai"),
+    "gemini": (None, "https://generativelanguage.googleapis.com"),
+    "cohere": ("CO_API_URL", "https://api.cohere.com"),
+}
+# SDKs that append their own versioned path (/v1/messages, /v1/chat/completions, /v2/chat,
+# /v1beta/models/...): a base written with that version is accepted and the version dropped.
+_SDK_VERSION_SUFFIX = {
+    "anthropic": re.compile(r"/v1/*$"),
+    "mistral": re.compile(r"/v1/*$"),
+    "cohere": re.compile(r"/v[12]/*$"),
+    "gemini": re.compile(r"/v1(alpha|beta)?/*$"),
+}
+
+
+def normalize_api_base(api_type: str, api_base: str | None) -> str | None:
+    """api_base as the SDK wants it: 'http://host:8000/v1' -> 'http://host:8000' for the SDKs
+    that add their own /v1 (Anthropic, Mistral, Cohere, Gemini); unchanged for OpenAI and Azure."""
+    suffix = _SDK_VERSION_SUFFIX.get(api_type)
+    if not api_base or suffix is None:
+        return api_base
+    return suffix.sub("", api_base.rstrip("/")) or api_base
+
+
+def endpoint_url(api_type: str, endpoint: Endpoint) -> str:
+    """The base URL of an endpoint's requests (the SDK's default for a null api_base), safe to
+    print: user, password, query and fragment are left out."""
+    base = endpoint.api_base
+    if not base:
+        env, default = _SDK_DEFAULT_BASES.get(api_type, (None, ""))
+        base = (os.environ.get(env) if env else None) or default
+    parts = urllib.parse.urlsplit(normalize_api_base(api_type, base) or "")
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number: shown as written
+        port = ""
+    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", "")) or "(no URL)"
+
+
 def _make_openai(ep: Endpoint, timeout: float) -> Any:
     import openai
 
@@ -918,7 +963,8 @@ def _make_azure(ep: Endpoint, timeout: float) -> Any:
 def _make_anthropic(ep: Endpoint, timeout: float) -> Any:
     import anthropic
 
-    return anthropic.Anthropic(base_url=ep.api_base, api_key=ep.api_key, max_retries=0, timeout=timeout)
+    return anthropic.Anthropic(base_url=normalize_api_base("anthropic", ep.api_base), api_key=ep.api_key,
+                               max_retries=0, timeout=timeout)
 
 
 def _make_mistral(ep: Endpoint, timeout: float) -> Any:
@@ -926,7 +972,7 @@ def _make_mistral(ep: Endpoint, timeout: float) -> Any:
     kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("MISTRAL_API_KEY"),
                               "timeout_ms": int(timeout * 1000)}
     if ep.api_base:
-        kwargs["server_url"] = ep.api_base
+        kwargs["server_url"] = normalize_api_base("mistral", ep.api_base)
     # mistralai 1.x exports Mistral at the top; 2.x and later only from mistralai.client
     mistral = getattr(mistralai, "Mistral", None) or _optional_import("mistralai.client", "mistralai", "mistral").Mistral
     return mistral(**kwargs)
@@ -937,7 +983,7 @@ def _make_gemini(ep: Endpoint, timeout: float) -> Any:
     kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("GEMINI_API_KEY")}
     http_options: dict[str, Any] = {"timeout": int(timeout * 1000)}
     if ep.api_base:
-        http_options["base_url"] = ep.api_base
+        http_options["base_url"] = normalize_api_base("gemini", ep.api_base)
     return genai.Client(http_options=http_options, **kwargs)
 
 
@@ -946,7 +992,7 @@ def _make_cohere(ep: Endpoint, timeout: float) -> Any:
     kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("CO_API_KEY"), "timeout": timeout,
                               "max_retries": 0}
     if ep.api_base:
-        kwargs["base_url"] = ep.api_base
+        kwargs["base_url"] = normalize_api_base("cohere", ep.api_base)
     return cohere.ClientV2(**kwargs)
 
 
@@ -1145,7 +1191,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float, ma
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
-            error = describe_error(e)
+            error = f"{endpoint_url(model.api_type, endpoint)}: {describe_error(e)}"
             # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
             empty_replies += isinstance(e, EmptyResponse)
             if not is_retryable(e) or empty_replies > MAX_EMPTY_RETRIES:
@@ -1158,6 +1204,69 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float, ma
             log.warning("%s: %s; retry %d/%d in %.1fs", model.name, error, attempts,
                         model.retry.max_retries, wait_s)
             sleep(wait_s)
+
+
+PREFLIGHT_TIMEOUT = 10.0  # seconds for the pre-flight request of each endpoint
+# Path of the pre-flight GET under an endpoint's base: a free listing (or the root) that every
+# server answers without running a model: 200 with a key, 401 or 404 otherwise.
+_PREFLIGHT_PATHS = {"openai": "/models", "azure": "/openai/models", "anthropic": "/v1/models"}
+
+
+def probe_url(url: str, timeout: float) -> tuple[bool, str | None]:
+    """(reachable, what happened) for one GET without credentials. Any HTTP answer, even 401 or
+    404, means reachable; a refused connection, an unknown host or no connection within
+    `timeout` does not. An answer that breaks off or comes late counts as reachable (noted)."""
+    import http.client
+    import socket
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": "arena-hard-preflight"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return True, None
+    except urllib.error.HTTPError as e:
+        e.close()
+        return True, f"HTTP {e.code}"
+    except urllib.error.URLError as e:  # raised before any answer: the connection itself failed
+        reason = e.reason
+        if isinstance(reason, ssl.SSLError):
+            return True, f"TLS error: {reason}"
+        if isinstance(reason, socket.gaierror):
+            return False, "unknown host"
+        if isinstance(reason, ConnectionRefusedError):
+            return False, "connection refused"
+        if isinstance(reason, TimeoutError):
+            return False, f"no connection within {timeout:g} s"
+        return False, getattr(reason, "strerror", None) or str(reason)
+    except (OSError, http.client.HTTPException) as e:  # connected, then the answer broke off or was late
+        return True, describe_error(e)
+
+
+def check_endpoints(models: Iterable[ModelConfig], api_path: str | Path) -> None:
+    """Pre-flight: one cheap GET per distinct endpoint before any work starts (no key is sent,
+    nothing is generated). ConfigError naming the URL and the api_config entry when the server
+    cannot be reached; an HTTP 404 from an OpenAI-compatible server is a warning about api_base."""
+    seen: set[str] = set()
+    for model in models:
+        for i, endpoint in enumerate(model.endpoints):
+            base = endpoint_url(model.api_type, endpoint)
+            url = base.rstrip("/") + _PREFLIGHT_PATHS.get(model.api_type, "/")
+            if url in seen:
+                continue
+            seen.add(url)
+            reachable, note = probe_url(url, min(model.timeout, PREFLIGHT_TIMEOUT))
+            entry = (f"{api_path}: {model.name}.endpoints[{i}].api_base" if endpoint.api_base
+                     else f"{api_path}: {model.name}.endpoints (null: the SDK's default)")
+            if not reachable:
+                raise ConfigError(redact(f"{entry}: cannot reach {base}: {note} (is the server running, and "
+                                         "are host and port right?)"))
+            if note == "HTTP 404" and model.api_type == "openai":
+                log.warning("%s: GET %s answered 404: if every request fails with 404, check api_base "
+                            "(OpenAI-compatible servers usually want it to end in /v1)", entry, url)
+            elif note:
+                log.debug("%s: pre-flight GET %s: %s", entry, url, note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1348,6 +1457,11 @@ def install_redaction() -> None:
         redacting_factory.redacts = True  # type: ignore[attr-defined]
         logging.setLogRecordFactory(redacting_factory)
     sys.excepthook = _redacted_excepthook
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 question', '2 questions' ('many' for irregular plurals)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def setup_logging(verbose: bool = False) -> None:

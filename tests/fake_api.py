@@ -11,7 +11,8 @@ Usage:
 Routes: POST /v1/chat/completions (OpenAI, and Mistral, whose chat completions API has the same
 path and shapes), POST /openai/deployments/<deployment>/chat/completions (Azure, any
 api-version), POST /v1/messages (Anthropic), POST /v1beta/models/<model>:generateContent (Gemini; also /v1/)
-and POST /v2/chat (Cohere). Anything else gets a 404 JSON error. Each SDK's base URL: openai_base,
+and POST /v2/chat (Cohere). GET /v1/models answers a one-model list
+(GETs are counted in get_requests, not in requests). Anything else gets a 404 JSON error. Each SDK's base URL: openai_base,
 anthropic_base, mistral_base, gemini_base, cohere_base. Replies and error bodies follow each API's
 own shape; a responder sees the raw request body (`conversation(body)` reads any of them).
 
@@ -190,7 +191,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._read_body()
-        self._send_json(404, {"error": {"message": f"no route GET {self.path}", "type": "not_found"}})
+        path = urllib.parse.urlsplit(self.path).path
+        with self.server.fake._lock:
+            self.server.fake.get_requests.append(path)
+        if path == "/v1/models":  # the listing real servers answer (the scripts' pre-flight)
+            self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+            return
+        self._send_json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
 
     def do_POST(self) -> None:
         self.server.fake._serve(self)
@@ -217,7 +224,7 @@ class FakeAPI:
     """In-process fake model server; see the module docstring.
 
     Read: url, openai_base, anthropic_base, port, requests (list of {"path", "query", "headers",
-    "body", "fault"}; headers lower-case, body parsed JSON), connections (TCP connections
+    "body", "fault"}; headers lower-case, body parsed JSON), get_requests (GET paths), connections (TCP connections
     accepted), faults_served (Counter by kind), errors (handler tracebacks).
     Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after, and
     fault_script(body, path) -> fault kind or None, asked first for every request (scripted,
@@ -234,6 +241,7 @@ class FakeAPI:
         self.random_retry_after: float | None = None  # Retry-After of randomly injected 429s
         self.fault_script: Callable[[dict, str], str | None] | None = None
         self.requests: list[dict[str, Any]] = []
+        self.get_requests: list[str] = []  # paths of GET requests (the pre-flight's /v1/models)
         self.connections = 0
         self.errors: list[str] = []  # tracebacks of handler crashes; tests expect it to stay empty
         self.faults_served: collections.Counter[str] = collections.Counter()

@@ -150,7 +150,10 @@ def test_broken_responder_gives_500_not_a_hang(api: FakeAPI) -> None:
 def test_unknown_routes_get_404_json(api: FakeAPI) -> None:
     assert post(api, "/v2/nothing", {"a": 1}) == (404, {"error": {"message": "no route POST /v2/nothing",
                                                                 "type": "not_found"}})
-    assert post(api, "/v1/models", {}, method="GET")[0] == 404
+    assert post(api, "/v1/nothing", {}, method="GET")[0] == 404
+    status, listing = post(api, "/v1/models", {}, method="GET")  # the listing real servers answer
+    assert status == 200 and listing["data"][0]["id"] == "fake-model"
+    assert api.get_requests == ["/v1/nothing", "/v1/models"]
     assert api.requests[0]["path"] == "/v2/nothing" and api.requests[0]["body"] == {"a": 1}
     with openai.OpenAI(base_url=api.url + "/wrong", api_key="t", max_retries=0) as client:
         with pytest.raises(openai.NotFoundError):

@@ -178,7 +178,7 @@ def test_tokenizer_trims_max_tokens_by_the_conversation(project, api, tokenizer)
     project.write({"gpt-4": openai_entry(api, tokenizer=tokenizer)},
                   [question("q1", "Explain tokenizers briefly.", "Now in one word?"), question("q2", long_prompt)],
                   max_tokens=1000)
-    assert project.run() == 1  # q2 leaves no room for an answer: reported, not stored
+    assert project.run() == 0  # q2 leaves no room for an answer: reported apart, not stored
     system = "You are a helpful assistant."
     first, second = "Explain tokenizers briefly.", "Now in one word?"
     sent = by_last_user(api)
@@ -662,3 +662,108 @@ def test_fetch_official_data_refuses_a_corrupted_file(tmp_path, upstream, monkey
     [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert "sha256" in message and "question.jsonl" in message
     assert files_under(root) == []
+
+
+# ---------------------------------------------------------------------------- unreachable servers
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_refused_port_is_one_line_naming_url_and_entry_within_seconds(project, api, caplog):
+    port = free_port()
+    entry = openai_entry(api, max_retries=2, retry_base_delay=5)
+    entry["endpoints"].append({"api_base": f"http://user:secret@127.0.0.1:{port}/v1", "api_key": "sk-private"})
+    project.write({"m": entry}, [question("q1", "Hi")])
+    import openai  # noqa: F401  (imported first: the SDK's import time is not what is timed)
+
+    start = time.perf_counter()
+    assert project.run() == 2
+    assert time.perf_counter() - start < 5
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith(f"{project.endpoint_file}: m.endpoints[1].api_base: cannot reach "
+                              f"http://127.0.0.1:{port}/v1: connection refused"), message
+    assert "secret" not in message and "sk-private" not in message and "\n" not in message
+    assert api.requests == [] and not project.answer_path("m").exists()
+
+
+def test_preflight_once_per_run_with_work_and_the_sdk_default_for_null_endpoints(project, api, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", api.openai_base)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setattr(utils, "_clients", {})  # the client built from this environment is not kept
+    entry = {**openai_entry(api), "endpoints": None}
+    project.write({"m": entry, "n": openai_entry(api)}, [question("q1", "Hi"), question("q2", "Ho")])
+    assert project.run() == 0
+    assert api.get_requests == ["/v1/models"]  # one GET for the one server, before the 4 answers
+    assert len(api.requests) == 4
+    assert project.run() == 0  # nothing to do: no pre-flight either
+    assert api.get_requests == ["/v1/models"]
+
+
+def test_connection_warnings_name_the_endpoint(project, api, caplog, capsys):
+    project.write({"m": openai_entry(api, max_retries=1, parallel=1)}, [question("q1", "Hi")])
+    api.fail_next("drop", times=2)
+    assert project.run() == 1
+    retry = next(r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "retry 1/1" in r.getMessage())
+    assert retry.startswith(f"m: {api.openai_base}: APIConnectionError"), retry
+    assert any(f"question q1 not answered: {api.openai_base}: APIConnectionError" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_openai_base_without_v1_gets_a_warning_naming_it(project, api, caplog):
+    project.write({"m": openai_entry(api, endpoints=[{"api_base": api.url, "api_key": "t"}])}, [question("q1", "Hi")])
+    assert project.run() == 1  # the fake server, like vLLM, serves only under /v1
+    assert any(f"m.endpoints[0].api_base: GET {api.url}/models answered 404" in r.getMessage()
+               and "end in /v1" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert any(f"{api.url}: NotFoundError (HTTP 404)" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
+def test_anthropic_base_with_or_without_v1(project, api, suffix):
+    entry = {"model_name": "claude-test", "api_type": "anthropic", "parallel": 1,
+             "endpoints": [{"api_base": api.url + suffix, "api_key": "test"}], **FAST_RETRY}
+    project.write({"claude": entry}, [question("q1", "Hello")])
+    assert project.run() == 0
+    assert [r["path"] for r in api.requests] == ["/v1/messages"]
+    assert api.get_requests == ["/v1/models"]
+
+
+@pytest.mark.parametrize("api_type, base, url", [
+    ("openai", "http://user:pw@host:8000/v1?key=x#f", "http://host:8000/v1"),
+    ("anthropic", "https://h.example/v1/", "https://h.example"),
+    ("anthropic", "https://h.example/proxy/v1", "https://h.example/proxy"),
+    ("openai", "http://host:8000/v1/", "http://host:8000/v1/"),
+    ("cohere", "https://c.example/v2", "https://c.example"),
+    ("gemini", "https://g.example/v1beta", "https://g.example"),
+    ("mistral", "https://m.example/v1", "https://m.example"),
+    ("anthropic", None, "https://api.anthropic.com"),
+    ("openai", "http://[::1]:8000/v1", "http://[::1]:8000/v1"),
+])
+def test_endpoint_url(api_type, base, url, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    assert utils.endpoint_url(api_type, utils.Endpoint(api_base=base)) == url
+
+
+def test_questions_too_long_for_max_tokens_are_reported_apart(project, api, capsys, caplog):
+    long_prompt = "lorem ipsum " * 200  # about 400 tokens
+    project.write({"m": openai_entry(api, tokenizer="cl100k_base")},
+                  [question("q1", "Hi"), question("q2", long_prompt), question("q3", long_prompt + "again")],
+                  max_tokens=256)
+    assert project.run() == 0  # a rerun cannot help: not a failure
+    assert ("m: answered 1, cached 0, failed 0; skipped 2 questions too long for max_tokens 256: raise max_tokens"
+            in capsys.readouterr().out)
+    assert any("question q2 skipped: the question takes" in r.getMessage() for r in caplog.records
+               if r.levelname == "WARNING")
+    project.write({"m": openai_entry(api, tokenizer="cl100k_base")},
+                  [question("q1", "Hi"), question("q2", long_prompt)], max_tokens=256)
+    api.fail_next("400")
+    project.write({"m": openai_entry(api, tokenizer="cl100k_base")},
+                  [question("q0", "Hello"), question("q1", "Hi"), question("q2", long_prompt)], max_tokens=256)
+    assert project.run() == 1  # q0 failed: a rerun can help
+    assert ("m: answered 0, cached 1, failed 1: rerun to retry; skipped 1 question too long for max_tokens 256: "
+            "raise max_tokens" in capsys.readouterr().out)
+    assert len(api.requests) == 2  # the long questions were never sent

@@ -407,7 +407,7 @@ def test_missing_answers_are_counted_and_skipped(tmp_path, api, caplog):
     assert sorted(r["question_id"] for r in setup.records()) == ["q0", "q1", "q3"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("m1: 2 questions have no answer" in w and "q4, q5" in w for w in warnings), warnings
-    assert any("m1: 1 questions skipped, no answer from the baseline base: q2" in w for w in warnings), warnings
+    assert any("m1: 1 question skipped, no answer from the baseline base: q2" in w for w in warnings), warnings
 
 
 def test_reference_answers_with_a_cut_last_line_are_an_error(tmp_path, api, caplog):
@@ -804,3 +804,65 @@ def test_shipped_judge_prompt_is_our_own_prose_not_upstreams(shared_data):
     upstream_sentences = {s.strip() for s in re.split(r"[.\n]", upstream["system_prompt"]) if len(s.strip()) > 30}
     ours = {s.strip() for s in re.split(r"[.\n]", settings.system_prompt)}
     assert not upstream_sentences & ours
+
+
+def test_judge_without_verdicts_is_warned_about_and_counted(tmp_path, api, caplog):
+    api.responder = lambda body, path: "I like both answers."  # never a label
+    simple_bench(tmp_path / "data", 3, models=("m1", "m2"))
+    setup = Setup(tmp_path, api, model_list=["m1", "m2"], number_of_judgment_attempts=1)
+    with caplog.at_level(logging.INFO):
+        assert setup.run() == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    for model in ("m1", "m2"):
+        assert (f"judge the-judge gave no verdict in 6 of 6 games of {model}; it may not follow the prompt: "
+                "check one with qa_browser.py") in warnings, warnings
+    assert any("wrote 6 of 6 judgments" in m and "12 of 12 games without a verdict" in m
+               for m in caplog.messages), caplog.messages
+
+
+def test_a_few_missing_verdicts_are_counted_without_a_warning(tmp_path, api, caplog):
+    replies = iter(["no label"] + ["[[A>B]]"] * 9)
+    api.responder = lambda body, path: next(replies)
+    simple_bench(tmp_path / "data", 5)
+    setup = Setup(tmp_path, api, number_of_judgment_attempts=1)
+    with caplog.at_level(logging.INFO):
+        assert setup.run() == 0
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert any("1 of 10 games without a verdict" in m for m in caplog.messages)
+    # the run's share is warned about too when only some of its models were
+    gen_judgment.report_no_verdicts({"m1": [1, 10], "m2": [2, 10], "m3": [4, 10]}, "j")
+    assert caplog.messages[-2:] == [
+        "judge j gave no verdict in 4 of 10 games of m3; it may not follow the prompt: check one with qa_browser.py",
+        "judge j gave no verdict in 7 of 30 games of this run; it may not follow the prompt: check one with qa_browser.py"]
+
+
+def test_unreachable_judge_is_one_line_before_any_work(tmp_path, api, caplog):
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    simple_bench(tmp_path / "data", 3)
+    setup = Setup(tmp_path, api)
+    setup.endpoint.update(endpoints=[{"api_base": f"http://127.0.0.1:{port}/v1", "api_key": "sk-test"}],
+                          retry_base_delay=5)
+    setup.write()
+    import openai  # noqa: F401  (imported first: the SDK's import time is not what is timed)
+
+    start = time.perf_counter()
+    assert setup.run() == 2
+    assert time.perf_counter() - start < 5
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith(f"{setup.endpoint_file}: the-judge.endpoints[0].api_base: cannot reach "
+                              f"http://127.0.0.1:{port}/v1: connection refused"), message
+    assert not setup.judgment_file().exists()
+    assert setup.run("--dry-run") == 0  # no calls, no pre-flight
+
+
+def test_anthropic_judge_base_with_v1(tmp_path, api):
+    make_bench(tmp_path / "data", {"q1": ["Q"]}, {"base": {"q1": ["B"]}, "m1": {"q1": ["M"]}})
+    setup = Setup(tmp_path, api, api_type="anthropic")
+    setup.endpoint["endpoints"][0]["api_base"] = api.url + "/v1"
+    setup.write()
+    assert setup.run() == 0
+    assert [r["path"] for r in api.requests] == ["/v1/messages"] * 2

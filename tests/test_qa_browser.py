@@ -38,7 +38,7 @@ from qa_browser import (
     clusters,
     count_games,
     game_markdown,
-    latest_leaderboard_csv,
+    leaderboard_csvs,
     load_judge_settings,
     parse_auth,
     question_choices,
@@ -247,13 +247,34 @@ def test_markdown_never_starts_a_line_indented_after_the_header():
         assert not md.splitlines()[1].startswith(" ")
 
 
-def test_latest_leaderboard_csv(tmp_path):
-    assert latest_leaderboard_csv(tmp_path / "missing") is None
-    assert latest_leaderboard_csv(tmp_path) is None
+def board_csv(*rows: str, bench: str = BENCH, judge: str = JUDGE) -> str:
+    """A leaderboard CSV as show_result.py --output writes it: rows 'model,score' for bench and judge."""
+    return "model,score,bench_name,judge_name\n" + "".join(f"{row},{bench},{judge}\n" for row in rows)
+
+
+def test_leaderboard_csvs(tmp_path):
+    assert leaderboard_csvs(tmp_path / "missing") == []
+    assert leaderboard_csvs(tmp_path) == []
     for day in ("20240601", "20241105", "20240930"):
         (tmp_path / f"arena_hard_leaderboard_{day}.csv").write_text("model,score\n")
     (tmp_path / "notes.csv").write_text("")
-    assert latest_leaderboard_csv(tmp_path) == tmp_path / "arena_hard_leaderboard_20241105.csv"
+    assert leaderboard_csvs(tmp_path) == [tmp_path / f"arena_hard_leaderboard_{day}.csv"
+                                          for day in ("20241105", "20240930", "20240601")]
+
+
+def test_leaderboard_tab_shows_the_csv_of_its_bench_and_judge(tmp_path):
+    write = lambda day, text: (tmp_path / f"arena_hard_leaderboard_{day}.csv").write_text(text)  # noqa: E731
+    write("20240101", board_csv("mine-old,1.0"))
+    write("20240102", board_csv("mine,2.0"))
+    write("20240103", board_csv("other-judge,3.0", judge="judge-2"))
+    write("20240104", board_csv("other-bench,4.0", bench="bench-y"))
+    write("20240105", "model,score\nunlabelled,5.0\n")  # upstream's columns only
+    note, table = qa_browser.leaderboard_view(tmp_path, None, BENCH, JUDGE)
+    assert note == f"From `{tmp_path / 'arena_hard_leaderboard_20240102.csv'}`."
+    assert table.columns.tolist() == ["model", "score"] and table.values.tolist() == [["mine", 2.0]]
+    note, table = qa_browser.leaderboard_view(tmp_path, None, BENCH, "judge-3")
+    assert note.startswith(f"No `leaderboard/arena_hard_leaderboard_*.csv` of bench `{BENCH}` and judge "
+                           "**judge-3** yet") and table.empty
 
 
 def test_parse_auth():
@@ -430,8 +451,26 @@ def launches(monkeypatch) -> list[dict]:
     import gradio as gr
 
     calls: list[dict] = []
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: calls.append({"demo": self, **kwargs}))
+
+    def launch(self, **kwargs):
+        calls.append({"demo": self, **kwargs})
+        return None, "http://127.0.0.1:7860/", "https://abc.gradio.live" if kwargs.get("share") else None
+
+    monkeypatch.setattr(gr.Blocks, "launch", launch)
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
     return calls
+
+
+def test_url_line_gives_our_flags_not_gradios_advice(tmp_path, launches, capsys):
+    config = make_bench(tmp_path)
+    argv = ["--config-file", str(config), "--data-dir", str(tmp_path / "data")]
+    assert qa_browser.main(argv) == 0
+    assert launches[-1]["quiet"] is True  # Gradio's "set `share=True` in `launch()`" is not printed
+    out = capsys.readouterr().out
+    assert "Browse the bench at http://127.0.0.1:7860/" in out
+    assert "--share --auth USER:PASS" in out and "share=True" not in out
+    assert qa_browser.main(argv + ["--share", "--auth", "u:p"]) == 0
+    assert "Public link: https://abc.gradio.live" in capsys.readouterr().out
 
 
 def test_main_share_without_auth_warns(tmp_path, launches, caplog):
@@ -525,8 +564,8 @@ def test_leaderboard_tab_shows_the_latest_csv(tmp_path, launches):
     config = make_bench(tmp_path)
     board = tmp_path / "leaderboard"
     board.mkdir()
-    (board / "arena_hard_leaderboard_20240101.csv").write_text("model,score\nold-model,1.0\n")
-    (board / "arena_hard_leaderboard_20241105.csv").write_text("model,score\nnew-model,37.9\n")
+    (board / "arena_hard_leaderboard_20240101.csv").write_text(board_csv("old-model,1.0"))
+    (board / "arena_hard_leaderboard_20241105.csv").write_text(board_csv("new-model,37.9"))
     assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "data"),
                             "--leaderboard-dir", str(board)]) == 0
     demo = launches[-1]["demo"]
@@ -544,8 +583,8 @@ def test_unreadable_leaderboard_falls_back_to_verdict_counts(tmp_path, caplog):
     # The tab then shows the verdict counts of the judgments.
     make_bench(tmp_path)
     counts = qa_browser.VerdictCounts(judgment_dir(BENCH, JUDGE, tmp_path / "data"))
-    note, table = qa_browser.leaderboard_view(tmp_path, counts, JUDGE)
-    assert note.startswith("No `leaderboard/arena_hard_leaderboard_*.csv` yet") and f"**{JUDGE}**" in note
+    note, table = qa_browser.leaderboard_view(tmp_path, counts, BENCH, JUDGE)
+    assert note.startswith("No `leaderboard/arena_hard_leaderboard_*.csv` of bench") and f"**{JUDGE}**" in note
     assert table.to_dict("records") == [{"model": JUDGED, "win share %": 70.0, "games": 6, "strong_wins": 1,
                                          "wins": 2, "ties": 1, "losses": 1, "strong_losses": 0, "unparsable": 1}]
 
@@ -563,11 +602,11 @@ def test_leaderboard_tab_reads_a_csv_written_after_start(tmp_path, launches):
     note, frame = select.fn()  # what selecting the Leaderboard tab shows
     assert "Verdict counts per model" in note and frame["model"].tolist() == [JUDGED]
     board.mkdir()
-    (board / "arena_hard_leaderboard_20241105.csv").write_text("model,score\nnew-model,37.9\n")
+    (board / "arena_hard_leaderboard_20241105.csv").write_text(board_csv("new-model,37.9"))
     note, frame = select.fn()
     assert note == f"From `{board / 'arena_hard_leaderboard_20241105.csv'}`."
     assert frame.values.tolist() == [["new-model", 37.9]]
-    (board / "arena_hard_leaderboard_20241106.csv").write_text("model,score\nnewer-model,40.1\n")
+    (board / "arena_hard_leaderboard_20241106.csv").write_text(board_csv("newer-model,40.1"))
     assert select.fn()[1].values.tolist() == [["newer-model", 40.1]]
 
     # Baseline off: no counts against a baseline, but a CSV is still shown.
@@ -580,7 +619,7 @@ def test_leaderboard_tab_reads_a_csv_written_after_start(tmp_path, launches):
     [select] = [f for f in demo.fns.values() if table in f.outputs]
     note, frame = select.fn()
     assert "`baseline: false`" in note and frame.empty
-    assert qa_browser.leaderboard_view(board, None, JUDGE)[1].values.tolist() == [["newer-model", 40.1]]
+    assert qa_browser.leaderboard_view(board, None, BENCH, JUDGE)[1].values.tolist() == [["newer-model", 40.1]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -754,11 +793,15 @@ def test_browser_shows_question_answers_and_judgments(chromium, server, tmp_path
         # A leaderboard CSV written while the server runs shows the next time the tab is selected.
         (tmp_path / "leaderboard").mkdir()
         (tmp_path / "leaderboard" / "arena_hard_leaderboard_20241105.csv").write_text(
-            "model,score\ncsv-written-later,37.9\n")
+            board_csv("csv-written-later,37.9"))
         for name in ("Questions", "Leaderboard"):
             next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if name in b.text).click()
         wait_text("leaderboard", "csv-written-later", "37.9")
         wait_text("leaderboard-note", "arena_hard_leaderboard_20241105.csv")
+        # Our own URL line, not Gradio's "set `share=True` in `launch()`" advice.
+        server_log = (tmp_path / "server.log").read_text()
+        assert f"Browse the bench at http://127.0.0.1:{server.rsplit(':', 1)[1].strip('/')}/" in server_log
+        assert "--share --auth" in server_log and "share=True" not in server_log
     finally:
         driver.quit()
 
@@ -862,8 +905,8 @@ def test_browser_shows_raw_html_of_answers_and_judgments_as_text(chromium, tmp_p
     # Served by main() in this process (gradio is imported already): no second server start-up.
     launched: list = []
     launch = gr.Blocks.launch
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.append(self) or launch(
-        self, **kwargs, prevent_thread_lock=True, quiet=True))
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.append(self) or launch(self, **kwargs))
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)  # main() returns, the server stays up
     port = free_port()
     assert qa_browser.main(["--config-file", str(config), "--data-dir", str(data), "--port", str(port),
                             "--leaderboard-dir", str(tmp_path / "leaderboard")]) == 0
@@ -907,3 +950,16 @@ def test_browser_shows_raw_html_of_answers_and_judgments_as_text(chromium, tmp_p
         driver.quit()
         for demo in launched:
             demo.close()
+
+
+def test_model_b_starts_on_a_judged_model(tmp_path, launches):
+    import gradio as gr
+
+    config = make_bench(tmp_path)
+    write_jsonl(model_file(answer_dir(BENCH, tmp_path / "data"), "aaa-first-unjudged"),
+                answers_of("FIRST", "aaa-first-unjudged"))
+    assert qa_browser.main(["--config-file", str(config), "--data-dir", str(tmp_path / "data")]) == 0
+    [model] = [b for b in launches[-1]["demo"].blocks.values()
+               if isinstance(b, gr.Dropdown) and b.elem_id == "model-select"]
+    assert model.value == JUDGED
+    assert [value for _, value in model.choices] == ["aaa-first-unjudged", JUDGED, UNJUDGED]

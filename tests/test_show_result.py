@@ -266,13 +266,16 @@ def test_win_rate_and_table():
 def test_csv_columns(tmp_path):
     import datetime
     rows = [sr.Row(model="m", score=60.5, lower=58.25, upper=63.0, avg_tokens=321)]
-    path = sr.write_leaderboard_csv(rows, tmp_path, datetime.date(2024, 11, 5))
+    path = sr.write_leaderboard_csv(rows, tmp_path, datetime.date(2024, 11, 5), bench_name="b", judge_name="j")
     assert path.name == "arena_hard_leaderboard_20241105.csv"
     with open(path, newline="") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == ["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date"]
+    # upstream's columns first, then where the table comes from
+    assert list(table[0]) == ["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date",
+                              "bench_name", "judge_name"]
     assert table[0] == {"model": "m", "score": "60.5", "rating_q025": "58.25", "rating_q975": "63.0",
-                        "CI": "(-2.25, +2.50)", "avg_tokens": "321.0", "date": "2024-11-05"}
+                        "CI": "(-2.25, +2.50)", "avg_tokens": "321.0", "date": "2024-11-05",
+                        "bench_name": "b", "judge_name": "j"}
 
 
 def test_average_tokens_of_upstream_answers(shared_data):
@@ -304,6 +307,7 @@ def test_main_prints_table_writes_files_and_reloads(small_bench, tmp_path, capsy
     with open(csv_path, newline="") as f:
         table = list(csv.DictReader(f))
     assert [r["model"] for r in table] == [line.split(" | ")[0].strip() for line in lines]
+    assert {(r["bench_name"], r["judge_name"]) for r in table} == {(BENCH, JUDGE)}
 
     # Same seed, same table; reloading battles and bootstrap gives the same table too.
     assert run_main(common, capsys) == (0, out)
@@ -339,6 +343,11 @@ def test_main_show_elo_full_stats_first_game_and_plot(small_bench, tmp_path, cap
     assert f"{BASELINE : <30} | score: 1000  | 95% CI:    (0, 0)    |" in out
     assert "strong_wins" in out and "unparsable" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Title\x00{BENCH}, judge {JUDGE}, plain (95% bootstrap intervals)".encode() in plot.read_bytes()
+    code, out = run_main(["--data-dir", str(small_bench), "--num-rounds", "2", "--style-control", "--plot", str(plot)],
+                         capsys)
+    assert code == 0
+    assert f"{BENCH}, judge {JUDGE}, style-controlled (length and markdown)".encode() in plot.read_bytes()
 
 
 def test_main_hard_cases(tmp_path, capsys, caplog):
@@ -552,7 +561,7 @@ def test_outputs_are_atomic_and_keep_permissions(tmp_path, capsys):
     json_path.write_text("stale")
     assert run_main(argv, capsys)[0] == 0
     assert (csv_path.stat().st_mode & 0o777, json_path.stat().st_mode & 0o777) == (0o640, 0o604)
-    assert csv_path.read_bytes().startswith(b"model,score,rating_q025,rating_q975,CI,avg_tokens,date\n")
+    assert csv_path.read_bytes().startswith(b"model,score,rating_q025,rating_q975,CI,avg_tokens,date,")
     assert json.loads(json_path.read_text())["separability"]["pairs"] == 3
     assert sorted(p.name for p in lb.iterdir()) == sorted([csv_path.name, json_path.name])  # no temporary left
 
@@ -836,7 +845,7 @@ def test_csv_avg_tokens_is_written_as_pandas_writes_it(tmp_path):
     import datetime
     rows = [sr.Row(model="m", score=60.5, lower=58.25, upper=63.0, avg_tokens=411)]
     path = sr.write_leaderboard_csv(rows, tmp_path, datetime.date(2024, 11, 5))
-    assert path.read_text().splitlines()[1] == "m,60.5,58.25,63.0,\"(-2.25, +2.50)\",411.0,2024-11-05"
+    assert path.read_text().splitlines()[1] == "m,60.5,58.25,63.0,\"(-2.25, +2.50)\",411.0,2024-11-05,,"
 
 
 def test_first_game_only_accepts_a_null_second_game(tmp_path, capsys):
@@ -893,3 +902,58 @@ def test_ctrl_c_in_a_real_run_exits_130_in_one_line(tmp_path):
             proc.kill()
     assert proc.returncode == 130 and out == ""
     assert err.splitlines() == ["WARNING interrupted"]
+
+
+def test_all_null_verdicts_explain_themselves_and_write_nothing(tmp_path, capsys, caplog):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=20, null_share=0.0)
+    judges = data / BENCH / "model_judgment" / JUDGE
+    for path in judges.glob("*.jsonl"):
+        rows = [json.loads(x) for x in path.read_text().splitlines()]
+        for r in rows:
+            for g in r["games"]:
+                g["score"] = None
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, out = run_main(["--data-dir", str(data), "--num-rounds", "2", "--full-stats", "--output",
+                              "--leaderboard-dir", str(tmp_path / "lb")], capsys)
+    assert code == 2
+    [error] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"no usable verdict in {judges}: 80 games without a verdict, 0 with" in error
+    assert "qa_browser.py" in error and "\n" not in error
+    lines = out.splitlines()
+    assert "strong_wins" in lines[0] and "unparsable" in lines[0]  # --full-stats
+    assert any(x.startswith("model-000") and x.rstrip().endswith("40") for x in lines)
+    assert any(x.startswith("judge diagnostics") for x in lines)
+    assert any(x.startswith("model-001") and "100.0%" in x for x in lines)  # null share
+    assert sorted(p.name for p in data.iterdir()) == [BENCH]  # no battles file, nothing else
+    assert not (tmp_path / "lb").exists()
+
+
+def test_defaults_follow_the_judge_config(tmp_path, capsys, caplog, monkeypatch):
+    data = tmp_path / "data"
+    write_bench(data, n_models=2, n_questions=10, bench="my-bench", judge="my-judge", baseline="my-base")
+    monkeypatch.chdir(tmp_path)
+    # no config/judge_config.yaml here: the built-in defaults
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, _ = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
+    assert code == 2 and f"(judge '{JUDGE}', bench '{BENCH}'" in caplog.text
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "judge_config.yaml").write_text(
+        "bench_name: my-bench\njudge_model: my-judge\nbaseline: true\nbaseline_model: my-base\n")
+    code, out = run_main(["--data-dir", str(data), "--num-rounds", "2"], capsys)
+    assert code == 0 and f"{'my-base' : <30} | score: 50.0" in out
+    # another file through --setting-file; flags still override
+    other = tmp_path / "other.yaml"
+    other.write_text("bench_name: nowhere\njudge_model: nobody\nbaseline_model: my-base\n")
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, _ = run_main(["--data-dir", str(data), "--setting-file", str(other)], capsys)
+    assert code == 2 and "judge 'nobody', bench 'nowhere'" in caplog.text
+    code, out2 = run_main(["--data-dir", str(data), "--num-rounds", "2", "--setting-file", str(other),
+                           "--bench-name", "my-bench", "--judge-name", "my-judge"], capsys)
+    assert code == 0 and out2 == out
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="arena_hard"):
+        code, _ = run_main(["--data-dir", str(data), "--setting-file", str(tmp_path / "missing.yaml")], capsys)
+    assert code == 2 and "missing.yaml: file not found" in caplog.text
