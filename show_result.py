@@ -63,6 +63,7 @@ import json
 import logging
 import math
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -561,27 +562,6 @@ def build_design(battles: Battles, features: np.ndarray | None = None) -> Design
 # --------------------------------------------------------------------------------------------
 
 
-def _laplacian_operator(a: np.ndarray, b: np.ndarray, p: int) -> scipy.sparse.csr_matrix:
-    """Sparse (rows, p*p) map from per-row weights h to sum_u h_u (e_a - e_b)(e_a - e_b)^T, flattened."""
-    u = np.arange(len(a))
-    return scipy.sparse.csr_matrix(
-        (np.repeat([1.0, 1.0, -1.0, -1.0], len(a)),
-         (np.tile(u, 4), np.concatenate([a * p + a, b * p + b, a * p + b, b * p + a]))),
-        shape=(len(a), p * p))
-
-
-def _incidence(a: np.ndarray, b: np.ndarray, p: int) -> scipy.sparse.csr_matrix:
-    """Sparse (rows, p) matrix with +1 at column a and -1 at column b of each row."""
-    u = np.arange(len(a))
-    return scipy.sparse.csr_matrix((np.repeat([1.0, -1.0], len(a)), (np.tile(u, 2), np.concatenate([a, b]))),
-                                   shape=(len(a), p))
-
-
-def _log_likelihood(d: np.ndarray, w1: np.ndarray, w0: np.ndarray) -> np.ndarray:
-    """sum_u w1 log sigma(d) + w0 log sigma(-d) over the last axis."""
-    return -(w1 * np.logaddexp(0.0, -d) + w0 * np.logaddexp(0.0, d)).sum(axis=-1)
-
-
 def separated_models(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int,
                      anchor: int) -> np.ndarray:
     """Models with battles but outside the anchor's strongly connected component of "beat" edges.
@@ -593,13 +573,6 @@ def separated_models(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarra
     nonzero = (w1 + w0) > 0
     present[a[nonzero]] = True
     present[b[nonzero]] = True
-    if np.all((a == anchor) | (b == anchor)):
-        # Star design (every battle involves the anchor): connected both ways iff it won and lost.
-        won = np.bincount(b, w0, n_models) + np.bincount(a, w1, n_models)
-        lost = np.bincount(b, w1, n_models) + np.bincount(a, w0, n_models)
-        outside = present & ((won == 0) | (lost == 0))
-        outside[anchor] = False
-        return outside
     beats = w1 > 0
     loses = w0 > 0
     winners = np.concatenate([a[beats], b[loses]])
@@ -609,94 +582,66 @@ def separated_models(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarra
     return present & (labels != labels[anchor])
 
 
-@dataclass
-class BTFit:
-    """Coefficients (natural units of upstream's X = +-ln 10 columns, anchor at 0) and diagnostics.
+def fit_star_bt(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int, anchor: int,
+                pseudo_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Upstream's plain fit, exactly, when every row is the anchor against one model.
 
-    coef: (p,) or (R, p); NaN for a model absent from that fit. pseudo: models that needed the
-    half-tie pseudo battle (separated). converged: False where Newton hit max_iter.
+    The likelihood of upstream's unpenalised LogisticRegression (see Design) then splits into
+    one problem per model m, whose optimum is 10 ** coef_m = won_m / lost_m: m's weights of
+    rows won and lost (a tie counts half each way), i.e. rating 1000 + 400 log10(won / lost).
+    A model that won or lost every row has no finite optimum: it gets `pseudo_weight` more of
+    each, one pseudo battle against the anchor counted as half a tie. w1 / w0 may be (U,) or
+    (R, U) for R bootstrap rounds. Returns (coef, pseudo): coef in log10 units with the anchor
+    at 0, NaN for a model without rows (all models if the anchor has none); pseudo, the models
+    that got the pseudo battle.
     """
+    side_a, side_b = np.eye(n_models)[a], np.eye(n_models)[b]
+    won = w1 @ side_a + w0 @ side_b
+    lost = w0 @ side_a + w1 @ side_b
+    present = (won + lost) > 0
+    pseudo = present & ((won == 0) | (lost == 0))
+    pseudo[..., anchor] = False
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef = np.log10((won + pseudo_weight * pseudo) / (lost + pseudo_weight * pseudo))
+    coef[..., anchor] = 0.0
+    return np.where(present & present[..., anchor : anchor + 1], coef, np.nan), pseudo
 
-    coef: np.ndarray
-    pseudo: np.ndarray
-    converged: np.ndarray
 
+def fit_general_bt(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int, anchor: int,
+                   pseudo_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Upstream's plain fit on any battles (a --load-battles file not all against the baseline).
 
-def fit_bradley_terry(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int,
-                      anchor: int, init: np.ndarray | None = None, tol: float = 1e-10,
-                      max_iter: int = 100, pseudo_weight: float = 0.5) -> BTFit:
-    """Maximum-likelihood Bradley-Terry coefficients on weighted merged rows (upstream's plain fit).
-
-    Maximises sum_u w1_u log sigma(ln10 (t_a - t_b)) + w0_u log sigma(-ln10 (t_a - t_b)), which is
-    upstream's unpenalised LogisticRegression on the duplicated rows; shift-invariant, so the
-    anchor's coefficient is fixed at 0. w1 / w0 may be (U,) or (R, U) for R independent fits
-    (bootstrap rounds) solved together by damped Newton (backtracking on the likelihood).
-    Separated models (see separated_models) get one extra row against the anchor with weights
-    (pseudo_weight, pseudo_weight), i.e. half a tie, which keeps their coefficient finite.
+    scikit-learn's unpenalised LogisticRegression on the weighted rows, solved by Newton to
+    1e-12, with the anchor's column left out (fixed at 0). Same arguments and result as
+    fit_star_bt; the models outside the anchor's strongly connected component (separated_models)
+    get the pseudo battle.
     """
-    single = w1.ndim == 1
-    w1 = np.atleast_2d(np.asarray(w1, dtype=float))
-    w0 = np.atleast_2d(np.asarray(w0, dtype=float))
-    rounds, p = w1.shape[0], n_models
-    pseudo = np.zeros((rounds, p), dtype=bool)
-    present = np.zeros((rounds, p), dtype=bool)
-    for r in range(rounds):
-        pseudo[r] = separated_models(a, b, w1[r], w0[r], p, anchor)
-        nz = (w1[r] + w0[r]) > 0
-        present[r, a[nz]] = True
-        present[r, b[nz]] = True
-    # Pseudo rows (anchor, m) for every model m; zero weight unless m is separated.
-    a_all = np.concatenate([a, np.full(p, anchor)])
-    b_all = np.concatenate([b, np.arange(p)])
-    w1 = np.concatenate([w1, pseudo * pseudo_weight], axis=1)
-    w0 = np.concatenate([w0, pseudo * pseudo_weight], axis=1)
-    n = w1 + w0
-    incidence = _incidence(a_all, b_all, p)
-    # Star design (every row involves the anchor, as battles built from judgments do): with the
-    # anchor fixed, the Hessian is diagonal and Newton needs no linear solve (nor the Laplacian).
-    star = bool(np.all((a_all == anchor) | (b_all == anchor)))
-    laplacian = None if star else _laplacian_operator(a_all, b_all, p)
-    touches = abs(incidence)
-    free = present.copy()
-    free[:, anchor] = False
-    anchor_missing = ~present[:, anchor]
-    free[anchor_missing] = False  # no gauge for these rounds: reported as NaN
+    if w1.ndim == 2:
+        fits = [fit_general_bt(a, b, w1[r], w0[r], n_models, anchor, pseudo_weight) for r in range(len(w1))]
+        return np.array([coef for coef, _ in fits]), np.array([pseudo for _, pseudo in fits])
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
 
-    theta = np.zeros((rounds, p)) if init is None else np.broadcast_to(np.nan_to_num(init), (rounds, p)).copy()
-    theta[~free] = 0.0
-    converged = np.zeros(rounds, dtype=bool)
-    for _ in range(max_iter):
-        d = LN10 * (theta[:, a_all] - theta[:, b_all])
-        prob = expit(d)
-        grad = LN10 * np.asarray(incidence.T @ (w1 - n * prob).T).T
-        h = LN10**2 * n * prob * (1.0 - prob)
-        grad = np.where(free, grad, 0.0)
-        if star:
-            step = grad / np.where(free, np.asarray(touches.T @ h.T).T, 1.0)
-        else:
-            hess = np.asarray(laplacian.T @ h.T).T.reshape(rounds, p, p)
-            pair_free = free[:, :, None] & free[:, None, :]
-            hess = np.where(pair_free, hess, 0.0) + np.eye(p) * (~free)[:, None, :]
-            step = np.linalg.solve(hess, grad[..., None])[..., 0]
-        # Backtracking: halve the step of each round until its likelihood does not decrease.
-        current = _log_likelihood(d, w1, w0)
-        t = np.ones(rounds)
-        for _halving in range(40):
-            trial = theta + t[:, None] * step
-            value = _log_likelihood(LN10 * (trial[:, a_all] - trial[:, b_all]), w1, w0)
-            worse = value < current - 1e-12 * np.abs(current)
-            if not worse.any():
-                break
-            t = np.where(worse, t / 2, t)
-        theta = theta + t[:, None] * step
-        converged = np.abs(step).max(axis=1) < tol
-        if converged.all():
-            break
-    coef = np.where(present, theta, np.nan)
-    coef[anchor_missing] = np.nan
-    if single:
-        return BTFit(coef[0], pseudo[0], converged[:1])
-    return BTFit(coef, pseudo, converged)
+    present = np.bincount(np.concatenate([a, b]), np.tile(w1 + w0, 2), n_models) > 0
+    coef = np.where(present & present[anchor], 0.0, np.nan)
+    pseudo = separated_models(a, b, w1, w0, n_models, anchor)
+    free = present & present[anchor] & (np.arange(n_models) != anchor)
+    if not free.any():
+        return coef, pseudo
+    extra = np.flatnonzero(pseudo)
+    a, b = np.concatenate([a, np.full(len(extra), anchor)]), np.concatenate([b, extra])
+    w1, w0 = (np.concatenate([w, np.full(len(extra), pseudo_weight)]) for w in (w1, w0))
+    x = scipy.sparse.csr_matrix((np.repeat([LN10, -LN10], len(a)), (np.tile(np.arange(len(a)), 2),
+                                np.concatenate([a, b]))), shape=(len(a), n_models))[:, free]
+    lr = LogisticRegression(C=np.inf, fit_intercept=False, solver="newton-cholesky", tol=1e-12, max_iter=100)
+    with warnings.catch_warnings():  # a line search already at the optimum warns; checked below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lr.fit(scipy.sparse.vstack([x, x]), np.repeat([1, 0], len(a)), sample_weight=np.concatenate([w1, w0]))
+    coef[free] = lr.coef_[0]
+    gradient = x.T @ (w1 - (w1 + w0) * expit(x @ coef[free]))
+    if np.abs(gradient).max() > 1e-6 * (w1 + w0).sum():
+        log.warning("Bradley-Terry fit did not converge")
+    return coef, pseudo
 
 
 def fit_style_bt(design: Design, w1: np.ndarray, w0: np.ndarray, C: float = 1.0,
@@ -804,8 +749,8 @@ def _warn_separated(models: list[str], pseudo_point: np.ndarray, pseudo_rounds: 
 
 
 def single_threaded_blas() -> contextlib.AbstractContextManager:
-    """BLAS limited to one thread (threadpoolctl, when installed): the fits solve many small
-    systems, where BLAS threads only contend for the 2 cores (measured: 1.5x the CPU time)."""
+    """BLAS limited to one thread (threadpoolctl, when installed): the style fit solves many small
+    systems, where BLAS threads only contend for the cores."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -816,42 +761,31 @@ def single_threaded_blas() -> contextlib.AbstractContextManager:
 def compute_ratings(battles: Battles, baseline: str, num_rounds: int, seed: int,
                     style_columns: Sequence[int] = (), bootstrap: bool = True) -> Ratings:
     """Point fit and bootstrap of upstream's plain (no style_columns) or style-control model."""
-    with single_threaded_blas():
-        return _compute_ratings(battles, baseline, num_rounds, seed, style_columns, bootstrap)
-
-
-def _compute_ratings(battles: Battles, baseline: str, num_rounds: int, seed: int,
-                     style_columns: Sequence[int], bootstrap: bool) -> Ratings:
     if baseline not in battles.models:
         raise ConfigError(f"baseline {baseline!r} appears in no battle")
     anchor = battles.models.index(baseline)
     p = len(battles.models)
-    if not style_columns:
-        design = build_design(battles)
-        w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
-        point = fit_bradley_terry(design.a, design.b, w1, w0, p, anchor)
-        if not point.converged.all():
-            log.warning("Bradley-Terry point fit did not converge")
-        boot = np.empty((0, p))
-        if bootstrap and num_rounds > 0:
-            counts = np.array(list(bootstrap_cell_counts(design.cell, 3 * design.n_rows, num_rounds, seed)))
-            bw1, bw0 = design.label_weights(counts)
-            # Chunks keep the stacked (rounds, p, p) Hessians near 32 MB.
-            chunk = max(1, int(4e6 // (p * p)))
-            parts, pseudo_parts = [], []
-            for start in range(0, num_rounds, chunk):
-                fit = fit_bradley_terry(design.a, design.b, bw1[start:start + chunk], bw0[start:start + chunk],
-                                        p, anchor, init=point.coef)
-                if not fit.converged.all():
-                    log.warning("%d bootstrap fits did not converge", int((~fit.converged).sum()))
-                parts.append(fit.coef)
-                pseudo_parts.append(fit.pseudo)
-            boot = ratings_from_coef(np.vstack(parts), anchor)
-            _warn_separated(battles.models, point.pseudo, np.vstack(pseudo_parts))
-        else:
-            _warn_separated(battles.models, point.pseudo, None)
-        return Ratings(battles.models, ratings_from_coef(point.coef, anchor), boot)
+    if style_columns:
+        with single_threaded_blas():
+            return style_ratings(battles, anchor, num_rounds, seed, style_columns, bootstrap)
+    design = build_design(battles)
+    star = bool(np.all((design.a == anchor) | (design.b == anchor)))  # always, from judgments
+    fit = fit_star_bt if star else fit_general_bt
+    w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
+    point, pseudo = fit(design.a, design.b, w1, w0, p, anchor)
+    boot, pseudo_rounds = np.empty((0, p)), None
+    if bootstrap and num_rounds > 0:
+        counts = np.array(list(bootstrap_cell_counts(design.cell, 3 * design.n_rows, num_rounds, seed)))
+        coef, pseudo_rounds = fit(design.a, design.b, *design.label_weights(counts), p, anchor)
+        boot = ratings_from_coef(coef, anchor)
+    _warn_separated(battles.models, pseudo, pseudo_rounds)
+    return Ratings(battles.models, ratings_from_coef(point, anchor), boot)
 
+
+def style_ratings(battles: Battles, anchor: int, num_rounds: int, seed: int, style_columns: Sequence[int],
+                  bootstrap: bool) -> Ratings:
+    """Point fit and bootstrap of upstream's style-control model (the baseline at 1114)."""
+    p = len(battles.models)
     design = build_design(battles, standardized_style(battles, style_columns))
     w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
     coef = fit_style_bt(design, w1, w0)
