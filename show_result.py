@@ -1259,59 +1259,58 @@ def style_by_model(answers: dict[str, AnswerInfo], models: Iterable[str]) -> dic
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    mode = style_mode(args)
-    style_columns = STYLE_MODES[mode] if mode else ()
-    answers_path = answer_dir(args.bench_name, args.data_dir)
-    judges_path = judgment_dir(args.bench_name, args.judge_name, args.data_dir)
-    reference = read_reference_ranking(args.reference_ranking) if args.reference_ranking else None
-    answers = read_answers(answers_path, with_style=bool(mode) and not args.load_battles)
-    judgments: list[Judgment] | None = None
-
+def load_battles(args: argparse.Namespace, answers: dict[str, AnswerInfo], answers_path: Path,
+                 judges_path: Path, mode: str | None) -> tuple[Battles, list[Judgment] | None]:
+    """The battles, built from the judgments (and saved) or read back (--load-battles), and the
+    judgments when they were read (None with --load-battles unless --full-stats or --quality)."""
     if args.load_battles:
         battles = read_battles(args.data_dir / BATTLES_FILE, with_style=bool(mode))
         if (args.full_stats or args.quality) and judges_path.is_dir():
-            judgments = read_judgments(judges_path)
-    else:
-        if not judges_path.is_dir():
-            raise ConfigError(f"{judges_path}: judgment folder not found (judge {args.judge_name!r}, "
-                              f"bench {args.bench_name!r}; run gen_judgment.py first)")
-        if args.baseline not in answers:
-            raise ConfigError(f"{answers_path}: no answers of the baseline {args.baseline!r} "
-                              "(check --baseline and --bench-name)")
-        judgments = read_judgments(judges_path)
-        if not judgments:
-            raise ConfigError(f"{judges_path}: no judgments found")
-        report_name_mismatches((j["model"] for j in judgments), answers, args.baseline, answers_path)
-        battles = battles_from_judgments(judgments, args.baseline, args.weight, args.first_game_only)
-        if mode:
-            attach_style(battles, style_by_model(answers, battles.models), answers_path)
-        write_jsonl_atomic(args.data_dir / BATTLES_FILE, battles.records())
+            return battles, read_judgments(judges_path)
+        return battles, None
+    if not judges_path.is_dir():
+        raise ConfigError(f"{judges_path}: judgment folder not found (judge {args.judge_name!r}, "
+                          f"bench {args.bench_name!r}; run gen_judgment.py first)")
+    if args.baseline not in answers:
+        raise ConfigError(f"{answers_path}: no answers of the baseline {args.baseline!r} "
+                          "(check --baseline and --bench-name)")
+    judgments = read_judgments(judges_path)
+    if not judgments:
+        raise ConfigError(f"{judges_path}: no judgments found")
+    report_name_mismatches((j["model"] for j in judgments), answers, args.baseline, answers_path)
+    battles = battles_from_judgments(judgments, args.baseline, args.weight, args.first_game_only)
+    if mode:
+        attach_style(battles, style_by_model(answers, battles.models), answers_path)
+    write_jsonl_atomic(args.data_dir / BATTLES_FILE, battles.records())
+    return battles, judgments
 
-    if args.baseline not in battles.models:
-        raise ConfigError(f"baseline {args.baseline!r} appears in no battle")
-    ratings = compute_ratings(battles, args.baseline, args.num_rounds, args.seed, style_columns,
-                              bootstrap=not args.load_bootstrap)
+
+def bootstrap_rounds(args: argparse.Namespace, ratings: Ratings) -> tuple[list[str], np.ndarray]:
+    """(models, ratings per round): read back (--load-bootstrap) or the fit's, best first, saved."""
     if args.load_bootstrap:
-        boot_models, boot = read_bootstrap(args.data_dir / BOOTSTRAP_FILE)
-    else:
-        boot_models, boot = sort_bootstrap_columns(ratings.models, ratings.bootstrap)
-        rounds = ({m: (None if math.isnan(v) else float(v)) for m, v in zip(boot_models, row)} for row in boot)
-        write_jsonl_atomic(args.data_dir / BOOTSTRAP_FILE, rounds)
+        return read_bootstrap(args.data_dir / BOOTSTRAP_FILE)
+    boot_models, boot = sort_bootstrap_columns(ratings.models, ratings.bootstrap)
+    rounds = ({m: (None if math.isnan(v) else float(v)) for m, v in zip(boot_models, row)} for row in boot)
+    write_jsonl_atomic(args.data_dir / BOOTSTRAP_FILE, rounds)
+    return boot_models, boot
 
-    if ratings.style_coef is not None:
-        names = [STYLE_NAMES_A[c] for c in ratings.style_columns]
-        print(f"Style Coefficients: { {n: round(float(v), 3) for n, v in zip(names, ratings.style_coef)} }")
-        if ratings.style_bootstrap is not None and len(ratings.style_bootstrap):
-            med = np.median(ratings.style_bootstrap, axis=0)
-            lo, hi = np.percentile(ratings.style_bootstrap, [2.5, 97.5], axis=0)
-            print("Style Coefficients (bootstrap median [95% CI]): "
-                  + ", ".join(f"{n}: {m:.3f} [{a:.3f}, {b:.3f}]" for n, m, a, b in zip(names, med, lo, hi)))
 
-    avg_tokens = {m: info.avg_tokens for m, info in answers.items()}
-    intervals = rating_intervals(ratings.models, ratings.point, boot_models, boot)
-    rows = leaderboard_rows(intervals, args.baseline, avg_tokens, args.show_elo)
-    decimal = 0 if args.show_elo else 1
+def print_style_coefficients(ratings: Ratings) -> None:
+    """The style-control fit's coefficients, then their bootstrap medians and intervals."""
+    if ratings.style_coef is None:
+        return
+    names = [STYLE_NAMES_A[c] for c in ratings.style_columns]
+    print(f"Style Coefficients: { {n: round(float(v), 3) for n, v in zip(names, ratings.style_coef)} }")
+    if ratings.style_bootstrap is not None and len(ratings.style_bootstrap):
+        med = np.median(ratings.style_bootstrap, axis=0)
+        lo, hi = np.percentile(ratings.style_bootstrap, [2.5, 97.5], axis=0)
+        print("Style Coefficients (bootstrap median [95% CI]): "
+              + ", ".join(f"{n}: {m:.3f} [{a:.3f}, {b:.3f}]" for n, m, a, b in zip(names, med, lo, hi)))
+
+
+def print_table(rows: list[Row], decimal: int, judgments: list[Judgment] | None, battles: Battles,
+                avg_tokens: dict[str, int]) -> None:
+    """The leaderboard, then the judged models without any valid battle."""
     for row in rows:
         print(format_row(row, decimal))
     if judgments is not None:
@@ -1321,24 +1320,37 @@ def run(args: argparse.Namespace) -> int:
                   f"| average #tokens: {avg_tokens.get(model, 0)}")
         if without:
             log.warning("models without any valid battle: %s", ", ".join(without))
+
+
+def print_stats(args: argparse.Namespace, rows: list[Row], judgments: list[Judgment] | None, judges_path: Path,
+                intervals: dict[str, Interval], reference: dict[str, Interval] | None, boot_models: list[str],
+                boot: np.ndarray) -> dict | None:
+    """--full-stats and --quality after the table; returns the quality report (None without --quality)."""
+    order = [r["model"] for r in rows]
     if args.full_stats:
         if judgments is None:
             log.warning("--full-stats needs the judgments in %s; not found", judges_path)
         else:
             print()
-            for line in format_full_stats(game_counts(judgments, args.first_game_only), [r["model"] for r in rows]):
+            for line in format_full_stats(game_counts(judgments, args.first_game_only), order):
                 print(line)
-    if args.quality:
-        if judgments is None:
-            log.warning("judge diagnostics need the judgments in %s; not found", judges_path)
-        report = quality_report(intervals, judgments, reference, boot_models, boot)
-        print()
-        for line in format_quality(report, [r["model"] for r in rows]):
-            print(line)
+    if not args.quality:
+        return None
+    if judgments is None:
+        log.warning("judge diagnostics need the judgments in %s; not found", judges_path)
+    report = quality_report(intervals, judgments, reference, boot_models, boot)
+    print()
+    for line in format_quality(report, order):
+        print(line)
+    return report
+
+
+def write_outputs(args: argparse.Namespace, rows: list[Row], report: dict | None, mode: str | None) -> None:
+    """--output: the leaderboard CSV (and the quality JSON with --quality); --plot: the chart."""
     if args.output:
         path = write_leaderboard_csv(rows, args.leaderboard_dir)
         log.info("wrote %s", path)
-        if args.quality:
+        if report is not None:
             report.update(bench_name=args.bench_name, judge_name=args.judge_name, baseline=args.baseline,
                           style_control=mode, reference_ranking=str(args.reference_ranking or "") or None)
             quality_path = path.with_name(path.name.replace("arena_hard_leaderboard_", "arena_hard_quality_"))
@@ -1348,6 +1360,25 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_leaderboard(rows, args.plot, args.show_elo)
         log.info("wrote %s", args.plot)
+
+
+def run(args: argparse.Namespace) -> int:
+    mode = style_mode(args)
+    answers_path = answer_dir(args.bench_name, args.data_dir)
+    judges_path = judgment_dir(args.bench_name, args.judge_name, args.data_dir)
+    reference = read_reference_ranking(args.reference_ranking) if args.reference_ranking else None
+    answers = read_answers(answers_path, with_style=bool(mode) and not args.load_battles)
+    battles, judgments = load_battles(args, answers, answers_path, judges_path, mode)
+    ratings = compute_ratings(battles, args.baseline, args.num_rounds, args.seed,
+                              STYLE_MODES[mode] if mode else (), bootstrap=not args.load_bootstrap)
+    boot_models, boot = bootstrap_rounds(args, ratings)
+    print_style_coefficients(ratings)
+    avg_tokens = {m: info.avg_tokens for m, info in answers.items()}
+    intervals = rating_intervals(ratings.models, ratings.point, boot_models, boot)
+    rows = leaderboard_rows(intervals, args.baseline, avg_tokens, args.show_elo)
+    print_table(rows, 0 if args.show_elo else 1, judgments, battles, avg_tokens)
+    report = print_stats(args, rows, judgments, judges_path, intervals, reference, boot_models, boot)
+    write_outputs(args, rows, report, mode)
     return 0
 
 
