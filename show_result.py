@@ -4,46 +4,8 @@ Usage: python show_result.py [--bench-name arena-hard-v0.1] [--judge-name gpt-4-
            [--baseline gpt-4-0314] [--num-rounds 100] [--style-control] [--output] [--plot FILE.png]
            [--quality [--reference-ranking FILE.csv]]
 
-Reproduces the upstream show_result.py (REFERENCE.md, "show_result.py"): the same battles, the
-same estimators (unpenalised Bradley-Terry; L2-penalised, C = 1, with style features) and the same
-bootstrap draws for a given --seed. It is fast because of the maths, not by dropping anything:
-identical regression rows are merged into weighted rows, each bootstrap round becomes a vector of
-multinomial counts (np.bincount of the very indices upstream draws), and the fits are Newton
-iterations on that small weighted problem, warm-started from the point estimate, vectorised over
-rounds.
-
-Differences from upstream, on purpose:
-- judgment files are read in sorted file-name order (upstream: glob order, i.e. directory order,
-  which is arbitrary); the rows and battles, hence the bootstrap draws, follow that order;
-- a model that won (or lost) every battle has no finite maximum-likelihood rating; upstream
-  returns whatever the optimiser reached. Here such a model (in the point fit and in any bootstrap
-  round) gets one pseudo battle against the baseline counted as half a tie, which bounds its
-  rating (about 400*log10(4n+1) Elo for n battles all won) and is reported with a warning;
-- models whose judgments are all null are listed as such instead of vanishing;
-- a missing folder, a missing baseline, or (style modes only) missing conv_metadata is a one-line
-  error; so is a malformed judgment (a score that is not a label string or null, a "model" that
-  is not a non-empty string, a game that is not an object), naming file:line. Unknown label
-  strings give no battle, as upstream;
-- an answer without token_len is left out of its model's average #tokens (with a warning);
-- --full-stats and the judge diagnostics count only the games played: a judgment made with
-  pairwise off (one game) adds nothing for game 2 (its battles are game 1's, as with
-  --first-game-only);
-- every bootstrap round is anchored at --baseline. Upstream's get_bootstrap_result checks whether
-  the baseline's name (e.g. "gpt-4-0314") is a parameter of compute_mle_elo, which it never is, so
-  --baseline is never passed on: its rounds are anchored at the default gpt-4-0314 when that model
-  is in the battles, else not at all (the intervals of a non-default --baseline are off);
-- style bootstrap: a model without any battle in a round is NaN for that round (left out of its
-  percentiles). Upstream passes the models present, models[~states], to fit_bt, which names
-  elo_scores[:p] with them: each model after the missing one gets the rating of the column
-  before its own;
-- upstream's failed judgments ("$ERROR$" games) count as missing, as utils.is_complete_judgment
-  says, not as unparsable in --full-stats and the judge diagnostics (their battles are the same:
-  a null score gives none);
-- the CSV, the quality JSON, the battles and the bootstrap files are written atomically;
-- the fits are solved to their optimum (Newton, step < 1e-10). Upstream's plain fit (tol 1e-8)
-  agrees to 1e-5 win-rate points; its style-control fit (scikit-learn defaults: lbfgs stopping at
-  tol 1e-4 on the mean loss, without a warning) stops short, by up to ~0.5 win-rate points on
-  70 models x 500 questions (measured), while scikit-learn run to convergence agrees to 1e-4.
+Upstream's battles, estimators (unpenalised Bradley-Terry; L2-penalised, C = 1, with style
+features) and bootstrap draws for a given --seed. Differences from upstream: README.
 
 --quality adds the benchmark-quality figures of the Arena-Hard paper (section 3): separability
 with confidence, and with --reference-ranking agreement with confidence, the pair rank Brier score
