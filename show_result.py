@@ -4,46 +4,8 @@ Usage: python show_result.py [--setting-file config/judge_config.yaml] [--bench-
            [--baseline M] [--num-rounds 100] [--style-control] [--output] [--plot FILE.png]
            [--quality [--reference-ranking FILE.csv]]
 
-Reproduces the upstream show_result.py (REFERENCE.md, "show_result.py"): the same battles, the
-same estimators (unpenalised Bradley-Terry; L2-penalised, C = 1, with style features) and the same
-bootstrap draws for a given --seed. It is fast because of the maths, not by dropping anything:
-identical regression rows are merged into weighted rows, each bootstrap round becomes a vector of
-multinomial counts (np.bincount of the very indices upstream draws), and the fits are Newton
-iterations on that small weighted problem, warm-started from the point estimate, vectorised over
-rounds.
-
-Differences from upstream, on purpose:
-- judgment files are read in sorted file-name order (upstream: glob order, i.e. directory order,
-  which is arbitrary); the rows and battles, hence the bootstrap draws, follow that order;
-- a model that won (or lost) every battle has no finite maximum-likelihood rating; upstream
-  returns whatever the optimiser reached. Here such a model (in the point fit and in any bootstrap
-  round) gets one pseudo battle against the baseline counted as half a tie, which bounds its
-  rating (about 400*log10(4n+1) Elo for n battles all won) and is reported with a warning;
-- models whose judgments are all null are listed as such instead of vanishing;
-- a missing folder, a missing baseline, or (style modes only) missing conv_metadata is a one-line
-  error; so is a malformed judgment (a score that is not a label string or null, a "model" that
-  is not a non-empty string, a game that is not an object), naming file:line. Unknown label
-  strings give no battle, as upstream;
-- an answer without token_len is left out of its model's average #tokens (with a warning);
-- --full-stats and the judge diagnostics count only the games played: a judgment made with
-  pairwise off (one game) adds nothing for game 2 (its battles are game 1's, as with
-  --first-game-only);
-- every bootstrap round is anchored at --baseline. Upstream's get_bootstrap_result checks whether
-  the baseline's name (e.g. "gpt-4-0314") is a parameter of compute_mle_elo, which it never is, so
-  --baseline is never passed on: its rounds are anchored at the default gpt-4-0314 when that model
-  is in the battles, else not at all (the intervals of a non-default --baseline are off);
-- style bootstrap: a model without any battle in a round is NaN for that round (left out of its
-  percentiles). Upstream passes the models present, models[~states], to fit_bt, which names
-  elo_scores[:p] with them: each model after the missing one gets the rating of the column
-  before its own;
-- upstream's failed judgments ("$ERROR$" games) count as missing, as utils.is_complete_judgment
-  says, not as unparsable in --full-stats and the judge diagnostics (their battles are the same:
-  a null score gives none);
-- the CSV, the quality JSON, the battles and the bootstrap files are written atomically;
-- the fits are solved to their optimum (Newton, step < 1e-10). Upstream's plain fit (tol 1e-8)
-  agrees to 1e-5 win-rate points; its style-control fit (scikit-learn defaults: lbfgs stopping at
-  tol 1e-4 on the mean loss, without a warning) stops short, by up to ~0.5 win-rate points on
-  70 models x 500 questions (measured), while scikit-learn run to convergence agrees to 1e-4.
+Upstream's battles, estimators (unpenalised Bradley-Terry; L2-penalised, C = 1, with style
+features) and bootstrap draws for a given --seed. Differences from upstream: README.
 
 --quality adds the benchmark-quality figures of the Arena-Hard paper (section 3): separability
 with confidence, and with --reference-ranking agreement with confidence, the pair rank Brier score
@@ -63,6 +25,7 @@ import json
 import logging
 import math
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -592,27 +555,6 @@ def build_design(battles: Battles, features: np.ndarray | None = None) -> Design
 # --------------------------------------------------------------------------------------------
 
 
-def _laplacian_operator(a: np.ndarray, b: np.ndarray, p: int) -> scipy.sparse.csr_matrix:
-    """Sparse (rows, p*p) map from per-row weights h to sum_u h_u (e_a - e_b)(e_a - e_b)^T, flattened."""
-    u = np.arange(len(a))
-    return scipy.sparse.csr_matrix(
-        (np.repeat([1.0, 1.0, -1.0, -1.0], len(a)),
-         (np.tile(u, 4), np.concatenate([a * p + a, b * p + b, a * p + b, b * p + a]))),
-        shape=(len(a), p * p))
-
-
-def _incidence(a: np.ndarray, b: np.ndarray, p: int) -> scipy.sparse.csr_matrix:
-    """Sparse (rows, p) matrix with +1 at column a and -1 at column b of each row."""
-    u = np.arange(len(a))
-    return scipy.sparse.csr_matrix((np.repeat([1.0, -1.0], len(a)), (np.tile(u, 2), np.concatenate([a, b]))),
-                                   shape=(len(a), p))
-
-
-def _log_likelihood(d: np.ndarray, w1: np.ndarray, w0: np.ndarray) -> np.ndarray:
-    """sum_u w1 log sigma(d) + w0 log sigma(-d) over the last axis."""
-    return -(w1 * np.logaddexp(0.0, -d) + w0 * np.logaddexp(0.0, d)).sum(axis=-1)
-
-
 def separated_models(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int,
                      anchor: int) -> np.ndarray:
     """Models with battles but outside the anchor's strongly connected component of "beat" edges.
@@ -624,13 +566,6 @@ def separated_models(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarra
     nonzero = (w1 + w0) > 0
     present[a[nonzero]] = True
     present[b[nonzero]] = True
-    if np.all((a == anchor) | (b == anchor)):
-        # Star design (every battle involves the anchor): connected both ways iff it won and lost.
-        won = np.bincount(b, w0, n_models) + np.bincount(a, w1, n_models)
-        lost = np.bincount(b, w1, n_models) + np.bincount(a, w0, n_models)
-        outside = present & ((won == 0) | (lost == 0))
-        outside[anchor] = False
-        return outside
     beats = w1 > 0
     loses = w0 > 0
     winners = np.concatenate([a[beats], b[loses]])
@@ -640,94 +575,66 @@ def separated_models(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarra
     return present & (labels != labels[anchor])
 
 
-@dataclass
-class BTFit:
-    """Coefficients (natural units of upstream's X = +-ln 10 columns, anchor at 0) and diagnostics.
+def fit_star_bt(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int, anchor: int,
+                pseudo_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Upstream's plain fit, exactly, when every row is the anchor against one model.
 
-    coef: (p,) or (R, p); NaN for a model absent from that fit. pseudo: models that needed the
-    half-tie pseudo battle (separated). converged: False where Newton hit max_iter.
+    The likelihood of upstream's unpenalised LogisticRegression (see Design) then splits into
+    one problem per model m, whose optimum is 10 ** coef_m = won_m / lost_m: m's weights of
+    rows won and lost (a tie counts half each way), i.e. rating 1000 + 400 log10(won / lost).
+    A model that won or lost every row has no finite optimum: it gets `pseudo_weight` more of
+    each, one pseudo battle against the anchor counted as half a tie. w1 / w0 may be (U,) or
+    (R, U) for R bootstrap rounds. Returns (coef, pseudo): coef in log10 units with the anchor
+    at 0, NaN for a model without rows (all models if the anchor has none); pseudo, the models
+    that got the pseudo battle.
     """
+    side_a, side_b = np.eye(n_models)[a], np.eye(n_models)[b]
+    won = w1 @ side_a + w0 @ side_b
+    lost = w0 @ side_a + w1 @ side_b
+    present = (won + lost) > 0
+    pseudo = present & ((won == 0) | (lost == 0))
+    pseudo[..., anchor] = False
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef = np.log10((won + pseudo_weight * pseudo) / (lost + pseudo_weight * pseudo))
+    coef[..., anchor] = 0.0
+    return np.where(present & present[..., anchor : anchor + 1], coef, np.nan), pseudo
 
-    coef: np.ndarray
-    pseudo: np.ndarray
-    converged: np.ndarray
 
+def fit_general_bt(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int, anchor: int,
+                   pseudo_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Upstream's plain fit on any battles (a --load-battles file not all against the baseline).
 
-def fit_bradley_terry(a: np.ndarray, b: np.ndarray, w1: np.ndarray, w0: np.ndarray, n_models: int,
-                      anchor: int, init: np.ndarray | None = None, tol: float = 1e-10,
-                      max_iter: int = 100, pseudo_weight: float = 0.5) -> BTFit:
-    """Maximum-likelihood Bradley-Terry coefficients on weighted merged rows (upstream's plain fit).
-
-    Maximises sum_u w1_u log sigma(ln10 (t_a - t_b)) + w0_u log sigma(-ln10 (t_a - t_b)), which is
-    upstream's unpenalised LogisticRegression on the duplicated rows; shift-invariant, so the
-    anchor's coefficient is fixed at 0. w1 / w0 may be (U,) or (R, U) for R independent fits
-    (bootstrap rounds) solved together by damped Newton (backtracking on the likelihood).
-    Separated models (see separated_models) get one extra row against the anchor with weights
-    (pseudo_weight, pseudo_weight), i.e. half a tie, which keeps their coefficient finite.
+    scikit-learn's unpenalised LogisticRegression on the weighted rows, solved by Newton to
+    1e-12, with the anchor's column left out (fixed at 0). Same arguments and result as
+    fit_star_bt; the models outside the anchor's strongly connected component (separated_models)
+    get the pseudo battle.
     """
-    single = w1.ndim == 1
-    w1 = np.atleast_2d(np.asarray(w1, dtype=float))
-    w0 = np.atleast_2d(np.asarray(w0, dtype=float))
-    rounds, p = w1.shape[0], n_models
-    pseudo = np.zeros((rounds, p), dtype=bool)
-    present = np.zeros((rounds, p), dtype=bool)
-    for r in range(rounds):
-        pseudo[r] = separated_models(a, b, w1[r], w0[r], p, anchor)
-        nz = (w1[r] + w0[r]) > 0
-        present[r, a[nz]] = True
-        present[r, b[nz]] = True
-    # Pseudo rows (anchor, m) for every model m; zero weight unless m is separated.
-    a_all = np.concatenate([a, np.full(p, anchor)])
-    b_all = np.concatenate([b, np.arange(p)])
-    w1 = np.concatenate([w1, pseudo * pseudo_weight], axis=1)
-    w0 = np.concatenate([w0, pseudo * pseudo_weight], axis=1)
-    n = w1 + w0
-    incidence = _incidence(a_all, b_all, p)
-    # Star design (every row involves the anchor, as battles built from judgments do): with the
-    # anchor fixed, the Hessian is diagonal and Newton needs no linear solve (nor the Laplacian).
-    star = bool(np.all((a_all == anchor) | (b_all == anchor)))
-    laplacian = None if star else _laplacian_operator(a_all, b_all, p)
-    touches = abs(incidence)
-    free = present.copy()
-    free[:, anchor] = False
-    anchor_missing = ~present[:, anchor]
-    free[anchor_missing] = False  # no gauge for these rounds: reported as NaN
+    if w1.ndim == 2:
+        fits = [fit_general_bt(a, b, w1[r], w0[r], n_models, anchor, pseudo_weight) for r in range(len(w1))]
+        return np.array([coef for coef, _ in fits]), np.array([pseudo for _, pseudo in fits])
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
 
-    theta = np.zeros((rounds, p)) if init is None else np.broadcast_to(np.nan_to_num(init), (rounds, p)).copy()
-    theta[~free] = 0.0
-    converged = np.zeros(rounds, dtype=bool)
-    for _ in range(max_iter):
-        d = LN10 * (theta[:, a_all] - theta[:, b_all])
-        prob = expit(d)
-        grad = LN10 * np.asarray(incidence.T @ (w1 - n * prob).T).T
-        h = LN10**2 * n * prob * (1.0 - prob)
-        grad = np.where(free, grad, 0.0)
-        if star:
-            step = grad / np.where(free, np.asarray(touches.T @ h.T).T, 1.0)
-        else:
-            hess = np.asarray(laplacian.T @ h.T).T.reshape(rounds, p, p)
-            pair_free = free[:, :, None] & free[:, None, :]
-            hess = np.where(pair_free, hess, 0.0) + np.eye(p) * (~free)[:, None, :]
-            step = np.linalg.solve(hess, grad[..., None])[..., 0]
-        # Backtracking: halve the step of each round until its likelihood does not decrease.
-        current = _log_likelihood(d, w1, w0)
-        t = np.ones(rounds)
-        for _halving in range(40):
-            trial = theta + t[:, None] * step
-            value = _log_likelihood(LN10 * (trial[:, a_all] - trial[:, b_all]), w1, w0)
-            worse = value < current - 1e-12 * np.abs(current)
-            if not worse.any():
-                break
-            t = np.where(worse, t / 2, t)
-        theta = theta + t[:, None] * step
-        converged = np.abs(step).max(axis=1) < tol
-        if converged.all():
-            break
-    coef = np.where(present, theta, np.nan)
-    coef[anchor_missing] = np.nan
-    if single:
-        return BTFit(coef[0], pseudo[0], converged[:1])
-    return BTFit(coef, pseudo, converged)
+    present = np.bincount(np.concatenate([a, b]), np.tile(w1 + w0, 2), n_models) > 0
+    coef = np.where(present & present[anchor], 0.0, np.nan)
+    pseudo = separated_models(a, b, w1, w0, n_models, anchor)
+    free = present & present[anchor] & (np.arange(n_models) != anchor)
+    if not free.any():
+        return coef, pseudo
+    extra = np.flatnonzero(pseudo)
+    a, b = np.concatenate([a, np.full(len(extra), anchor)]), np.concatenate([b, extra])
+    w1, w0 = (np.concatenate([w, np.full(len(extra), pseudo_weight)]) for w in (w1, w0))
+    x = scipy.sparse.csr_matrix((np.repeat([LN10, -LN10], len(a)), (np.tile(np.arange(len(a)), 2),
+                                np.concatenate([a, b]))), shape=(len(a), n_models))[:, free]
+    lr = LogisticRegression(C=np.inf, fit_intercept=False, solver="newton-cholesky", tol=1e-12, max_iter=100)
+    with warnings.catch_warnings():  # a line search already at the optimum warns; checked below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lr.fit(scipy.sparse.vstack([x, x]), np.repeat([1, 0], len(a)), sample_weight=np.concatenate([w1, w0]))
+    coef[free] = lr.coef_[0]
+    gradient = x.T @ (w1 - (w1 + w0) * expit(x @ coef[free]))
+    if np.abs(gradient).max() > 1e-6 * (w1 + w0).sum():
+        log.warning("Bradley-Terry fit did not converge")
+    return coef, pseudo
 
 
 def fit_style_bt(design: Design, w1: np.ndarray, w0: np.ndarray, C: float = 1.0,
@@ -850,8 +757,8 @@ def _warn_separated(models: list[str], pseudo_point: np.ndarray, pseudo_rounds: 
 
 
 def single_threaded_blas() -> contextlib.AbstractContextManager:
-    """BLAS limited to one thread (threadpoolctl, when installed): the fits solve many small
-    systems, where BLAS threads only contend for the 2 cores (measured: 1.5x the CPU time)."""
+    """BLAS limited to one thread (threadpoolctl, when installed): the style fit solves many small
+    systems, where BLAS threads only contend for the cores."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -862,43 +769,32 @@ def single_threaded_blas() -> contextlib.AbstractContextManager:
 def compute_ratings(battles: Battles, baseline: str, num_rounds: int, seed: int,
                     style_columns: Sequence[int] = (), bootstrap: bool = True) -> Ratings:
     """Point fit and bootstrap of upstream's plain (no style_columns) or style-control model."""
-    with single_threaded_blas():
-        return _compute_ratings(battles, baseline, num_rounds, seed, style_columns, bootstrap)
-
-
-def _compute_ratings(battles: Battles, baseline: str, num_rounds: int, seed: int,
-                     style_columns: Sequence[int], bootstrap: bool) -> Ratings:
     if baseline not in battles.models:
         raise ConfigError(f"baseline {baseline!r} appears in no battle")
     anchor = battles.models.index(baseline)
     p = len(battles.models)
     _warn_few_battles(battles, anchor)
-    if not style_columns:
-        design = build_design(battles)
-        w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
-        point = fit_bradley_terry(design.a, design.b, w1, w0, p, anchor)
-        if not point.converged.all():
-            log.warning("Bradley-Terry point fit did not converge")
-        boot = np.empty((0, p))
-        if bootstrap and num_rounds > 0:
-            counts = np.array(list(bootstrap_cell_counts(design.cell, 3 * design.n_rows, num_rounds, seed)))
-            bw1, bw0 = design.label_weights(counts)
-            # Chunks keep the stacked (rounds, p, p) Hessians near 32 MB.
-            chunk = max(1, int(4e6 // (p * p)))
-            parts, pseudo_parts = [], []
-            for start in range(0, num_rounds, chunk):
-                fit = fit_bradley_terry(design.a, design.b, bw1[start:start + chunk], bw0[start:start + chunk],
-                                        p, anchor, init=point.coef)
-                if not fit.converged.all():
-                    log.warning("%d bootstrap fits did not converge", int((~fit.converged).sum()))
-                parts.append(fit.coef)
-                pseudo_parts.append(fit.pseudo)
-            boot = ratings_from_coef(np.vstack(parts), anchor)
-            _warn_separated(battles.models, point.pseudo, np.vstack(pseudo_parts))
-        else:
-            _warn_separated(battles.models, point.pseudo, None)
-        return Ratings(battles.models, ratings_from_coef(point.coef, anchor), boot)
+    if style_columns:
+        with single_threaded_blas():
+            return style_ratings(battles, anchor, num_rounds, seed, style_columns, bootstrap)
+    design = build_design(battles)
+    star = bool(np.all((design.a == anchor) | (design.b == anchor)))  # always, from judgments
+    fit = fit_star_bt if star else fit_general_bt
+    w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
+    point, pseudo = fit(design.a, design.b, w1, w0, p, anchor)
+    boot, pseudo_rounds = np.empty((0, p)), None
+    if bootstrap and num_rounds > 0:
+        counts = np.array(list(bootstrap_cell_counts(design.cell, 3 * design.n_rows, num_rounds, seed)))
+        coef, pseudo_rounds = fit(design.a, design.b, *design.label_weights(counts), p, anchor)
+        boot = ratings_from_coef(coef, anchor)
+    _warn_separated(battles.models, pseudo, pseudo_rounds)
+    return Ratings(battles.models, ratings_from_coef(point, anchor), boot)
 
+
+def style_ratings(battles: Battles, anchor: int, num_rounds: int, seed: int, style_columns: Sequence[int],
+                  bootstrap: bool) -> Ratings:
+    """Point fit and bootstrap of upstream's style-control model (the baseline at 1114)."""
+    p = len(battles.models)
     design = build_design(battles, standardized_style(battles, style_columns))
     w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
     coef = fit_style_bt(design, w1, w0)
@@ -1494,61 +1390,60 @@ def no_usable_verdict(judgments: list[Judgment], judges_path: Path, first_game_o
                        "qa_browser.py)")
 
 
-def run(args: argparse.Namespace) -> int:
-    mode = style_mode(args)
-    style_columns = STYLE_MODES[mode] if mode else ()
-    answers_path = answer_dir(args.bench_name, args.data_dir)
-    judges_path = judgment_dir(args.bench_name, args.judge_name, args.data_dir)
-    reference = read_reference_ranking(args.reference_ranking) if args.reference_ranking else None
-    answers = read_answers(answers_path, with_style=bool(mode) and not args.load_battles)
-    judgments: list[Judgment] | None = None
-
+def load_battles(args: argparse.Namespace, answers: dict[str, AnswerInfo], answers_path: Path,
+                 judges_path: Path, mode: str | None) -> tuple[Battles, list[Judgment] | None]:
+    """The battles, built from the judgments (and saved) or read back (--load-battles), and the
+    judgments when they were read (None with --load-battles unless --full-stats or --quality)."""
     if args.load_battles:
         battles = read_battles(args.data_dir / BATTLES_FILE, with_style=bool(mode))
         if (args.full_stats or args.quality) and judges_path.is_dir():
-            judgments = read_judgments(judges_path, args.first_game_only)
-    else:
-        if not judges_path.is_dir():
-            raise ConfigError(f"{judges_path}: judgment folder not found (judge {args.judge_name!r}, "
-                              f"bench {args.bench_name!r}; run gen_judgment.py first)")
-        if args.baseline not in answers:
-            raise ConfigError(f"{answers_path}: no answers of the baseline {args.baseline!r} "
-                              "(check --baseline and --bench-name)")
-        judgments = read_judgments(judges_path, args.first_game_only)
-        if not judgments:
-            raise ConfigError(f"{judges_path}: no judgments found")
-        report_name_mismatches((j["model"] for j in judgments), answers, args.baseline, answers_path)
-        battles = battles_from_judgments(judgments, args.baseline, args.weight, args.first_game_only)
-        if not len(battles):
-            raise no_usable_verdict(judgments, judges_path, args.first_game_only, args.full_stats)
-        if mode:
-            attach_style(battles, style_by_model(answers, battles.models), answers_path)
-        save_cache(args.data_dir / BATTLES_FILE, battles.records())
+            return battles, read_judgments(judges_path, args.first_game_only)
+        return battles, None
+    if not judges_path.is_dir():
+        raise ConfigError(f"{judges_path}: judgment folder not found (judge {args.judge_name!r}, "
+                          f"bench {args.bench_name!r}; run gen_judgment.py first)")
+    if args.baseline not in answers:
+        raise ConfigError(f"{answers_path}: no answers of the baseline {args.baseline!r} "
+                          "(check --baseline and --bench-name)")
+    judgments = read_judgments(judges_path, args.first_game_only)
+    if not judgments:
+        raise ConfigError(f"{judges_path}: no judgments found")
+    report_name_mismatches((j["model"] for j in judgments), answers, args.baseline, answers_path)
+    battles = battles_from_judgments(judgments, args.baseline, args.weight, args.first_game_only)
+    if not len(battles):
+        raise no_usable_verdict(judgments, judges_path, args.first_game_only, args.full_stats)
+    if mode:
+        attach_style(battles, style_by_model(answers, battles.models), answers_path)
+    save_cache(args.data_dir / BATTLES_FILE, battles.records())
+    return battles, judgments
 
-    if args.baseline not in battles.models:
-        raise ConfigError(f"baseline {args.baseline!r} appears in no battle")
-    ratings = compute_ratings(battles, args.baseline, args.num_rounds, args.seed, style_columns,
-                              bootstrap=not args.load_bootstrap)
+
+def bootstrap_rounds(args: argparse.Namespace, ratings: Ratings) -> tuple[list[str], np.ndarray]:
+    """(models, ratings per round): read back (--load-bootstrap) or the fit's, best first, saved."""
     if args.load_bootstrap:
-        boot_models, boot = read_bootstrap(args.data_dir / BOOTSTRAP_FILE)
-    else:
-        boot_models, boot = sort_bootstrap_columns(ratings.models, ratings.bootstrap)
-        rounds = ({m: (None if math.isnan(v) else float(v)) for m, v in zip(boot_models, row)} for row in boot)
-        save_cache(args.data_dir / BOOTSTRAP_FILE, rounds)
+        return read_bootstrap(args.data_dir / BOOTSTRAP_FILE)
+    boot_models, boot = sort_bootstrap_columns(ratings.models, ratings.bootstrap)
+    rounds = ({m: (None if math.isnan(v) else float(v)) for m, v in zip(boot_models, row)} for row in boot)
+    save_cache(args.data_dir / BOOTSTRAP_FILE, rounds)
+    return boot_models, boot
 
-    if ratings.style_coef is not None:
-        names = [STYLE_NAMES_A[c] for c in ratings.style_columns]
-        print(f"Style Coefficients: { {n: round(float(v), 3) for n, v in zip(names, ratings.style_coef)} }")
-        if ratings.style_bootstrap is not None and len(ratings.style_bootstrap):
-            med = np.median(ratings.style_bootstrap, axis=0)
-            lo, hi = np.percentile(ratings.style_bootstrap, [2.5, 97.5], axis=0)
-            print("Style Coefficients (bootstrap median [95% CI]): "
-                  + ", ".join(f"{n}: {m:.3f} [{a:.3f}, {b:.3f}]" for n, m, a, b in zip(names, med, lo, hi)))
 
-    avg_tokens = {m: info.avg_tokens for m, info in answers.items()}
-    intervals = rating_intervals(ratings.models, ratings.point, boot_models, boot)
-    rows = leaderboard_rows(intervals, args.baseline, avg_tokens, args.show_elo)
-    decimal = 0 if args.show_elo else 1
+def print_style_coefficients(ratings: Ratings) -> None:
+    """The style-control fit's coefficients, then their bootstrap medians and intervals."""
+    if ratings.style_coef is None:
+        return
+    names = [STYLE_NAMES_A[c] for c in ratings.style_columns]
+    print(f"Style Coefficients: { {n: round(float(v), 3) for n, v in zip(names, ratings.style_coef)} }")
+    if ratings.style_bootstrap is not None and len(ratings.style_bootstrap):
+        med = np.median(ratings.style_bootstrap, axis=0)
+        lo, hi = np.percentile(ratings.style_bootstrap, [2.5, 97.5], axis=0)
+        print("Style Coefficients (bootstrap median [95% CI]): "
+              + ", ".join(f"{n}: {m:.3f} [{a:.3f}, {b:.3f}]" for n, m, a, b in zip(names, med, lo, hi)))
+
+
+def print_table(rows: list[Row], decimal: int, judgments: list[Judgment] | None, battles: Battles,
+                avg_tokens: dict[str, int]) -> None:
+    """The leaderboard, then the judged models without any valid battle."""
     for row in rows:
         print(format_row(row, decimal))
     if judgments is not None:
@@ -1558,25 +1453,38 @@ def run(args: argparse.Namespace) -> int:
                   f"| average #tokens: {avg_tokens.get(model, 0)}")
         if without:
             log.warning("models without any valid battle: %s", ", ".join(without))
+
+
+def print_stats(args: argparse.Namespace, rows: list[Row], judgments: list[Judgment] | None, judges_path: Path,
+                intervals: dict[str, Interval], reference: dict[str, Interval] | None, boot_models: list[str],
+                boot: np.ndarray) -> dict | None:
+    """--full-stats and --quality after the table; returns the quality report (None without --quality)."""
+    order = [r["model"] for r in rows]
     if args.full_stats:
         if judgments is None:
             log.warning("--full-stats needs the judgments in %s; not found", judges_path)
         else:
             print()
-            for line in format_full_stats(game_counts(judgments, args.first_game_only), [r["model"] for r in rows]):
+            for line in format_full_stats(game_counts(judgments, args.first_game_only), order):
                 print(line)
-    if args.quality:
-        if judgments is None:
-            log.warning("judge diagnostics need the judgments in %s; not found", judges_path)
-        report = quality_report(intervals, judgments, reference, boot_models, boot)
-        print()
-        for line in format_quality(report, [r["model"] for r in rows]):
-            print(line)
+    if not args.quality:
+        return None
+    if judgments is None:
+        log.warning("judge diagnostics need the judgments in %s; not found", judges_path)
+    report = quality_report(intervals, judgments, reference, boot_models, boot)
+    print()
+    for line in format_quality(report, order):
+        print(line)
+    return report
+
+
+def write_outputs(args: argparse.Namespace, rows: list[Row], report: dict | None, mode: str | None) -> None:
+    """--output: the leaderboard CSV (and the quality JSON with --quality); --plot: the chart."""
     if args.output:
         path = write_leaderboard_csv(rows, args.leaderboard_dir, bench_name=args.bench_name,
                                      judge_name=args.judge_name)
         log.info("wrote %s", path)
-        if args.quality:
+        if report is not None:
             report.update(bench_name=args.bench_name, judge_name=args.judge_name, baseline=args.baseline,
                           style_control=mode, reference_ranking=str(args.reference_ranking or "") or None)
             quality_path = path.with_name(path.name.replace("arena_hard_leaderboard_", "arena_hard_quality_"))
@@ -1586,6 +1494,25 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_leaderboard(rows, args.plot, plot_title(args.bench_name, args.judge_name, mode), args.show_elo)
         log.info("wrote %s", args.plot)
+
+
+def run(args: argparse.Namespace) -> int:
+    mode = style_mode(args)
+    answers_path = answer_dir(args.bench_name, args.data_dir)
+    judges_path = judgment_dir(args.bench_name, args.judge_name, args.data_dir)
+    reference = read_reference_ranking(args.reference_ranking) if args.reference_ranking else None
+    answers = read_answers(answers_path, with_style=bool(mode) and not args.load_battles)
+    battles, judgments = load_battles(args, answers, answers_path, judges_path, mode)
+    ratings = compute_ratings(battles, args.baseline, args.num_rounds, args.seed,
+                              STYLE_MODES[mode] if mode else (), bootstrap=not args.load_bootstrap)
+    boot_models, boot = bootstrap_rounds(args, ratings)
+    print_style_coefficients(ratings)
+    avg_tokens = {m: info.avg_tokens for m, info in answers.items()}
+    intervals = rating_intervals(ratings.models, ratings.point, boot_models, boot)
+    rows = leaderboard_rows(intervals, args.baseline, avg_tokens, args.show_elo)
+    print_table(rows, 0 if args.show_elo else 1, judgments, battles, avg_tokens)
+    report = print_stats(args, rows, judgments, judges_path, intervals, reference, boot_models, boot)
+    write_outputs(args, rows, report, mode)
     return 0
 
 

@@ -179,22 +179,73 @@ def test_fit_recovers_known_strengths():
     assert ((lower - 1000) / 400 <= strengths + 0.02).all() and ((upper - 1000) / 400 >= strengths - 0.02).all()
 
 
-def test_batched_fit_equals_single_fits_on_a_general_graph():
+def random_star_battles(seed: int, n_models: int = 6, flipped: bool = False) -> pd.DataFrame:
+    """Battles of "base" against each model (some as model_a if flipped), every model winning and losing."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for m in range(1, n_models):
+        outcomes = ["model_a", "model_b", "tie"] + list(rng.choice(["model_a", "model_b", "tie"], rng.integers(1, 40)))
+        for i, winner in enumerate(outcomes):
+            if flipped and (i + m) % 3 == 0:
+                winner = {"model_a": "model_b", "model_b": "model_a"}.get(winner, winner)
+                records.append({"question_id": str(i), "model_a": f"m{m}", "model_b": "base", "winner": winner})
+            else:
+                records.append({"question_id": str(i), "model_a": "base", "model_b": f"m{m}", "winner": winner})
+    return pd.DataFrame(records)
+
+
+def battles_from_frame(df: pd.DataFrame) -> sr.Battles:
+    return sr._battles_from_columns(df["question_id"].tolist(), df["model_a"].tolist(), df["model_b"].tolist(),
+                                    [sr.WINNER_CODES[w] for w in df["winner"]])
+
+
+@pytest.mark.parametrize("seed, flipped", [(0, False), (1, False), (2, True), (3, True), (4, False)])
+def test_closed_form_equals_sklearn_on_star_designs(seed, flipped):
+    df = random_star_battles(seed, n_models=3 + seed, flipped=flipped)
+    battles = battles_from_frame(df)
+    design = sr.build_design(battles)
+    w1, w0 = design.label_weights(np.bincount(design.cell, minlength=3 * design.n_rows))
+    coef, pseudo = sr.fit_star_bt(design.a, design.b, w1, w0, len(battles.models), anchor=0)
+    exact = upstream_mle_elo(df, "base", tol=1e-12, max_iter=10000)
+    assert not pseudo.any()
+    assert np.abs(sr.ratings_from_coef(coef, 0) - exact[battles.models].to_numpy()).max() < 1e-4
+    # The general solver, on the same star, finds the same optimum.
+    general, _ = sr.fit_general_bt(design.a, design.b, w1, w0, len(battles.models), anchor=0)
+    assert np.abs(general - coef).max() < 1e-9
+
+
+def test_general_fit_on_a_non_star_graph():
     rng = np.random.default_rng(5)
     p, rows = 5, 40
     a = rng.integers(0, p, rows)
     b = (a + rng.integers(1, p, rows)) % p
     w1 = rng.integers(0, 6, (3, rows)).astype(float)
     w0 = rng.integers(0, 6, (3, rows)).astype(float)
-    batched = sr.fit_bradley_terry(a, b, w1, w0, p, anchor=2)
+    batched, _ = sr.fit_general_bt(a, b, w1, w0, p, anchor=2)
     for r in range(3):
-        single = sr.fit_bradley_terry(a, b, w1[r], w0[r], p, anchor=2)
-        assert np.allclose(batched.coef[r], single.coef, atol=1e-8)
-        assert single.coef[2] == 0.0
+        single, pseudo = sr.fit_general_bt(a, b, w1[r], w0[r], p, anchor=2)
+        assert np.array_equal(batched[r], single) and not pseudo.any()
+        assert single[2] == 0.0
         # Gradient of the log-likelihood vanishes at the optimum.
-        d = math.log(10) * (single.coef[a] - single.coef[b])
+        d = math.log(10) * (single[a] - single[b])
         resid = w1[r] - (w1[r] + w0[r]) / (1 + np.exp(-d))
         assert np.abs(np.bincount(a, resid, p) - np.bincount(b, resid, p)).max() < 1e-6
+
+
+def test_loaded_battles_off_the_star_are_fitted(tmp_path, capsys):
+    df = random_star_battles(7, n_models=4)
+    df = pd.concat([df, pd.DataFrame([{"question_id": "x", "model_a": "m1", "model_b": "m2", "winner": w}
+                                      for w in ("model_a", "model_a", "model_b", "tie")])])
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / sr.BATTLES_FILE).write_text("".join(json.dumps(r) + "\n" for r in df.to_dict("records")))
+    code, out = run_main(["--data-dir", str(data), "--load-battles", "--baseline", "base", "--show-elo",
+                          "--num-rounds", "3"], capsys)
+    exact = upstream_mle_elo(df, "base", tol=1e-12, max_iter=10000)
+    assert code == 0
+    for model in ("m1", "m2", "m3"):
+        line = next(x for x in out.splitlines() if x.startswith(f"{model} "))
+        assert exact[model] - 1 < int(line.split("score:")[1].split("|")[0]) <= exact[model] + 1e-6  # int()
 
 
 def test_separated_models_on_a_general_graph():

@@ -35,10 +35,10 @@ def upstream_matrix(df: pd.DataFrame, k: int = 0) -> tuple[np.ndarray, np.ndarra
     return X, Y, models
 
 
-def upstream_mle_elo(df: pd.DataFrame, baseline: str) -> pd.Series:
+def upstream_mle_elo(df: pd.DataFrame, baseline: str, tol: float = 1e-8, max_iter: int = 100) -> pd.Series:
     """Upstream compute_mle_elo: unpenalised fit, tol 1e-8, baseline at 1000."""
     X, Y, models = upstream_matrix(df)
-    lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-8).fit(X, Y)
+    lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=tol, max_iter=max_iter).fit(X, Y)
     elo = 400 * lr.coef_[0] + 1000
     elo += 1000 - elo[models[baseline]]
     return pd.Series(elo, index=models.index)
