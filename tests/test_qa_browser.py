@@ -714,7 +714,7 @@ def test_browser_shows_question_answers_and_judgments(chromium, server, tmp_path
         # The viewport itself 1280x900 (the window's 900 include the browser's frame).
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
-        wait = WebDriverWait(driver, 15, poll_frequency=0.1)
+        wait = WebDriverWait(driver, 60, poll_frequency=0.1)  # generous: CI machines can be loaded
 
         def text_of(elem_id: str) -> str:
             return driver.find_element(By.ID, elem_id).get_attribute("textContent") or ""
@@ -897,10 +897,12 @@ def test_browser_shows_raw_html_of_answers_and_judgments_as_text(chromium, tmp_p
 
     config = make_bench(tmp_path)
     data = tmp_path / "data"
-    hostile = [answer_record(UNJUDGED, q["question_id"], [HOSTILE_ANSWER]) for q in QUESTIONS]
-    write_jsonl(model_file(answer_dir(BENCH, data), UNJUDGED), hostile)
-    write_jsonl(model_file(judgment_dir(BENCH, JUDGE, data), UNJUDGED), [
-        {"question_id": q["question_id"], "model": UNJUDGED, "judge": JUDGE,
+    # The model the page opens on (the first judged one) answers and is judged with hostile text:
+    # nothing has to be selected, so the test does not race the page's start-up.
+    hostile = [answer_record(JUDGED, q["question_id"], [HOSTILE_ANSWER]) for q in QUESTIONS]
+    write_jsonl(model_file(answer_dir(BENCH, data), JUDGED), hostile)
+    write_jsonl(model_file(judgment_dir(BENCH, JUDGE, data), JUDGED), [
+        {"question_id": q["question_id"], "model": JUDGED, "judge": JUDGE,
          "games": [{"score": "A>B", "judgment": HOSTILE_JUDGMENT}] * 2} for q in QUESTIONS])
     # Served by main() in this process (gradio is imported already): no second server start-up.
     launched: list = []
@@ -912,13 +914,8 @@ def test_browser_shows_raw_html_of_answers_and_judgments_as_text(chromium, tmp_p
                             "--leaderboard-dir", str(tmp_path / "leaderboard")]) == 0
     driver = start_chromium(tmp_path)
     try:
-        wait = WebDriverWait(driver, 15, poll_frequency=0.1)
+        wait = WebDriverWait(driver, 60, poll_frequency=0.1)  # generous: CI machines can be loaded
         driver.get(f"http://127.0.0.1:{port}/")
-        box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#model-select input"))
-        box.click()
-        option = wait.until(lambda d: next((li for li in d.find_elements(By.CSS_SELECTOR, "#model-select li[role='option']")
-                                            if UNJUDGED in (li.get_attribute("aria-label") or "")), None))
-        option.click()
 
         def text_of(elem_id: str) -> str:
             return (driver.find_element(By.ID, elem_id).get_attribute("textContent") or "").replace(
