@@ -24,11 +24,19 @@ from fake_api import FakeAPI  # noqa: E402
 SHARED_DATA_ENV = "ARENA_HARD_SHARED_DATA"
 
 
+TEST_TIMEOUT = 300  # seconds; the slowest test takes a few seconds
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-timeout reads its setting
 def pytest_configure(config: pytest.Config) -> None:
     # Skip reasons in the summary (as `-rs`): a clone without the real data says what it lacks.
     chars = config.option.reportchars or ""
     if not set(chars) & set("saAN"):  # unless -r already asks for skips, or for nothing (-rN)
         config.option.reportchars = chars + "s"
+    # A test that hangs fails with its stack trace instead of stalling the whole run.
+    if (config.pluginmanager.hasplugin("timeout") and config.getoption("timeout", None) is None
+            and "PYTEST_TIMEOUT" not in os.environ and not config.getini("timeout")):
+        config.option.timeout = TEST_TIMEOUT
 
 
 @pytest.fixture
