@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import math
 import re
-import string
 import sys
 import time
 from collections.abc import Sequence
@@ -48,12 +46,12 @@ from utils import (
     DataError,
     Game,
     JsonlAppender,
+    JudgeSettings,
     Judgment,
     Message,
     ModelConfig,
     Question,
     bench_dir,
-    check_bench_name,
     check_endpoints,
     check_model_name,
     claim_output,
@@ -63,12 +61,11 @@ from utils import (
     is_complete_judgment,
     judgment_dir,
     load_api_config,
+    load_judge_settings,
     load_questions,
-    load_yaml,
     model_file,
     plural,
     read_jsonl_by_id,
-    require_keys,
     require_models,
     run_pool,
     setup_logging,
@@ -78,34 +75,6 @@ log = logging.getLogger("arena_hard.gen_judgment")
 
 # Sent, as upstream does, when a judge reply holds no verdict label.
 CONTINUE_PROMPT = "continue your judgment and finish by outputting a final verdict label"
-DEFAULT_REGEX = r"\[\[([AB<>=]+)\]\]"
-PLACEHOLDER = re.compile(r"(question|answer|ref_answer)_[1-9][0-9]*")
-# Keys read from the setting file; `name` is a label upstream's file carries.
-REQUIRED_KEYS = ("judge_model", "bench_name", "system_prompt", "prompt_template", "model_list")
-KNOWN_KEYS = set(REQUIRED_KEYS) | {"name", "reference", "ref_model", "baseline", "baseline_model", "pairwise",
-                                   "temperature", "max_tokens", "regex_pattern", "number_of_judgment_attempts"}
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    """judge_config.yaml, validated."""
-
-    judge_model: str  # api_config entry of the judge; also its folder and the records' "judge"
-    bench_name: str
-    system_prompt: str
-    prompt_templates: tuple[str, ...]
-    model_list: tuple[str, ...]
-    regex: re.Pattern
-    baseline_model: str | None  # None: baseline off
-    ref_models: tuple[str, ...]  # empty: reference off
-    pairwise: bool = True
-    temperature: float = 0.0
-    max_tokens: int = 4096
-    attempts: int = 2  # number_of_judgment_attempts
-
-    @property
-    def games(self) -> int:
-        return 2 if self.pairwise else 1
 
 
 @dataclass(frozen=True)
@@ -232,97 +201,6 @@ def judge_pair(task: PairTask, judge: ModelConfig, settings: JudgeSettings) -> J
 # --------------------------------------------------------------------------------------------
 # Config and work list
 # --------------------------------------------------------------------------------------------
-
-
-_REQUIRED = object()
-
-
-def _typed(config: dict, key: str, kinds: type | tuple[type, ...], path: str | Path, default: Any = _REQUIRED) -> Any:
-    """config[key] checked against `kinds` (null or absent gives `default`, if there is one)."""
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    value = config.get(key)
-    if value is None and default is not _REQUIRED:
-        return default
-    # bool is an int subclass: accept it only where a bool is wanted
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise ConfigError(f"{path}: {key}: expected {names}, got {value!r}")
-    return value
-
-
-def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = True) -> tuple[str, ...]:
-    value = config.get(key)
-    if isinstance(value, str) and allow_single:
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{path}: {key}: expected a non-empty list of strings, got {value!r}")
-    return tuple(dict.fromkeys(value))  # duplicates once, order kept
-
-
-def _check_template(template: str, where: str) -> None:
-    try:
-        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
-                  if name is not None]
-    except ValueError as e:
-        raise ConfigError(f"{where}: {e} (write literal braces as {{{{ and }}}})") from None
-    for name, spec, conversion in fields:
-        if not PLACEHOLDER.fullmatch(name):
-            raise ConfigError(f"{where}: unknown placeholder {{{name}}} (expected question_N, answer_N or ref_answer_N)")
-        if spec or conversion:
-            raise ConfigError(f"{where}: placeholder {{{name}}} takes no format spec or conversion")
-
-
-def load_judge_settings(path: str | Path) -> JudgeSettings:
-    """Read and check judge_config.yaml; ConfigError names the file and key."""
-    config = load_yaml(path)
-    require_keys(config, REQUIRED_KEYS, path)
-    unknown = sorted(set(config) - KNOWN_KEYS)
-    if unknown:
-        log.warning("%s: unknown key(s) ignored: %s", path, ", ".join(map(str, unknown)))
-    judge_model = _typed(config, "judge_model", str, path)
-    bench_name = _typed(config, "bench_name", str, path)
-    system_prompt = _typed(config, "system_prompt", str, path)
-    templates = _string_list(config, "prompt_template", path)
-    for i, template in enumerate(templates):
-        _check_template(template, f"{path}: prompt_template[{i}]")
-    model_list = _string_list(config, "model_list", path, allow_single=False) if config["model_list"] else ()
-
-    baseline_model = None
-    if _typed(config, "baseline", bool, path, True):
-        if not config.get("baseline_model"):
-            raise ConfigError(f"{path}: baseline_model: required when baseline is true")
-        baseline_model = _typed(config, "baseline_model", str, path)
-    ref_models: tuple[str, ...] = ()
-    if _typed(config, "reference", bool, path, False):
-        if not config.get("ref_model"):
-            raise ConfigError(f"{path}: ref_model: required when reference is true")
-        ref_models = _string_list(config, "ref_model", path)  # upstream takes a list; one name is accepted
-
-    regex_text = _typed(config, "regex_pattern", str, path, DEFAULT_REGEX)
-    try:
-        regex = re.compile(regex_text)
-    except re.error as e:
-        raise ConfigError(f"{path}: regex_pattern: invalid regular expression ({e})") from None
-    if regex.groups > 1:
-        raise ConfigError(f"{path}: regex_pattern: at most one capture group (the label), found {regex.groups}")
-    max_tokens = _typed(config, "max_tokens", int, path, 4096)
-    attempts = _typed(config, "number_of_judgment_attempts", int, path, 2)
-    if max_tokens < 1:
-        raise ConfigError(f"{path}: max_tokens: must be at least 1")
-    if attempts < 1:
-        raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
-    temperature = _typed(config, "temperature", (int, float), path, 0)
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ConfigError(f"{path}: temperature: expected a finite number of at least 0, got {temperature!r}")
-    check_bench_name(bench_name, f"{path}: bench_name")  # refuses names that would leave the data folder
-    return JudgeSettings(
-        judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
-        prompt_templates=templates, model_list=model_list, regex=regex,
-        baseline_model=baseline_model, ref_models=ref_models,
-        pairwise=_typed(config, "pairwise", bool, path, True),
-        temperature=float(temperature),
-        max_tokens=max_tokens, attempts=attempts,
-    )
 
 
 def load_answers_of(model: str, directories: Sequence[Path], role: str, setting_file: str | Path,

@@ -16,6 +16,7 @@ import os
 import random
 import re
 import signal
+import string
 import sys
 import tempfile
 import threading
@@ -313,6 +314,92 @@ def is_complete_judgment(judgment: dict) -> bool:
         if game.get("score") is None and UPSTREAM_ERROR in (r.strip() for r in replies):
             return False
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# Verdicts: judge labels, game outcomes and their counts
+# --------------------------------------------------------------------------------------------
+
+# Winner of a game: model A (game 1 shows the baseline as A), model B, or a tie.
+MODEL_A, MODEL_B, TIE = 0, 1, 2
+
+# Judge label -> (winner, strong?) for game 1 (baseline is A); game 2 shows the model as A.
+GAME1_LABELS = {"A>>B": (MODEL_A, True), "A>B": (MODEL_A, False), "A=B": (TIE, False),
+                "B>A": (MODEL_B, False), "B>>A": (MODEL_B, True)}
+GAME2_LABELS = {"A>>B": (MODEL_B, True), "A>B": (MODEL_B, False), "A=B": (TIE, False),
+                "B>A": (MODEL_A, False), "B>>A": (MODEL_A, True)}
+
+# How a model's games went, from its side (show_result.py --full-stats, the browser's counts).
+FULL_STATS_COLUMNS = ("strong_wins", "wins", "ties", "losses", "strong_losses", "unparsable")
+
+# Columns show_result.py writes after upstream's in a leaderboard CSV: what it was made from.
+LEADERBOARD_SOURCE_COLUMNS = ("bench_name", "judge_name")
+
+
+def has_game(judgment: Judgment, g: int) -> bool:
+    """Whether game g (0 or 1) was played: a judgment made with pairwise off has one game, and a
+    null entry (upstream's failed game, see played_games; in raw records, which qa_browser reads
+    unchecked, also a "games" that is not a list) counts as not played."""
+    games = judgment.get("games")
+    return isinstance(games, list) and g < len(games) and games[g] is not None
+
+
+def played_games(games: list) -> list:
+    """`games` with upstream's failed games as not played (None): a game is_complete_judgment
+    rejects (no verdict, a reply that is exactly "$ERROR$") counts as missing, not unparsable.
+
+    Such a game gives no battle either way (its score is null); it only leaves --full-stats, the
+    judge diagnostics and the browser's verdict counts. The other game of the judgment still counts.
+    """
+    return [None if isinstance(game, dict) and not is_complete_judgment({"games": [game]}) else game
+            for game in games]
+
+
+def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
+    """(winner code, strong?) of game g (0 or 1) of a judgment, game 2 mirrored.
+
+    None when the game is absent or has no valid verdict: a null score, an unknown label
+    (upstream's else branch: no battle) or a value that is not a string.
+    """
+    if not has_game(judgment, g):
+        return None
+    game = judgment["games"][g]
+    score = game.get("score") if isinstance(game, dict) else None
+    if not isinstance(score, str):
+        return None
+    return (GAME1_LABELS if g == 0 else GAME2_LABELS).get(score)
+
+
+# Column of FULL_STATS_COLUMNS for an outcome, read from the model's side.
+_OUTCOME_COLUMN = {(MODEL_B, True): "strong_wins", (MODEL_B, False): "wins", (TIE, False): "ties",
+                   (MODEL_A, False): "losses", (MODEL_A, True): "strong_losses"}
+
+
+def game_column(judgment: Judgment, g: int) -> str | None:
+    """The FULL_STATS_COLUMNS entry of game g (0 or 1) from the model's side; None if not played."""
+    if not has_game(judgment, g):
+        return None
+    outcome = game_outcome(judgment, g)
+    return _OUTCOME_COLUMN[outcome] if outcome is not None else "unparsable"
+
+
+def count_games(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, int]:
+    """How many of the games played were strong wins, wins, ties, losses, strong losses, unparsable."""
+    counts = dict.fromkeys(FULL_STATS_COLUMNS, 0)
+    for judgment in judgments:
+        for g in range(1 if first_game_only else 2):
+            column = game_column(judgment, g)
+            if column is not None:
+                counts[column] += 1
+    return counts
+
+
+def game_counts(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, dict[str, int]]:
+    """count_games per model (the judgments' "model" field), models in order of first appearance."""
+    by_model: dict[str, list[Judgment]] = {}
+    for judgment in judgments:
+        by_model.setdefault(judgment["model"], []).append(judgment)
+    return {model: count_games(rows, first_game_only) for model, rows in by_model.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -768,6 +855,132 @@ def require_keys(config: dict[str, Any], keys: Iterable[str], path: str | Path) 
     for key in keys:
         if key not in config:
             raise ConfigError(f"{path}: missing key {key!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# The judge settings (judge_config.yaml)
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_VERDICT_REGEX = r"\[\[([AB<>=]+)\]\]"
+TEMPLATE_PLACEHOLDER = re.compile(r"(question|answer|ref_answer)_[1-9][0-9]*")
+# Keys read from judge_config.yaml; `name` is a label upstream's file carries.
+JUDGE_REQUIRED_KEYS = ("judge_model", "bench_name", "system_prompt", "prompt_template", "model_list")
+JUDGE_KNOWN_KEYS = set(JUDGE_REQUIRED_KEYS) | {"name", "reference", "ref_model", "baseline", "baseline_model",
+                                               "pairwise", "temperature", "max_tokens", "regex_pattern",
+                                               "number_of_judgment_attempts"}
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """judge_config.yaml, validated."""
+
+    judge_model: str  # api_config entry of the judge; also its folder and the records' "judge"
+    bench_name: str
+    system_prompt: str
+    prompt_templates: tuple[str, ...]
+    model_list: tuple[str, ...]
+    regex: re.Pattern
+    baseline_model: str | None  # None: baseline off
+    ref_models: tuple[str, ...]  # empty: reference off
+    pairwise: bool = True
+    temperature: float = 0.0
+    max_tokens: int = 4096
+    attempts: int = 2  # number_of_judgment_attempts
+
+    @property
+    def games(self) -> int:
+        return 2 if self.pairwise else 1
+
+
+_REQUIRED = object()
+
+
+def _typed(config: dict, key: str, kinds: type | tuple[type, ...], path: str | Path, default: Any = _REQUIRED) -> Any:
+    """config[key] checked against `kinds` (null or absent gives `default`, if there is one)."""
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    value = config.get(key)
+    if value is None and default is not _REQUIRED:
+        return default
+    # bool is an int subclass: accept it only where a bool is wanted
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{path}: {key}: expected {names}, got {value!r}")
+    return value
+
+
+def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = True) -> tuple[str, ...]:
+    value = config.get(key)
+    if isinstance(value, str) and allow_single:
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{path}: {key}: expected a non-empty list of strings, got {value!r}")
+    return tuple(dict.fromkeys(value))  # duplicates once, order kept
+
+
+def _check_template(template: str, where: str) -> None:
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e} (write literal braces as {{{{ and }}}})") from None
+    for name, spec, conversion in fields:
+        if not TEMPLATE_PLACEHOLDER.fullmatch(name):
+            raise ConfigError(f"{where}: unknown placeholder {{{name}}} (expected question_N, answer_N or ref_answer_N)")
+        if spec or conversion:
+            raise ConfigError(f"{where}: placeholder {{{name}}} takes no format spec or conversion")
+
+
+def load_judge_settings(path: str | Path) -> JudgeSettings:
+    """Read and check judge_config.yaml; ConfigError names the file and key."""
+    config = load_yaml(path)
+    require_keys(config, JUDGE_REQUIRED_KEYS, path)
+    unknown = sorted(set(config) - JUDGE_KNOWN_KEYS)
+    if unknown:
+        log.warning("%s: unknown key(s) ignored: %s", path, ", ".join(map(str, unknown)))
+    judge_model = _typed(config, "judge_model", str, path)
+    bench_name = _typed(config, "bench_name", str, path)
+    system_prompt = _typed(config, "system_prompt", str, path)
+    templates = _string_list(config, "prompt_template", path)
+    for i, template in enumerate(templates):
+        _check_template(template, f"{path}: prompt_template[{i}]")
+    model_list = _string_list(config, "model_list", path, allow_single=False) if config["model_list"] else ()
+
+    baseline_model = None
+    if _typed(config, "baseline", bool, path, True):
+        if not config.get("baseline_model"):
+            raise ConfigError(f"{path}: baseline_model: required when baseline is true")
+        baseline_model = _typed(config, "baseline_model", str, path)
+    ref_models: tuple[str, ...] = ()
+    if _typed(config, "reference", bool, path, False):
+        if not config.get("ref_model"):
+            raise ConfigError(f"{path}: ref_model: required when reference is true")
+        ref_models = _string_list(config, "ref_model", path)  # upstream takes a list; one name is accepted
+
+    regex_text = _typed(config, "regex_pattern", str, path, DEFAULT_VERDICT_REGEX)
+    try:
+        regex = re.compile(regex_text)
+    except re.error as e:
+        raise ConfigError(f"{path}: regex_pattern: invalid regular expression ({e})") from None
+    if regex.groups > 1:
+        raise ConfigError(f"{path}: regex_pattern: at most one capture group (the label), found {regex.groups}")
+    max_tokens = _typed(config, "max_tokens", int, path, 4096)
+    attempts = _typed(config, "number_of_judgment_attempts", int, path, 2)
+    if max_tokens < 1:
+        raise ConfigError(f"{path}: max_tokens: must be at least 1")
+    if attempts < 1:
+        raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
+    temperature = _typed(config, "temperature", (int, float), path, 0)
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"{path}: temperature: expected a finite number of at least 0, got {temperature!r}")
+    check_bench_name(bench_name, f"{path}: bench_name")  # refuses names that would leave the data folder
+    return JudgeSettings(
+        judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
+        prompt_templates=templates, model_list=model_list, regex=regex,
+        baseline_model=baseline_model, ref_models=ref_models,
+        pairwise=_typed(config, "pairwise", bool, path, True),
+        temperature=float(temperature),
+        max_tokens=max_tokens, attempts=attempts,
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import gen_judgment
 from conftest import write_jsonl
 from fake_api import FakeAPI, HoldAfter, message_text
 from gen_judgment import CONTINUE_PROMPT, build_game_prompt, parse_verdict
+from utils import load_judge_settings
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = re.compile(r"\[\[([AB<>=]+)\]\]")
@@ -786,7 +787,7 @@ def test_upstream_config_and_data(tmp_path, api, capsys, shared_data):
 
 
 def test_shipped_config_loads_and_keeps_upstream_structure():
-    settings = gen_judgment.load_judge_settings(REPO / "config" / "judge_config.yaml")
+    settings = load_judge_settings(REPO / "config" / "judge_config.yaml")
     assert settings.judge_model == "gpt-4-1106-preview" and settings.baseline_model == "gpt-4-0314"
     assert settings.pairwise and settings.attempts == 2 and settings.max_tokens == 4096
     assert settings.temperature == 0 and settings.ref_models == () and settings.model_list == ("gpt-3.5-turbo-0125",)
@@ -798,7 +799,7 @@ def test_shipped_config_loads_and_keeps_upstream_structure():
 
 
 def test_shipped_judge_prompt_is_our_own_prose_not_upstreams(shared_data):
-    settings = gen_judgment.load_judge_settings(REPO / "config" / "judge_config.yaml")
+    settings = load_judge_settings(REPO / "config" / "judge_config.yaml")
     upstream = yaml.safe_load((shared_data / "config" / "judge_config.yaml").read_text(encoding="utf-8"))
     assert settings.system_prompt != upstream["system_prompt"]
     upstream_sentences = {s.strip() for s in re.split(r"[.\n]", upstream["system_prompt"]) if len(s.strip()) > 30}

@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 
 import qa_browser
-import show_result
 from qa_browser import (
     ALL_CLUSTERS,
     NO_ANSWER,
@@ -36,10 +35,8 @@ from qa_browser import (
     answer_markdown,
     categories,
     clusters,
-    count_games,
     game_markdown,
     leaderboard_csvs,
-    load_judge_settings,
     parse_auth,
     question_choices,
     question_markdown,
@@ -48,7 +45,16 @@ from qa_browser import (
     verdict_rows,
 )
 from conftest import write_jsonl
-from utils import ConfigError, DataError, answer_dir, judgment_dir, model_file
+from utils import (
+    FULL_STATS_COLUMNS,
+    ConfigError,
+    DataError,
+    answer_dir,
+    count_games,
+    judgment_dir,
+    load_judge_settings,
+    model_file,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -148,7 +154,7 @@ def test_model_verdict_reads_game_2_mirrored(score, game, expected):
     games = [None, None]  # a null game counts as not played
     games[game - 1] = {"user_prompt": "", "judgment": "", "score": score}
     counts = count_games([{"question_id": "q", "model": "m", "games": games}])
-    assert counts == {**dict.fromkeys(show_result.FULL_STATS_COLUMNS, 0), expected.replace(" ", "_"): 1}
+    assert counts == {**dict.fromkeys(FULL_STATS_COLUMNS, 0), expected.replace(" ", "_"): 1}
 
 
 def test_count_verdicts_and_rows():
