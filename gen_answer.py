@@ -43,7 +43,6 @@ from pathlib import Path
 import shortuuid
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from add_markdown_info import conv_metadata, count_tokens
 from utils import (
     UPSTREAM_RAW_BASE,
     Answer,
@@ -65,6 +64,8 @@ from utils import (
     check_model_name,
     claim_output,
     complete,
+    conv_metadata,
+    count_tokens,
     fetch_official_data,
     is_complete_answer,
     load_api_config,

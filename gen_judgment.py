@@ -56,6 +56,7 @@ from utils import (
     check_model_name,
     claim_output,
     complete,
+    count_tokens,
     drop_superseded_lines,
     is_complete_answer,
     is_complete_judgment,
@@ -294,8 +295,6 @@ def report_counts(counts: dict[str, ModelCounts], settings: JudgeSettings) -> No
 
 def print_dry_run(tasks: Sequence[PairTask], settings: JudgeSettings) -> None:
     """Per model: judgments that would be made and an estimate of the prompt tokens sent."""
-    from add_markdown_info import count_tokens  # tiktoken loads only for a dry run
-
     system_tokens = count_tokens(settings.system_prompt)
     per_model: dict[str, list[int]] = {model: [0, 0] for model in settings.model_list}
     for task in tasks:

@@ -23,7 +23,7 @@ import yaml
 
 import gen_answer
 import utils
-from add_markdown_info import conv_metadata, count_tokens
+from utils import conv_metadata, count_tokens
 from conftest import write_jsonl
 from fake_api import FakeAPI, HoldAfter
 

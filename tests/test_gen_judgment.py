@@ -500,7 +500,7 @@ def test_missing_setting_file(tmp_path, api, caplog):
 
 
 def test_dry_run_calls_nothing_and_counts(tmp_path, api, capsys):
-    from add_markdown_info import count_tokens
+    from utils import count_tokens
 
     qids = simple_bench(tmp_path / "data", 5, models=("m1", "m2"))
     setup = Setup(tmp_path, api, model_list=["m1", "m2"])
