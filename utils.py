@@ -1292,24 +1292,15 @@ def _make_cohere(ep: Endpoint, timeout: float) -> Any:
     return cohere.ClientV2(**kwargs)
 
 
-@functools.cache
-def _sdk_response_class(sdk: str) -> type:
-    """The HTTP response class of an SDK's own HTTP library (httpx2 for openai 3.x, httpx before)."""
-    import importlib
-
-    base = importlib.import_module(sdk + "._base_client")
-    http = getattr(base, "httpx2", None) or getattr(base, "httpx")
-    return http.Response
-
-
 def _call_openai(client: Any, model: str, messages: list[Message], temperature: float,
                  max_tokens: int) -> ProviderReply:
-    # client.post() is the SDK's documented way to reach an endpoint by path. It keeps the
-    # SDK's auth, base URL, Azure deployment routing and error classes, and skips its request
-    # and response model validation, which was ~40% of the client CPU per call (it matters
-    # with 64 threads in one process).
+    import httpx2  # the HTTP library of the openai SDK (one of its requirements)
+
+    # client.post(path, cast_to=httpx2.Response) is the SDK's documented call for an endpoint by
+    # path: it keeps the SDK's auth, base URL, Azure deployment routing and error classes, and
+    # builds none of its request and response models, which cost CPU on every call.
     body = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
-    data = client.post("/chat/completions", body=body, cast_to=_sdk_response_class("openai")).json()
+    data = client.post("/chat/completions", body=body, cast_to=httpx2.Response).json()
     choices = data.get("choices") if isinstance(data, dict) else None
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
     content = message.get("content") if isinstance(message, dict) else None
