@@ -267,25 +267,6 @@ def load_questions(path: str | Path) -> list[Question]:
     return questions
 
 
-def _load_per_model(directory: str | Path, required: Sequence[str]) -> dict[str, dict[str, dict]]:
-    """{model name (from the file name): {question_id: record}} for every *.jsonl in a folder."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return {}
-    return {model_from_filename(path): read_jsonl_by_id(path, required)
-            for path in sorted(directory.glob("*.jsonl"))}
-
-
-def load_model_answers(directory: str | Path) -> dict[str, dict[str, Answer]]:
-    """{model name: {question_id: answer}} for every *.jsonl in an answer folder."""
-    return _load_per_model(directory, ("question_id", "choices"))  # type: ignore[return-value]
-
-
-def load_judgments(directory: str | Path) -> dict[str, dict[str, Judgment]]:
-    """{model name: {question_id: judgment}} for every *.jsonl in a judgment folder."""
-    return _load_per_model(directory, ("question_id", "games"))  # type: ignore[return-value]
-
-
 UPSTREAM_ERROR = "$ERROR$"  # what upstream stores as an answer or judgment after its retries fail
 
 
@@ -533,28 +514,12 @@ class JsonlAppender:
         self._cut_torn_tail()
 
     def _cut_torn_tail(self) -> None:
-        size = os.fstat(self._fd).st_size
-        if size == 0:
-            return
         with open(self.path, "rb") as f:
-            f.seek(max(0, size - 1))
-            if f.read(1) == b"\n":
-                return
-            # Find the last newline; everything after it is an interrupted write.
-            block = 1 << 16
-            pos = size
-            keep = 0
-            while pos > 0:
-                start = max(0, pos - block)
-                f.seek(start)
-                chunk = f.read(pos - start)
-                idx = chunk.rfind(b"\n")
-                if idx >= 0:
-                    keep = start + idx + 1
-                    break
-                pos = start
-            f.seek(keep)
-            tail = f.read()
+            data = f.read()
+        if not data or data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1  # everything after the last newline is an interrupted write
+        tail = data[keep:]
         try:
             whole = isinstance(json.loads(tail), dict)
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -563,7 +528,7 @@ class JsonlAppender:
             os.write(self._fd, b"\n")
             return
         log.warning("%s: cutting an incomplete last line (%d bytes) left by an interrupted write",
-                    self.path, size - keep)
+                    self.path, len(tail))
         os.truncate(self.path, keep)
 
     def append(self, record: dict) -> None:
@@ -665,15 +630,9 @@ def drop_superseded_lines(path: str | Path) -> bool:
     return True
 
 
+@functools.cache
 def _umask() -> int:
-    """The process umask, read without changing it where Linux allows (os.umask sets it)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
+    """The process umask, read once (os.umask reads it only by setting it, so it is set back)."""
     umask = os.umask(0o022)
     os.umask(umask)
     return umask
@@ -1647,67 +1606,6 @@ class CtrlC:
             if self.pending:
                 self.pending = False
                 raise KeyboardInterrupt
-
-
-# --------------------------------------------------------------------------------------------
-# Official data from the upstream repository, pinned and checked
-# --------------------------------------------------------------------------------------------
-
-UPSTREAM_COMMIT = "ff46f0acdc00f8f4d904716bd725d878f9f9332f"
-UPSTREAM_RAW_BASE = f"https://raw.githubusercontent.com/lmarena/arena-hard-auto/{UPSTREAM_COMMIT}/"
-# (path in the upstream repository, sha256, where it goes here relative to the repository root)
-OFFICIAL_FILES = (
-    ("data/arena-hard-v0.1/question.jsonl",
-     "4daad38811161c3ba5c248f26b90c3cef89634f4c772002ed9138c1e13f63e9f",
-     "data/arena-hard-v0.1/question.jsonl"),
-    ("data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl",
-     "245109b8fe7c3bef0304f1c559d29da377f97f61535ad1170b46a61a08eb9ac7",
-     "data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl"),
-    ("config/judge_config.yaml",
-     "6e001736bacacdb1591ffca7eec953a7089f8f5604872d1ca4f9a6f9de1ee451",
-     "config/judge_config.arena-hard-v0.1.yaml"),
-)
-
-
-class FetchError(Exception):
-    """The official data could not be downloaded or did not match its checksum."""
-
-
-def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BASE, timeout: float = 60.0) -> list[Path]:
-    """Download the pinned upstream question set, baseline answers and judge config under `root`.
-
-    Every file is checked against its sha256 before it is written (atomically). A file already
-    present is never overwritten (it may carry conv_metadata or edits). Returns the paths.
-    """
-    import hashlib
-    import urllib.error
-    import urllib.request
-
-    root = Path(root)
-    paths = []
-    for upstream_path, sha256, local in OFFICIAL_FILES:
-        dest = root / local
-        if dest.exists():
-            if hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
-                log.info("%s: already present, checksum ok", dest)
-            else:  # e.g. annotated by add_markdown_info.py, or edited: never overwritten
-                log.warning("%s: kept as it is (it differs from upstream's file; delete it to download again)", dest)
-            paths.append(dest)
-            continue
-        url = base_url.rstrip("/") + "/" + upstream_path
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                data = resp.read()
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise FetchError(f"cannot download {url}: {reason} (no network? download it by hand to {dest})") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != sha256:
-            raise FetchError(f"{url}: sha256 {digest} does not match the pinned {sha256}; nothing written")
-        write_atomic(dest, [data])
-        log.info("%s: downloaded, checksum ok", dest)
-        paths.append(dest)
-    return paths
 
 
 def _redact_record(record: logging.LogRecord) -> logging.LogRecord:

@@ -602,7 +602,7 @@ def upstream(tmp_path: Path, monkeypatch) -> Iterator[tuple[Path, str]]:
     for rel, content, _ in SYNTHETIC_OFFICIAL:
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
         (tree / rel).write_bytes(content)
-    monkeypatch.setattr(utils, "OFFICIAL_FILES", tuple(
+    monkeypatch.setattr(gen_answer, "OFFICIAL_FILES", tuple(
         (rel, hashlib.sha256(content).hexdigest(), local) for rel, content, local in SYNTHETIC_OFFICIAL))
 
     class QuietHandler(SimpleHTTPRequestHandler):
@@ -636,7 +636,7 @@ def test_fetch_official_data_writes_the_pinned_files(tmp_path, upstream, monkeyp
 
 
 def test_pinned_checksums_are_those_of_the_real_upstream_files(shared_data):
-    for upstream_path, sha256, _ in utils.OFFICIAL_FILES:
+    for upstream_path, sha256, _ in gen_answer.OFFICIAL_FILES:
         assert hashlib.sha256((shared_data / upstream_path.removeprefix("data/")).read_bytes()).hexdigest() == sha256
 
 
@@ -662,6 +662,17 @@ def test_fetch_official_data_refuses_a_corrupted_file(tmp_path, upstream, monkey
     [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert "sha256" in message and "question.jsonl" in message
     assert files_under(root) == []
+
+
+
+def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
+    dest = tmp_path / "data" / "arena-hard-v0.1" / "model_answer" / "gpt-4-0314.jsonl"
+    dest.parent.mkdir(parents=True)
+    dest.write_text('{"question_id": "q", "conv_metadata": {}}\n')
+    # the other two files are absent: the download of the first one fails (closed port)
+    with pytest.raises(gen_answer.FetchError, match="cannot download"):
+        gen_answer.fetch_official_data(tmp_path, base_url="http://127.0.0.1:9/")
+    assert "conv_metadata" in dest.read_text()
 
 
 # ---------------------------------------------------------------------------- unreachable servers
