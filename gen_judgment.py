@@ -95,6 +95,14 @@ class PairFailure:
 
 
 @dataclass
+class VerdictTally:
+    """What a run stored for one model: games judged, and how many of them got no verdict."""
+
+    games: int = 0
+    no_verdict: int = 0
+
+
+@dataclass
 class ModelCounts:
     """How the questions of one model were sorted while building the work list."""
 
@@ -318,21 +326,29 @@ def print_dry_run(tasks: Sequence[PairTask], settings: JudgeSettings) -> None:
 NO_VERDICT_WARN_SHARE = 0.2  # above this share of games without a verdict, the judge is suspect
 
 
-def report_no_verdicts(no_verdict: dict[str, list[int]], judge_model: str) -> None:
+def run_tally(tallies: dict[str, VerdictTally]) -> VerdictTally:
+    """The tallies of every model added up."""
+    return VerdictTally(sum(t.games for t in tallies.values()), sum(t.no_verdict for t in tallies.values()))
+
+
+def report_no_verdicts(tallies: dict[str, VerdictTally], judge_model: str) -> None:
     """A warning per model, and for the whole run, whose share of games without a verdict is
     above NO_VERDICT_WARN_SHARE: such a judge probably does not follow the prompt."""
-    def warn(missing: int, games: int, scope: str) -> None:
-        log.warning("judge %s gave no verdict in %d of %s%s; it may not follow the prompt: "
-                    "check one with qa_browser.py", judge_model, missing, plural(games, "game"), scope)
+    def suspect(tally: VerdictTally) -> bool:
+        return tally.games > 0 and tally.no_verdict > NO_VERDICT_WARN_SHARE * tally.games
+
+    def warn(tally: VerdictTally, scope: str) -> None:
+        log.warning("judge %s gave no verdict in %d of %s%s; it may not follow the prompt: check one with "
+                    "qa_browser.py", judge_model, tally.no_verdict, plural(tally.games, "game"), scope)
 
     warned = 0
-    for model, (missing, games) in no_verdict.items():
-        if games and missing > NO_VERDICT_WARN_SHARE * games:
-            warn(missing, games, f" of {model}")
+    for model, tally in tallies.items():
+        if suspect(tally):
+            warn(tally, f" of {model}")
             warned += 1
-    missing, games = (sum(t[i] for t in no_verdict.values()) for i in (0, 1))
-    if warned < len(no_verdict) and games and missing > NO_VERDICT_WARN_SHARE * games:
-        warn(missing, games, " of this run")
+    total = run_tally(tallies)
+    if warned < len(tallies) and suspect(total):
+        warn(total, " of this run")
 
 
 def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: JudgeSettings, out_dir: Path) -> int:
@@ -341,7 +357,7 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
 
     appenders: dict[str, JsonlAppender] = {}
     written = 0
-    no_verdict: dict[str, list[int]] = {}  # per model: [games without a verdict, games]
+    tallies: dict[str, VerdictTally] = {}
     failures: list[tuple[PairTask, str]] = []
     interrupted = False
     write_error: str | None = None
@@ -360,9 +376,9 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
                         appender = appenders[task.model] = JsonlAppender(model_file(out_dir, task.model))
                     appender.append(result)
                     written += 1
-                    tally = no_verdict.setdefault(task.model, [0, 0])
-                    tally[0] += sum(game["score"] is None for game in result["games"])
-                    tally[1] += len(result["games"])
+                    tally = tallies.setdefault(task.model, VerdictTally())
+                    tally.no_verdict += sum(game["score"] is None for game in result["games"])
+                    tally.games += len(result["games"])
     except KeyboardInterrupt:
         interrupted = True
     except OSError as e:  # disk full, read-only folder: no call is paid for that cannot be stored
@@ -379,11 +395,11 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
         except OSError as e:  # the appended lines stand; the next run tidies the file
             log.warning("%s: not tidied: %s", appender.path, e.strerror or e)
 
-    unparsable, games = (sum(t[i] for t in no_verdict.values()) for i in (0, 1))
+    total = run_tally(tallies)
     log.info("wrote %d of %s in %.1f s to %s; %d of %s without a verdict (stored with score null)",
              written, plural(len(tasks), "judgment"), time.perf_counter() - start, out_dir,
-             unparsable, plural(games, "game"))
-    report_no_verdicts(no_verdict, settings.judge_model)
+             total.no_verdict, plural(total.games, "game"))
+    report_no_verdicts(tallies, settings.judge_model)
     for task, error in failures[:10]:
         log.error("not judged: %s, question %s: %s", task.model, task.question_id, error)
     if failures:

@@ -831,7 +831,9 @@ def test_a_few_missing_verdicts_are_counted_without_a_warning(tmp_path, api, cap
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     assert any("1 of 10 games without a verdict" in m for m in caplog.messages)
     # the run's share is warned about too when only some of its models were
-    gen_judgment.report_no_verdicts({"m1": [1, 10], "m2": [2, 10], "m3": [4, 10]}, "j")
+    tallies = {model: gen_judgment.VerdictTally(games=10, no_verdict=n)
+               for model, n in (("m1", 1), ("m2", 2), ("m3", 4))}
+    gen_judgment.report_no_verdicts(tallies, "j")
     assert caplog.messages[-2:] == [
         "judge j gave no verdict in 4 of 10 games of m3; it may not follow the prompt: check one with qa_browser.py",
         "judge j gave no verdict in 7 of 30 games of this run; it may not follow the prompt: check one with qa_browser.py"]
