@@ -27,7 +27,15 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from utils import CtrlC, DataError, conv_metadata, iter_jsonl, setup_logging, without_lone_surrogates, write_jsonl_atomic
+from utils import (
+    DataError,
+    InterruptGuard,
+    conv_metadata,
+    iter_jsonl,
+    setup_logging,
+    without_lone_surrogates,
+    write_jsonl_atomic,
+)
 
 log = logging.getLogger("arena_hard.add_markdown_info")
 
@@ -113,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = done = 0
     results = run_jobs(jobs, workers)
     try:
-        with CtrlC():
+        with InterruptGuard():
             # Files are independent: a bad one is reported and the others are still written.
             for (src, dst), (count, error) in zip(jobs, results):
                 done += 1

@@ -49,7 +49,7 @@ from utils import (
     Completion,
     ConfigError,
     DataError,
-    CtrlC,
+    InterruptGuard,
     JsonlAppender,
     Message,
     ModelConfig,
@@ -310,7 +310,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     interrupted = False
     try:
         if run.todo:
-            with JsonlAppender(run.path) as appender, CtrlC() as ctrl_c, logging_redirect_tqdm():
+            with JsonlAppender(run.path) as appender, InterruptGuard() as interrupts, logging_redirect_tqdm():
                 results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name,
                                    progress=progress)
                 try:
@@ -325,7 +325,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                             log.warning("%s: question %s not answered: %s", run.model.name,
                                         question["question_id"], result.error)
                             continue
-                        with ctrl_c.hold():
+                        with interrupts.hold():
                             appender.append(result)  # one whole line, written by this thread only
                             tally.answered += 1
                 except KeyboardInterrupt:

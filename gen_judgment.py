@@ -42,9 +42,9 @@ from typing import Any
 from utils import (
     Answer,
     ConfigError,
-    CtrlC,
     DataError,
     Game,
+    InterruptGuard,
     JsonlAppender,
     JudgeSettings,
     Judgment,
@@ -365,12 +365,12 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
     work = functools.partial(judge_pair, judge=judge, settings=settings)
     results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}")
     try:
-        with logging_redirect_tqdm(), CtrlC() as ctrl_c:
+        with logging_redirect_tqdm(), InterruptGuard() as interrupts:
             for task, result in results:
                 if isinstance(result, PairFailure):
                     failures.append((task, result.error))
                     continue
-                with ctrl_c.hold():  # a record is never written without being counted
+                with interrupts.hold():  # a record is never written without being counted
                     appender = appenders.get(task.model)
                     if appender is None:
                         appender = appenders[task.model] = JsonlAppender(model_file(out_dir, task.model))

@@ -44,9 +44,9 @@ from utils import (
     MODEL_B,
     TIE,
     ConfigError,
-    CtrlC,
     DataError,
     Game,
+    InterruptGuard,
     Judgment,
     answer_dir,
     check_bench_name,
@@ -1455,7 +1455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        with CtrlC():  # as gen_answer and gen_judgment
+        with InterruptGuard():  # as gen_answer and gen_judgment
             apply_defaults(args)
             return run(args)
     except KeyboardInterrupt:  # the battles, bootstrap, CSV and quality files are written atomically

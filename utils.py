@@ -1572,7 +1572,7 @@ def run_pool(fn: Callable[[T], R], items: Sequence[T], parallel: int, desc: str 
         bar.close()
 
 
-class CtrlC:
+class InterruptGuard:
     """While active, Ctrl-C raises KeyboardInterrupt at once, except inside hold(): there it is
     raised when the block ends, so an answer is never stored without being counted."""
 
@@ -1581,7 +1581,7 @@ class CtrlC:
         self.pending = False
         self.previous: Any = None
 
-    def __enter__(self) -> CtrlC:
+    def __enter__(self) -> InterruptGuard:
         if threading.current_thread() is threading.main_thread():  # where signals are handled
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
