@@ -693,12 +693,10 @@ def _warn_separated(models: list[str], pseudo_point: np.ndarray, pseudo_rounds: 
 
 
 def single_threaded_blas() -> contextlib.AbstractContextManager:
-    """BLAS limited to one thread (threadpoolctl, when installed): the style fit solves many small
-    systems, where BLAS threads only contend for the cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
+    """BLAS limited to one thread: the style fit solves many small systems, where BLAS threads
+    only contend for the cores."""
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=1, user_api="blas")
 
 
