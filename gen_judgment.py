@@ -243,7 +243,7 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
                for model in settings.model_list}
     baseline = (load_answers_of(settings.baseline_model, [answer_folder], "baseline_model", setting_file)
                 if settings.baseline_model else None)
-    # REFERENCE.md keeps reference answers in reference_answer/; model_answer/ is accepted too.
+    # Reference answers belong in reference_answer/ (no script writes there); model_answer/ is accepted too.
     references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file,
                                   inputs=[root / "reference_answer"])
                   for m in settings.ref_models]
