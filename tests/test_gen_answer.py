@@ -9,7 +9,6 @@ import hashlib
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ import yaml
 import gen_answer
 import utils
 from utils import conv_metadata, count_tokens
-from conftest import write_jsonl
+from conftest import disk_full_after, free_port, write_jsonl
 from fake_api import FakeAPI, HoldAfter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -442,23 +441,10 @@ def test_unwritable_output_is_an_error_before_any_request(project, api, caplog, 
 
 
 def test_disk_full_mid_run_stops_requests_and_keeps_what_was_written(project, caplog, capsys, monkeypatch):
-    import errno
-    import os
-
-    real_write = os.write
-    lines = []
-
-    def disk_full_after_3_answers(fd: int, data: bytes) -> int:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("m.jsonl"):
-            if len(lines) == 3:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            lines.append(data)
-        return real_write(fd, data)
-
     with FakeAPI(latency=0.02) as api:
         project.write({"m": openai_entry(api, parallel=2), "n": openai_entry(api, parallel=2)},
                       [question(f"q{i:02d}", f"prompt {i}") for i in range(40)])
-        monkeypatch.setattr(os, "write", disk_full_after_3_answers)
+        lines = disk_full_after(monkeypatch, "m.jsonl", 3)
         assert project.run() == 1
         time.sleep(0.2)  # a question a worker had started may still send its request
         sent = len(api.requests)
@@ -641,10 +627,7 @@ def test_pinned_checksums_are_those_of_the_real_upstream_files(shared_data):
 
 
 def test_fetch_official_data_reports_an_unreachable_server(tmp_path, monkeypatch, caplog):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, f"http://127.0.0.1:{port}/")
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, f"http://127.0.0.1:{free_port()}/")
     root = tmp_path / "clone"
     assert gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")]) == 1
     [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
@@ -676,13 +659,6 @@ def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
 
 
 # ---------------------------------------------------------------------------- unreachable servers
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_refused_port_is_one_line_naming_url_and_entry_within_seconds(project, api, caplog):

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import gen_judgment
-from conftest import write_jsonl
+from conftest import disk_full_after, free_port, write_jsonl
 from fake_api import FakeAPI, HoldAfter, message_text
 from gen_judgment import CONTINUE_PROMPT, build_game_prompt, parse_verdict
 from utils import load_judge_settings
@@ -669,23 +669,10 @@ def test_a_second_run_on_the_same_judgment_file_stops_before_any_request(tmp_pat
 
 
 def test_disk_full_mid_run_stops_paying_for_judgments(tmp_path, caplog, monkeypatch):
-    import errno
-    import os
-
     simple_bench(tmp_path / "data", 20)
-    real_write = os.write
-    stored = []
-
-    def disk_full_after_2_judgments(fd: int, data: bytes) -> int:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("m1.jsonl"):
-            if len(stored) == 2:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            stored.append(data)
-        return real_write(fd, data)
-
     with FakeAPI(latency=0.02, responder=verdict_responder()) as api:
         setup = Setup(tmp_path, api)
-        monkeypatch.setattr(os, "write", disk_full_after_2_judgments)
+        stored = disk_full_after(monkeypatch, "m1.jsonl", 2)
         assert setup.run() == 1
         time.sleep(0.2)  # a pair a worker had started may still send its requests
         # 2 pairs stored, the one that could not be, one or two more in flight: not the other 15
@@ -840,11 +827,7 @@ def test_a_few_missing_verdicts_are_counted_without_a_warning(tmp_path, api, cap
 
 
 def test_unreachable_judge_is_one_line_before_any_work(tmp_path, api, caplog):
-    import socket
-
-    with socket.socket() as s:  # a port where nothing listens
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     simple_bench(tmp_path / "data", 3)
     setup = Setup(tmp_path, api)
     setup.endpoint.update(endpoints=[{"api_base": f"http://127.0.0.1:{port}/v1", "api_key": "sk-test"}],

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -44,7 +43,7 @@ from qa_browser import (
     snippet,
     verdict_rows,
 )
-from conftest import write_jsonl
+from conftest import free_port, write_jsonl
 from utils import (
     FULL_STATS_COLUMNS,
     ConfigError,
@@ -631,12 +630,6 @@ def test_leaderboard_tab_reads_a_csv_written_after_start(tmp_path, launches):
 # --------------------------------------------------------------------------------------------
 # The page in headless Chromium
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
