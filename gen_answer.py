@@ -43,29 +43,27 @@ from pathlib import Path
 import shortuuid
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from add_markdown_info import conv_metadata, count_tokens
 from utils import (
-    UPSTREAM_RAW_BASE,
     Answer,
     Choice,
     Completion,
     ConfigError,
     DataError,
-    FetchError,
+    InterruptGuard,
     JsonlAppender,
     Message,
     ModelConfig,
     Question,
     Turn,
     answer_dir,
-    CtrlC,
     bench_dir,
     check_bench_name,
     check_endpoints,
     check_model_name,
     claim_output,
     complete,
-    fetch_official_data,
+    conv_metadata,
+    count_tokens,
     is_complete_answer,
     load_api_config,
     load_questions,
@@ -77,6 +75,7 @@ from utils import (
     require_models,
     run_pool,
     setup_logging,
+    write_atomic,
     write_jsonl_atomic,
 )
 
@@ -311,7 +310,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     interrupted = False
     try:
         if run.todo:
-            with JsonlAppender(run.path) as appender, CtrlC() as ctrl_c, logging_redirect_tqdm():
+            with JsonlAppender(run.path) as appender, InterruptGuard() as interrupts, logging_redirect_tqdm():
                 results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name,
                                    progress=progress)
                 try:
@@ -326,7 +325,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                             log.warning("%s: question %s not answered: %s", run.model.name,
                                         question["question_id"], result.error)
                             continue
-                        with ctrl_c.hold():
+                        with interrupts.hold():
                             appender.append(result)  # one whole line, written by this thread only
                             tally.answered += 1
                 except KeyboardInterrupt:
@@ -352,6 +351,67 @@ def summary_line(model_name: str, tally: Tally, max_tokens: int) -> str:
         line += (f"; skipped {plural(tally.too_long, 'question')} too long for max_tokens {max_tokens}: "
                  "raise max_tokens")
     return line
+
+
+# --------------------------------------------------------------------------------------------
+# Official data from the upstream repository, pinned and checked
+# --------------------------------------------------------------------------------------------
+
+UPSTREAM_COMMIT = "ff46f0acdc00f8f4d904716bd725d878f9f9332f"
+UPSTREAM_RAW_BASE = f"https://raw.githubusercontent.com/lmarena/arena-hard-auto/{UPSTREAM_COMMIT}/"
+# (path in the upstream repository, sha256, where it goes here relative to the repository root)
+OFFICIAL_FILES = (
+    ("data/arena-hard-v0.1/question.jsonl",
+     "4daad38811161c3ba5c248f26b90c3cef89634f4c772002ed9138c1e13f63e9f",
+     "data/arena-hard-v0.1/question.jsonl"),
+    ("data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl",
+     "245109b8fe7c3bef0304f1c559d29da377f97f61535ad1170b46a61a08eb9ac7",
+     "data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl"),
+    ("config/judge_config.yaml",
+     "6e001736bacacdb1591ffca7eec953a7089f8f5604872d1ca4f9a6f9de1ee451",
+     "config/judge_config.arena-hard-v0.1.yaml"),
+)
+
+
+class FetchError(Exception):
+    """The official data could not be downloaded or did not match its checksum."""
+
+
+def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BASE, timeout: float = 60.0) -> list[Path]:
+    """Download the pinned upstream question set, baseline answers and judge config under `root`.
+
+    Every file is checked against its sha256 before it is written (atomically). A file already
+    present is never overwritten (it may carry conv_metadata or edits). Returns the paths.
+    """
+    import hashlib
+    import urllib.error
+    import urllib.request
+
+    root = Path(root)
+    paths = []
+    for upstream_path, sha256, local in OFFICIAL_FILES:
+        dest = root / local
+        if dest.exists():
+            if hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
+                log.info("%s: already present, checksum ok", dest)
+            else:  # e.g. annotated by add_markdown_info.py, or edited: never overwritten
+                log.warning("%s: kept as it is (it differs from upstream's file; delete it to download again)", dest)
+            paths.append(dest)
+            continue
+        url = base_url.rstrip("/") + "/" + upstream_path
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                data = resp.read()
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise FetchError(f"cannot download {url}: {reason} (no network? download it by hand to {dest})") from None
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != sha256:
+            raise FetchError(f"{url}: sha256 {digest} does not match the pinned {sha256}; nothing written")
+        write_atomic(dest, [data])
+        log.info("%s: downloaded, checksum ok", dest)
+        paths.append(dest)
+    return paths
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import math
 import re
-import string
 import sys
 import time
 from collections.abc import Sequence
@@ -44,31 +42,31 @@ from typing import Any
 from utils import (
     Answer,
     ConfigError,
-    CtrlC,
     DataError,
     Game,
+    InterruptGuard,
     JsonlAppender,
+    JudgeSettings,
     Judgment,
     Message,
     ModelConfig,
     Question,
     bench_dir,
-    check_bench_name,
     check_endpoints,
     check_model_name,
     claim_output,
     complete,
+    count_tokens,
     drop_superseded_lines,
     is_complete_answer,
     is_complete_judgment,
     judgment_dir,
     load_api_config,
+    load_judge_settings,
     load_questions,
-    load_yaml,
     model_file,
     plural,
     read_jsonl_by_id,
-    require_keys,
     require_models,
     run_pool,
     setup_logging,
@@ -78,34 +76,6 @@ log = logging.getLogger("arena_hard.gen_judgment")
 
 # Sent, as upstream does, when a judge reply holds no verdict label.
 CONTINUE_PROMPT = "continue your judgment and finish by outputting a final verdict label"
-DEFAULT_REGEX = r"\[\[([AB<>=]+)\]\]"
-PLACEHOLDER = re.compile(r"(question|answer|ref_answer)_[1-9][0-9]*")
-# Keys read from the setting file; `name` is a label upstream's file carries.
-REQUIRED_KEYS = ("judge_model", "bench_name", "system_prompt", "prompt_template", "model_list")
-KNOWN_KEYS = set(REQUIRED_KEYS) | {"name", "reference", "ref_model", "baseline", "baseline_model", "pairwise",
-                                   "temperature", "max_tokens", "regex_pattern", "number_of_judgment_attempts"}
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    """judge_config.yaml, validated."""
-
-    judge_model: str  # api_config entry of the judge; also its folder and the records' "judge"
-    bench_name: str
-    system_prompt: str
-    prompt_templates: tuple[str, ...]
-    model_list: tuple[str, ...]
-    regex: re.Pattern
-    baseline_model: str | None  # None: baseline off
-    ref_models: tuple[str, ...]  # empty: reference off
-    pairwise: bool = True
-    temperature: float = 0.0
-    max_tokens: int = 4096
-    attempts: int = 2  # number_of_judgment_attempts
-
-    @property
-    def games(self) -> int:
-        return 2 if self.pairwise else 1
 
 
 @dataclass(frozen=True)
@@ -122,6 +92,14 @@ class PairFailure:
     """A judge call that failed after its retries: nothing is written for the pair."""
 
     error: str
+
+
+@dataclass
+class VerdictTally:
+    """What a run stored for one model: games judged, and how many of them got no verdict."""
+
+    games: int = 0
+    no_verdict: int = 0
 
 
 @dataclass
@@ -234,97 +212,6 @@ def judge_pair(task: PairTask, judge: ModelConfig, settings: JudgeSettings) -> J
 # --------------------------------------------------------------------------------------------
 
 
-_REQUIRED = object()
-
-
-def _typed(config: dict, key: str, kinds: type | tuple[type, ...], path: str | Path, default: Any = _REQUIRED) -> Any:
-    """config[key] checked against `kinds` (null or absent gives `default`, if there is one)."""
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    value = config.get(key)
-    if value is None and default is not _REQUIRED:
-        return default
-    # bool is an int subclass: accept it only where a bool is wanted
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise ConfigError(f"{path}: {key}: expected {names}, got {value!r}")
-    return value
-
-
-def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = True) -> tuple[str, ...]:
-    value = config.get(key)
-    if isinstance(value, str) and allow_single:
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{path}: {key}: expected a non-empty list of strings, got {value!r}")
-    return tuple(dict.fromkeys(value))  # duplicates once, order kept
-
-
-def _check_template(template: str, where: str) -> None:
-    try:
-        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
-                  if name is not None]
-    except ValueError as e:
-        raise ConfigError(f"{where}: {e} (write literal braces as {{{{ and }}}})") from None
-    for name, spec, conversion in fields:
-        if not PLACEHOLDER.fullmatch(name):
-            raise ConfigError(f"{where}: unknown placeholder {{{name}}} (expected question_N, answer_N or ref_answer_N)")
-        if spec or conversion:
-            raise ConfigError(f"{where}: placeholder {{{name}}} takes no format spec or conversion")
-
-
-def load_judge_settings(path: str | Path) -> JudgeSettings:
-    """Read and check judge_config.yaml; ConfigError names the file and key."""
-    config = load_yaml(path)
-    require_keys(config, REQUIRED_KEYS, path)
-    unknown = sorted(set(config) - KNOWN_KEYS)
-    if unknown:
-        log.warning("%s: unknown key(s) ignored: %s", path, ", ".join(map(str, unknown)))
-    judge_model = _typed(config, "judge_model", str, path)
-    bench_name = _typed(config, "bench_name", str, path)
-    system_prompt = _typed(config, "system_prompt", str, path)
-    templates = _string_list(config, "prompt_template", path)
-    for i, template in enumerate(templates):
-        _check_template(template, f"{path}: prompt_template[{i}]")
-    model_list = _string_list(config, "model_list", path, allow_single=False) if config["model_list"] else ()
-
-    baseline_model = None
-    if _typed(config, "baseline", bool, path, True):
-        if not config.get("baseline_model"):
-            raise ConfigError(f"{path}: baseline_model: required when baseline is true")
-        baseline_model = _typed(config, "baseline_model", str, path)
-    ref_models: tuple[str, ...] = ()
-    if _typed(config, "reference", bool, path, False):
-        if not config.get("ref_model"):
-            raise ConfigError(f"{path}: ref_model: required when reference is true")
-        ref_models = _string_list(config, "ref_model", path)  # upstream takes a list; one name is accepted
-
-    regex_text = _typed(config, "regex_pattern", str, path, DEFAULT_REGEX)
-    try:
-        regex = re.compile(regex_text)
-    except re.error as e:
-        raise ConfigError(f"{path}: regex_pattern: invalid regular expression ({e})") from None
-    if regex.groups > 1:
-        raise ConfigError(f"{path}: regex_pattern: at most one capture group (the label), found {regex.groups}")
-    max_tokens = _typed(config, "max_tokens", int, path, 4096)
-    attempts = _typed(config, "number_of_judgment_attempts", int, path, 2)
-    if max_tokens < 1:
-        raise ConfigError(f"{path}: max_tokens: must be at least 1")
-    if attempts < 1:
-        raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
-    temperature = _typed(config, "temperature", (int, float), path, 0)
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ConfigError(f"{path}: temperature: expected a finite number of at least 0, got {temperature!r}")
-    check_bench_name(bench_name, f"{path}: bench_name")  # refuses names that would leave the data folder
-    return JudgeSettings(
-        judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
-        prompt_templates=templates, model_list=model_list, regex=regex,
-        baseline_model=baseline_model, ref_models=ref_models,
-        pairwise=_typed(config, "pairwise", bool, path, True),
-        temperature=float(temperature),
-        max_tokens=max_tokens, attempts=attempts,
-    )
-
-
 def load_answers_of(model: str, directories: Sequence[Path], role: str, setting_file: str | Path,
                     inputs: Sequence[Path] = ()) -> dict[str, Answer]:
     """{question_id: answer} of `model` from the first folder that has its file; ConfigError if none.
@@ -356,7 +243,7 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
                for model in settings.model_list}
     baseline = (load_answers_of(settings.baseline_model, [answer_folder], "baseline_model", setting_file)
                 if settings.baseline_model else None)
-    # REFERENCE.md keeps reference answers in reference_answer/; model_answer/ is accepted too.
+    # Reference answers belong in reference_answer/ (no script writes there); model_answer/ is accepted too.
     references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file,
                                   inputs=[root / "reference_answer"])
                   for m in settings.ref_models]
@@ -416,8 +303,6 @@ def report_counts(counts: dict[str, ModelCounts], settings: JudgeSettings) -> No
 
 def print_dry_run(tasks: Sequence[PairTask], settings: JudgeSettings) -> None:
     """Per model: judgments that would be made and an estimate of the prompt tokens sent."""
-    from add_markdown_info import count_tokens  # tiktoken loads only for a dry run
-
     system_tokens = count_tokens(settings.system_prompt)
     per_model: dict[str, list[int]] = {model: [0, 0] for model in settings.model_list}
     for task in tasks:
@@ -441,21 +326,29 @@ def print_dry_run(tasks: Sequence[PairTask], settings: JudgeSettings) -> None:
 NO_VERDICT_WARN_SHARE = 0.2  # above this share of games without a verdict, the judge is suspect
 
 
-def report_no_verdicts(no_verdict: dict[str, list[int]], judge_model: str) -> None:
+def run_tally(tallies: dict[str, VerdictTally]) -> VerdictTally:
+    """The tallies of every model added up."""
+    return VerdictTally(sum(t.games for t in tallies.values()), sum(t.no_verdict for t in tallies.values()))
+
+
+def report_no_verdicts(tallies: dict[str, VerdictTally], judge_model: str) -> None:
     """A warning per model, and for the whole run, whose share of games without a verdict is
     above NO_VERDICT_WARN_SHARE: such a judge probably does not follow the prompt."""
-    def warn(missing: int, games: int, scope: str) -> None:
-        log.warning("judge %s gave no verdict in %d of %s%s; it may not follow the prompt: "
-                    "check one with qa_browser.py", judge_model, missing, plural(games, "game"), scope)
+    def suspect(tally: VerdictTally) -> bool:
+        return tally.games > 0 and tally.no_verdict > NO_VERDICT_WARN_SHARE * tally.games
+
+    def warn(tally: VerdictTally, scope: str) -> None:
+        log.warning("judge %s gave no verdict in %d of %s%s; it may not follow the prompt: check one with "
+                    "qa_browser.py", judge_model, tally.no_verdict, plural(tally.games, "game"), scope)
 
     warned = 0
-    for model, (missing, games) in no_verdict.items():
-        if games and missing > NO_VERDICT_WARN_SHARE * games:
-            warn(missing, games, f" of {model}")
+    for model, tally in tallies.items():
+        if suspect(tally):
+            warn(tally, f" of {model}")
             warned += 1
-    missing, games = (sum(t[i] for t in no_verdict.values()) for i in (0, 1))
-    if warned < len(no_verdict) and games and missing > NO_VERDICT_WARN_SHARE * games:
-        warn(missing, games, " of this run")
+    total = run_tally(tallies)
+    if warned < len(tallies) and suspect(total):
+        warn(total, " of this run")
 
 
 def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: JudgeSettings, out_dir: Path) -> int:
@@ -464,7 +357,7 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
 
     appenders: dict[str, JsonlAppender] = {}
     written = 0
-    no_verdict: dict[str, list[int]] = {}  # per model: [games without a verdict, games]
+    tallies: dict[str, VerdictTally] = {}
     failures: list[tuple[PairTask, str]] = []
     interrupted = False
     write_error: str | None = None
@@ -472,20 +365,20 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
     work = functools.partial(judge_pair, judge=judge, settings=settings)
     results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}")
     try:
-        with logging_redirect_tqdm(), CtrlC() as ctrl_c:
+        with logging_redirect_tqdm(), InterruptGuard() as interrupts:
             for task, result in results:
                 if isinstance(result, PairFailure):
                     failures.append((task, result.error))
                     continue
-                with ctrl_c.hold():  # a record is never written without being counted
+                with interrupts.hold():  # a record is never written without being counted
                     appender = appenders.get(task.model)
                     if appender is None:
                         appender = appenders[task.model] = JsonlAppender(model_file(out_dir, task.model))
                     appender.append(result)
                     written += 1
-                    tally = no_verdict.setdefault(task.model, [0, 0])
-                    tally[0] += sum(game["score"] is None for game in result["games"])
-                    tally[1] += len(result["games"])
+                    tally = tallies.setdefault(task.model, VerdictTally())
+                    tally.no_verdict += sum(game["score"] is None for game in result["games"])
+                    tally.games += len(result["games"])
     except KeyboardInterrupt:
         interrupted = True
     except OSError as e:  # disk full, read-only folder: no call is paid for that cannot be stored
@@ -502,11 +395,11 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
         except OSError as e:  # the appended lines stand; the next run tidies the file
             log.warning("%s: not tidied: %s", appender.path, e.strerror or e)
 
-    unparsable, games = (sum(t[i] for t in no_verdict.values()) for i in (0, 1))
+    total = run_tally(tallies)
     log.info("wrote %d of %s in %.1f s to %s; %d of %s without a verdict (stored with score null)",
              written, plural(len(tasks), "judgment"), time.perf_counter() - start, out_dir,
-             unparsable, plural(games, "game"))
-    report_no_verdicts(no_verdict, settings.judge_model)
+             total.no_verdict, plural(total.games, "game"))
+    report_no_verdicts(tallies, settings.judge_model)
     for task, error in failures[:10]:
         log.error("not judged: %s, question %s: %s", task.model, task.question_id, error)
     if failures:

@@ -28,9 +28,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gen_judgment import load_judge_settings
-from show_result import FULL_STATS_COLUMNS, LEADERBOARD_SOURCE_COLUMNS, count_games, played_games
 from utils import (
+    FULL_STATS_COLUMNS,
+    LEADERBOARD_SOURCE_COLUMNS,
     Answer,
     ConfigError,
     DataError,
@@ -40,10 +40,13 @@ from utils import (
     Turn,
     answer_dir,
     bench_dir,
+    count_games,
     judgment_dir,
+    load_judge_settings,
     load_questions,
     model_file,
     model_from_filename,
+    played_games,
     read_jsonl_by_id,
     register_secret,
     setup_logging,
@@ -71,7 +74,7 @@ _SCORE_WORDS = {
 }
 
 # --------------------------------------------------------------------------------------------
-# Pure helpers: labels, markdown, verdict rows (counts come from show_result.count_games)
+# Pure helpers: labels, markdown, verdict rows (counts come from utils.count_games)
 # --------------------------------------------------------------------------------------------
 
 
@@ -217,7 +220,7 @@ def game_markdown(judgment: Judgment | None, index: int, baseline: str | None, m
 
 
 def verdict_rows(counts_by_model: dict[str, dict[str, int]]) -> list[dict[str, object]]:
-    """Leaderboard rows from show_result.count_games per model, best first by
+    """Leaderboard rows from count_games per model, best first by
     win share = (wins + ties / 2) / games with a label."""
     rows: list[dict[str, object]] = []
     for model, counts in counts_by_model.items():
@@ -355,8 +358,8 @@ def judgment_records(directory: Path, capacity: int = CACHED_MODELS) -> ModelRec
 
 
 def file_verdict_counts(path: Path) -> dict[str, int]:
-    """show_result.count_games over a judgment file: the last line of each question_id (what the
-    browser shows), upstream's "$ERROR$" games as not played (show_result.played_games)."""
+    """count_games over a judgment file: the last line of each question_id (what the browser
+    shows), upstream's "$ERROR$" games as not played (played_games)."""
     judgments = read_jsonl_by_id(path, JUDGMENT_KEYS).values()
     return count_games({"games": played_games(j["games"]) if isinstance(j["games"], list) else j["games"]}
                        for j in judgments)

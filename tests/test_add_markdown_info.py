@@ -1,4 +1,4 @@
-"""Tests of add_markdown_info.py: token counts against upstream data, markdown counts, the CLI.
+"""Tests of add_markdown_info.py and its counts (utils): tokens against upstream data, markdown, the CLI.
 
 Usage: python -m pytest tests/test_add_markdown_info.py
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import add_markdown_info as amd
+import utils
 from conftest import write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def test_token_len_matches_upstream_for_every_real_answer(real_answer_files):
         for record in read_lines(path):
             turn = record["choices"][0]["turns"][0]
             total += 1
-            if amd.count_tokens(turn["content"]) != turn["token_len"]:
+            if utils.count_tokens(turn["content"]) != turn["token_len"]:
                 mismatches.append(f"{path.name}:{record['question_id']}")
     assert total == 1500
     assert mismatches == []
@@ -77,8 +78,8 @@ def test_token_len_matches_upstream_for_every_real_answer(real_answer_files):
     ("a <|endoftext|> b <|im_start|>", 13),  # a, " <|", endo ft ext | >, " b", " <|", im _start | >
 ])
 def test_count_tokens(text, expected):
-    assert amd.count_tokens(text) == expected
-    assert amd.count_tokens(text) == len(amd.get_encoding().encode_ordinary(text))
+    assert utils.count_tokens(text) == expected
+    assert utils.count_tokens(text) == len(utils.get_encoding().encode_ordinary(text))
 
 
 # ------------------------------------------------------------------------------ markdown counts
@@ -136,7 +137,7 @@ def test_markdown_counts(text, headers, lists, bold):
         "list_count": {"ordered": lists[0], "unordered": lists[1]},
         "bold_count": {"**": bold[0], "__": bold[1]},
     }
-    assert amd.markdown_counts(text) == expected
+    assert utils.markdown_counts(text) == expected
     assert upstream_counts(text) == expected
 
 
@@ -145,16 +146,16 @@ def test_markdown_counts_match_upstream_code_on_real_answers(real_answer_files):
     for path in real_answer_files:
         for record in read_lines(path):
             text = record["choices"][0]["turns"][0]["content"]
-            if amd.markdown_counts(text) != upstream_counts(text):
+            if utils.markdown_counts(text) != upstream_counts(text):
                 differing.append(f"{path.name}:{record['question_id']}")
     assert differing == []
 
 
 def test_conv_metadata_shape_and_key_order():
     text = "## Plan\n\n1. **Read** the data\n2. Count tokens\n\n```python\n# not a header\n```\n"
-    meta = amd.conv_metadata(answer(text))
+    meta = utils.conv_metadata(answer(text))
     assert list(meta) == ["token_len", "header_count", "list_count", "bold_count"]
-    assert meta["token_len"] == amd.count_tokens(text)  # the original text, code included
+    assert meta["token_len"] == utils.count_tokens(text)  # the original text, code included
     assert meta["header_count"] == {"h1": 0, "h2": 1, "h3": 0, "h4": 0, "h5": 0, "h6": 0}
     assert meta["list_count"] == {"ordered": 2, "unordered": 0}
     assert meta["bold_count"] == {"**": 1, "__": 0}
@@ -164,8 +165,8 @@ def test_conv_metadata_uses_first_turn_of_first_choice():
     record = answer("# one")
     record["choices"][0]["turns"].append({"content": "# two\n## three\n"})
     record["choices"].append({"index": 1, "turns": [{"content": "## other choice\n"}]})
-    meta = amd.conv_metadata(record)
-    assert meta["token_len"] == amd.count_tokens("# one")
+    meta = utils.conv_metadata(record)
+    assert meta["token_len"] == utils.count_tokens("# one")
     assert meta["header_count"] == {"h1": 1, "h2": 0, "h3": 0, "h4": 0, "h5": 0, "h6": 0}
 
 
@@ -178,7 +179,7 @@ def test_conv_metadata_uses_first_turn_of_first_choice():
 ])
 def test_conv_metadata_rejects_answers_without_text(record, message):
     with pytest.raises(ValueError, match=message):
-        amd.conv_metadata(record)
+        utils.conv_metadata(record)
 
 
 # ------------------------------------------------------------------------------ command line
@@ -207,7 +208,7 @@ def test_cli_writes_to_another_dir_keeping_fields_and_order(tmp_path):
     for original, new in zip(records, written):
         assert list(new) == list(original) + ["conv_metadata"]
         assert {k: v for k, v in new.items() if k != "conv_metadata"} == original
-        assert new["conv_metadata"] == amd.conv_metadata(original)
+        assert new["conv_metadata"] == utils.conv_metadata(original)
     assert [r["question_id"] for r in written] == ["qb", "qa", "qa", "qs"]
     assert written[0]["conv_metadata"]["header_count"]["h1"] == 1
     assert written[1]["conv_metadata"]["bold_count"]["**"] == 1
@@ -225,7 +226,7 @@ def test_cli_in_place_is_atomic_and_idempotent(tmp_path):
     written = read_lines(path)
     assert [r["question_id"] for r in written] == ["q1", "q2"]
     assert list(written[1])[0] == "conv_metadata"  # replaced where it was
-    assert written[1]["conv_metadata"] == amd.conv_metadata(answer("## Head\n1. item\n"))
+    assert written[1]["conv_metadata"] == utils.conv_metadata(answer("## Head\n1. item\n"))
     assert [p.name for p in tmp_path.iterdir()] == ["model.jsonl"]  # no temporary file left
 
     assert amd.main(["--dir", str(tmp_path), "--output-dir", str(tmp_path)]) == 0
@@ -332,21 +333,21 @@ def test_lone_surrogate_is_dropped_with_a_warning_and_later_files_are_written(tm
         assert amd.main(["--dir", str(src), "--output-dir", str(out), "--workers", workers]) == 0
     written = read_lines(out / "a.jsonl")
     assert written[1]["choices"][0]["turns"][0]["content"] == "**bold** text"
-    assert written[1]["conv_metadata"] == amd.conv_metadata(answer("**bold** text"))
+    assert written[1]["conv_metadata"] == utils.conv_metadata(answer("**bold** text"))
     assert read_lines(out / "b.jsonl")[0]["conv_metadata"]["list_count"]["unordered"] == 1
     if workers == "1":  # a worker process logs to its own stderr
         assert f"{src / 'a.jsonl'}:2: 2 lone UTF-16 surrogates dropped" in caplog.text
 
 
 def test_any_error_in_one_file_is_reported_and_the_others_are_written(tmp_path, caplog, monkeypatch):
-    counts = amd.markdown_counts
+    metadata = amd.conv_metadata
 
-    def fragile(text):
-        if "boom" in text:
+    def fragile(record):
+        if "boom" in utils.first_turn_text(record):
             raise MemoryError("out of memory\nsecond line")
-        return counts(text)
+        return metadata(record)
 
-    monkeypatch.setattr(amd, "markdown_counts", fragile)
+    monkeypatch.setattr(amd, "conv_metadata", fragile)
     write_jsonl(tmp_path / "a.jsonl", [answer("boom")])
     write_jsonl(tmp_path / "b.jsonl", [answer("# fine")])
     with caplog.at_level(logging.ERROR):

@@ -9,7 +9,6 @@ import hashlib
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,8 +22,8 @@ import yaml
 
 import gen_answer
 import utils
-from add_markdown_info import conv_metadata, count_tokens
-from conftest import write_jsonl
+from utils import conv_metadata, count_tokens
+from conftest import disk_full_after, free_port, write_jsonl
 from fake_api import FakeAPI, HoldAfter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -442,23 +441,10 @@ def test_unwritable_output_is_an_error_before_any_request(project, api, caplog, 
 
 
 def test_disk_full_mid_run_stops_requests_and_keeps_what_was_written(project, caplog, capsys, monkeypatch):
-    import errno
-    import os
-
-    real_write = os.write
-    lines = []
-
-    def disk_full_after_3_answers(fd: int, data: bytes) -> int:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("m.jsonl"):
-            if len(lines) == 3:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            lines.append(data)
-        return real_write(fd, data)
-
     with FakeAPI(latency=0.02) as api:
         project.write({"m": openai_entry(api, parallel=2), "n": openai_entry(api, parallel=2)},
                       [question(f"q{i:02d}", f"prompt {i}") for i in range(40)])
-        monkeypatch.setattr(os, "write", disk_full_after_3_answers)
+        lines = disk_full_after(monkeypatch, "m.jsonl", 3)
         assert project.run() == 1
         time.sleep(0.2)  # a question a worker had started may still send its request
         sent = len(api.requests)
@@ -602,7 +588,7 @@ def upstream(tmp_path: Path, monkeypatch) -> Iterator[tuple[Path, str]]:
     for rel, content, _ in SYNTHETIC_OFFICIAL:
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
         (tree / rel).write_bytes(content)
-    monkeypatch.setattr(utils, "OFFICIAL_FILES", tuple(
+    monkeypatch.setattr(gen_answer, "OFFICIAL_FILES", tuple(
         (rel, hashlib.sha256(content).hexdigest(), local) for rel, content, local in SYNTHETIC_OFFICIAL))
 
     class QuietHandler(SimpleHTTPRequestHandler):
@@ -636,15 +622,12 @@ def test_fetch_official_data_writes_the_pinned_files(tmp_path, upstream, monkeyp
 
 
 def test_pinned_checksums_are_those_of_the_real_upstream_files(shared_data):
-    for upstream_path, sha256, _ in utils.OFFICIAL_FILES:
+    for upstream_path, sha256, _ in gen_answer.OFFICIAL_FILES:
         assert hashlib.sha256((shared_data / upstream_path.removeprefix("data/")).read_bytes()).hexdigest() == sha256
 
 
 def test_fetch_official_data_reports_an_unreachable_server(tmp_path, monkeypatch, caplog):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, f"http://127.0.0.1:{port}/")
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, f"http://127.0.0.1:{free_port()}/")
     root = tmp_path / "clone"
     assert gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")]) == 1
     [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
@@ -664,14 +647,18 @@ def test_fetch_official_data_refuses_a_corrupted_file(tmp_path, upstream, monkey
     assert files_under(root) == []
 
 
+
+def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
+    dest = tmp_path / "data" / "arena-hard-v0.1" / "model_answer" / "gpt-4-0314.jsonl"
+    dest.parent.mkdir(parents=True)
+    dest.write_text('{"question_id": "q", "conv_metadata": {}}\n')
+    # the other two files are absent: the download of the first one fails (closed port)
+    with pytest.raises(gen_answer.FetchError, match="cannot download"):
+        gen_answer.fetch_official_data(tmp_path, base_url="http://127.0.0.1:9/")
+    assert "conv_metadata" in dest.read_text()
+
+
 # ---------------------------------------------------------------------------- unreachable servers
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_refused_port_is_one_line_naming_url_and_entry_within_seconds(project, api, caplog):

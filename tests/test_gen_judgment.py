@@ -22,9 +22,10 @@ import pytest
 import yaml
 
 import gen_judgment
-from conftest import write_jsonl
+from conftest import disk_full_after, free_port, write_jsonl
 from fake_api import FakeAPI, HoldAfter, message_text
 from gen_judgment import CONTINUE_PROMPT, build_game_prompt, parse_verdict
+from utils import load_judge_settings
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = re.compile(r"\[\[([AB<>=]+)\]\]")
@@ -499,7 +500,7 @@ def test_missing_setting_file(tmp_path, api, caplog):
 
 
 def test_dry_run_calls_nothing_and_counts(tmp_path, api, capsys):
-    from add_markdown_info import count_tokens
+    from utils import count_tokens
 
     qids = simple_bench(tmp_path / "data", 5, models=("m1", "m2"))
     setup = Setup(tmp_path, api, model_list=["m1", "m2"])
@@ -668,23 +669,10 @@ def test_a_second_run_on_the_same_judgment_file_stops_before_any_request(tmp_pat
 
 
 def test_disk_full_mid_run_stops_paying_for_judgments(tmp_path, caplog, monkeypatch):
-    import errno
-    import os
-
     simple_bench(tmp_path / "data", 20)
-    real_write = os.write
-    stored = []
-
-    def disk_full_after_2_judgments(fd: int, data: bytes) -> int:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("m1.jsonl"):
-            if len(stored) == 2:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            stored.append(data)
-        return real_write(fd, data)
-
     with FakeAPI(latency=0.02, responder=verdict_responder()) as api:
         setup = Setup(tmp_path, api)
-        monkeypatch.setattr(os, "write", disk_full_after_2_judgments)
+        stored = disk_full_after(monkeypatch, "m1.jsonl", 2)
         assert setup.run() == 1
         time.sleep(0.2)  # a pair a worker had started may still send its requests
         # 2 pairs stored, the one that could not be, one or two more in flight: not the other 15
@@ -786,7 +774,7 @@ def test_upstream_config_and_data(tmp_path, api, capsys, shared_data):
 
 
 def test_shipped_config_loads_and_keeps_upstream_structure():
-    settings = gen_judgment.load_judge_settings(REPO / "config" / "judge_config.yaml")
+    settings = load_judge_settings(REPO / "config" / "judge_config.yaml")
     assert settings.judge_model == "gpt-4-1106-preview" and settings.baseline_model == "gpt-4-0314"
     assert settings.pairwise and settings.attempts == 2 and settings.max_tokens == 4096
     assert settings.temperature == 0 and settings.ref_models == () and settings.model_list == ("gpt-3.5-turbo-0125",)
@@ -798,7 +786,7 @@ def test_shipped_config_loads_and_keeps_upstream_structure():
 
 
 def test_shipped_judge_prompt_is_our_own_prose_not_upstreams(shared_data):
-    settings = gen_judgment.load_judge_settings(REPO / "config" / "judge_config.yaml")
+    settings = load_judge_settings(REPO / "config" / "judge_config.yaml")
     upstream = yaml.safe_load((shared_data / "config" / "judge_config.yaml").read_text(encoding="utf-8"))
     assert settings.system_prompt != upstream["system_prompt"]
     upstream_sentences = {s.strip() for s in re.split(r"[.\n]", upstream["system_prompt"]) if len(s.strip()) > 30}
@@ -830,18 +818,16 @@ def test_a_few_missing_verdicts_are_counted_without_a_warning(tmp_path, api, cap
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     assert any("1 of 10 games without a verdict" in m for m in caplog.messages)
     # the run's share is warned about too when only some of its models were
-    gen_judgment.report_no_verdicts({"m1": [1, 10], "m2": [2, 10], "m3": [4, 10]}, "j")
+    tallies = {model: gen_judgment.VerdictTally(games=10, no_verdict=n)
+               for model, n in (("m1", 1), ("m2", 2), ("m3", 4))}
+    gen_judgment.report_no_verdicts(tallies, "j")
     assert caplog.messages[-2:] == [
         "judge j gave no verdict in 4 of 10 games of m3; it may not follow the prompt: check one with qa_browser.py",
         "judge j gave no verdict in 7 of 30 games of this run; it may not follow the prompt: check one with qa_browser.py"]
 
 
 def test_unreachable_judge_is_one_line_before_any_work(tmp_path, api, caplog):
-    import socket
-
-    with socket.socket() as s:  # a port where nothing listens
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     simple_bench(tmp_path / "data", 3)
     setup = Setup(tmp_path, api)
     setup.endpoint.update(endpoints=[{"api_base": f"http://127.0.0.1:{port}/v1", "api_key": "sk-test"}],

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from pathlib import Path
 import pytest
 
 import qa_browser
-import show_result
 from qa_browser import (
     ALL_CLUSTERS,
     NO_ANSWER,
@@ -36,10 +34,8 @@ from qa_browser import (
     answer_markdown,
     categories,
     clusters,
-    count_games,
     game_markdown,
     leaderboard_csvs,
-    load_judge_settings,
     parse_auth,
     question_choices,
     question_markdown,
@@ -47,8 +43,17 @@ from qa_browser import (
     snippet,
     verdict_rows,
 )
-from conftest import write_jsonl
-from utils import ConfigError, DataError, answer_dir, judgment_dir, model_file
+from conftest import free_port, write_jsonl
+from utils import (
+    FULL_STATS_COLUMNS,
+    ConfigError,
+    DataError,
+    answer_dir,
+    count_games,
+    judgment_dir,
+    load_judge_settings,
+    model_file,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -148,7 +153,7 @@ def test_model_verdict_reads_game_2_mirrored(score, game, expected):
     games = [None, None]  # a null game counts as not played
     games[game - 1] = {"user_prompt": "", "judgment": "", "score": score}
     counts = count_games([{"question_id": "q", "model": "m", "games": games}])
-    assert counts == {**dict.fromkeys(show_result.FULL_STATS_COLUMNS, 0), expected.replace(" ", "_"): 1}
+    assert counts == {**dict.fromkeys(FULL_STATS_COLUMNS, 0), expected.replace(" ", "_"): 1}
 
 
 def test_count_verdicts_and_rows():
@@ -625,12 +630,6 @@ def test_leaderboard_tab_reads_a_csv_written_after_start(tmp_path, launches):
 # --------------------------------------------------------------------------------------------
 # The page in headless Chromium
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from synthetic_bench import BASELINE, BENCH, JUDGE, write_bench  # noqa: E402
 from upstream_reference import (  # noqa: E402
     STYLE_A, STYLE_B, to_win_rate, upstream_bootstrap, upstream_fit_bt, upstream_mle_elo, upstream_style_bootstrap,
     upstream_style_matrix)
+import utils  # noqa: E402
 from utils import Game, Judgment  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
@@ -108,10 +109,10 @@ def test_models_in_order_of_first_appearance():
 def test_game_counts_from_the_model_side():
     judgments = [judgment("m", "q1", "B>>A", "A>>B"), judgment("m", "q2", "A>B", "A=B"),
                  judgment("m", "q3", None, "B>>A"), judgment("n", "q1", "B>A", "weird")]
-    counts = sr.game_counts(judgments)
+    counts = utils.game_counts(judgments)
     assert counts["m"] == {"strong_wins": 2, "wins": 0, "ties": 1, "losses": 1, "strong_losses": 1, "unparsable": 1}
     assert counts["n"] == {"strong_wins": 0, "wins": 1, "ties": 0, "losses": 0, "strong_losses": 0, "unparsable": 1}
-    assert sr.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 1
+    assert utils.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,21 +491,21 @@ def one_game(model: str, qid: str, score: str | None) -> Judgment:
 def test_game_outcome_of_a_non_string_score_is_no_verdict(score):
     # Raw records (qa_browser reads them unchecked) must not raise TypeError: unhashable label.
     raw = {"question_id": "q", "model": "m", "games": [{"score": score}, {"score": "A>B"}]}
-    assert sr.game_outcome(raw, 0) is None
-    assert sr.game_column(raw, 0) == "unparsable"
-    assert sr.game_outcome(raw, 1) == (sr.MODEL_B, False)
+    assert utils.game_outcome(raw, 0) is None
+    assert utils.game_column(raw, 0) == "unparsable"
+    assert utils.game_outcome(raw, 1) == (utils.MODEL_B, False)
 
 
 def test_game_counts_skip_games_not_played():
     judgments = [one_game("m", "q1", "B>A"), one_game("m", "q2", None), one_game("m", "q3", "A>>>B"),
                  judgment("m", "q4", "A>>B", "A>>B"),
                  Judgment(question_id="q5", model="m", judge=JUDGE, games=[])]
-    assert sr.game_counts(judgments)["m"] == {"strong_wins": 1, "wins": 1, "ties": 0, "losses": 0,
+    assert utils.game_counts(judgments)["m"] == {"strong_wins": 1, "wins": 1, "ties": 0, "losses": 0,
                                               "strong_losses": 1, "unparsable": 2}
-    assert sr.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 2
-    assert sr.game_column(one_game("m", "q", "A=B"), 1) is None
+    assert utils.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 2
+    assert utils.game_column(one_game("m", "q", "A=B"), 1) is None
     # Raw records (qa_browser): a null game or a "games" that is not a list is a game not played.
-    assert sr.count_games([{"games": [None, {"score": "A>B"}]}, {"games": None}, {"games": "x"}]) == {
+    assert utils.count_games([{"games": [None, {"score": "A>B"}]}, {"games": None}, {"games": "x"}]) == {
         "strong_wins": 0, "wins": 1, "ties": 0, "losses": 0, "strong_losses": 0, "unparsable": 0}
     # Battles of one-game judgments: game 1 only, as --first-game-only gives.
     battles = [(b["question_id"], b["winner"]) for b in sr.battles_from_judgments(judgments, "base").records()]
@@ -538,7 +539,7 @@ def test_unknown_labels_are_unparsable_not_errors(tmp_path):
             {"question_id": "q2", "model": "m", "games": [{"score": "garbage"}]}]
     write_jsonl(tmp_path / "m.jsonl", rows)
     judgments = sr.read_judgments(tmp_path)
-    assert sr.game_counts(judgments)["m"] == {"strong_wins": 0, "wins": 0, "ties": 0, "losses": 1,
+    assert utils.game_counts(judgments)["m"] == {"strong_wins": 0, "wins": 0, "ties": 0, "losses": 1,
                                               "strong_losses": 0, "unparsable": 2}
     assert [b["winner"] for b in sr.battles_from_judgments(judgments, "base").records()] == ["model_a"]
 
@@ -750,9 +751,9 @@ def test_upstream_error_judgments_count_as_missing(tmp_path, caplog):
     assert "(2 rows left without a game are skipped)" in caplog.text
     assert [j["question_id"] for j in judgments] == ["q1", "q3", "q4"]
     assert judgments[1]["games"][0] is None and judgments[1]["games"][1]["score"] == "A>>B"
-    counts = sr.game_counts(judgments)["m"]
+    counts = utils.game_counts(judgments)["m"]
     assert counts == {"strong_wins": 1, "wins": 2, "ties": 0, "losses": 1, "strong_losses": 0, "unparsable": 1}
-    assert sr.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 1
+    assert utils.game_counts(judgments, first_game_only=True)["m"]["unparsable"] == 1
     diagnostics = sr.judge_diagnostics(judgments)["m"]
     assert diagnostics["null_share"] == 1 / 5 and diagnostics["judgments"] == 3
 

@@ -141,13 +141,13 @@ def test_blank_lines_and_crlf_are_tolerated(tmp_path):
     assert list(utils.read_jsonl_by_id(f)) == ["q1", "q2"]
 
 
-def test_load_model_answers_maps_file_names_back_to_model_names(tmp_path):
+def test_model_files_in_a_folder_map_back_to_model_names(tmp_path):
     d = tmp_path / "model_answer"
     d.mkdir()
     for name in ("gpt-4-0314", "org/model"):
         utils.model_file(d, name).write_text(json.dumps({"question_id": "q1", "choices": []}) + "\n")
-    assert sorted(utils.load_model_answers(d)) == ["gpt-4-0314", "org/model"]
-    assert utils.load_model_answers(tmp_path / "absent") == {}
+    # as show_result.py and qa_browser.py list the models of a folder
+    assert sorted(utils.model_from_filename(path) for path in d.glob("*.jsonl")) == ["gpt-4-0314", "org/model"]
 
 
 # ---------------------------------------------------------------------------- writing JSONL
@@ -514,13 +514,3 @@ def test_config_that_is_not_utf8_or_not_a_file(tmp_path):
 ])
 def test_answer_turns_need_text(answer, complete):
     assert utils.is_complete_answer(answer) is complete
-
-
-def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
-    dest = tmp_path / "data" / "arena-hard-v0.1" / "model_answer" / "gpt-4-0314.jsonl"
-    dest.parent.mkdir(parents=True)
-    dest.write_text('{"question_id": "q", "conv_metadata": {}}\n')
-    # the other two files are absent: the download of the first one fails (closed port)
-    with pytest.raises(utils.FetchError, match="cannot download"):
-        utils.fetch_official_data(tmp_path, base_url="http://127.0.0.1:9/")
-    assert "conv_metadata" in dest.read_text()
