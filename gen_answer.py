@@ -2,6 +2,7 @@
 
 Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
                             [--endpoint-file config/api_config.yaml] [--model NAME] [--data-dir data]
+                            [--no-progress] [--verbose]
        python gen_answer.py --fetch-official-data [--data-dir data]
 
 Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
@@ -9,7 +10,9 @@ appended as one whole line, so an interrupted run loses nothing and the next run
 the questions still missing. A question whose call failed after the retries is not stored: it
 is counted, reported, and the exit status is 1 (rerun to retry). A question too long for
 max_tokens (with a `tokenizer`) is reported apart and does not change the exit status: no
-rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count as missing. At the end the file is rewritten sorted by question_id, one line per question.
+rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count as missing.
+At the end the file is rewritten sorted by question_id, one line per question. Differences from
+upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
 
 --fetch-official-data downloads the pinned upstream question set, the gpt-4-0314 baseline
 answers and upstream's judge config (checked against their sha256) into <data-dir>/.. . The

@@ -2,6 +2,7 @@
 
 Usage: python gen_judgment.py [--setting-file config/judge_config.yaml]
                               [--endpoint-file config/api_config.yaml] [--data-dir data] [--dry-run]
+                              [--no-progress] [--verbose]
 
 For every model of the setting file's model_list and every question it answered that has no
 judgment yet, the judge plays two games (one when pairwise is off): game 1 shows the baseline
@@ -9,14 +10,8 @@ as Assistant A and the model as B, game 2 swaps them. Records go to
 data/<bench>/model_judgment/<judge_model>/<model>.jsonl, one whole line per question, written
 only when every game got a reply from the judge; a call that still fails after the retries of
 utils.complete writes nothing, is redone on the next run and makes the exit status 1.
+Differences from upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
 
-Differences from upstream (lmarena/arena-hard-auto), on purpose:
-- any api_type of api_config.yaml can judge, and the entry's model_name is what is sent;
-- a failed call is never stored (upstream stores "$ERROR$" and keeps it forever);
-- a model without answers is a one-line error, missing answers are counted, not a crash;
-- with several prompt templates, game 2 swaps the answers once for all of them (upstream swaps
-  again for every template, so its templates alternate the order);
-- the record's "model" is the model_list name (upstream copies the answer's model_id).
 Each judgment file is held for the whole run (an advisory lock on <file>.lock): a second run of
 the same judge and model stops at once, naming the file and the other run's pid. A write that
 fails mid-run (disk full, read-only folder) stops the run: no further pair is sent, and every
@@ -361,7 +356,7 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
                for model in settings.model_list}
     baseline = (load_answers_of(settings.baseline_model, [answer_folder], "baseline_model", setting_file)
                 if settings.baseline_model else None)
-    # REFERENCE.md keeps reference answers in reference_answer/; model_answer/ is accepted too.
+    # Upstream keeps reference answers in reference_answer/; model_answer/ is accepted too.
     references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file,
                                   inputs=[root / "reference_answer"])
                   for m in settings.ref_models]

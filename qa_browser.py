@@ -13,7 +13,8 @@ models opens in seconds. The Leaderboard tab shows the newest leaderboard CSV th
 made for this bench and judge each time it is selected; without one, verdict counts per model (each judgment file counted again only when it
 changes).
 
-Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags).
+Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags),
+130 Ctrl-C before the server started.
 """
 from __future__ import annotations
 

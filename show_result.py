@@ -962,7 +962,7 @@ def format_full_stats(counts: dict[str, dict[str, int]], order: list[str]) -> li
 
 # --------------------------------------------------------------------------------------------
 # Benchmark quality: Li et al., "From Crowdsourced Data to High-Quality Benchmarks: Arena-Hard
-# and BenchBuilder Pipeline" (2024), section 3; REFERENCE.md "Evaluating a benchmark"
+# and BenchBuilder Pipeline" (2024), section 3
 # --------------------------------------------------------------------------------------------
 
 Interval = tuple[float, float, float]  # (score, lower, upper) of one model
@@ -1033,7 +1033,7 @@ def pair_rank_brier(probability: Callable[[str, str], float], models: Iterable[s
     scores), the benchmark's predicted probability p_ij that i is better than j is scored against
     the reference outcome o_ij = 1 if the reference scores i above j, else 0:
     Brier = mean over pairs of (p_ij - o_ij) ** 2. A confident, right benchmark scores near 0,
-    an uninformative one 0.25, a confident, wrong one near 1. With win_probabilities (REFERENCE.md:
+    an uninformative one 0.25, a confident, wrong one near 1. With win_probabilities (the paper's p_ij:
     the probability that i beats j) the score cannot fall below what the true head-to-head
     probabilities give; with rank_probabilities (confidence in the order) it tends to 0.
     """

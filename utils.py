@@ -34,7 +34,7 @@ import yaml
 log = logging.getLogger("arena_hard")
 
 # --------------------------------------------------------------------------------------------
-# Vocabulary: the records stored as JSON lines (formats of REFERENCE.md, unchanged from upstream)
+# Vocabulary: the records stored as JSON lines (upstream's formats, unchanged)
 # --------------------------------------------------------------------------------------------
 
 
