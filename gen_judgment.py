@@ -2,6 +2,7 @@
 
 Usage: python gen_judgment.py [--setting-file config/judge_config.yaml]
                               [--endpoint-file config/api_config.yaml] [--data-dir data] [--dry-run]
+                              [--no-progress] [--verbose]
 
 For every model of the setting file's model_list and every question it answered that has no
 judgment yet, the judge plays two games (one when pairwise is off): game 1 shows the baseline
@@ -9,14 +10,8 @@ as Assistant A and the model as B, game 2 swaps them. Records go to
 data/<bench>/model_judgment/<judge_model>/<model>.jsonl, one whole line per question, written
 only when every game got a reply from the judge; a call that still fails after the retries of
 utils.complete writes nothing, is redone on the next run and makes the exit status 1.
+Differences from upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
 
-Differences from upstream (lmarena/arena-hard-auto), on purpose:
-- any api_type of api_config.yaml can judge, and the entry's model_name is what is sent;
-- a failed call is never stored (upstream stores "$ERROR$" and keeps it forever);
-- a model without answers is a one-line error, missing answers are counted, not a crash;
-- with several prompt templates, game 2 swaps the answers once for all of them (upstream swaps
-  again for every template, so its templates alternate the order);
-- the record's "model" is the model_list name (upstream copies the answer's model_id).
 Each judgment file is held for the whole run (an advisory lock on <file>.lock): a second run of
 the same judge and model stops at once, naming the file and the other run's pid. A write that
 fails mid-run (disk full, read-only folder) stops the run: no further pair is sent, and every
@@ -40,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from utils import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
     Answer,
     ConfigError,
     DataError,
@@ -51,6 +49,7 @@ from utils import (
     Message,
     ModelConfig,
     Question,
+    add_common_flags,
     bench_dir,
     check_endpoints,
     check_model_name,
@@ -69,6 +68,7 @@ from utils import (
     read_jsonl_by_id,
     require_models,
     run_pool,
+    run_script,
     setup_logging,
 )
 
@@ -351,7 +351,8 @@ def report_no_verdicts(tallies: dict[str, VerdictTally], judge_model: str) -> No
         warn(total, " of this run")
 
 
-def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: JudgeSettings, out_dir: Path) -> int:
+def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: JudgeSettings, out_dir: Path,
+                  progress: bool = True) -> int:
     """Judge every task in a pool of judge.parallel workers; this thread appends the records."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -363,7 +364,7 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
     write_error: str | None = None
     start = time.perf_counter()
     work = functools.partial(judge_pair, judge=judge, settings=settings)
-    results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}")
+    results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}", progress=progress)
     try:
         with logging_redirect_tqdm(), InterruptGuard() as interrupts:
             for task, result in results:
@@ -407,12 +408,12 @@ def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: Judge
                   plural(len(failures), "judgment"), "was" if len(failures) == 1 else "were")
     if write_error is not None:
         log.error("cannot write %s: stopped; every judgment written before is kept", write_error)
-        return 1
+        return EXIT_FAILED
     if interrupted:
         log.warning("interrupted: %s not made; run again to continue",
                     plural(len(tasks) - written - len(failures), "judgment"))
-        return 130
-    return 1 if failures else 0
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -422,18 +423,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default: data)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print how many judgments would be made and their prompt tokens; call nothing")
+    add_common_flags(parser, progress_bar=True)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
-    try:
-        with ExitStack() as claims:  # the judgment files held by this run, until it ends
-            return run(args, claims)
-    except KeyboardInterrupt:  # before the pool started: nothing was written yet
-        log.warning("interrupted")
-        return 130
+    setup_logging(args.verbose)
+    return run_script(functools.partial(judge_all, args))  # Ctrl-C outside the pool: nothing was written yet
+
+
+def judge_all(args: argparse.Namespace) -> int:
+    """run(), holding the judgment files it claims until it ends."""
+    with ExitStack() as claims:  # the judgment files held by this run, until it ends
+        return run(args, claims)
 
 
 def check_names(settings: JudgeSettings, setting_file: str | Path, directory: Path) -> None:
@@ -447,21 +450,17 @@ def check_names(settings: JudgeSettings, setting_file: str | Path, directory: Pa
 
 def run(args: argparse.Namespace, claims: ExitStack) -> int:
     """Load the configs, claim the judgment files into `claims` (unless a dry run), build the work
-    list, then judge it (or print the dry-run estimate)."""
-    try:
-        settings = load_judge_settings(args.setting_file)
-        check_names(settings, args.setting_file, bench_dir(settings.bench_name, args.data_dir))
-        out_dir = judgment_dir(settings.bench_name, settings.judge_model, args.data_dir)
-        api_config = load_api_config(args.endpoint_file)
-        judge = require_models(api_config, [settings.judge_model], args.endpoint_file,
-                               f"{args.setting_file}: judge_model")[0]
-        if not args.dry_run:  # held before they are read, so no pair is judged twice
-            for model in settings.model_list:
-                claims.enter_context(claim_output(model_file(out_dir, model)))
-        tasks, counts = build_work_list(settings, args.data_dir, args.setting_file)
-    except (ConfigError, DataError) as e:
-        log.error("%s", e)
-        return 2
+    list, then judge it (or print the dry-run estimate); raises ConfigError / DataError."""
+    settings = load_judge_settings(args.setting_file)
+    check_names(settings, args.setting_file, bench_dir(settings.bench_name, args.data_dir))
+    out_dir = judgment_dir(settings.bench_name, settings.judge_model, args.data_dir)
+    api_config = load_api_config(args.endpoint_file)
+    judge = require_models(api_config, [settings.judge_model], args.endpoint_file,
+                           f"{args.setting_file}: judge_model")[0]
+    if not args.dry_run:  # held before they are read, so no pair is judged twice
+        for model in settings.model_list:
+            claims.enter_context(claim_output(model_file(out_dir, model)))
+    tasks, counts = build_work_list(settings, args.data_dir, args.setting_file)
     log.info("judge %s (%s, api_type %s, parallel %d); baseline %s; %d game(s) per judgment",
              settings.judge_model, judge.model_name, judge.api_type, judge.parallel,
              settings.baseline_model or "off", settings.games)
@@ -470,16 +469,12 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
     report_counts(counts, settings)
     if args.dry_run:
         print_dry_run(tasks, settings)
-        return 0
+        return EXIT_OK
     if not tasks:
         log.info("nothing to judge")
-        return 0
-    try:
-        check_endpoints([judge], args.endpoint_file)
-    except ConfigError as e:
-        log.error("%s", e)
-        return 2
-    return run_judgments(tasks, judge, settings, out_dir)
+        return EXIT_OK
+    check_endpoints([judge], args.endpoint_file)
+    return run_judgments(tasks, judge, settings, out_dir, progress=not args.no_progress)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,13 @@ models opens in seconds. The Leaderboard tab shows the newest leaderboard CSV th
 made for this bench and judge each time it is selected; without one, verdict counts per model (each judgment file counted again only when it
 changes).
 
-Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags).
+Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags),
+130 Ctrl-C before the server started.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import logging
 import os
@@ -29,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from utils import (
+    EXIT_OK,
     FULL_STATS_COLUMNS,
     LEADERBOARD_SOURCE_COLUMNS,
     Answer,
@@ -38,6 +41,7 @@ from utils import (
     Judgment,
     Question,
     Turn,
+    add_common_flags,
     answer_dir,
     bench_dir,
     count_games,
@@ -49,6 +53,7 @@ from utils import (
     played_games,
     read_jsonl_by_id,
     register_secret,
+    run_script,
     setup_logging,
 )
 
@@ -567,6 +572,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default data)")
     parser.add_argument("--leaderboard-dir", default="leaderboard",
                         help="folder of arena_hard_leaderboard_*.csv (default leaderboard)")
+    add_common_flags(parser)
     args = parser.parse_args(argv)
     if args.auth is None and os.environ.get(AUTH_ENV):
         try:
@@ -580,17 +586,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
-    try:
-        settings = load_judge_settings(args.config_file)
-        bench_name, judge_model, baseline_model = settings.bench_name, settings.judge_model, settings.baseline_model
-        question_file = bench_dir(bench_name, args.data_dir) / "question.jsonl"
-        if not question_file.is_file():
-            raise ConfigError(f"{question_file}: file not found (check --data-dir and bench_name in {args.config_file})")
-        questions = load_questions(question_file)
-    except (ConfigError, DataError) as e:
-        log.error("%s", e)
-        return 2
+    setup_logging(args.verbose)
+    return run_script(functools.partial(serve, args))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Read the config and questions, then serve the page until Ctrl-C; raises ConfigError / DataError."""
+    settings = load_judge_settings(args.config_file)
+    bench_name, judge_model, baseline_model = settings.bench_name, settings.judge_model, settings.baseline_model
+    question_file = bench_dir(bench_name, args.data_dir) / "question.jsonl"
+    if not question_file.is_file():
+        raise ConfigError(f"{question_file}: file not found (check --data-dir and bench_name in {args.config_file})")
+    questions = load_questions(question_file)
     answers = ModelRecords(answer_dir(bench_name, args.data_dir), ANSWER_KEYS)
     judgments = judgment_records(judgment_dir(bench_name, judge_model, args.data_dir))
     if baseline_model is not None and baseline_model not in answers.models():
@@ -620,7 +627,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           prevent_thread_lock=True)
     print(url_lines(local_url, share_url, args.share), flush=True)
     demo.block_thread()  # until Ctrl-C
-    return 0
+    return EXIT_OK
 
 
 def url_lines(local_url: str, share_url: str | None, share: bool) -> str:

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import csv
 import datetime
+import functools
 import io
 import json
 import logging
@@ -48,6 +49,7 @@ from utils import (
     Game,
     InterruptGuard,
     Judgment,
+    add_common_flags,
     answer_dir,
     check_bench_name,
     count_games,
@@ -61,6 +63,7 @@ from utils import (
     model_from_filename,
     played_games,
     plural,
+    run_script,
     setup_logging,
     write_atomic,
     write_jsonl_atomic,
@@ -1193,6 +1196,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="CSV of model, score, lower, upper (e.g. Chatbot Arena's); implies --quality")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--leaderboard-dir", type=Path, default=Path("leaderboard"))
+    add_common_flags(parser)
     args = parser.parse_args(argv)
     if sum([args.style_control, args.length_control_only, args.markdown_control_only]) > 1:
         parser.error("use at most one of --style-control, --length-control-only, --markdown-control-only")
@@ -1451,20 +1455,19 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
+    setup_logging(args.verbose)
+    # Ctrl-C: the battles, bootstrap, CSV and quality files are written atomically
+    return run_script(functools.partial(show, args))
+
+
+def show(args: argparse.Namespace) -> int:
+    """apply_defaults, then run; a file or folder that cannot be read or written raises DataError."""
     try:
         with InterruptGuard():  # as gen_answer and gen_judgment
             apply_defaults(args)
             return run(args)
-    except KeyboardInterrupt:  # the battles, bootstrap, CSV and quality files are written atomically
-        log.warning("interrupted")
-        return 130
-    except (ConfigError, DataError) as e:
-        log.error("%s", e)
-        return 2
     except OSError as e:  # e.g. a read-only data/ or leaderboard/, a file where a folder should be
-        log.error("%s", f"{e.filename}: {e.strerror}" if e.filename and e.strerror else e)
-        return 2
+        raise DataError(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)) from None
 
 
 if __name__ == "__main__":

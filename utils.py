@@ -5,6 +5,7 @@ qa_browser.py; it has no command line of its own.
 """
 from __future__ import annotations
 
+import argparse
 import base64
 import dataclasses
 import fcntl
@@ -1656,3 +1657,33 @@ def setup_logging(verbose: bool = False) -> None:
                         format="%(levelname)s %(message)s")
     for noisy in ("httpx", "httpcore", "httpx2", "openai", "anthropic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: the flags, exit statuses and error handling every script shares
+# --------------------------------------------------------------------------------------------
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # some work failed; a rerun redoes it
+EXIT_CONFIG = 2  # bad configuration or data file (one line names it), or bad flags as argparse's
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def add_common_flags(parser: argparse.ArgumentParser, progress_bar: bool = False) -> None:
+    """--verbose for every script, and --no-progress for those that show a progress bar."""
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    if progress_bar:
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_script(work: Callable[[], int], interrupted: str = "interrupted") -> int:
+    """Run a script's work and return its exit status. A ConfigError or DataError becomes its one
+    logged line and EXIT_CONFIG; Ctrl-C becomes the warning `interrupted` and EXIT_INTERRUPTED."""
+    try:
+        return work()
+    except (ConfigError, DataError) as e:
+        log.error("%s", e)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        log.warning("%s", interrupted)
+        return EXIT_INTERRUPTED

@@ -303,6 +303,54 @@ def test_cli_missing_dir_fails(tmp_path, caplog):
     assert f"{tmp_path / 'file.jsonl'}: not a directory" in caplog.text
 
 
+@pytest.mark.parametrize("flags, bench", [((), "arena-hard-v0.1"), (("--bench-name", "other"), "other")])
+def test_cli_data_dir_annotates_the_bench_answers_in_place(tmp_path, flags, bench):
+    data = tmp_path / "data"
+    path = write_jsonl(data / bench / "model_answer" / "m.jsonl", [answer("# Hi\n- a\n", "q1")])
+    elsewhere = write_jsonl(data / "elsewhere" / "model_answer" / "m.jsonl", [answer("# Hi", "q1")])
+    before = elsewhere.read_bytes()
+
+    assert amd.main(["--data-dir", str(data), *flags, "--workers", "1"]) == 0
+
+    [written] = read_lines(path)
+    assert written["conv_metadata"] == amd.conv_metadata(answer("# Hi\n- a\n"))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["m.jsonl"]
+    assert elsewhere.read_bytes() == before  # another bench is left alone
+
+
+def test_cli_default_is_data_in_the_working_folder(tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "data" / "arena-hard-v0.1" / "model_answer" / "m.jsonl", [answer("**b**")])
+    monkeypatch.chdir(tmp_path)
+    assert amd.main(["--workers", "1"]) == 0
+    assert read_lines(path)[0]["conv_metadata"]["bold_count"]["**"] == 1
+
+
+def test_cli_output_dir_defaults_to_dir(tmp_path):
+    path = write_jsonl(tmp_path / "m.jsonl", [answer("## H")])
+    assert amd.main(["--dir", str(tmp_path), "--workers", "1"]) == 0
+    assert read_lines(path)[0]["conv_metadata"]["header_count"]["h2"] == 1
+
+
+@pytest.mark.parametrize("flag", ["--data-dir", "--bench-name"])
+def test_cli_dir_with_data_dir_or_bench_name_is_refused(tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as e:
+        amd.main(["--dir", str(tmp_path), flag, "x"])
+    assert e.value.code == 2
+    assert "give either --dir or --data-dir / --bench-name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bench", ["../up", "a/b", ".."])
+def test_cli_bad_bench_name_is_one_line_naming_the_flag(tmp_path, caplog, bench):
+    assert amd.main(["--data-dir", str(tmp_path), "--bench-name", bench]) == 2
+    assert [r.getMessage() for r in caplog.records] == [f"--bench-name: {bench!r} must be a plain folder name"]
+
+
+def test_cli_missing_bench_folder_names_it(tmp_path, caplog):
+    assert amd.main(["--data-dir", str(tmp_path)]) == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'arena-hard-v0.1' / 'model_answer'}: not a directory"]
+
+
 def test_script_exit_status_and_one_line_error(tmp_path):
     write_jsonl(tmp_path / "ok.jsonl", [answer("- a\n- b\n")])
     (tmp_path / "broken.jsonl").write_text("{oops}\n", encoding="utf-8")

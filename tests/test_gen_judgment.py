@@ -333,6 +333,13 @@ def test_pairwise_false_plays_one_game(tmp_path, api):
     assert all(len(r["games"]) == 1 and r["games"][0]["score"] == "B>A" for r in records)
 
 
+@pytest.mark.parametrize("flags, bar", [((), True), (("--no-progress",), False)])
+def test_progress_bar_unless_no_progress(tmp_path, api, capsys, flags, bar):
+    simple_bench(tmp_path / "data", 3)
+    assert Setup(tmp_path, api).run(*flags) == 0
+    assert ("judge the-judge: 100%" in capsys.readouterr().err) == bar
+
+
 def test_without_baseline_model_answer_is_answer_1(tmp_path, api):
     make_bench(tmp_path / "data", {"q1": ["Q"]}, {"m1": {"q1": ["M"]}})  # no baseline file needed
     setup = Setup(tmp_path, api, baseline=False, pairwise=False, prompt_template=["{question_1}: {answer_1}"])
