@@ -50,7 +50,7 @@ def read_lines(path: Path) -> list[dict]:
 def gz_table(path: Path, lines: list[bytes]) -> tuple[Path, str]:
     """A gzipped .tiktoken file of `lines`; returns it with the sha256 of its decompressed bytes."""
     data = b"".join(line + b"\n" for line in lines)
-    path.write_bytes(gzip.compress(data))
+    path.write_bytes(gzip.compress(data, compresslevel=1))
     return path, hashlib.sha256(data).hexdigest()
 
 
