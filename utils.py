@@ -82,6 +82,41 @@ class Judgment(TypedDict):
     games: list[Game]
 
 
+# Arena-Hard v2.0 records: the same things under other keys. A record's generation is told by its
+# keys (uid/prompt, messages, metadata, prompt lists), never by the bench's name.
+class QuestionV2(TypedDict):
+    uid: str
+    category: str  # hard_prompt | creative_writing (| arena-hard-v0.1 in upstream's v2 tree)
+    subcategory: str
+    prompt: str
+
+
+class AnswerV2(TypedDict, total=False):
+    uid: str
+    ans_id: str
+    model: str
+    # [{"role": "system", "content": str}?, {"role": "user", "content": str},
+    #  {"role": "assistant", "content": {"answer": str, "thought": str?}}]
+    messages: list[dict[str, Any]]
+    tstamp: float
+    metadata: dict[str, Any]  # as conv_metadata, token_len in o200k_base tokens of the answer
+
+
+class GameV2(TypedDict):
+    score: str | None
+    judgment: dict[str, str]  # {"answer": str, "thought": str?}
+    prompt: list[dict[str, str]]  # the [system, user] messages sent to the judge
+
+
+class JudgmentV2(TypedDict):
+    uid: str
+    category: str
+    judge: str
+    model: str
+    baseline: str
+    games: list[GameV2 | None]  # null: the call failed (upstream); never written here
+
+
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
 
 
@@ -231,35 +266,47 @@ def _json_error_reason(e: Exception) -> str:
 
 def read_jsonl_by_id(path: str | Path, required: Sequence[str] = ("question_id",), *,
                      allow_torn_tail: bool = True) -> dict[str, dict]:
-    """Records of a JSONL file keyed by question_id; for duplicated ids the last line wins.
-    allow_torn_tail only for files the scripts append to (see iter_jsonl)."""
+    """Records of a JSONL file keyed by their question (question_id, or a v2.0 record's uid);
+    for duplicated ids the last line wins. `required` names v0.1 keys; a v2.0 record needs its
+    uid instead of question_id. allow_torn_tail only for files the scripts append to (see
+    iter_jsonl)."""
     records: dict[str, dict] = {}
     for lineno, record in iter_jsonl(path, allow_torn_tail=allow_torn_tail):
-        for key in required:
-            if key not in record:
-                raise DataError(f"{path}:{lineno}: missing key {key!r}")
-        records[str(record["question_id"])] = record
+        qid = record_id(record)
+        if qid is None:
+            raise DataError(f"{path}:{lineno}: missing key 'question_id' (or a v2.0 record's 'uid')")
+        if not is_v2(record):
+            for key in required:
+                if key not in record:
+                    raise DataError(f"{path}:{lineno}: missing key {key!r}")
+        records[qid] = record
     return records
 
 
-def load_questions(path: str | Path) -> list[Question]:
-    """Questions in file order; DataError at file:line unless every line is a question with a
-    question_id not seen before (null included; ids compare as text, as answers are keyed) and
-    a non-empty list of turns with text. No script writes this file, so an unterminated last
-    line that does not parse is an error too, as is a file without any question."""
-    questions: list[Question] = []
+def load_questions(path: str | Path) -> list[Question | QuestionV2]:
+    """Questions in file order; DataError at file:line unless every line is a question with an
+    id not seen before (null included; ids compare as text, as answers are keyed) and its text:
+    v0.1's question_id and non-empty list of turns, or v2.0's uid and prompt. No script writes
+    this file, so an unterminated last line that does not parse is an error too, as is a file
+    without any question."""
+    questions: list[Question | QuestionV2] = []
     line_of: dict[str, int] = {}
     for lineno, record in iter_jsonl(path, allow_torn_tail=False):
-        if "question_id" not in record:
-            raise DataError(f"{path}:{lineno}: missing key 'question_id'")
-        turns = record.get("turns")
-        if (not isinstance(turns, list) or not turns
-                or not all(isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns)):
-            raise DataError(f"{path}:{lineno}: 'turns' must be a non-empty list of {{\"content\": text}}")
-        qid = str(record["question_id"])
+        if is_v2(record):
+            if not isinstance(record.get("prompt"), str):
+                raise DataError(f"{path}:{lineno}: 'prompt' must be the question's text")
+        else:
+            if "question_id" not in record:
+                raise DataError(f"{path}:{lineno}: missing key 'question_id' (or a v2.0 question's 'uid')")
+            turns = record.get("turns")
+            if (not isinstance(turns, list) or not turns
+                    or not all(isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns)):
+                raise DataError(f"{path}:{lineno}: 'turns' must be a non-empty list of {{\"content\": text}}")
+        qid = str(record_id(record))
         if qid in line_of:
-            shown = json.dumps(record["question_id"], ensure_ascii=False)
-            raise DataError(f"{path}:{lineno}: question_id {shown} already on line {line_of[qid]} "
+            key = "uid" if is_v2(record) else "question_id"
+            shown = json.dumps(record[key], ensure_ascii=False)
+            raise DataError(f"{path}:{lineno}: {key} {shown} already on line {line_of[qid]} "
                             "(every question needs its own id)")
         line_of[qid] = lineno
         questions.append(record)  # type: ignore[arg-type]
@@ -300,6 +347,100 @@ def is_complete_judgment(judgment: dict) -> bool:
         if game.get("score") is None and UPSTREAM_ERROR in (r.strip() for r in replies):
             return False
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# Reading either generation: the accessors every script uses instead of a record's keys
+# --------------------------------------------------------------------------------------------
+
+ID_KEYS = ("question_id", "uid")  # v0.1, v2.0
+
+
+def is_v2(record: dict) -> bool:
+    """True for a v2.0 record (question, answer or judgment keyed by uid)."""
+    return "uid" in record and "question_id" not in record
+
+
+def record_id(record: dict) -> str | None:
+    """The question a record belongs to (question_id or uid), as text; None when it has neither."""
+    for key in ID_KEYS:
+        if key in record:
+            return str(record[key])
+    return None
+
+
+def question_turns(question: dict) -> list[str]:
+    """The user turns of a question: v0.1's turns, or v2.0's one prompt."""
+    if is_v2(question):
+        return [question["prompt"]]
+    return [turn["content"] for turn in question["turns"]]
+
+
+def _v2_assistant_content(answer: dict) -> dict:
+    """The last message's content of a v2.0 answer as {"answer", "thought"?}; ValueError saying
+    what is missing (a plain string content is the answer)."""
+    messages = answer.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("answer has no messages")
+    last = messages[-1]
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        raise ValueError("last message is not the assistant's")
+    content = last.get("content")
+    if isinstance(content, str):
+        content = {"answer": content}
+    if not isinstance(content, dict) or not isinstance(content.get("answer"), str):
+        raise ValueError("last message has no answer text (content.answer)")
+    return content
+
+
+def answer_turns(answer: dict) -> list[str]:
+    """The model's reply to each turn: v0.1's first choice, or v2.0's one answer (never the
+    thought); ValueError saying what is missing."""
+    if is_v2(answer):
+        return [_v2_assistant_content(answer)["answer"]]
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ValueError("answer has no choices")
+    turns = choices[0].get("turns")
+    if not isinstance(turns, list) or not turns:
+        raise ValueError("first choice has no turns")
+    if not all(isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns):
+        raise ValueError("a turn of the first choice has no text content")
+    return [t["content"] for t in turns]
+
+
+def answer_thought(answer: dict) -> str | None:
+    """A reasoning model's thought, kept apart from the answer (v2.0 records only)."""
+    if not is_v2(answer):
+        return None
+    thought = _v2_assistant_content(answer).get("thought")
+    return thought if isinstance(thought, str) else None
+
+
+def style_metadata(answer: dict) -> dict | None:
+    """The token and markdown counts of an answer: v0.1's conv_metadata or v2.0's metadata."""
+    meta = answer.get("metadata" if is_v2(answer) else "conv_metadata")
+    return meta if isinstance(meta, dict) else None
+
+
+def game_prompt_text(game: dict) -> str:
+    """What the judge was shown in a game: v0.1's user_prompt, or the user message(s) of v2.0's
+    prompt list."""
+    if "user_prompt" in game:
+        return str(game["user_prompt"])
+    prompt = game.get("prompt")
+    if isinstance(prompt, list):
+        return "\n\n".join(str(m.get("content", "")) for m in prompt
+                            if isinstance(m, dict) and m.get("role") == "user")
+    return "" if prompt is None else str(prompt)
+
+
+def game_judgment_text(game: dict) -> str:
+    """The judge's reply in a game: v0.1's judgment text, or v2.0's judgment.answer."""
+    judgment = game.get("judgment")
+    if isinstance(judgment, dict):
+        return str(judgment.get("answer", ""))
+    return "" if judgment is None else str(judgment)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1768,18 +1909,7 @@ def count_o200k_tokens(text: str) -> int:
 def v2_answer_text(answer: dict) -> str:
     """The answer of a v2.0 answer record: the last message's content.answer, never its thought
     (a plain string content is the answer); ValueError saying what is missing."""
-    messages = answer.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("answer has no messages")
-    last = messages[-1]
-    if not isinstance(last, dict) or last.get("role") != "assistant":
-        raise ValueError("last message is not the assistant's")
-    content = last.get("content")
-    if isinstance(content, dict):
-        content = content.get("answer")
-    if not isinstance(content, str):
-        raise ValueError("last message has no answer text (content.answer)")
-    return content
+    return _v2_assistant_content(answer)["answer"]
 
 
 def v2_metadata(answer: dict) -> dict:
