@@ -1471,3 +1471,13 @@ def setup_logging(verbose: bool = False) -> None:
                         format="%(levelname)s %(message)s")
     for noisy in ("httpx", "httpcore", "httpx2", "openai", "anthropic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def answer_style_metadata(answer: dict) -> dict | None:
+    """An answer's style metadata (token_len and markdown counts): v2.0's `metadata`, else v0.1's
+    `conv_metadata`; None when it has neither as an object."""
+    for key in ("metadata", "conv_metadata"):
+        meta = answer.get(key)
+        if isinstance(meta, dict):
+            return meta
+    return None
