@@ -1523,18 +1523,21 @@ def v2_table_rows(board: V2Leaderboard, avg_tokens: dict[str, int]) -> list[dict
 
 
 def format_v2_table(rows: list[dict], columns: Sequence[str] = V2_TABLE_COLUMNS) -> str:
-    """The rows as pandas' DataFrame.to_string() prints them: index 0..n-1 left-aligned, each
-    column right-aligned to its widest cell, two spaces apart; floats with one decimal."""
+    """The rows as pandas' DataFrame.to_string() prints them: index 0..n-1 left-aligned; each
+    cell a space then its value (floats with one decimal), right-aligned to the column's widest
+    cell or header (a space before the header of a numeric column); columns one space apart."""
     def cell(value: object) -> str:
-        return f"{value:.1f}" if isinstance(value, float) else str(value)
+        return " " + (f"{value:.1f}" if isinstance(value, float) else str(value))
 
     cells = [[cell(row[c]) for c in columns] for row in rows]
+    numeric = [bool(rows) and all(isinstance(row[c], (int, float)) for row in rows) for c in columns]
+    headers = [" " + c if num else c for c, num in zip(columns, numeric)]
     index = [str(i) for i in range(len(rows))]
     index_width = max((len(s) for s in index), default=0)
-    widths = [max([len(c)] + [len(r[j]) for r in cells]) for j, c in enumerate(columns)]
-    lines = [" " * index_width + "".join(f"  {c:>{w}}" for c, w in zip(columns, widths))]
+    widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(headers)]
+    lines = [" " * index_width + "".join(f" {h:>{w}}" for h, w in zip(headers, widths))]
     for i, r in zip(index, cells):
-        lines.append(f"{i:<{index_width}}" + "".join(f"  {v:>{w}}" for v, w in zip(r, widths)))
+        lines.append(f"{i:<{index_width}}" + "".join(f" {v:>{w}}" for v, w in zip(r, widths)))
     return "\n".join(lines)
 
 
@@ -1543,8 +1546,8 @@ def format_torch_vector(values: Sequence[float]) -> str:
     span more than 1000x or fall below 1e-4), e.g. tensor([0.7465, 0.8617])."""
     values = [float(v) for v in values]
     finite = [abs(v) for v in values if math.isfinite(v) and v != 0]
-    if finite and all(v == math.floor(v) for v in finite):
-        sci = max(finite) / min(finite) > 1000 or max(finite) > 1e8
+    if all(v == math.floor(v) for v in finite):  # torch's integer mode (all zeros included)
+        sci = bool(finite) and (max(finite) / min(finite) > 1000 or max(finite) > 1e8)
         text = [f"{v:.4e}" if sci else f"{v:.0f}." for v in values]
     else:
         sci = bool(finite) and (max(finite) / min(finite) > 1000 or max(finite) > 1e8 or min(finite) < 1e-4)

@@ -160,7 +160,7 @@ def write_bench_v2(data_dir: Path, n_models: int = 10, n_questions: int = 60, se
     answers_path = root / "model_answer"
     answers_path.mkdir(parents=True, exist_ok=True)
     lengths: dict[str, dict[str, int]] = {}
-    for model in sorted(set(BASELINES_V2.values())) + models:
+    for model in dict.fromkeys(sorted(set(BASELINES_V2.values())) + models):
         mean_tokens = float(rng.uniform(250, 700))
         markdown = float(rng.uniform(0.2, 3.0))
         lengths[model] = {}
