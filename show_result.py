@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import csv
 import datetime
+import gc
 import io
 import json
 import logging
@@ -1297,45 +1298,121 @@ class V2Judgments:
         return np.repeat(np.arange(len(self.uid)), self.rows_per_record)
 
 
+def iter_jsonl_fast(path: Path) -> Iterator[tuple[int, dict]]:
+    """iter_jsonl's (line number, record) pairs, parsed by orjson when it is installed (it comes
+    with gradio; several times faster on long judge texts). From a line where orjson meets
+    anything unusual (bad JSON, NaN, a lone surrogate, a torn last line) on, iter_jsonl reads the
+    file: it decides, and names the line."""
+    try:
+        import orjson
+    except ImportError:
+        yield from iter_jsonl(path)
+        return
+    for lineno, raw in enumerate(Path(path).read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            record = None
+        if type(record) is not dict:
+            yield from ((n, r) for n, r in iter_jsonl(path) if n >= lineno)
+            return
+        yield lineno, record
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while many records are parsed and dropped (it would scan
+    the growing lists again and again: half the loading time); back to its state after (nothing
+    here makes reference cycles of any size)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def check_v2_judgment(record: dict, where: str, labels: dict) -> tuple[str | None, str | None]:
+    """The labels of a judgment's two games (None: null game, "": null score); DataError naming
+    `where` for a record that is not a v2.0 judgment."""
+    for key in ("uid", "model", "category", "games"):
+        if key not in record:
+            raise DataError(f"{where}: missing key {key!r}")
+    model, category, games = record["model"], record["category"], record["games"]
+    if not isinstance(model, str) or not model:
+        raise DataError(f"{where}: 'model' must be a non-empty string, got {model!r}")
+    if not isinstance(category, str):
+        raise DataError(f"{where}: 'category' must be a string, got {category!r}")
+    if not isinstance(games, list) or len(games) != 2:
+        raise DataError(f"{where}: 'games' must be a list of two games (each an object or null)")
+    pair: list[str | None] = []
+    for g, game in enumerate(games):
+        if game is not None and not isinstance(game, dict):
+            raise DataError(f"{where}: games[{g}] must be an object or null, got {game!r}")
+        score = None if game is None else game.get("score")
+        if score is not None and (not isinstance(score, str) or score not in labels):
+            raise DataError(f"{where}: games[{g}].score {score!r} is not a verdict label "
+                            f"({', '.join(labels)}) or null")
+        pair.append(None if game is None else score or "")
+    return pair[0], pair[1]
+
+
 def read_v2_judgments(directory: Path, into: V2Judgments, weight: int = 3) -> None:
     """Append the records of every *.jsonl in `directory` (sorted by name) to `into`; the judge's
     texts are dropped while reading. A bad record is an error naming file and line."""
     record_scores = v2_record_scores(weight)
     labels = v2_label_scores(weight)
+    models, uids, categories, baselines = into.model, into.uid, into.category, into.baseline
+    pairs, rows_per_record, scores = into.labels, into.rows_per_record, into.scores
     for path in sorted(directory.glob("*.jsonl")):
-        for lineno, record in iter_jsonl(path):
-            where = f"{path}:{lineno}"
-            for key in ("uid", "model", "category", "games"):
-                if key not in record:
-                    raise DataError(f"{where}: missing key {key!r}")
-            model, category, games = record["model"], record["category"], record["games"]
-            if not isinstance(model, str) or not model:
-                raise DataError(f"{where}: 'model' must be a non-empty string, got {model!r}")
-            if not isinstance(category, str):
-                raise DataError(f"{where}: 'category' must be a string, got {category!r}")
-            if not isinstance(games, list) or len(games) != 2:
-                raise DataError(f"{where}: 'games' must be a list of two games (each an object or null)")
-            pair: list[str | None] = []
-            for g, game in enumerate(games):
-                if game is not None and not isinstance(game, dict):
-                    raise DataError(f"{where}: games[{g}] must be an object or null, got {game!r}")
-                score = None if game is None else game.get("score")
-                if score is not None and (not isinstance(score, str) or score not in labels):
-                    raise DataError(f"{where}: games[{g}].score {score!r} is not a verdict label "
-                                    f"({', '.join(labels)}) or null")
-                pair.append(None if game is None else score or "")
+        for lineno, record in iter_jsonl_fast(path):
+            try:  # the common case, checked quickly; check_v2_judgment decides the others
+                model, category, uid, games = record["model"], record["category"], record["uid"], record["games"]
+                game1, game2 = games
+                score1 = None if game1 is None else game1["score"]
+                score2 = None if game2 is None else game2["score"]
+                valid = (type(model) is str and model != "" and type(category) is str and type(games) is list
+                         and (game1 is None or type(game1) is dict) and (game2 is None or type(game2) is dict)
+                         and (score1 is None or score1 in labels) and (score2 is None or score2 in labels))
+                label1 = None if game1 is None else score1 or ""
+                label2 = None if game2 is None else score2 or ""
+            except (KeyError, TypeError, ValueError):
+                valid = False
+            if not valid:
+                label1, label2 = check_v2_judgment(record, f"{path}:{lineno}", labels)
+                model, category, uid = record["model"], record["category"], record["uid"]
             baseline = record.get("baseline")
-            into.model.append(model)
-            into.uid.append(str(record["uid"]))
-            into.category.append(category)
-            into.baseline.append(baseline if isinstance(baseline, str) and baseline else None)
-            into.labels.append((pair[0], pair[1]))
-            if not (pair[0] and pair[1]):
-                into.rows_per_record.append(0)
+            models.append(model)
+            uids.append(uid if type(uid) is str else str(uid))
+            categories.append(category)
+            baselines.append(baseline if type(baseline) is str and baseline else None)
+            pairs.append((label1, label2))
+            if label1 and label2:
+                these = record_scores[(label1, label2)]
+                rows_per_record.append(len(these))
+                scores.extend(these)
             else:
-                scores = record_scores[(pair[0], pair[1])]
-                into.rows_per_record.append(len(scores))
-                into.scores.extend(scores)
+                rows_per_record.append(0)
+
+
+def plain_style_vector(meta: dict) -> np.ndarray | None:
+    """style_vector of the usual metadata (an int token_len, dicts of ints for the counts, all
+    counts) quickly; None for anything else, which style_vector then reads or refuses."""
+    try:
+        values = [meta["token_len"]]
+        for key in STYLE_FEATURES[1:]:
+            counts = list(meta[key].values())
+            if not all(type(x) is int and 0 <= x <= MAX_COUNT for x in counts):
+                return None
+            values.append(sum(counts))
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if not all(type(x) is int and 0 <= x <= MAX_COUNT for x in values):
+        return None
+    return np.array(values, dtype=float)
 
 
 def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, AnswerInfo]:
@@ -1349,7 +1426,7 @@ def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, Answ
         info = AnswerInfo(path, with_style=with_style)
         model = None
         uids: set[str] = set()
-        for lineno, record in iter_jsonl(path):
+        for lineno, record in iter_jsonl_fast(path):
             if "uid" not in record:
                 raise DataError(f"{path}:{lineno}: missing key 'uid'")
             uid = str(record["uid"])
@@ -1365,6 +1442,10 @@ def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, Answ
             if is_count(length):
                 info.token_lens[uid] = length
             if with_style and meta is not None:
+                vector = plain_style_vector(meta)
+                if vector is not None:
+                    info.style[uid] = vector
+                    continue
                 try:
                     info.style[uid] = style_vector(meta, f"{path}:{lineno}")
                 except DataError as e:
@@ -1409,15 +1490,16 @@ def v2_category(judgments: V2Judgments, category: str) -> V2Category:
     in_category = (categories == category) & judgments.kept
     records = np.flatnonzero(in_category)
     baseline = v2_category_baseline(judgments, records, category)
-    tails = [model_tail(judgments.model[i]) for i in records]
+    tail_of = {m: model_tail(m) for m in set(judgments.model)}
+    tails = [tail_of[judgments.model[i]] for i in records]
     own = np.array([t == baseline for t in tails], dtype=bool)
     if own.any():
         log.warning("category %s: %d judgments of the baseline %s against itself are left out", category,
                     int(own.sum()), baseline)
         records, tails = records[~own], [t for t, o in zip(tails, own) if not o]
     full_names: dict[str, set[str]] = {}
-    for i in records:
-        full_names.setdefault(model_tail(judgments.model[i]), set()).add(judgments.model[i])
+    for model in {judgments.model[i] for i in records}:
+        full_names.setdefault(tail_of[model], set()).add(model)
     for tail, names in full_names.items():
         if len(names) > 1:
             log.warning("category %s: models %s share the table name %r and are counted as one (as upstream)",
@@ -1443,10 +1525,13 @@ def v2_bootstrap_means(groups: Sequence[np.ndarray], num_rounds: int, rng: np.ra
     models in order (sorted names), randint(0, n, n) over each model's n rows.
     """
     means = np.empty((num_rounds, len(groups)))
+    randint, add = rng.randint, np.add.reduce
+    sizes = [len(scores) for scores in groups]
     for r in range(num_rounds):
+        row = means[r]
         for j, scores in enumerate(groups):
-            n = len(scores)
-            means[r, j] = scores[rng.randint(0, n, n)].sum() / n
+            n = sizes[j]
+            row[j] = add(scores.take(randint(0, n, n))) / n
     return means
 
 
@@ -1648,7 +1733,8 @@ def v2_style_design(judgments: V2Judgments, rows: V2Category, answers: dict[str,
 
 
 def fit_v2_style(unit_model: np.ndarray, features: np.ndarray, w1: np.ndarray, wn: np.ndarray, n_models: int,
-                 tol: float = 1e-10, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, bool]:
+                 init: tuple[np.ndarray, np.ndarray] | None = None, tol: float = 1e-7,
+                 max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, bool]:
     """Upstream's style-control Bradley-Terry fit for several bootstrap rounds at once, solved to
     its optimum.
 
@@ -1658,7 +1744,9 @@ def fit_v2_style(unit_model: np.ndarray, features: np.ndarray, w1: np.ndarray, w
     scores: upstream's BCE over the drawn rows, with the baseline's coefficient at 0 (only the
     difference theta_m - theta_baseline is identified). Newton's method with backtracking; the
     Hessian is an arrow matrix (diagonal in theta), solved through its k x k Schur complement.
-    unit_model must be sorted. A model whose drawn rows all score 1 (0) has no finite optimum:
+    unit_model must be sorted; init: (theta, beta) to start from (e.g. the fit on all rows), else
+    0. It stops after a step below `tol` (Newton's error after it is of the order of its square).
+    A model whose drawn rows all score 1 (0) has no finite optimum:
     theta is +inf (-inf) and its rows leave the fit (their loss tends to 0 whatever beta is); a
     model without drawn rows gets NaN. Returns (theta (models, rounds), beta (k, rounds), converged).
     """
@@ -1688,7 +1776,10 @@ def fit_v2_style(unit_model: np.ndarray, features: np.ndarray, w1: np.ndarray, w
 
     theta = np.zeros((n_models, rounds))
     beta = np.zeros((k, rounds))
-    eta = np.zeros((units, rounds))
+    if init is not None:
+        theta += np.where(np.isfinite(init[0]), init[0], 0.0)[:, None]
+        beta += np.asarray(init[1], dtype=float).reshape(k, 1)
+    eta = theta[unit_model] + features @ beta
     value = objective(eta)
     converged = False
     for _ in range(max_iter):
@@ -1758,13 +1849,19 @@ def v2_style_leaderboard(rows: V2Category, design: V2StyleDesign, num_rounds: in
     e^theta_m / (e^theta_m + e^theta_baseline); score = median over rounds, 5% and 95% quantiles;
     feature coefficients = their medians."""
     n_models = len(rows.models)
-    chunk = max(1, V2_CELLS_PER_CHUNK // max(1, len(design.unit_model)))
+    units = len(design.unit_model)
+    chunk = max(1, V2_CELLS_PER_CHUNK // max(1, units))
     thetas, betas = [], []
     not_converged = 0
     with single_threaded_blas():
+        # the fit on all rows: where each round's fit starts (bootstrap fits lie close to it)
+        all_w1 = np.bincount(design.row_unit, design.row_score, units)[:, None]
+        all_wn = np.bincount(design.row_unit, minlength=units).astype(float)[:, None]
+        theta, beta, _ = fit_v2_style(design.unit_model, design.features, all_w1, all_wn, n_models)
+        start_from = (theta[:, 0], beta[:, 0])
         for start in range(0, num_rounds, chunk):
             w1, wn = v2_bootstrap_weights(design, min(chunk, num_rounds - start), rng)
-            theta, beta, converged = fit_v2_style(design.unit_model, design.features, w1, wn, n_models)
+            theta, beta, converged = fit_v2_style(design.unit_model, design.features, w1, wn, n_models, start_from)
             thetas.append(theta)
             betas.append(beta)
             not_converged += not converged
@@ -1800,17 +1897,13 @@ def v2_avg_tokens(judgments: V2Judgments, rows: V2Category, answers: dict[str, A
     """Per table name, the mean token_len (truncated) of the model's answers to the category's
     questions it was judged on; for the baseline, of its answers to all of them."""
     lengths: dict[str, list[float]] = {}
-    seen: set[tuple[str, str]] = set()
-    for i in rows.records:
-        for model, name in ((judgments.model[i], model_tail(judgments.model[i])), (rows.baseline, rows.baseline)):
-            key = (model, judgments.uid[i])
-            if key in seen:
-                continue
-            seen.add(key)
-            info = answers.get(model)
-            length = None if info is None else info.token_lens.get(judgments.uid[i])
-            if length is not None:
-                lengths.setdefault(name, []).append(length)
+    pairs = {(judgments.model[i], judgments.uid[i]) for i in rows.records}
+    pairs.update((rows.baseline, uid) for uid in {judgments.uid[i] for i in rows.records})
+    for model, uid in pairs:
+        info = answers.get(model)
+        length = None if info is None else info.token_lens.get(uid)
+        if length is not None:
+            lengths.setdefault(model_tail(model) if model != rows.baseline else model, []).append(length)
     return {name: int(sum(values) / len(values)) for name, values in lengths.items()}
 
 
@@ -2285,7 +2378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.bench_name = V2_BENCH  # upstream v2.0's command line
             apply_defaults(args)
             if is_v2_bench(bench_dir(args.bench_name, args.data_dir)):
-                return run_v2(args, given)
+                with gc_paused():
+                    return run_v2(args, given)
             v2_flags_on_v01(args, given)
             return run(args)
     except KeyboardInterrupt:  # the battles, bootstrap, CSV and quality files are written atomically

@@ -454,17 +454,18 @@ def test_bad_flags_are_one_line_errors(bench, capsys, caplog, args, message):
     assert code == 2 and message in caplog.text
 
 
-def test_unknown_label_names_file_and_line(tmp_path, capsys, caplog):
+@pytest.mark.parametrize("label", ["A>>>B", [], 0, ""])
+def test_unknown_label_names_file_and_line(tmp_path, capsys, caplog, label):
     data = tmp_path / "data"
     write_bench_v2(data, n_models=1, n_questions=10, seed=8, judges=("gpt-4.1",), null_share=0.0)
     path = data / BENCH_V2 / "model_judgment" / "gpt-4.1" / "model-000.jsonl"
     lines = path.read_text().splitlines()
     record = json.loads(lines[2])
-    record["games"][1]["score"] = "A>>>B"
+    record["games"][1]["score"] = label
     lines[2] = json.dumps(record)
     path.write_text("\n".join(lines) + "\n")
     code, _, _ = run_main(["--data-dir", str(data), "-b", BENCH_V2], capsys)
-    assert code == 2 and f"{path}:3" in caplog.text and "'A>>>B'" in caplog.text
+    assert code == 2 and f"{path}:3: games[1].score {label!r} is not a verdict label" in caplog.text
 
 
 def test_missing_metadata_under_style_control(bench, tmp_path, capsys, caplog):
@@ -502,3 +503,22 @@ def test_average_tokens_of_real_o3_mini_answers(shared_data, tmp_path, capsys):
     code, out, _ = run_main(["--data-dir", str(data), "-b", BENCH_V2, "--num-rounds", "3", "-f", "length",
                              "markdown"], capsys)
     assert code == 0 and "Feature Coefs: tensor([" in out
+
+
+@pytest.mark.parametrize("text", [
+    b'{"a": 1}\n\n{"b": NaN}\n{"c": "\\ud800"}\n{"d": 2}\n',  # json reads what orjson refuses
+    b'{"a": 1}\n{"b": 2}\n{"c": 3',  # a torn last line: dropped
+    b'{"a": 1}\n[1, 2]\n',  # not an object: iter_jsonl's error
+    b'{"a": 1}\n{"b": \n{"c": 3}\n',  # bad JSON: iter_jsonl's error
+])
+def test_fast_reader_as_iter_jsonl(tmp_path, text):
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(text)
+
+    def read(reader):
+        try:
+            return repr(list(reader(path)))
+        except sr.DataError as e:
+            return str(e)
+
+    assert read(sr.iter_jsonl_fast) == read(sr.iter_jsonl)
