@@ -2033,6 +2033,9 @@ def run_v2(args: argparse.Namespace, given: argparse.Namespace) -> int:
 def v2_flags_on_v01(args: argparse.Namespace, given: argparse.Namespace) -> None:
     """Read upstream v2.0's flags on a v0.1 bench: one judge of -j as --judge-name, -f as the
     style flag of the same meaning; --category and several judges are v2.0 only."""
+    bench = bench_dir(args.bench_name, args.data_dir)
+    if (args.category or args.judge_names or args.control_features) and not bench.is_dir():
+        raise ConfigError(f"{bench}: bench folder not found")
     if args.category:
         raise ConfigError(f"--category works on v2.0 benches; {args.bench_name} holds v0.1 records")
     if args.judge_names:
