@@ -1298,6 +1298,9 @@ class V2Judgments:
         return np.repeat(np.arange(len(self.uid)), self.rows_per_record)
 
 
+_BLANK = object()  # a blank line, for iter_jsonl_fast
+
+
 def iter_jsonl_fast(path: Path) -> Iterator[tuple[int, dict]]:
     """iter_jsonl's (line number, record) pairs, parsed by orjson when it is installed (it comes
     with gradio; several times faster on long judge texts). From a line where orjson meets
@@ -1308,13 +1311,20 @@ def iter_jsonl_fast(path: Path) -> Iterator[tuple[int, dict]]:
     except ImportError:
         yield from iter_jsonl(path)
         return
-    for lineno, raw in enumerate(Path(path).read_bytes().split(b"\n"), start=1):
-        if not raw.strip():
-            continue
+    data = Path(path).read_bytes()
+    view = memoryview(data)  # lines parsed in place, not copied
+    start, lineno = 0, 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        lineno += 1
         try:
-            record = orjson.loads(raw)
+            record = orjson.loads(view[start:end])
         except orjson.JSONDecodeError:
-            record = None
+            record = None if data[start:end].strip() else _BLANK
+        start = end + 1
+        if record is _BLANK:
+            continue
         if type(record) is not dict:
             yield from ((n, r) for n, r in iter_jsonl(path) if n >= lineno)
             return

@@ -522,3 +522,9 @@ def test_fast_reader_as_iter_jsonl(tmp_path, text):
             return str(e)
 
     assert read(sr.iter_jsonl_fast) == read(sr.iter_jsonl)
+
+
+def test_fast_reader_blank_lines_and_empty_objects(tmp_path):
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b'\n{}\n  \r\n{"a": 1}\r\n\n{}')
+    assert list(sr.iter_jsonl_fast(path)) == list(sr.iter_jsonl(path)) == [(2, {}), (4, {"a": 1}), (6, {})]
