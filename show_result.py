@@ -21,6 +21,7 @@ import contextlib
 import csv
 import datetime
 import functools
+import gc
 import io
 import json
 import logging
@@ -51,6 +52,8 @@ from utils import (
     Judgment,
     add_common_flags,
     answer_dir,
+    style_metadata,
+    bench_dir,
     check_bench_name,
     count_games,
     game_counts,
@@ -64,6 +67,7 @@ from utils import (
     played_games,
     plural,
     run_script,
+    safe_name,
     setup_logging,
     write_atomic,
     write_jsonl_atomic,
@@ -834,11 +838,11 @@ def format_row(row: Row, decimal: int) -> str:
 
 
 def write_leaderboard_csv(rows: list[Row], directory: Path, today: datetime.date | None = None, *,
-                          bench_name: str = "", judge_name: str = "") -> Path:
-    """leaderboard/arena_hard_leaderboard_YYYYMMDD.csv with upstream's columns, then the bench
-    and judge it was made from (qa_browser shows the one of its bench and judge); atomic."""
+                          bench_name: str = "", judge_name: str = "", name_suffix: str = "") -> Path:
+    """leaderboard/arena_hard_leaderboard_YYYYMMDD<name_suffix>.csv with upstream's columns, then the
+    bench and judge it was made from (qa_browser shows the one of its bench and judge); atomic."""
     today = today or datetime.date.today()
-    path = directory / f"arena_hard_leaderboard_{today.strftime('%Y%m%d')}.csv"
+    path = directory / f"arena_hard_leaderboard_{today.strftime('%Y%m%d')}{name_suffix}.csv"
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\n")  # as pandas to_csv writes
     writer.writerow(["model", "score", "rating_q025", "rating_q975", "CI", "avg_tokens", "date",
@@ -1140,6 +1144,859 @@ def format_judge_diagnostics(judge: dict[str, dict], order: list[str]) -> list[s
 
 
 # --------------------------------------------------------------------------------------------
+# Arena-Hard v2.0 (REFERENCE-v2.md, "show_result.py"): one table per category, of the mean score
+# against the category's baseline (plain) or of Bradley-Terry win rates with style features
+# --------------------------------------------------------------------------------------------
+
+V2_BENCH = "arena-hard-v2.0"
+V2_JUDGE = "gpt-4.1"
+V2_CATEGORY = "hard_prompt"
+# Upstream's baseline of each category (its utils/judge_utils.py); a judgment's `baseline` field wins.
+V2_BASELINES = {"hard_prompt": "o3-mini-2025-01-31", "coding": "o3-mini-2025-01-31", "math": "o3-mini-2025-01-31",
+                "creative_writing": "gemini-2.0-flash-001", "arena-hard-v0.1": "gpt-4-0314"}
+V2_PERCENTILES = (5.0, 95.0)  # upstream's 90% interval
+# --control-features: which of the style columns (length, header, list, bold density) each name selects
+V2_FEATURE_COLUMNS = {"length": (0,), "markdown": (1, 2, 3)}
+V2_FEATURE_NAMES = ("length", "header", "list", "bold")
+V2_TABLE_COLUMNS = ("Model", "Scores (%)", "CI (%)", "Avg Tokens")
+# The v0.1 label with the same meaning as each v2.0 label (for --full-stats and the judge counts)
+V2_SAME_LABEL = {"A>B": "A>B", "A>>B": "A>>B", "A=B": "A=B", "A<<B": "B>>A", "A<B": "B>A",
+                 "B>A": "B>A", "B>>A": "B>>A", "B=A": "A=B", "B<<A": "A>>B", "B<A": "A>B"}
+
+
+def v2_label_scores(weight: int = 3) -> dict[str, tuple[float, ...]]:
+    """Upstream's label map: Assistant A's score for each verdict, a strong one repeated `weight` times."""
+    win, loss = (1.0,), (0.0,)
+    return {"A>B": win, "A>>B": win * weight, "A=B": (0.5,), "A<<B": loss * weight, "A<B": loss,
+            "B>A": loss, "B>>A": loss * weight, "B=A": (0.5,), "B<<A": win * weight, "B<A": win}
+
+
+def v2_record_scores(weight: int = 3) -> dict[tuple[str, str], tuple[float, ...]]:
+    """The model's score rows of a record per (game 1 label, game 2 label): map(game 2) followed by
+    [1 - s for s in map(game 1)] (game 1 shows the baseline as A, game 2 the model)."""
+    scores = v2_label_scores(weight)
+    return {(g1, g2): scores[g2] + tuple(1.0 - s for s in scores[g1]) for g1 in scores for g2 in scores}
+
+
+def first_record(path: Path) -> dict | None:
+    """The first non-blank line of a JSONL file if it is a JSON object, else None."""
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.strip():
+                    record = json.loads(line)
+                    return record if isinstance(record, dict) else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    return None
+
+
+def is_v2_bench(bench: Path) -> bool:
+    """Whether a bench folder holds v2.0 records (keyed by `uid`): the first record of its
+    judgments, else of its answers, else of question.jsonl decides."""
+    for pattern in ("model_judgment/*/*.jsonl", "model_answer/*.jsonl", "question.jsonl"):
+        for path in sorted(bench.glob(pattern)):
+            record = first_record(path)
+            if record is not None:
+                return "uid" in record and "question_id" not in record
+    return False
+
+
+def model_tail(model: str) -> str:
+    """Upstream's table name of a model: the text after its last "/"."""
+    return model.rsplit("/", 1)[-1]
+
+
+@dataclass
+class V2Judgments:
+    """v2.0 judgment records in upstream's order (judges as given, files by name, records in file
+    order) and the score rows of those upstream keeps (both games with a label), in order."""
+
+    model: list[str] = field(default_factory=list)  # the record's `model`, unstripped
+    uid: list[str] = field(default_factory=list)
+    category: list[str] = field(default_factory=list)
+    baseline: list[str | None] = field(default_factory=list)
+    # per record, each game's label: None for a null game, "" for a game without a verdict
+    labels: list[tuple[str | None, str | None]] = field(default_factory=list)
+    rows_per_record: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    @property
+    def kept(self) -> np.ndarray:
+        return np.array(self.rows_per_record, dtype=np.int64) > 0
+
+    @property
+    def null_count(self) -> int:
+        """Records upstream drops: a null game or a null score."""
+        return int((~self.kept).sum())
+
+    def row_record(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.uid)), self.rows_per_record)
+
+
+_BLANK = object()  # a blank line, for iter_jsonl_fast
+
+
+def iter_jsonl_fast(path: Path) -> Iterator[tuple[int, dict]]:
+    """iter_jsonl's (line number, record) pairs, parsed by orjson when it is installed (it comes
+    with gradio; several times faster on long judge texts). From a line where orjson meets
+    anything unusual (bad JSON, NaN, a lone surrogate, a torn last line) on, iter_jsonl reads the
+    file: it decides, and names the line."""
+    try:
+        import orjson
+    except ImportError:
+        yield from iter_jsonl(path)
+        return
+    data = Path(path).read_bytes()
+    view = memoryview(data)  # lines parsed in place, not copied
+    start, lineno = 0, 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        lineno += 1
+        try:
+            record = orjson.loads(view[start:end])
+        except orjson.JSONDecodeError:
+            record = None if data[start:end].strip() else _BLANK
+        start = end + 1
+        if record is _BLANK:
+            continue
+        if type(record) is not dict:
+            yield from ((n, r) for n, r in iter_jsonl(path) if n >= lineno)
+            return
+        yield lineno, record
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while many records are parsed and dropped (it would scan
+    the growing lists again and again: half the loading time); back to its state after (nothing
+    here makes reference cycles of any size)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def check_v2_judgment(record: dict, where: str, labels: dict) -> tuple[str | None, str | None]:
+    """The labels of a judgment's two games (None: null game, "": null score); DataError naming
+    `where` for a record that is not a v2.0 judgment."""
+    for key in ("uid", "model", "category", "games"):
+        if key not in record:
+            raise DataError(f"{where}: missing key {key!r}")
+    model, category, games = record["model"], record["category"], record["games"]
+    if not isinstance(model, str) or not model:
+        raise DataError(f"{where}: 'model' must be a non-empty string, got {model!r}")
+    if not isinstance(category, str):
+        raise DataError(f"{where}: 'category' must be a string, got {category!r}")
+    if not isinstance(games, list) or len(games) != 2:
+        raise DataError(f"{where}: 'games' must be a list of two games (each an object or null)")
+    pair: list[str | None] = []
+    for g, game in enumerate(games):
+        if game is not None and not isinstance(game, dict):
+            raise DataError(f"{where}: games[{g}] must be an object or null, got {game!r}")
+        score = None if game is None else game.get("score")
+        if score is not None and (not isinstance(score, str) or score not in labels):
+            raise DataError(f"{where}: games[{g}].score {score!r} is not a verdict label "
+                            f"({', '.join(labels)}) or null")
+        pair.append(None if game is None else score or "")
+    return pair[0], pair[1]
+
+
+def read_v2_judgments(directory: Path, into: V2Judgments, weight: int = 3) -> None:
+    """Append the records of every *.jsonl in `directory` (sorted by name) to `into`; the judge's
+    texts are dropped while reading. A bad record is an error naming file and line."""
+    record_scores = v2_record_scores(weight)
+    labels = v2_label_scores(weight)
+    models, uids, categories, baselines = into.model, into.uid, into.category, into.baseline
+    pairs, rows_per_record, scores = into.labels, into.rows_per_record, into.scores
+    for path in sorted(directory.glob("*.jsonl")):
+        for lineno, record in iter_jsonl_fast(path):
+            try:  # the common case, checked quickly; check_v2_judgment decides the others
+                model, category, uid, games = record["model"], record["category"], record["uid"], record["games"]
+                game1, game2 = games
+                score1 = None if game1 is None else game1["score"]
+                score2 = None if game2 is None else game2["score"]
+                valid = (type(model) is str and model != "" and type(category) is str and type(games) is list
+                         and (game1 is None or type(game1) is dict) and (game2 is None or type(game2) is dict)
+                         and (score1 is None or score1 in labels) and (score2 is None or score2 in labels))
+                label1 = None if game1 is None else score1 or ""
+                label2 = None if game2 is None else score2 or ""
+            except (KeyError, TypeError, ValueError):
+                valid = False
+            if not valid:
+                label1, label2 = check_v2_judgment(record, f"{path}:{lineno}", labels)
+                model, category, uid = record["model"], record["category"], record["uid"]
+            baseline = record.get("baseline")
+            models.append(model)
+            uids.append(uid if type(uid) is str else str(uid))
+            categories.append(category)
+            baselines.append(baseline if type(baseline) is str and baseline else None)
+            pairs.append((label1, label2))
+            if label1 and label2:
+                these = record_scores[(label1, label2)]
+                rows_per_record.append(len(these))
+                scores.extend(these)
+            else:
+                rows_per_record.append(0)
+
+
+def plain_style_vector(meta: dict) -> np.ndarray | None:
+    """style_vector of the usual metadata (an int token_len, dicts of ints for the counts, all
+    counts) quickly; None for anything else, which style_vector then reads or refuses."""
+    try:
+        values = [meta["token_len"]]
+        for key in STYLE_FEATURES[1:]:
+            counts = list(meta[key].values())
+            if not all(type(x) is int and 0 <= x <= MAX_COUNT for x in counts):
+                return None
+            values.append(sum(counts))
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if not all(type(x) is int and 0 <= x <= MAX_COUNT for x in values):
+        return None
+    return np.array(values, dtype=float)
+
+
+def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, AnswerInfo]:
+    """{model: AnswerInfo keyed by uid} of every *.jsonl in `directory`; the model is the first
+    record's `model` (as upstream), else the file name's. token_len and style come from `metadata`
+    (v0.1's `conv_metadata` also read); a duplicated uid keeps its last line."""
+    infos: dict[str, AnswerInfo] = {}
+    if not directory.is_dir():
+        return infos
+    for path in sorted(directory.glob("*.jsonl")):
+        info = AnswerInfo(path, with_style=with_style)
+        model = None
+        uids: set[str] = set()
+        for lineno, record in iter_jsonl_fast(path):
+            if "uid" not in record:
+                raise DataError(f"{path}:{lineno}: missing key 'uid'")
+            uid = str(record["uid"])
+            uids.add(uid)
+            if model is None:
+                model = record.get("model") if isinstance(record.get("model"), str) else model_from_filename(path)
+            if isinstance(record.get("model"), str):
+                info.model_ids.add(record["model"])
+            meta = style_metadata(record)
+            length = None if meta is None else meta.get("token_len")
+            info.token_lens.pop(uid, None)
+            info.style.pop(uid, None)
+            if is_count(length):
+                info.token_lens[uid] = length
+            if with_style and meta is not None:
+                vector = plain_style_vector(meta)
+                if vector is not None:
+                    info.style[uid] = vector
+                    continue
+                try:
+                    info.style[uid] = style_vector(meta, f"{path}:{lineno}")
+                except DataError as e:
+                    info.style_error = info.style_error or str(e)
+        info.without_metadata = len(uids) - len(info.style) if with_style else 0
+        if model is not None:
+            if model in infos:
+                log.warning("%s: model %r already read from %s; this file is used", path, model, infos[model].path)
+            infos[model] = info
+    return infos
+
+
+def v2_category_baseline(judgments: V2Judgments, records: np.ndarray, category: str) -> str:
+    """The baseline of a category: its judgments' `baseline` field, else upstream's table."""
+    named = {judgments.baseline[i] for i in records} - {None}
+    if len(named) > 1:
+        raise DataError(f"judgments of category {category!r} name several baselines: {', '.join(sorted(named))}")
+    if named:
+        return named.pop()
+    if category not in V2_BASELINES:
+        raise DataError(f"judgments of category {category!r} name no baseline, and upstream has none for it")
+    return V2_BASELINES[category]
+
+
+@dataclass
+class V2Category:
+    """The score rows of one category, models by their table names (after the last "/")."""
+
+    category: str
+    baseline: str
+    records: np.ndarray  # indices of the kept records of the category (the baseline's own excluded)
+    row_record: np.ndarray  # per row, its record
+    row_score: np.ndarray
+    models: list[str]  # sorted table names, baseline excluded
+    row_model: np.ndarray  # per row, index into models
+
+
+def v2_category(judgments: V2Judgments, category: str) -> V2Category:
+    """Upstream's rows of `category` in order; rows of the baseline judged against itself are left
+    out with a warning (upstream listed it twice)."""
+    categories = np.array(judgments.category, dtype=object)
+    in_category = (categories == category) & judgments.kept
+    records = np.flatnonzero(in_category)
+    baseline = v2_category_baseline(judgments, records, category)
+    tail_of = {m: model_tail(m) for m in set(judgments.model)}
+    tails = [tail_of[judgments.model[i]] for i in records]
+    own = np.array([t == baseline for t in tails], dtype=bool)
+    if own.any():
+        log.warning("category %s: %d judgments of the baseline %s against itself are left out", category,
+                    int(own.sum()), baseline)
+        records, tails = records[~own], [t for t, o in zip(tails, own) if not o]
+    full_names: dict[str, set[str]] = {}
+    for model in {judgments.model[i] for i in records}:
+        full_names.setdefault(tail_of[model], set()).add(model)
+    for tail, names in full_names.items():
+        if len(names) > 1:
+            log.warning("category %s: models %s share the table name %r and are counted as one (as upstream)",
+                        category, ", ".join(sorted(names)), tail)
+    models = sorted(full_names)
+    code = {m: j for j, m in enumerate(models)}
+    row_record_all = judgments.row_record()
+    keep_record = np.zeros(len(judgments.uid), dtype=bool)
+    keep_record[records] = True
+    rows = keep_record[row_record_all]
+    row_record = row_record_all[rows]
+    record_model = np.full(len(judgments.uid), -1, dtype=np.int64)
+    record_model[records] = [code[t] for t in tails]
+    return V2Category(category=category, baseline=baseline, records=records, row_record=row_record,
+                      row_score=np.asarray(judgments.scores, dtype=float)[rows], models=models,
+                      row_model=record_model[row_record])
+
+
+def v2_bootstrap_means(groups: Sequence[np.ndarray], num_rounds: int, rng: np.random.RandomState) -> np.ndarray:
+    """(rounds, models): each round, each model's mean over its rows drawn with replacement.
+
+    Drawn as upstream's groupby("model").sample(frac=1, replace=True) on the global RNG does:
+    models in order (sorted names), randint(0, n, n) over each model's n rows.
+    """
+    means = np.empty((num_rounds, len(groups)))
+    randint, add = rng.randint, np.add.reduce
+    sizes = [len(scores) for scores in groups]
+    for r in range(num_rounds):
+        row = means[r]
+        for j, scores in enumerate(groups):
+            n = sizes[j]
+            row[j] = add(scores.take(randint(0, n, n))) / n
+    return means
+
+
+def pandas_group_mean(values: np.ndarray) -> np.ndarray:
+    """Column means of (rounds, models) added in row order with Kahan compensation, as pandas'
+    groupby().mean() does (the last digit decides some roundings of the printed table)."""
+    total = np.zeros(values.shape[1])
+    compensation = np.zeros(values.shape[1])
+    for row in values:
+        y = row - compensation
+        t = total + y
+        compensation = t - total - y
+        total = t
+    return total / len(values)
+
+
+def pandas_group_quantile(values: np.ndarray, q: float) -> np.ndarray:
+    """Column quantiles (linear) of (rounds, models) with pandas' groupby().quantile() arithmetic."""
+    ordered = np.sort(values, axis=0)
+    position = q * (len(values) - 1)
+    low = int(position)
+    frac = position % 1
+    if frac == 0.0:
+        return ordered[low].copy()
+    return ordered[low] + (ordered[low + 1] - ordered[low]) * frac
+
+
+@dataclass
+class V2Leaderboard:
+    """One category's scores (fractions), models in upstream's order before sorting."""
+
+    category: str
+    baseline: str
+    models: list[str]
+    score: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    feature_coefs: np.ndarray | None = None  # style control: median coefficient of each chosen feature
+
+
+def v2_plain_leaderboard(rows: V2Category, num_rounds: int, rng: np.random.RandomState) -> V2Leaderboard:
+    """Upstream's plain table: the bootstrap mean of each model's score, its 5% and 95% quantiles;
+    the baseline's row (50%) added last."""
+    order = np.argsort(rows.row_model, kind="stable")
+    bounds = np.cumsum(np.bincount(rows.row_model, minlength=len(rows.models)))[:-1]
+    groups = np.split(rows.row_score[order], bounds)
+    means = v2_bootstrap_means(groups, num_rounds, rng)
+    half = np.array([0.5])
+    return V2Leaderboard(rows.category, rows.baseline, rows.models + [rows.baseline],
+                         np.concatenate([pandas_group_mean(means), half]),
+                         np.concatenate([pandas_group_quantile(means, V2_PERCENTILES[0] / 100), half]),
+                         np.concatenate([pandas_group_quantile(means, V2_PERCENTILES[1] / 100), half]))
+
+
+def v2_descending_order(values: Sequence[float]) -> np.ndarray:
+    """The order of pandas' sort_values(ascending=False) (nargsort with numpy's quicksort), ties
+    included: reverse, argsort ascending, reverse back."""
+    values = np.asarray(values, dtype=float)
+    reversed_index = np.arange(len(values))[::-1]
+    return reversed_index[values[::-1].argsort(kind="quicksort")][::-1]
+
+
+def v2_table_rows(board: V2Leaderboard, avg_tokens: dict[str, int]) -> list[dict]:
+    """The printed rows, upstream's order: Scores (%) = round(100 * score, 1), CI (%) as
+    "(-{round(100 (score - lower), 1)} / +{round(100 (upper - score), 1)})", best first."""
+    rows = []
+    for model, score, lower, upper in zip(board.models, board.score, board.lower, board.upper):
+        score, lower, upper = float(score), float(lower), float(upper)
+        rows.append({"Model": model, "Scores (%)": round(score * 100, 1),
+                     "CI (%)": f"(-{round((score - lower) * 100, 1)} / +{round((upper - score) * 100, 1)})",
+                     "Avg Tokens": int(avg_tokens.get(model, 0)),
+                     "score": 100 * score, "lower": 100 * lower, "upper": 100 * upper})
+    return [rows[i] for i in v2_descending_order([r["Scores (%)"] for r in rows])]
+
+
+def format_v2_table(rows: list[dict], columns: Sequence[str] = V2_TABLE_COLUMNS) -> str:
+    """The rows as pandas' DataFrame.to_string() prints them: index 0..n-1 left-aligned; each
+    cell a space then its value (floats with one decimal), right-aligned to the column's widest
+    cell or header (a space before the header of a numeric column); columns one space apart."""
+    def cell(value: object) -> str:
+        return " " + (f"{value:.1f}" if isinstance(value, float) else str(value))
+
+    cells = [[cell(row[c]) for c in columns] for row in rows]
+    numeric = [bool(rows) and all(isinstance(row[c], (int, float)) for row in rows) for c in columns]
+    headers = [" " + c if num else c for c, num in zip(columns, numeric)]
+    index = [str(i) for i in range(len(rows))]
+    index_width = max((len(s) for s in index), default=0)
+    widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(headers)]
+    lines = [" " * index_width + "".join(f" {h:>{w}}" for h, w in zip(headers, widths))]
+    for i, r in zip(index, cells):
+        lines.append(f"{i:<{index_width}}" + "".join(f" {v:>{w}}" for v, w in zip(r, widths)))
+    return "\n".join(lines)
+
+
+def format_torch_vector(values: Sequence[float]) -> str:
+    """A 1-D float tensor as torch prints it (4 decimals, or scientific notation when the values
+    span more than 1000x or fall below 1e-4), e.g. tensor([0.7465, 0.8617])."""
+    values = [float(v) for v in values]
+    finite = [abs(v) for v in values if math.isfinite(v) and v != 0]
+    if all(v == math.floor(v) for v in finite):  # torch's integer mode (all zeros included)
+        sci = bool(finite) and (max(finite) / min(finite) > 1000 or max(finite) > 1e8)
+        text = [f"{v:.4e}" if sci else f"{v:.0f}." for v in values]
+    else:
+        sci = bool(finite) and (max(finite) / min(finite) > 1000 or max(finite) > 1e8 or min(finite) < 1e-4)
+        text = [f"{v:.4e}" if sci else f"{v:.4f}" for v in values]
+    text = ["nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else t
+            for v, t in zip(values, text)]
+    width = max((len(t) for t in text), default=0)
+    return "tensor([" + ", ".join(t.rjust(width) for t in text) + "])"
+
+
+@dataclass
+class V2StyleDesign:
+    """Style control on one category: units (distinct model answer and question, sorted by model)
+    with their standardised style columns, and each score row's unit."""
+
+    unit_model: np.ndarray  # per unit, index into the category's models
+    features: np.ndarray  # (units, chosen columns), standardised over the rows
+    row_unit: np.ndarray
+    row_score: np.ndarray
+    columns: tuple[int, ...]  # the chosen style columns (0 length, 1 header, 2 list, 3 bold)
+    constant: tuple[int, ...] = ()  # chosen columns left out: the same in every row
+
+
+def v2_style_columns(model_style: np.ndarray, baseline_style: np.ndarray) -> np.ndarray:
+    """Upstream's style columns from (token_len, header, list, bold) of the model's and the
+    baseline's answer: length (Lm - Lb) / (Lm + Lb); markdown densities d = count / (L + 1) as
+    (dm - db) / (dm + db + 1)."""
+    lm, lb = model_style[:, 0], baseline_style[:, 0]
+    out = np.empty_like(model_style, dtype=float)
+    out[:, 0] = (lm - lb) / (lm + lb)
+    dm = model_style[:, 1:] / (lm[:, None] + 1.0)
+    db = baseline_style[:, 1:] / (lb[:, None] + 1.0)
+    out[:, 1:] = (dm - db) / (dm + db + 1.0)
+    return out
+
+
+def v2_style_design(judgments: V2Judgments, rows: V2Category, answers: dict[str, AnswerInfo],
+                    columns: Sequence[int], answers_path: Path) -> V2StyleDesign:
+    """The style design of a category: style vectors looked up by each judgment's (unstripped)
+    `model` and the category's baseline; columns standardised over all its rows with the unbiased
+    standard deviation."""
+    record_unit = np.full(len(judgments.uid), -1, dtype=np.int64)
+    keys: dict[tuple[str, str], int] = {}
+    unit_records = []
+    for i in rows.records:
+        key = (judgments.model[i], judgments.uid[i])
+        if key not in keys:
+            keys[key] = len(keys)
+            unit_records.append(i)
+        record_unit[i] = keys[key]
+    unit_records = np.array(unit_records, dtype=np.int64)
+    record_model = np.full(len(judgments.uid), -1, dtype=np.int64)
+    record_model[rows.row_record] = rows.row_model
+    # units sorted by model (stable), so per-model sums are contiguous
+    unit_model = record_model[unit_records]
+    order = np.argsort(unit_model, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    unit_records, unit_model = unit_records[order], unit_model[order]
+    row_unit = rank[record_unit[rows.row_record]]
+
+    def vectors(model_of: Callable[[int], str]) -> np.ndarray:
+        out = np.empty((len(unit_records), len(STYLE_FEATURES)))
+        for u, i in enumerate(unit_records):
+            model, uid = model_of(i), judgments.uid[i]
+            info = answers.get(model)
+            if info is None:
+                raise ConfigError(f"{answers_path}: no answers of model {model!r}, needed for --control-features")
+            vector = info.style.get(uid)
+            if vector is None:
+                if info.style_error:
+                    raise DataError(info.style_error)
+                raise DataError(f"{info.path}: no answer with metadata to question {uid} (needed for "
+                                f"--control-features; add_markdown_info.py writes metadata)")
+            out[u] = vector
+        return out
+
+    model_style = vectors(lambda i: judgments.model[i])
+    baseline_style = vectors(lambda i: rows.baseline)
+    empty = (model_style[:, 0] + baseline_style[:, 0]) == 0
+    if empty.any():
+        i = unit_records[np.flatnonzero(empty)[0]]
+        raise DataError(f"question {judgments.uid[i]}: the answers of {judgments.model[i]!r} and of the baseline "
+                        f"{rows.baseline!r} both have token_len 0: the length feature is undefined")
+    raw = v2_style_columns(model_style, baseline_style)[:, list(columns)]
+    per_unit = np.bincount(row_unit, minlength=len(unit_records)).astype(float)
+    n = per_unit.sum()
+    mean = per_unit @ raw / n
+    std = np.sqrt(per_unit @ (raw - mean) ** 2 / (n - 1)) if n > 1 else np.zeros(len(columns))
+    constant = tuple(c for c, s in zip(columns, std) if not s > 0)
+    for c in constant:
+        log.warning("category %s: style feature %s is the same in every row; left out of the fit (coefficient 0)",
+                    rows.category, V2_FEATURE_NAMES[c])
+    keep = [j for j, c in enumerate(columns) if c not in constant]
+    features = (raw[:, keep] - mean[keep]) / std[keep]
+    return V2StyleDesign(unit_model=unit_model, features=features, row_unit=row_unit, row_score=rows.row_score,
+                         columns=tuple(columns), constant=constant)
+
+
+def fit_v2_style(unit_model: np.ndarray, features: np.ndarray, w1: np.ndarray, wn: np.ndarray, n_models: int,
+                 init: tuple[np.ndarray, np.ndarray] | None = None, tol: float = 1e-7,
+                 max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Upstream's style-control Bradley-Terry fit for several bootstrap rounds at once, solved to
+    its optimum.
+
+    Each round r (a column of w1 and wn, shape (units, rounds)) minimises the soft-target
+    logistic loss without penalty, sum_u wn_u softplus(eta_u) - w1_u eta_u, where
+    eta_u = theta[model_u] + features_u . beta, wn_u = rows of unit u drawn and w1_u their summed
+    scores: upstream's BCE over the drawn rows, with the baseline's coefficient at 0 (only the
+    difference theta_m - theta_baseline is identified). Newton's method with backtracking; the
+    Hessian is an arrow matrix (diagonal in theta), solved through its k x k Schur complement.
+    unit_model must be sorted; init: (theta, beta) to start from (e.g. the fit on all rows), else
+    0. It stops after a step below `tol` (Newton's error after it is of the order of its square).
+    A model whose drawn rows all score 1 (0) has no finite optimum:
+    theta is +inf (-inf) and its rows leave the fit (their loss tends to 0 whatever beta is); a
+    model without drawn rows gets NaN. Returns (theta (models, rounds), beta (k, rounds), converged).
+    """
+    units, rounds = wn.shape
+    k = features.shape[1]
+    starts = np.flatnonzero(np.r_[True, unit_model[1:] != unit_model[:-1]])
+    present = np.zeros(n_models, dtype=bool)
+    present[unit_model[starts]] = True
+    if not present.all():
+        raise ValueError("every model needs a unit")
+
+    def per_model(x: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(x, starts, axis=0)
+
+    total1, total = per_model(w1), per_model(wn)
+    absent = total == 0
+    wins_all = (total1 == total) & ~absent
+    loses_all = (total1 == 0) & ~absent
+    out = (absent | wins_all | loses_all)[unit_model]
+    w1 = np.where(out, 0.0, w1)
+    wn = np.where(out, 0.0, wn)
+    pairs = [(j, l) for j in range(k) for l in range(j, k)]
+    products = [features[:, j] * features[:, l] for j, l in pairs]
+
+    def objective(eta: np.ndarray) -> np.ndarray:
+        return (wn * np.logaddexp(0.0, eta) - w1 * eta).sum(axis=0)
+
+    theta = np.zeros((n_models, rounds))
+    beta = np.zeros((k, rounds))
+    if init is not None:
+        theta += np.where(np.isfinite(init[0]), init[0], 0.0)[:, None]
+        beta += np.asarray(init[1], dtype=float).reshape(k, 1)
+    eta = theta[unit_model] + features @ beta
+    value = objective(eta)
+    converged = False
+    for _ in range(max_iter):
+        p = expit(eta)
+        resid = wn * p - w1
+        h = wn * p * (1.0 - p)
+        grad_theta = per_model(resid)
+        grad_beta = features.T @ resid
+        diag = per_model(h)
+        diag = np.where(diag > 0, diag, 1.0)  # models out of the fit: zero gradient, no step
+        cross = np.stack([per_model(h * features[:, j : j + 1]) for j in range(k)]) if k else np.zeros((0, n_models, rounds))
+        if k:
+            schur = np.empty((k, k, rounds))
+            for (j, l), prod in zip(pairs, products):
+                schur[j, l] = schur[l, j] = prod @ h
+            scaled = cross / diag
+            schur -= np.einsum("jmr,lmr->jlr", scaled, cross)
+            rhs = grad_beta - np.einsum("jmr,mr->jr", scaled, grad_theta)
+            try:
+                step_beta = np.linalg.solve(schur.transpose(2, 0, 1), rhs.T[..., None])[..., 0].T
+            except np.linalg.LinAlgError:
+                step_beta = np.einsum("rjl,lr->jr", np.linalg.pinv(schur.transpose(2, 0, 1)), rhs)
+            step_theta = (grad_theta - np.einsum("jmr,jr->mr", cross, step_beta)) / diag
+        else:
+            step_beta = np.zeros((0, rounds))
+            step_theta = grad_theta / diag
+        t = np.ones(rounds)
+        for _halving in range(50):
+            new_theta, new_beta = theta - t * step_theta, beta - t * step_beta
+            new_eta = new_theta[unit_model] + features @ new_beta
+            new_value = objective(new_eta)
+            better = new_value <= value + 1e-12 * np.abs(value)
+            if better.all():
+                break
+            t = np.where(better, t, t / 2)
+        theta, beta, eta, value = new_theta, new_beta, new_eta, new_value
+        size = max(np.abs(t * step_theta).max(initial=0.0), np.abs(t * step_beta).max(initial=0.0))
+        if size < tol:
+            converged = True
+            break
+    theta = np.where(wins_all, np.inf, np.where(loses_all, -np.inf, np.where(absent, np.nan, theta)))
+    return theta, beta, converged
+
+
+def v2_bootstrap_weights(design: V2StyleDesign, num_rounds: int,
+                         rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """(w1, wn) of shape (units, rounds): per round, the rows drawn as upstream's
+    np.random.randint(0, N, size=(rounds, N)) (the same draws, made one round at a time) summed
+    per unit: their scores and their number."""
+    n = len(design.row_unit)
+    units = len(design.unit_model)
+    w1 = np.empty((units, num_rounds))
+    wn = np.empty((units, num_rounds))
+    for r in range(num_rounds):
+        counts = np.bincount(rng.randint(0, n, n), minlength=n).astype(float)
+        wn[:, r] = np.bincount(design.row_unit, counts, units)
+        w1[:, r] = np.bincount(design.row_unit, counts * design.row_score, units)
+    return w1, wn
+
+
+V2_CELLS_PER_CHUNK = 2_000_000  # units x rounds fitted at once (memory: about 10 arrays of this size)
+
+
+def v2_style_leaderboard(rows: V2Category, design: V2StyleDesign, num_rounds: int,
+                         rng: np.random.RandomState) -> V2Leaderboard:
+    """Upstream's style-controlled table: per round the fit's win rate against the baseline,
+    e^theta_m / (e^theta_m + e^theta_baseline); score = median over rounds, 5% and 95% quantiles;
+    feature coefficients = their medians."""
+    n_models = len(rows.models)
+    units = len(design.unit_model)
+    chunk = max(1, V2_CELLS_PER_CHUNK // max(1, units))
+    thetas, betas = [], []
+    not_converged = 0
+    with single_threaded_blas():
+        # the fit on all rows: where each round's fit starts (bootstrap fits lie close to it)
+        all_w1 = np.bincount(design.row_unit, design.row_score, units)[:, None]
+        all_wn = np.bincount(design.row_unit, minlength=units).astype(float)[:, None]
+        theta, beta, _ = fit_v2_style(design.unit_model, design.features, all_w1, all_wn, n_models)
+        start_from = (theta[:, 0], beta[:, 0])
+        for start in range(0, num_rounds, chunk):
+            w1, wn = v2_bootstrap_weights(design, min(chunk, num_rounds - start), rng)
+            theta, beta, converged = fit_v2_style(design.unit_model, design.features, w1, wn, n_models, start_from)
+            thetas.append(theta)
+            betas.append(beta)
+            not_converged += not converged
+    if not_converged:
+        log.warning("category %s: the style-control fit did not converge in some bootstrap rounds", rows.category)
+    theta = np.concatenate(thetas, axis=1)
+    beta = np.concatenate(betas, axis=1)
+    _warn_v2_separated(rows, theta)
+    names = sorted(rows.models + [rows.baseline])
+    win = np.full((num_rounds, len(names)), 0.5)
+    for j, model in enumerate(rows.models):
+        win[:, names.index(model)] = expit(theta[j])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a model absent from every round: NaN
+        lower, score, upper = np.nanpercentile(win, [V2_PERCENTILES[0], 50.0, V2_PERCENTILES[1]], axis=0)
+    coefs = np.zeros(len(design.columns))
+    fitted = [j for j, c in enumerate(design.columns) if c not in design.constant]
+    if fitted and num_rounds:
+        coefs[fitted] = np.percentile(beta, 50.0, axis=1)
+    return V2Leaderboard(rows.category, rows.baseline, names, score, lower, upper, coefs)
+
+
+def _warn_v2_separated(rows: V2Category, theta: np.ndarray) -> None:
+    rounds = theta.shape[1]
+    for j, model in enumerate(rows.models):
+        infinite = int(np.isinf(theta[j]).sum())
+        if infinite:
+            log.warning("category %s: model %r won or lost every drawn row in %d of %d bootstrap rounds (win rate "
+                        "1 or 0 there, the fit's limit)", rows.category, model, infinite, rounds)
+
+
+def v2_avg_tokens(judgments: V2Judgments, rows: V2Category, answers: dict[str, AnswerInfo]) -> dict[str, int]:
+    """Per table name, the mean token_len (truncated) of the model's answers to the category's
+    questions it was judged on; for the baseline, of its answers to all of them."""
+    lengths: dict[str, list[float]] = {}
+    pairs = {(judgments.model[i], judgments.uid[i]) for i in rows.records}
+    pairs.update((rows.baseline, uid) for uid in {judgments.uid[i] for i in rows.records})
+    for model, uid in pairs:
+        info = answers.get(model)
+        length = None if info is None else info.token_lens.get(uid)
+        if length is not None:
+            lengths.setdefault(model_tail(model) if model != rows.baseline else model, []).append(length)
+    return {name: int(sum(values) / len(values)) for name, values in lengths.items()}
+
+
+def v2_category_judgments(judgments: V2Judgments, category: str, baseline: str) -> list[Judgment]:
+    """The category's records as v0.1 judgments (labels of the same meaning, table names), null
+    ones included, for --full-stats."""
+    out = []
+    for i, c in enumerate(judgments.category):
+        tail = model_tail(judgments.model[i])
+        if c != category or tail == baseline:
+            continue
+        games = [None if label is None else Game(user_prompt="", judgment="", score=V2_SAME_LABEL.get(label))
+                 for label in judgments.labels[i]]
+        out.append(Judgment(question_id=judgments.uid[i], model=tail, judge="", games=games))
+    return out
+
+
+def v2_judges(args: argparse.Namespace, given: argparse.Namespace) -> list[str]:
+    """-j/--judge-names, else --judge-name, else judge_model of a judge config for this bench
+    (--setting-file, or config/judge_config.yaml), else upstream v2.0's gpt-4.1."""
+    if args.judge_names:
+        if given.judge_name is not None:
+            raise ConfigError("give --judge-name or -j/--judge-names, not both")
+        return list(args.judge_names)
+    if given.judge_name is not None:
+        return [given.judge_name]
+    path = args.setting_file or (DEFAULT_SETTING_FILE if DEFAULT_SETTING_FILE.is_file() else None)
+    configured = judge_config_defaults(path) if path is not None else {}
+    if configured.get("bench_name") == args.bench_name and configured.get("judge_name"):
+        return [configured["judge_name"]]
+    return [V2_JUDGE]
+
+
+V01_STYLE_FLAGS = {"style_control": ["length", "markdown"], "length_control_only": ["length"],
+                   "markdown_control_only": ["markdown"]}
+
+
+def v2_control_features(args: argparse.Namespace) -> list[str]:
+    """-f/--control-features as given, or what v0.1's style flag means."""
+    style_flags = [flag for flag in V01_STYLE_FLAGS if getattr(args, flag)]
+    if args.control_features and style_flags:
+        raise ConfigError(f"give --control-features or --{style_flags[0].replace('_', '-')}, not both")
+    if style_flags:
+        return list(V01_STYLE_FLAGS[style_flags[0]])
+    return list(args.control_features or [])
+
+
+def v2_unsupported_flags(args: argparse.Namespace, given: argparse.Namespace) -> list[str]:
+    flags = [("--show-elo", args.show_elo), ("--load-battles", args.load_battles),
+             ("--load-bootstrap", args.load_bootstrap), ("--first-game-only", args.first_game_only),
+             ("--quality", args.quality), ("--baseline", given.baseline is not None)]
+    return [flag for flag, on in flags if on]
+
+
+def write_v2_outputs(args: argparse.Namespace, judges: list[str], category: str, table: list[dict],
+                     features: list[str], several: bool) -> None:
+    """--output: leaderboard/arena_hard_leaderboard_DATE_<category>.csv; --plot: the chart (the
+    category added to its file name when there are several)."""
+    rows = [Row(model=r["Model"], score=r["score"], lower=r["lower"], upper=r["upper"], avg_tokens=r["Avg Tokens"])
+            for r in table]
+    judge_name = "+".join(judges)
+    if args.output:
+        path = write_leaderboard_csv(rows, args.leaderboard_dir, bench_name=args.bench_name, judge_name=judge_name,
+                                     name_suffix="_" + safe_name(category))
+        log.info("wrote %s", path)
+    if args.plot:
+        path = args.plot.with_name(f"{args.plot.stem}_{safe_name(category)}{args.plot.suffix}") if several else args.plot
+        mode = f"style-controlled ({' and '.join(features)})" if features else "plain"
+        title = f"{args.bench_name} {category}, judge {judge_name}, {mode} (90% bootstrap intervals)"
+        plot_leaderboard(rows, path, title)
+        log.info("wrote %s", path)
+
+
+def run_v2(args: argparse.Namespace, given: argparse.Namespace) -> int:
+    """The v2.0 leaderboard: one table per category, judges pooled."""
+    unsupported = v2_unsupported_flags(args, given)
+    if unsupported:
+        raise ConfigError(f"{', '.join(unsupported)}: not available on a v2.0 bench ({args.bench_name}; each "
+                          "category's baseline comes from its judgments)")
+    judges = v2_judges(args, given)
+    features = v2_control_features(args)
+    columns = tuple(sorted({c for name in features for c in V2_FEATURE_COLUMNS[name]}))
+    categories = list(args.category or [V2_CATEGORY])
+    judgments = V2Judgments()
+    for judge in judges:
+        directory = judgment_dir(args.bench_name, judge, args.data_dir)
+        if not directory.is_dir():
+            raise ConfigError(f"{directory}: judgment folder not found (judge {judge!r}, bench {args.bench_name!r}; "
+                              "run gen_judgment.py first)")
+        print(f"Loading {judge} judgments...")
+        read_v2_judgments(directory, judgments, args.weight)
+    if not judgments.uid:
+        raise ConfigError(f"no judgments found for {', '.join(judges)} in bench {args.bench_name!r}")
+    print(f"Number of null judgments found: {judgments.null_count}")
+    kept = judgments.kept
+    found = sorted({c for c, k in zip(judgments.category, kept) if k})
+    for category in categories:
+        if category not in found:
+            raise ConfigError(f"category {category!r}: no judgment with two verdicts (categories: {', '.join(found)})")
+    answers_path = answer_dir(args.bench_name, args.data_dir)
+    answers = read_v2_answers(answers_path, with_style=bool(features))
+    rng = np.random.RandomState(args.seed)  # upstream draws from the global RNG, one run, category after category
+    for category in categories:
+        rows = v2_category(judgments, category)
+        if not rows.models:
+            raise ConfigError(f"category {category!r}: no judged model besides the baseline {rows.baseline!r}")
+        if features:
+            print(f"INFO: Control features: {features}")
+            design = v2_style_design(judgments, rows, answers, columns, answers_path)
+            board = v2_style_leaderboard(rows, design, args.num_rounds, rng)
+        else:
+            board = v2_plain_leaderboard(rows, args.num_rounds, rng)
+        table = v2_table_rows(board, v2_avg_tokens(judgments, rows, answers))
+        print(f"##### Category: {category} #####")
+        print(format_v2_table(table))
+        if features:
+            print(f"Feature Coefs: {format_torch_vector(board.feature_coefs)}")
+        if args.full_stats:
+            print()
+            counts = game_counts(v2_category_judgments(judgments, category, rows.baseline))
+            for line in format_full_stats(counts, [r["Model"] for r in table]):
+                print(line)
+        write_v2_outputs(args, judges, category, table, features, len(categories) > 1)
+    return 0
+
+
+def v2_flags_on_v01(args: argparse.Namespace, given: argparse.Namespace) -> None:
+    """Read upstream v2.0's flags on a v0.1 bench: one judge of -j as --judge-name, -f as the
+    style flag of the same meaning; --category and several judges are v2.0 only."""
+    bench = bench_dir(args.bench_name, args.data_dir)
+    if (args.category or args.judge_names or args.control_features) and not bench.is_dir():
+        raise ConfigError(f"{bench}: bench folder not found")
+    if args.category:
+        raise ConfigError(f"--category works on v2.0 benches; {args.bench_name} holds v0.1 records")
+    if args.judge_names:
+        if len(args.judge_names) > 1 or given.judge_name is not None:
+            raise ConfigError(f"several judges (-j) work on v2.0 benches; {args.bench_name} holds v0.1 records")
+        args.judge_name = args.judge_names[0]
+    if args.control_features:
+        if style_mode(args):
+            raise ConfigError("give --control-features or a style flag, not both")
+        chosen = set(args.control_features)
+        flag = "style_control" if chosen == {"length", "markdown"} else f"{chosen.pop()}_control_only"
+        setattr(args, flag, True)
+
+
+# --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
 
@@ -1160,10 +2017,17 @@ def plot_formats() -> list[str]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench-name", type=str, default=None,
-                        help="default: bench_name of --setting-file, else arena-hard-v0.1")
+    parser.add_argument("--bench-name", "--benchmark", "-b", type=str, default=None,
+                        help="default: bench_name of --setting-file, else arena-hard-v0.1 (arena-hard-v2.0 with "
+                             "-j, -c or -f)")
     parser.add_argument("--judge-name", type=str, default=None,
-                        help="default: judge_model of --setting-file, else gpt-4-1106-preview")
+                        help="default: judge_model of --setting-file, else gpt-4-1106-preview (gpt-4.1 on v2.0)")
+    parser.add_argument("--judge-names", "-j", nargs="+", default=None, metavar="JUDGE",
+                        help="v2.0: judges whose judgments are pooled into one leaderboard (default gpt-4.1)")
+    parser.add_argument("--category", "-c", nargs="+", default=None, metavar="CATEGORY",
+                        help=f"v2.0: categories, each its own table (default {V2_CATEGORY})")
+    parser.add_argument("--control-features", "-f", nargs="+", default=None, choices=tuple(V2_FEATURE_COLUMNS),
+                        help="style features to control for (v2.0's way of saying --style-control and co.)")
     parser.add_argument("--baseline", type=str, default=None,
                         help="default: baseline_model of --setting-file, else gpt-4-0314")
     parser.add_argument("--setting-file", type=Path, default=None, metavar="FILE.yaml",
@@ -1464,7 +2328,15 @@ def show(args: argparse.Namespace) -> int:
     """apply_defaults, then run; a file or folder that cannot be read or written raises DataError."""
     try:
         with InterruptGuard():  # as gen_answer and gen_judgment
+            given = argparse.Namespace(**vars(args))
+            if (args.bench_name is None and args.setting_file is None
+                    and (args.judge_names or args.category or args.control_features)):
+                args.bench_name = V2_BENCH  # upstream v2.0's command line
             apply_defaults(args)
+            if is_v2_bench(bench_dir(args.bench_name, args.data_dir)):
+                with gc_paused():
+                    return run_v2(args, given)
+            v2_flags_on_v01(args, given)
             return run(args)
     except OSError as e:  # e.g. a read-only data/ or leaderboard/, a file where a folder should be
         raise DataError(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)) from None

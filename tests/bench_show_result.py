@@ -10,6 +10,11 @@ that process's peak RSS. Last, it times upstream's way of fitting (scikit-learn 
 rows, pandas resampling) on a smaller case and extrapolates it to 100 rounds. Targets: 70 models
 in under 5 s for 100 rounds and 15 s for 1000, style control 100 rounds in 20 s; 200 models
 under 1 GB peak. --check exits 1 when one is missed.
+
+v2.0 cases (--skip-v2 to leave them out): 100 models x 750 questions x 2 judges (gpt-4.1 and
+gemini-2.5 pooled), hard_prompt, 100 rounds; plain under 2 s, --control-features length markdown
+under 10 s. Each judgment's texts are --v2-text-chars long (about 7 of them a record): reading
+the JSON is most of the plain case's time, so its figure grows with them.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from synthetic_bench import BASELINE, write_bench  # noqa: E402
+from synthetic_bench import BASELINE, BENCH_V2, JUDGES_V2, write_bench, write_bench_v2  # noqa: E402
 from targets import add_check_flag, check_targets  # noqa: E402
 
 # (label, models, rounds, extra flags, target seconds, target peak MB)
@@ -35,6 +40,13 @@ CASES = [
     ("70 models, style control, 100 rounds", 70, 100, ["--style-control"], 20.0, None),
     ("200 models, 100 rounds", 200, 100, [], None, 1024.0),
     ("200 models, style control, 100 rounds", 200, 100, ["--style-control"], None, 1024.0),
+]
+
+V2_FLAGS = ["-b", BENCH_V2, "-j", *JUDGES_V2, "-c", "hard_prompt"]
+# (label, models, questions, rounds, extra flags, target seconds)
+V2_CASES = [
+    ("v2.0 100 models x 750 q x 2 judges, plain", 100, 750, 100, V2_FLAGS, 2.0),
+    ("v2.0 100 models x 750 q x 2 judges, style", 100, 750, 100, V2_FLAGS + ["-f", "length", "markdown"], 10.0),
 ]
 
 
@@ -95,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("--text-chars", type=int, default=3000)
     parser.add_argument("--skip-200", action="store_true", help="skip the 200-model memory cases")
+    parser.add_argument("--skip-v2", action="store_true", help="skip the v2.0 cases")
+    parser.add_argument("--v2-text-chars", type=int, default=300,
+                        help="length of each text of a v2.0 judgment (its prompt holds two)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case; the best is reported")
     parser.add_argument("--upstream-models", type=int, default=20)
     parser.add_argument("--upstream-rounds", type=int, default=3)
     add_check_flag(parser)
@@ -124,6 +140,24 @@ def main(argv: list[str] | None = None) -> int:
             ok_mb = "" if target_mb is None else ("ok" if peak <= target_mb else "MISSED")
             print(f"{label:<42} {seconds:>8.2f} {'' if target_s is None else f'{target_s:.0f} s':>7} {peak:>8.0f} "
                   f"{'' if target_mb is None else f'{target_mb:.0f}':>7}  {ok_s} {ok_mb}")
+
+        if not args.skip_v2:
+            v2_benches: dict[tuple[int, int], Path] = {}
+            for label, n_models, n_questions, rounds, flags, target_s in V2_CASES:
+                if (n_models, n_questions) not in v2_benches:
+                    start = time.perf_counter()
+                    data = Path(tmp) / f"v2-m{n_models}-q{n_questions}" / "data"
+                    write_bench_v2(data, n_models=n_models, n_questions=n_questions, seed=n_models,
+                                   length_effect=1.0, text_chars=args.v2_text_chars)
+                    v2_benches[(n_models, n_questions)] = data
+                    size_mb = sum(p.stat().st_size for p in data.rglob("*.jsonl")) / 2**20
+                    print(f"  (generated v2.0 {n_models} models x {n_questions} questions x {len(JUDGES_V2)} judges, "
+                          f"{size_mb:.0f} MB, in {time.perf_counter() - start:.1f} s)")
+                runs = [measure(v2_benches[(n_models, n_questions)], rounds, flags) for _ in range(args.repeat)]
+                seconds, peak = min(runs)
+                figures.append((f"{label} (s)", seconds, target_s))
+                print(f"{label:<42} {seconds:>8.2f} {f'{target_s:.0f} s':>7} {peak:>8.0f} {'':>7}  "
+                      f"{'ok' if seconds <= target_s else 'MISSED'}")
 
         n_up = args.upstream_models
         data = Path(tmp) / "upstream" / "data"
