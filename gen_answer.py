@@ -369,7 +369,6 @@ def plan_model(model: ModelConfig, questions: list[Question | QuestionV2], out_d
     existing = read_jsonl_by_id(path, ("question_id", "choices")) if path.exists() else {}
     todo = [q for q in questions if not is_complete_answer(existing.get(str(record_id(q)), {}))]
     _, max_tokens = sampling_for(model, settings)
-    check_sampling(model, max_tokens, api_path, settings.path)
     budget = None
     if model.tokenizer and todo and max_tokens is not None:
         budget = make_token_budget(model.tokenizer, f"{api_path}: {model.name}.tokenizer")
@@ -556,6 +555,8 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
         raise DataError(f"{question_path}: question {record_id(mixed)} is of another generation than the first "
                         "(v0.1's question_id/turns and v2.0's uid/prompt cannot share a bench)")
     check_settings_for(settings, v2)
+    for model in models:
+        check_sampling(model, sampling_for(model, settings)[1], args.endpoint_file, settings.path)
     for model in models:  # all of them first: a run that must stop stops before any request
         claims.enter_context(claim_output(model_file(out_dir, model.name)))
     return settings, [plan_model(m, questions, out_dir, args.endpoint_file, settings) for m in models]

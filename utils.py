@@ -642,7 +642,7 @@ def dumps_line(record: dict) -> bytes:
     except UnicodeEncodeError:
         line, dropped = LONE_SURROGATE.subn("", line)
         log.warning("question %s: %d lone UTF-16 surrogate%s dropped from the record written (UTF-8 cannot "
-                    "hold them)", record.get("question_id"), dropped, "s" if dropped > 1 else "")
+                    "hold them)", record_id(record), dropped, "s" if dropped > 1 else "")
         return line.encode("utf-8")
 
 
