@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-import gen_answer
 import utils
 from conftest import write_jsonl
 from fake_api import FakeAPI, Reasoned
+from test_gen_answer import BENCH, Project as V01Project
 
-BENCH = "bench-v2"
 FAST_RETRY = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
 V2_ANSWER_KEYS = ["uid", "ans_id", "model", "messages", "tstamp", "metadata"]
 METADATA_KEYS = ["token_len", "header_count", "list_count", "bold_count"]
@@ -46,30 +45,14 @@ def anthropic_entry(api: FakeAPI, **overrides) -> dict:
             "api_type": "anthropic", "parallel": 2, **FAST_RETRY, **overrides}
 
 
-class Project:
-    """Config files, a question set and an answer folder under tmp_path."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.data = root / "data"
-        self.setting_file = root / "gen_answer_config.yaml"
-        self.endpoint_file = root / "api_config.yaml"
+class Project(V01Project):
+    """test_gen_answer's project, with upstream v2.0's setting file."""
 
     def write(self, models: dict[str, dict], questions: list[dict], **settings) -> None:
         """Upstream v2.0's setting file (bench_name and model_list only) plus `settings`."""
         self.setting_file.write_text(yaml.safe_dump({"bench_name": BENCH, "model_list": list(models), **settings}))
         self.endpoint_file.write_text(yaml.safe_dump(models))
         write_jsonl(self.data / BENCH / "question.jsonl", questions)
-
-    def run(self, *extra: str) -> int:
-        return gen_answer.main(["--setting-file", str(self.setting_file), "--endpoint-file", str(self.endpoint_file),
-                                "--data-dir", str(self.data), "--no-progress", *extra])
-
-    def answer_path(self, model: str) -> Path:
-        return utils.model_file(utils.answer_dir(BENCH, self.data), model)
-
-    def answers(self, model: str) -> list[dict]:
-        return [json.loads(line) for line in self.answer_path(model).read_bytes().split(b"\n") if line.strip()]
 
 
 @pytest.fixture
