@@ -14,6 +14,11 @@ rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count
 At the end the file is rewritten sorted by question_id, one line per question. Differences from
 upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
 
+A v2.0 bench (questions with uid and prompt) gets upstream v2.0's records: one turn each, the
+entry's system prompt only, a reasoning model's thought apart from the answer, metadata counted
+in o200k_base tokens of the answer; sorted by uid. Its setting file may hold only bench_name and
+model_list: temperature and max_tokens then come from each api_config entry, or are not sent.
+
 --fetch-official-data downloads the pinned upstream question set, the gpt-4-0314 baseline
 answers and upstream's judge config (checked against their sha256) into <data-dir>/.. . The
 environment variable ARENA_HARD_UPSTREAM_BASE replaces the download base URL (a mirror, or a
