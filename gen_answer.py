@@ -79,6 +79,7 @@ from utils import (
     complete,
     conv_metadata,
     count_tokens,
+    get_o200k_encoding,
     is_complete_answer,
     is_v2,
     load_api_config,
@@ -560,6 +561,8 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
         raise DataError(f"{question_path}: question {record_id(mixed)} is of another generation than the first "
                         "(v0.1's question_id/turns and v2.0's uid/prompt cannot share a bench)")
     check_settings_for(settings, v2)
+    if v2:  # its table is read now: a missing one stops the run before anything is paid for
+        get_o200k_encoding()
     for model in models:
         check_sampling(model, sampling_for(model, settings)[1], args.endpoint_file, settings.path)
     for model in models:  # all of them first: a run that must stop stops before any request

@@ -339,6 +339,19 @@ def test_upstream_v2_setting_file_serves_v2_but_not_v01(project, api, caplog):
 # ---------------------------------------------------------------------------- bad configuration
 
 
+def test_a_missing_o200k_table_stops_the_run_before_any_request(project, api, caplog, monkeypatch, tmp_path):
+    monkeypatch.setattr(utils, "o200k_table_path", lambda: tmp_path / "missing.tiktoken.gz")
+    utils.get_o200k_encoding.cache_clear()
+    try:
+        project.write({"m": upstream_entry(api)}, [v2_question("u1", "Hi")])
+        assert project.run() == 2
+    finally:
+        utils.get_o200k_encoding.cache_clear()
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "missing.tiktoken.gz: cannot read the o200k_base table" in message
+    assert api.requests == []
+
+
 @pytest.mark.parametrize("models, settings, questions, expected", [
     ({"m": {"model": "a", "model_name": "b", "api_type": "openai"}}, {}, None,
      ["api_config.yaml: m: model ('a') and model_name ('b') differ"]),
