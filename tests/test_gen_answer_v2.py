@@ -102,6 +102,25 @@ def test_split_thought(text, marker, expected):
     assert utils.split_thought(text, marker) == expected
 
 
+def v2_record(content) -> dict:
+    return {"uid": "u1", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": content}]}
+
+
+@pytest.mark.parametrize("answer, cached", [
+    (v2_record({"answer": "fine"}), True),
+    (v2_record({"thought": "t", "answer": "fine"}), True),
+    (v2_record("a plain string content"), True),
+    (v2_record({"answer": ""}), False),
+    (v2_record({"answer": "$ERROR$"}), False),
+    (v2_record({"thought": "only a thought"}), False),
+    (v2_record(None), False),
+    ({"uid": "u1", "messages": [{"role": "user", "content": "q"}]}, False),
+    ({"uid": "u1"}, False),
+])
+def test_is_complete_v2_answer(answer, cached):
+    assert utils.is_complete_answer(answer) is cached
+
+
 # ---------------------------------------------------------------------------- a v2.0 bench end to end
 
 
