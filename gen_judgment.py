@@ -325,9 +325,13 @@ def kept_games(previous: dict | None, games: Sequence[Sequence[Message]]) -> tup
     old = previous.get("games") if previous is not None else None
     if not isinstance(old, list) or len(old) != len(games):
         return (None,) * len(games)
-    return tuple(game if isinstance(game, dict) and "score" in game and isinstance(game.get("judgment"), dict)
-                 and game.get("prompt") == list(messages) else None
-                 for game, messages in zip(old, games))
+
+    def keep(game: Any, messages: Sequence[Message]) -> bool:
+        judgment = game.get("judgment") if isinstance(game, dict) else None
+        return (isinstance(judgment, dict) and isinstance(judgment.get("answer"), str) and "score" in game
+                and game.get("prompt") == list(messages))
+
+    return tuple(game if keep(game, messages) else None for game, messages in zip(old, games))
 
 
 def make_task_v2(settings: JudgeSettings, question: dict, model: str, answer: dict, baseline: dict,

@@ -351,6 +351,20 @@ def test_upstream_judgment_file_with_null_games(tmp_path, api):
     assert setup.run() == 0 and len(api.requests) == len(sent)  # all done now
 
 
+def test_kept_games_only_whole_games_with_the_same_prompt():
+    sys_, user = {"role": "system", "content": "S"}, {"role": "user", "content": "U"}
+    games = ((sys_, user), (sys_, {"role": "user", "content": "V"}))
+    good = {"score": None, "judgment": {"answer": "no label"}, "prompt": [sys_, user]}
+    assert gen_judgment.kept_games(None, games) == (None, None)
+    assert gen_judgment.kept_games({"games": [good]}, games) == (None, None)  # not two games
+    assert gen_judgment.kept_games({"games": "x"}, games) == (None, None)
+    assert gen_judgment.kept_games({"games": [good, None]}, games) == (good, None)
+    assert gen_judgment.kept_games({"games": [None, good]}, games) == (None, None)  # game 2's prompt differs
+    for broken in ({**good, "judgment": "[[A>B]]"}, {**good, "judgment": {"answer": None}},
+                   {k: v for k, v in good.items() if k != "score"}, {**good, "prompt": [user]}):
+        assert gen_judgment.kept_games({"games": [broken, None]}, games) == (None, None), broken
+
+
 def test_second_run_on_the_same_file_stops_before_any_request(tmp_path, api, caplog):
     make_v2_bench(tmp_path / "data")
     setup = Setup(tmp_path, api)
