@@ -465,6 +465,22 @@ def test_baseline_without_answers_is_named(tmp_path, api, caplog):
     assert api.requests == []
 
 
+def test_v01_records_are_read_under_a_v2_config(tmp_path, api):
+    root = tmp_path / "data" / "bench"
+    write_jsonl(root / "question.jsonl", [{"question_id": "u-old", "category": "arena-hard-v0.1", "cluster": "c",
+                                           "turns": [{"content": "An old question."}]}])
+    for model in ("base-old", "m1"):
+        write_jsonl(root / "model_answer" / f"{model}.jsonl", [{
+            "question_id": "u-old", "answer_id": "a", "model_id": f"{model}-id", "tstamp": 0.0,
+            "choices": [{"index": 0, "turns": [{"content": f"{model} on u-old"}]}]}])
+    setup = Setup(tmp_path, api)
+    assert setup.run() == 0
+    assert [conversation(r["body"]) for r in api.requests] == expected_messages("u-old")
+    record = setup.records()["u-old"]
+    assert (record["uid"], record["category"]) == ("u-old", "arena-hard-v0.1")
+    assert (record["model"], record["baseline"]) == ("m1-id", "base-old-id")  # the answers' own names
+
+
 def test_multi_turn_question_is_a_data_error(tmp_path, api, caplog):
     root = make_v2_bench(tmp_path / "data", [QUESTIONS[3]])
     # a v0.1 question of the same category, with two turns
