@@ -442,11 +442,7 @@ def test_unknown_category_is_an_error_before_any_request(tmp_path, api, caplog):
 def test_config_errors_name_file_and_key(tmp_path, api, caplog, change, expected):
     make_v2_bench(tmp_path / "data")
     setup = Setup(tmp_path, api)
-    for key, value in change.items():
-        if value is None:
-            setup.judge.pop(key)
-        else:
-            setup.judge[key] = value
+    setup.judge = {key: value for key, value in {**setup.judge, **change}.items() if value is not None}  # None: drop
     setup.write()
     assert setup.run() == 2
     [message] = error_lines(caplog)
