@@ -3,6 +3,7 @@
 Usage: python gen_judgment.py [--setting-file config/judge_config.yaml]
                               [--endpoint-file config/api_config.yaml] [--data-dir data] [--dry-run]
                               [--no-progress] [--verbose]
+       python gen_judgment.py --setting-file config/arena-hard-v2.0.yaml    (Arena-Hard v2.0)
 
 For every model of the setting file's model_list and every question it answered that has no
 judgment yet, the judge plays two games (one when pairwise is off): game 1 shows the baseline
@@ -10,6 +11,10 @@ as Assistant A and the model as B, game 2 swaps them. Records go to
 data/<bench>/model_judgment/<judge_model>/<model>.jsonl, one whole line per question, written
 only when every game got a reply from the judge; a call that still fails after the retries of
 utils.complete writes nothing, is redone on the next run and makes the exit status 1.
+
+A v2.0 setting file (with `categories`) picks the baseline and system prompt by each question's
+category, sends one request per game (no follow-up), reads the verdict with its list of
+regex_patterns and writes upstream v2.0's records (uid, category, judge, model, baseline, games).
 Differences from upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
 
 Each judgment file is held for the whole run (an advisory lock on <file>.lock): a second run of
@@ -42,14 +47,18 @@ from utils import (
     ConfigError,
     DataError,
     Game,
+    GameV2,
     InterruptGuard,
     JsonlAppender,
     JudgeSettings,
     Judgment,
+    JudgmentV2,
     Message,
     ModelConfig,
     Question,
     add_common_flags,
+    answer_model,
+    answer_turns,
     bench_dir,
     check_endpoints,
     check_model_name,
@@ -65,7 +74,9 @@ from utils import (
     load_questions,
     model_file,
     plural,
+    question_turns,
     read_jsonl_by_id,
+    record_id,
     require_models,
     run_pool,
     run_script,
@@ -85,6 +96,20 @@ class PairTask:
     question_id: Any  # as in the question file (a string for every upstream question)
     model: str
     games: tuple[tuple[str, ...], ...]  # per game, the filled templates in order
+
+
+@dataclass(frozen=True)
+class PairTaskV2:
+    """One question to judge for one model under a v2.0 config: the messages of each game, ready
+    to send, and any game a stored record already holds (kept, not sent again)."""
+
+    question_id: str  # the question's uid
+    category: str
+    model: str  # the model_list name (its judgment file)
+    record_model: str  # the record's "model" and "baseline": the answers' own `model` fields
+    record_baseline: str
+    games: tuple[tuple[Message, ...], ...]  # per game: [system, user]
+    kept: tuple[GameV2 | None, ...] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -109,7 +134,7 @@ class ModelCounts:
     to_judge: int = 0
     cached: int = 0
     no_answer: list[str] = field(default_factory=list)
-    no_baseline: list[str] = field(default_factory=list)
+    no_baseline: dict[str, list[str]] = field(default_factory=dict)  # by baseline
     no_reference: list[str] = field(default_factory=list)
 
 
@@ -131,6 +156,17 @@ def parse_verdict(text: str, pattern: re.Pattern | str) -> tuple[str | None, boo
     if len(distinct) == 1:
         return matches[0].strip("\n"), False
     return None, False
+
+
+def last_verdict(text: str, patterns: Sequence[re.Pattern | str]) -> str | None:
+    """The label of a v2.0 judge reply, with upstream v2.0's rule: the reply is uppercased; the
+    first pattern with a non-empty match gives its LAST match, newlines stripped; none: None."""
+    upper = text.upper()
+    for pattern in patterns:
+        matches = [m for m in re.findall(pattern, upper) if m != ""]
+        if matches:
+            return matches[-1].strip("\n")
+    return None
 
 
 def _turns(answer: Answer) -> list[str]:
@@ -173,6 +209,15 @@ def build_pair_prompts(settings: JudgeSettings, question: Question, answer: Answ
     return tuple(games)
 
 
+def build_game_messages(template: str, system_prompt: str, question: dict, first: dict, second: dict
+                        ) -> tuple[Message, ...]:
+    """The [system, user] messages of one v2.0 game: `first` shown as Assistant A, `second` as B.
+    Each answer is its answer text, never its thought. Either generation of records is read."""
+    user = template.format(QUESTION=question_turns(question)[0], ANSWER_A=answer_turns(first)[-1],
+                           ANSWER_B=answer_turns(second)[-1])
+    return {"role": "system", "content": system_prompt}, {"role": "user", "content": user}
+
+
 # --------------------------------------------------------------------------------------------
 # Calling the judge
 # --------------------------------------------------------------------------------------------
@@ -207,6 +252,23 @@ def judge_pair(task: PairTask, judge: ModelConfig, settings: JudgeSettings) -> J
     return Judgment(question_id=task.question_id, model=task.model, judge=settings.judge_model, games=games)
 
 
+def judge_pair_v2(task: PairTaskV2, judge: ModelConfig, settings: JudgeSettings) -> JudgmentV2 | PairFailure:
+    """Both games of a v2.0 pair, one request each (a kept game is not sent): the whole record
+    in upstream v2.0's shape, or the first failure (then nothing is written)."""
+    games: list[GameV2 | None] = []
+    for messages, kept in zip(task.games, task.kept):
+        if kept is not None:
+            games.append(kept)
+            continue
+        reply = complete(judge, list(messages), settings.temperature, settings.max_tokens)
+        if not reply.ok:
+            return PairFailure(reply.error or "no reply")
+        games.append(GameV2(score=last_verdict(reply.text, settings.regexes), judgment={"answer": reply.text},
+                            prompt=list(messages)))
+    return JudgmentV2(uid=task.question_id, category=task.category, judge=settings.judge_model,
+                      model=task.record_model, baseline=task.record_baseline, games=games)
+
+
 # --------------------------------------------------------------------------------------------
 # Config and work list
 # --------------------------------------------------------------------------------------------
@@ -226,51 +288,127 @@ def load_answers_of(model: str, directories: Sequence[Path], role: str, setting_
     raise ConfigError(f"{setting_file}: {role} {model!r} has no answers ({tried} not found; run gen_answer.py first)")
 
 
+def check_categories(settings: JudgeSettings, questions: Sequence[dict], question_file: Path,
+                     setting_file: str | Path) -> None:
+    """ConfigError naming every question category that a v2.0 config's `categories` lacks."""
+    missing = sorted({repr(q.get("category")) for q in questions
+                      if not isinstance(q.get("category"), str) or q["category"] not in settings.categories})
+    if missing:
+        raise ConfigError(f"{setting_file}: categories: no entry for the question "
+                          f"{'category' if len(missing) == 1 else 'categories'} {', '.join(missing)} of "
+                          f"{question_file}: add its baseline and system_prompt")
+
+
+def baseline_of(settings: JudgeSettings, question: dict) -> str | None:
+    """The model whose answer a question's answers are compared with: by its category under a
+    v2.0 config, else baseline_model (None: baseline off)."""
+    if settings.is_v2:
+        return settings.categories[question["category"]].baseline
+    return settings.baseline_model
+
+
+def baseline_roles(settings: JudgeSettings, questions: Sequence[dict]) -> dict[str, str]:
+    """{baseline: the config key naming it} for every baseline the questions need."""
+    if not settings.is_v2:
+        return {settings.baseline_model: "baseline_model"} if settings.baseline_model else {}
+    roles: dict[str, str] = {}
+    for question in questions:
+        category = question["category"]
+        roles.setdefault(settings.categories[category].baseline, f"categories.{category}.baseline")
+    return roles
+
+
+def kept_games(previous: dict | None, games: Sequence[Sequence[Message]]) -> tuple[GameV2 | None, ...]:
+    """The games of an earlier, unfinished record (upstream v2.0 stores a failed game as null)
+    that need not be played again: each one that holds a reply and whose prompt is exactly the
+    messages this run would send. None for every game to play."""
+    old = previous.get("games") if previous is not None else None
+    if not isinstance(old, list) or len(old) != len(games):
+        return (None,) * len(games)
+
+    def keep(game: Any, messages: Sequence[Message]) -> bool:
+        judgment = game.get("judgment") if isinstance(game, dict) else None
+        return (isinstance(judgment, dict) and isinstance(judgment.get("answer"), str) and "score" in game
+                and game.get("prompt") == list(messages))
+
+    return tuple(game if keep(game, messages) else None for game, messages in zip(old, games))
+
+
+def make_task_v2(settings: JudgeSettings, question: dict, model: str, answer: dict, baseline: dict,
+                 previous: dict | None) -> PairTaskV2:
+    """The two games of a question under a v2.0 config: game 1 shows the baseline as A."""
+    uid = str(record_id(question))
+    if len(question_turns(question)) != 1:
+        raise DataError(f"question {uid}: {len(question_turns(question))} turns; a v2.0 config judges "
+                        "one-turn questions")
+    category = question["category"]
+    judge = settings.categories[category]
+    template = settings.prompt_templates[0]
+    games = (build_game_messages(template, judge.system_prompt, question, baseline, answer),
+             build_game_messages(template, judge.system_prompt, question, answer, baseline))
+    return PairTaskV2(question_id=uid, category=category, model=model,
+                      record_model=answer_model(answer) or model,
+                      record_baseline=answer_model(baseline) or judge.baseline,
+                      games=games, kept=kept_games(previous, games))
+
+
 def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file: str | Path
-                    ) -> tuple[list[PairTask], dict[str, ModelCounts]]:
+                    ) -> tuple[list[PairTask | PairTaskV2], dict[str, ModelCounts]]:
     """Every (question, model) pair still to judge, and per model how the questions were sorted.
 
-    Every file is read before anything is called: a model without answers is a ConfigError,
-    a template that needs more turns than a question has is a DataError.
+    Every file is read before anything is called: a model without answers is a ConfigError, and
+    so is a question category a v2.0 config does not list; a template that needs more turns
+    than a question has is a DataError.
     """
     root = bench_dir(settings.bench_name, data_dir)
     question_file = root / "question.jsonl"
     if not question_file.exists():
         raise ConfigError(f"{setting_file}: bench_name {settings.bench_name!r}: {question_file} not found")
     questions = load_questions(question_file)
+    if settings.is_v2:
+        check_categories(settings, questions, question_file, setting_file)
     answer_folder = root / "model_answer"
     answers = {model: load_answers_of(model, [answer_folder], "model_list entry", setting_file)
                for model in settings.model_list}
-    baseline = (load_answers_of(settings.baseline_model, [answer_folder], "baseline_model", setting_file)
-                if settings.baseline_model else None)
+    baselines = {name: load_answers_of(name, [answer_folder], role, setting_file)
+                 for name, role in baseline_roles(settings, questions).items()}
     # Reference answers belong in reference_answer/ (no script writes there); model_answer/ is accepted too.
     references = [load_answers_of(m, [root / "reference_answer", answer_folder], "ref_model", setting_file,
                                   inputs=[root / "reference_answer"])
                   for m in settings.ref_models]
     out_dir = judgment_dir(settings.bench_name, settings.judge_model, data_dir)
 
-    tasks: list[PairTask] = []
+    tasks: list[PairTask | PairTaskV2] = []
     counts: dict[str, ModelCounts] = {}
     for model in settings.model_list:
         count = counts[model] = ModelCounts()
         judged_file = model_file(out_dir, model)
         judged = read_jsonl_by_id(judged_file, ("question_id", "games")) if judged_file.exists() else {}
         for question in questions:
-            qid = str(question["question_id"])
+            qid = str(record_id(question))
             answer = answers[model].get(qid)
             if answer is None or not is_complete_answer(answer):
                 count.no_answer.append(qid)
                 continue
-            if qid in judged and is_complete_judgment(judged[qid]):
+            previous = judged.get(qid)
+            if previous is not None and is_complete_judgment(previous):
                 count.cached += 1
                 continue
-            base = baseline.get(qid) if baseline is not None else None
+            baseline = baseline_of(settings, question)
+            base = baselines[baseline].get(qid) if baseline is not None else None
             if baseline is not None and (base is None or not is_complete_answer(base)):
-                count.no_baseline.append(qid)
+                count.no_baseline.setdefault(baseline, []).append(qid)
                 continue
             refs = [r.get(qid) for r in references]
             if any(r is None or not is_complete_answer(r) for r in refs):
                 count.no_reference.append(qid)
+                continue
+            if settings.is_v2:
+                try:
+                    tasks.append(make_task_v2(settings, question, model, answer, base, previous))  # type: ignore[arg-type]
+                except DataError as e:
+                    raise DataError(f"{question_file}: {e}") from None
+                count.to_judge += 1
                 continue
             try:
                 games = build_pair_prompts(settings, question, answer, base, refs)  # type: ignore[arg-type]
@@ -293,20 +431,28 @@ def report_counts(counts: dict[str, ModelCounts], settings: JudgeSettings) -> No
         if c.no_answer:
             log.warning("%s: %s no answer from this model (not judged): %s", model,
                         plural(len(c.no_answer), "question has", "questions have"), some(c.no_answer))
-        if c.no_baseline:
+        for baseline, ids in c.no_baseline.items():
             log.warning("%s: %s skipped, no answer from the baseline %s: %s", model,
-                        plural(len(c.no_baseline), "question"), settings.baseline_model, some(c.no_baseline))
+                        plural(len(ids), "question"), baseline, some(ids))
         if c.no_reference:
             log.warning("%s: %s skipped, no reference answer from %s: %s", model, plural(len(c.no_reference), "question"),
                         ", ".join(settings.ref_models), some(c.no_reference))
 
 
-def print_dry_run(tasks: Sequence[PairTask], settings: JudgeSettings) -> None:
+def prompt_tokens(task: PairTask | PairTaskV2, system_tokens: int) -> int:
+    """cl100k_base tokens of the first request of every game a task will send."""
+    if isinstance(task, PairTaskV2):
+        return sum(count_tokens(m["content"]) for messages, kept in zip(task.games, task.kept) if kept is None
+                   for m in messages)
+    return sum(system_tokens + sum(count_tokens(p) for p in game) for game in task.games)
+
+
+def print_dry_run(tasks: Sequence[PairTask | PairTaskV2], settings: JudgeSettings) -> None:
     """Per model: judgments that would be made and an estimate of the prompt tokens sent."""
     system_tokens = count_tokens(settings.system_prompt)
     per_model: dict[str, list[int]] = {model: [0, 0] for model in settings.model_list}
     for task in tasks:
-        tokens = sum(system_tokens + sum(count_tokens(p) for p in game) for game in task.games)
+        tokens = prompt_tokens(task, system_tokens)
         per_model[task.model][0] += 1
         per_model[task.model][1] += tokens
     width = max([len(m) for m in per_model] + [5])
@@ -351,19 +497,19 @@ def report_no_verdicts(tallies: dict[str, VerdictTally], judge_model: str) -> No
         warn(total, " of this run")
 
 
-def run_judgments(tasks: Sequence[PairTask], judge: ModelConfig, settings: JudgeSettings, out_dir: Path,
-                  progress: bool = True) -> int:
+def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, settings: JudgeSettings,
+                  out_dir: Path, progress: bool = True) -> int:
     """Judge every task in a pool of judge.parallel workers; this thread appends the records."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     appenders: dict[str, JsonlAppender] = {}
     written = 0
     tallies: dict[str, VerdictTally] = {}
-    failures: list[tuple[PairTask, str]] = []
+    failures: list[tuple[PairTask | PairTaskV2, str]] = []
     interrupted = False
     write_error: str | None = None
     start = time.perf_counter()
-    work = functools.partial(judge_pair, judge=judge, settings=settings)
+    work = functools.partial(judge_pair_v2 if settings.is_v2 else judge_pair, judge=judge, settings=settings)
     results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}", progress=progress)
     try:
         with logging_redirect_tqdm(), InterruptGuard() as interrupts:
@@ -441,11 +587,20 @@ def judge_all(args: argparse.Namespace) -> int:
 
 def check_names(settings: JudgeSettings, setting_file: str | Path, directory: Path) -> None:
     """ConfigError for a judge or model name that no file in `directory` (or log line) can hold."""
-    for key, names in (("judge_model", [settings.judge_model]), ("model_list", settings.model_list),
-                       ("baseline_model", [settings.baseline_model]), ("ref_model", settings.ref_models)):
+    keys = [("judge_model", [settings.judge_model]), ("model_list", settings.model_list),
+            ("baseline_model", [settings.baseline_model]), ("ref_model", settings.ref_models)]
+    keys += [(f"categories.{category}.baseline", [c.baseline]) for category, c in settings.categories.items()]
+    for key, names in keys:
         for name in names:
             if name is not None:
                 check_model_name(name, f"{setting_file}: {key}", directory)
+
+
+def describe_baselines(settings: JudgeSettings) -> str:
+    """The baseline for a log line: one name, "off", or a v2.0 config's per category."""
+    if settings.is_v2:
+        return "by category (" + ", ".join(f"{name}: {c.baseline}" for name, c in settings.categories.items()) + ")"
+    return settings.baseline_model or "off"
 
 
 def run(args: argparse.Namespace, claims: ExitStack) -> int:
@@ -463,7 +618,7 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
     tasks, counts = build_work_list(settings, args.data_dir, args.setting_file)
     log.info("judge %s (%s, api_type %s, parallel %d); baseline %s; %d game(s) per judgment",
              settings.judge_model, judge.model_name, judge.api_type, judge.parallel,
-             settings.baseline_model or "off", settings.games)
+             describe_baselines(settings), settings.games)
     if not settings.model_list:
         log.warning("%s: model_list is empty: nothing to judge", args.setting_file)
     report_counts(counts, settings)

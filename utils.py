@@ -320,13 +320,12 @@ UPSTREAM_ERROR = "$ERROR$"  # what upstream stores as an answer or judgment afte
 
 def is_complete_answer(answer: dict) -> bool:
     """An answer counts as done unless a choice has no turns, a turn has no text, or a turn holds
-    upstream's "$ERROR$"; a v2.0 answer unless its answer text is missing, empty or "$ERROR$"."""
+    upstream's "$ERROR$"; a v2.0 answer, unless it has no answer text (see answer_turns)."""
     if is_v2(answer):
         try:
-            text = v2_answer_text(answer)
+            return all(text and text != UPSTREAM_ERROR for text in answer_turns(answer))
         except ValueError:
             return False
-        return bool(text) and text != UPSTREAM_ERROR
     choices = answer.get("choices")
     if not isinstance(choices, list) or not choices:
         return False
@@ -413,6 +412,12 @@ def answer_turns(answer: dict) -> list[str]:
     if not all(isinstance(t, dict) and isinstance(t.get("content"), str) for t in turns):
         raise ValueError("a turn of the first choice has no text content")
     return [t["content"] for t in turns]
+
+
+def answer_model(answer: dict) -> str | None:
+    """The model name an answer record carries: v2.0's `model`, v0.1's `model_id`."""
+    name = answer.get("model" if is_v2(answer) else "model_id")
+    return name if isinstance(name, str) else None
 
 
 def answer_thought(answer: dict) -> str | None:
@@ -763,14 +768,16 @@ def claim_output(path: str | Path) -> Iterator[Path]:
 
 def drop_superseded_lines(path: str | Path) -> bool:
     """Rewrite a JSONL file atomically without the lines a later line with the same
-    question_id replaces (the last one wins, in the position of the first). True if rewritten."""
+    question_id (or v2.0 uid) replaces (the last one wins, in the position of the first). True if
+    rewritten."""
     lines = 0
     records: dict[str, dict] = {}
     for lineno, record in iter_jsonl(path):
-        if "question_id" not in record:
-            raise DataError(f"{path}:{lineno}: missing key 'question_id'")
+        qid = record_id(record)
+        if qid is None:
+            raise DataError(f"{path}:{lineno}: missing key 'question_id' (or a v2.0 record's 'uid')")
         lines += 1
-        records[str(record["question_id"])] = record
+        records[qid] = record
     if len(records) == lines:
         return False
     write_jsonl_atomic(path, records.values())
@@ -1125,8 +1132,23 @@ JUDGE_KNOWN_KEYS = set(JUDGE_REQUIRED_KEYS) | {"name", "reference", "ref_model",
 
 
 @dataclass(frozen=True)
+class CategoryJudge:
+    """How the questions of one category are judged (v2.0 configs): against which baseline, with
+    which system prompt."""
+
+    baseline: str
+    system_prompt: str
+
+
+@dataclass(frozen=True)
 class JudgeSettings:
-    """judge_config.yaml, validated."""
+    """judge_config.yaml (v0.1) or a v2.0 judge config (config/arena-hard-v2.0.yaml), validated.
+
+    A v2.0 config has `categories` (baseline and system prompt per question category) and
+    `regexes` (the regex_patterns, in order); its system_prompt is empty, baseline_model None,
+    its one prompt template takes {QUESTION}, {ANSWER_A} and {ANSWER_B}, and it plays two games
+    of one request each.
+    """
 
     judge_model: str  # api_config entry of the judge; also its folder and the records' "judge"
     bench_name: str
@@ -1140,10 +1162,16 @@ class JudgeSettings:
     temperature: float = 0.0
     max_tokens: int = 4096
     attempts: int = 2  # number_of_judgment_attempts
+    categories: dict[str, CategoryJudge] = field(default_factory=dict)  # v2.0 only
+    regexes: tuple[re.Pattern, ...] = ()  # v2.0 only: regex_patterns in order
 
     @property
     def games(self) -> int:
         return 2 if self.pairwise else 1
+
+    @property
+    def is_v2(self) -> bool:
+        return bool(self.categories)
 
 
 _REQUIRED = object()
@@ -1171,22 +1199,49 @@ def _string_list(config: dict, key: str, path: str | Path, allow_single: bool = 
     return tuple(dict.fromkeys(value))  # duplicates once, order kept
 
 
-def _check_template(template: str, where: str) -> None:
+def _check_template(template: str, where: str, placeholder: re.Pattern = TEMPLATE_PLACEHOLDER,
+                    expected: str = "question_N, answer_N or ref_answer_N") -> None:
     try:
         fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
                   if name is not None]
     except ValueError as e:
         raise ConfigError(f"{where}: {e} (write literal braces as {{{{ and }}}})") from None
     for name, spec, conversion in fields:
-        if not TEMPLATE_PLACEHOLDER.fullmatch(name):
-            raise ConfigError(f"{where}: unknown placeholder {{{name}}} (expected question_N, answer_N or ref_answer_N)")
+        if not placeholder.fullmatch(name):
+            raise ConfigError(f"{where}: unknown placeholder {{{name}}} (expected {expected})")
         if spec or conversion:
             raise ConfigError(f"{where}: placeholder {{{name}}} takes no format spec or conversion")
 
 
+def _verdict_regex(text: str, where: str) -> re.Pattern:
+    """A verdict pattern compiled; ConfigError naming `where` unless it compiles with at most one
+    capture group (the label)."""
+    try:
+        regex = re.compile(text)
+    except re.error as e:
+        raise ConfigError(f"{where}: invalid regular expression ({e})") from None
+    if regex.groups > 1:
+        raise ConfigError(f"{where}: at most one capture group (the label), found {regex.groups}")
+    return regex
+
+
+def _judge_sampling(config: dict, path: str | Path) -> tuple[float, int]:
+    """(temperature, max_tokens) of a judge config, checked."""
+    max_tokens = _typed(config, "max_tokens", int, path, 4096)
+    if max_tokens < 1:
+        raise ConfigError(f"{path}: max_tokens: must be at least 1")
+    temperature = _typed(config, "temperature", (int, float), path, 0)
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"{path}: temperature: expected a finite number of at least 0, got {temperature!r}")
+    return float(temperature), max_tokens
+
+
 def load_judge_settings(path: str | Path) -> JudgeSettings:
-    """Read and check judge_config.yaml; ConfigError names the file and key."""
+    """Read and check a judge config: judge_config.yaml (v0.1), or a v2.0 one (with `categories`
+    or upstream v2.0's `regex_patterns`); ConfigError names the file and key."""
     config = load_yaml(path)
+    if is_v2_judge_config(config):
+        return _load_judge_settings_v2(config, path)
     require_keys(config, JUDGE_REQUIRED_KEYS, path)
     unknown = sorted(set(config) - JUDGE_KNOWN_KEYS)
     if unknown:
@@ -1210,30 +1265,97 @@ def load_judge_settings(path: str | Path) -> JudgeSettings:
             raise ConfigError(f"{path}: ref_model: required when reference is true")
         ref_models = _string_list(config, "ref_model", path)  # upstream takes a list; one name is accepted
 
-    regex_text = _typed(config, "regex_pattern", str, path, DEFAULT_VERDICT_REGEX)
-    try:
-        regex = re.compile(regex_text)
-    except re.error as e:
-        raise ConfigError(f"{path}: regex_pattern: invalid regular expression ({e})") from None
-    if regex.groups > 1:
-        raise ConfigError(f"{path}: regex_pattern: at most one capture group (the label), found {regex.groups}")
-    max_tokens = _typed(config, "max_tokens", int, path, 4096)
+    regex = _verdict_regex(_typed(config, "regex_pattern", str, path, DEFAULT_VERDICT_REGEX),
+                           f"{path}: regex_pattern")
     attempts = _typed(config, "number_of_judgment_attempts", int, path, 2)
-    if max_tokens < 1:
-        raise ConfigError(f"{path}: max_tokens: must be at least 1")
     if attempts < 1:
         raise ConfigError(f"{path}: number_of_judgment_attempts: must be at least 1")
-    temperature = _typed(config, "temperature", (int, float), path, 0)
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ConfigError(f"{path}: temperature: expected a finite number of at least 0, got {temperature!r}")
+    temperature, max_tokens = _judge_sampling(config, path)
     check_bench_name(bench_name, f"{path}: bench_name")  # refuses names that would leave the data folder
     return JudgeSettings(
         judge_model=judge_model, bench_name=bench_name, system_prompt=system_prompt,
         prompt_templates=templates, model_list=model_list, regex=regex,
         baseline_model=baseline_model, ref_models=ref_models,
         pairwise=_typed(config, "pairwise", bool, path, True),
-        temperature=float(temperature),
+        temperature=temperature,
         max_tokens=max_tokens, attempts=attempts,
+    )
+
+
+# v2.0 judge configs (config/arena-hard-v2.0.yaml): upstream v2.0's keys, plus `categories`, the
+# per-category table upstream keeps in its code (utils/judge_utils.py).
+JUDGE_V2_REQUIRED_KEYS = ("judge_model", "bench_name", "prompt_template", "categories", "model_list")
+JUDGE_V2_KNOWN_KEYS = set(JUDGE_V2_REQUIRED_KEYS) | {"name", "reference", "temperature", "max_tokens",
+                                                     "regex_patterns"}
+V2_VERDICT_REGEXES = (r"\[\[([AB<>=]+)\]\]", r"\[([AB<>=]+)\]")  # upstream v2.0's regex_patterns
+V2_TEMPLATE_PLACEHOLDER = re.compile(r"QUESTION|ANSWER_A|ANSWER_B")
+V2_UPSTREAM_CONFIG = "config/arena-hard-v2.0.upstream.yaml"  # upstream's prompts, saved by the v2.0 fetch
+
+
+def is_v2_judge_config(config: dict) -> bool:
+    """True for a v2.0 judge config: ours (categories) or upstream v2.0's own (regex_patterns)."""
+    return "categories" in config or "regex_patterns" in config
+
+
+def _judge_categories(config: dict, path: str | Path) -> dict[str, CategoryJudge]:
+    """The `categories` table: {category: CategoryJudge}, every entry checked."""
+    table = config.get("categories")
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"{path}: categories: expected a mapping of question category to its baseline and "
+                          f"system_prompt, got {table!r}")
+    categories: dict[str, CategoryJudge] = {}
+    for name, entry in table.items():
+        where = f"{path}: categories.{name}"
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: a category name must be a non-empty string")
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a mapping with baseline and system_prompt, got {entry!r}")
+        unknown = sorted(map(str, set(entry) - {"baseline", "system_prompt"}))
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown key (expected baseline and system_prompt)")
+        for key in ("baseline", "system_prompt"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise ConfigError(f"{where}.{key}: expected a non-empty string, got {entry.get(key)!r}")
+        categories[name] = CategoryJudge(baseline=entry["baseline"], system_prompt=entry["system_prompt"])
+    return categories
+
+
+def _load_judge_settings_v2(config: dict, path: str | Path) -> JudgeSettings:
+    """A v2.0 judge config, checked; see JudgeSettings."""
+    if "categories" not in config:
+        raise ConfigError(f"{path}: categories: missing (each question category's baseline and system_prompt; "
+                          f"upstream v2.0 keeps them in its code): use config/arena-hard-v2.0.yaml, or "
+                          f"{V2_UPSTREAM_CONFIG} saved by gen_answer.py --fetch-official-data --bench arena-hard-v2.0")
+    require_keys(config, JUDGE_V2_REQUIRED_KEYS, path)
+    v01_keys = sorted(set(config) & (JUDGE_KNOWN_KEYS - JUDGE_V2_KNOWN_KEYS))
+    if v01_keys:
+        raise ConfigError(f"{path}: {', '.join(v01_keys)}: v0.1 key(s), not read from a v2.0 config "
+                          "(baseline and system_prompt are set per category): remove them")
+    unknown = sorted(map(str, set(config) - JUDGE_V2_KNOWN_KEYS))
+    if unknown:
+        log.warning("%s: unknown key(s) ignored: %s", path, ", ".join(unknown))
+    judge_model = _typed(config, "judge_model", str, path)
+    bench_name = _typed(config, "bench_name", str, path)
+    if config.get("reference"):
+        raise ConfigError(f"{path}: reference: reference answers are not supported with a v2.0 config; "
+                          "set it to null")
+    template = config["prompt_template"]
+    if isinstance(template, list) and len(template) == 1:  # v0.1's list form, with one message
+        template = template[0]
+    if not isinstance(template, str) or not template:
+        raise ConfigError(f"{path}: prompt_template: expected one template string (a v2.0 game sends one user "
+                          f"message), got {template!r}")
+    _check_template(template, f"{path}: prompt_template", V2_TEMPLATE_PLACEHOLDER, "QUESTION, ANSWER_A or ANSWER_B")
+    patterns = _string_list(config, "regex_patterns", path) if "regex_patterns" in config else V2_VERDICT_REGEXES
+    regexes = tuple(_verdict_regex(p, f"{path}: regex_patterns[{i}]") for i, p in enumerate(patterns))
+    categories = _judge_categories(config, path)
+    model_list = _string_list(config, "model_list", path, allow_single=False) if config["model_list"] else ()
+    temperature, max_tokens = _judge_sampling(config, path)
+    check_bench_name(bench_name, f"{path}: bench_name")
+    return JudgeSettings(
+        judge_model=judge_model, bench_name=bench_name, system_prompt="", prompt_templates=(template,),
+        model_list=model_list, regex=regexes[0], baseline_model=None, ref_models=(), pairwise=True,
+        temperature=temperature, max_tokens=max_tokens, attempts=1, categories=categories, regexes=regexes,
     )
 
 
