@@ -1155,3 +1155,69 @@ def test_bench_not_found_lists_the_benches(tmp_path, launches, caplog):
     first, second = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert "arena-hard-v9/question.jsonl: file not found" in first and f"{V2_BENCH}, {BENCH}" in first
     assert "--bench" in second and launches == []
+
+
+def test_browser_browses_a_v2_bench(chromium, tmp_path, monkeypatch):
+    import gradio as gr
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    data = make_v2_bench(tmp_path)
+    launched: list = []
+    launch = gr.Blocks.launch
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.append(self) or launch(self, **kwargs))
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)  # main() returns, the server stays up
+    port = free_port()
+    assert qa_browser.main(["--bench", V2_BENCH, "--data-dir", str(data), "--port", str(port),
+                            "--leaderboard-dir", str(tmp_path / "leaderboard")]) == 0
+    driver = start_chromium(tmp_path)
+    try:
+        wait = WebDriverWait(driver, 60, poll_frequency=0.1)
+        driver.get(f"http://127.0.0.1:{port}/")
+
+        def shown(elem_id: str) -> str:  # the visible text only: a closed <details> hides its body
+            return driver.find_element(By.ID, elem_id).text
+
+        def wait_shown(elem_id: str, *needles: str) -> str:
+            try:
+                wait.until(lambda d: all(n in shown(elem_id) for n in needles))
+            except Exception:
+                pytest.fail(f"#{elem_id} never showed {needles}; it shows: {shown(elem_id)[:500]!r}")
+            return shown(elem_id)
+
+        def choose(elem_id: str, search: str, option_label: str) -> None:
+            box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input")
+            box.click()
+            box.send_keys(Keys.CONTROL, "a")
+            box.send_keys(search)
+            option = wait.until(lambda d: next(
+                (li for li in d.find_elements(By.CSS_SELECTOR, f"#{elem_id} li[role='option']")
+                 if option_label in (li.get_attribute("aria-label") or "")), None))
+            option.click()
+
+        # Opens on the first judge folder (gemini-2.5), the first hard prompt, against o3-mini.
+        wait_shown("answer-a", f"A: {O3}", "O3 ANSWER u-code")
+        wait_shown("game-1", f"baseline {O3}", "GEMINI JUDGMENT ONE u-code")
+        # The thought is folded away: its text is on the page but not shown until opened.
+        answer_b = wait_shown("answer-b", "REASONER ANSWER u-code", "Thinking (reasoning model)")
+        assert "REASONER THOUGHT" not in answer_b
+        assert driver.execute_script("return document.querySelector('#answer-b details').open") is False
+        driver.find_element(By.CSS_SELECTOR, "#answer-b details summary").click()
+        wait_shown("answer-b", "REASONER THOUGHT u-code")
+        assert driver.find_elements(By.CSS_SELECTOR, "form, input[type='password'], #thought-form") == []
+
+        # Another judge folder: its judgments, with the judge's thought and prompt folded.
+        choose("judge-select", "gpt", "gpt-4.1")
+        game_1 = wait_shown("game-1", "GPT JUDGMENT ONE u-code", "Judge's thinking", "Prompt the judge saw")
+        assert "JUDGE THOUGHT" not in game_1 and "PROMPT SHOWN TO THE JUDGE" not in game_1
+
+        # The creative-writing category: that judgment names gemini as the baseline.
+        choose("category", "creative", "creative_writing")
+        wait_shown("question", "Write a sonnet about the sea.", "subcategory: creative_writing")
+        wait_shown("answer-a", f"A: {GEMINI}", "GEMINI ANSWER u-poem")
+        wait_shown("game-1", f"baseline {GEMINI}", "GPT JUDGMENT ONE u-poem")
+    finally:
+        driver.quit()
+        for demo in launched:
+            demo.close()
