@@ -3,6 +3,7 @@
 Usage: python qa_browser.py [--host 127.0.0.1] [--port 7860] [--share] [--auth USER:PASS]
                             [--config-file config/judge_config.yaml] [--data-dir data]
                             [--leaderboard-dir leaderboard]
+       python qa_browser.py --bench arena-hard-v2.0 [--data-dir data]   (a v2.0 bench)
        ARENA_HARD_AUTH=USER:PASS python qa_browser.py --share   (login kept out of `ps`)
 
 The judge config (read and checked by gen_judgment.py's loader, so a file that opens here is
@@ -12,6 +13,12 @@ first time that model is selected (and again when its file changes), so a bench 
 models opens in seconds. The Leaderboard tab shows the newest leaderboard CSV that show_result.py
 made for this bench and judge each time it is selected; without one, verdict counts per model (each judgment file counted again only when it
 changes).
+
+With --bench (or a v2.0 judge config, one with a per-category `categories` table) the judge is
+picked in the page among the bench's model_judgment folders, the models offered are those it
+judged, and each judgment is shown against the baseline it names (v2.0 records), else the
+question category's from the config. A reasoning model's thought, the judge's thought and the
+prompt it saw are folded away in <details>.
 
 Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags),
 130 Ctrl-C before the server started.
