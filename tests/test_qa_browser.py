@@ -1124,6 +1124,13 @@ def test_main_with_bench_offers_judge_folders_categories_and_judged_models(tmp_p
                   and f.outputs == [dropdown["model-select"]]]
     listed = on_judge.fn("gpt-4.1", "a model this judge never saw")
     assert listed.value == REASONER and [v for _, v in listed.choices] == [REASONER]
+    # the Leaderboard tab counts the verdicts of the judge chosen (a null game is not a game)
+    [table] = [b for b in blocks if isinstance(b, gr.Dataframe)]
+    [select] = [f for f in launches[-1]["demo"].fns.values() if table in f.outputs]
+    note, frame = select.fn("gpt-4.1")
+    assert "**gpt-4.1**" in note and frame["model"].tolist() == [REASONER] and frame["games"].tolist() == [5]
+    note, frame = select.fn("gemini-2.5")
+    assert "**gemini-2.5**" in note and frame["games"].tolist() == [2]
 
 
 def test_v2_judge_config_gives_the_bench_first_judge_and_category_baselines(tmp_path, launches):
