@@ -758,7 +758,14 @@ def judge_names(bench_name: str, data_dir: str | Path) -> list[str]:
 def serve(args: argparse.Namespace) -> int:
     """Read the config and questions, then serve the page until Ctrl-C; raises ConfigError / DataError."""
     config_file = args.config_file or DEFAULT_CONFIG
-    v2_config = v2_judge_config(config_file) if args.bench is None or args.config_file else None
+    settings, v2_config = None, None
+    if args.bench is None or args.config_file:
+        try:
+            settings = load_judge_settings(config_file)
+        except ConfigError:
+            v2_config = v2_judge_config(config_file)  # a v2.0 config has no system_prompt
+            if v2_config is None:
+                raise
     judge_folders: dict[str, ModelRecords] | None = None
     category_baselines: dict[str, str] | None = None
     if args.bench is not None or v2_config is not None:  # judges picked in the page, baseline per judgment
@@ -770,7 +777,7 @@ def serve(args: argparse.Namespace) -> int:
         judge_folders = {judge: judgment_records(judgment_dir(bench_name, judge, args.data_dir)) for judge in judges}
         where = "--bench" if args.bench is not None else f"bench_name in {config_file}"
     else:
-        settings = load_judge_settings(config_file)
+        assert settings is not None
         bench_name, judge_model, baseline_model = settings.bench_name, settings.judge_model, settings.baseline_model
         where = f"bench_name in {config_file}"
     question_file = bench_dir(bench_name, args.data_dir) / "question.jsonl"
