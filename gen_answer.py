@@ -432,9 +432,10 @@ def checksum_name(checksum: str) -> str:
     return "git blob sha1" if len(checksum) == 40 else "sha256"
 
 
-def download_checked(base_url: str, upstream_path: str, checksum: str, dest: Path | str,
+def download_checked(base_url: str, upstream_path: str, checksum: str, dest: Path | str | None,
                      timeout: float) -> bytes:
-    """The bytes of one upstream file, checked against its checksum; FetchError otherwise."""
+    """The bytes of one upstream file, checked against its checksum; FetchError otherwise (`dest`:
+    where the file would go, for the message)."""
     import urllib.error
     import urllib.request
 
@@ -444,7 +445,8 @@ def download_checked(base_url: str, upstream_path: str, checksum: str, dest: Pat
             data = resp.read()
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
-        raise FetchError(f"cannot download {url}: {reason} (no network? download it by hand to {dest})") from None
+        by_hand = f"download it by hand to {dest}" if dest is not None else "no file is written without it"
+        raise FetchError(f"cannot download {url}: {reason} (no network? {by_hand})") from None
     if not checksum_matches(data, checksum):
         raise FetchError(f"{url}: its {checksum_name(checksum)} does not match the pinned {checksum}; "
                          "nothing written")
@@ -562,8 +564,6 @@ def fetch_official_data(root: str | Path = ".", base_url: str | None = None, tim
     already present is never overwritten (it may carry metadata or edits). For v2.0 the judge config
     is made from upstream's judge_utils.py and config/arena-hard-v2.0.yaml (upstream_v2_judge_config).
     """
-    import hashlib
-
     v2 = bench == V2_BENCH
     files = OFFICIAL_FILES_V2 if v2 else OFFICIAL_FILES
     if base_url is None:
@@ -584,12 +584,12 @@ def fetch_official_data(root: str | Path = ".", base_url: str | None = None, tim
         if dest.exists():
             log.info("%s: already present, kept as it is", dest)
         else:
-            judge_utils, judge_config = (download_checked(base_url, path, checksum, dest, timeout)
+            judge_utils, judge_config = (download_checked(base_url, path, checksum, None, timeout)
                                          for path, checksum in (UPSTREAM_JUDGE_UTILS, UPSTREAM_V2_JUDGE_CONFIG))
             downloads[dest] = judge_config_yaml(upstream_v2_judge_config(judge_utils, judge_config))
     for dest, data in downloads.items():
         write_atomic(dest, [data])
-        log.info("%s: written (%s)", dest, hashlib.sha256(data).hexdigest()[:12])
+        log.info("%s: written, checksum ok", dest)
     return [root / local for _, _, local in files] + ([root / UPSTREAM_V2_CONFIG] if v2 else [])
 
 

@@ -804,6 +804,15 @@ def test_fetch_v2_reports_an_unreachable_server(tmp_path, monkeypatch, caplog):
     [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert "cannot download" in message and "arena-hard-v2.0/question.jsonl" in message
     assert files_under(root) == []
+    # With the data already there, upstream's prompts are still needed for the judge config.
+    for rel, content in V2_DATA:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(content)
+    caplog.clear()
+    assert fetch_v2(root) == 1
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "cannot download" in message and "utils/judge_utils.py" in message
+    assert len(files_under(root)) == 3 and not (root / gen_answer.UPSTREAM_V2_CONFIG).exists()
 
 
 def test_fetch_v2_default_address_is_the_pinned_v2_commit(tmp_path, monkeypatch):
