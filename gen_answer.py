@@ -601,7 +601,7 @@ def fetch_official_data(root: str | Path = ".", base_url: str | None = None, tim
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog=f"{UPSTREAM_BASE_ENV}: base URL for --fetch-official-data "
-                                            f"(default {UPSTREAM_RAW_BASE})")
+                                            f"(default {UPSTREAM_RAW_BASE}; for v2.0 {UPSTREAM_V2_RAW_BASE})")
     parser.add_argument("--setting-file", default="config/gen_answer_config.yaml")
     parser.add_argument("--endpoint-file", default="config/api_config.yaml")
     parser.add_argument("--model", help="answer with this model of model_list only")
