@@ -136,7 +136,8 @@ def clusters(questions: Sequence[Question], category: str) -> list[tuple[str, st
         if category_of(question) == category:
             counts[cluster_of(question)] = counts.get(cluster_of(question), 0) + 1
     total = sum(counts.values())
-    return [(f"All clusters ({total})", ALL_CLUSTERS)] + [
+    everything = "All subcategories" if any(is_v2(q) for q in questions) else "All clusters"
+    return [(f"{everything} ({total})", ALL_CLUSTERS)] + [
         (f"{name} ({counts[name]})", name) for name in sorted(counts)
     ]
 

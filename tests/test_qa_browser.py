@@ -1118,6 +1118,8 @@ def test_main_with_bench_offers_judge_folders_categories_and_judged_models(tmp_p
     assert [v for _, v in dropdown["model-select"].choices] == [REASONER]
     assert [v for _, v in dropdown["category"].choices] == ["hard_prompt", "creative_writing"]
     assert dropdown["cluster"].label == "Subcategory"
+    assert dropdown["cluster"].choices == [("All subcategories (2)", ALL_CLUSTERS), ("coding (1)", "coding"),
+                                           ("math (1)", "math")]
     assert [v for _, v in dropdown["question-select"].choices] == ["u-code", "u-math"]
     # choosing a judge lists its models and shows its judgments
     [on_judge] = [f for f in launches[-1]["demo"].fns.values() if dropdown["judge-select"] in f.inputs
