@@ -3,7 +3,7 @@
 Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
                             [--endpoint-file config/api_config.yaml] [--model NAME] [--data-dir data]
                             [--no-progress] [--verbose]
-       python gen_answer.py --fetch-official-data [--data-dir data]
+       python gen_answer.py --fetch-official-data [--bench arena-hard-v2.0] [--data-dir data]
 
 Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
 appended as one whole line, so an interrupted run loses nothing and the next run only answers
@@ -20,8 +20,9 @@ in o200k_base tokens of the answer; sorted by uid. Its setting file may hold onl
 model_list: temperature and max_tokens then come from each api_config entry, or are not sent.
 
 --fetch-official-data downloads the pinned upstream question set, the gpt-4-0314 baseline
-answers and upstream's judge config (checked against their sha256) into <data-dir>/.. . The
-environment variable ARENA_HARD_UPSTREAM_BASE replaces the download base URL (a mirror, or a
+answers and upstream's judge config (checked against their sha256) into <data-dir>/.. ; with
+--bench arena-hard-v2.0, the v2.0 questions, both baselines' answers and a judge config made of
+upstream's prompts (config/arena-hard-v2.0.upstream.yaml). The environment variable ARENA_HARD_UPSTREAM_BASE replaces the download base URL (a mirror, or a
 local server in the tests).
 
 Each answer file is held for the whole run (an advisory lock on <file>.lock): a second run on
@@ -36,6 +37,7 @@ failed), 2 bad configuration or data, or an answer file held by another run or n
 from __future__ import annotations
 
 import argparse
+import ast
 import functools
 import logging
 import math
@@ -49,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import shortuuid
+import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from utils import (
@@ -444,7 +447,9 @@ def summary_line(model_name: str, tally: Tally, max_tokens: int | None) -> str:
 
 UPSTREAM_COMMIT = "ff46f0acdc00f8f4d904716bd725d878f9f9332f"
 UPSTREAM_RAW_BASE = f"https://raw.githubusercontent.com/lmarena/arena-hard-auto/{UPSTREAM_COMMIT}/"
-# (path in the upstream repository, sha256, where it goes here relative to the repository root)
+# (path in the upstream repository, checksum, where it goes here relative to the repository root).
+# A checksum is a sha256 (64 hex digits) or, for a file whose sha256 is not known, its git blob
+# sha1 (40 hex digits: the id git gives the file's content).
 OFFICIAL_FILES = (
     ("data/arena-hard-v0.1/question.jsonl",
      "4daad38811161c3ba5c248f26b90c3cef89634f4c772002ed9138c1e13f63e9f",
@@ -457,46 +462,212 @@ OFFICIAL_FILES = (
      "config/judge_config.arena-hard-v0.1.yaml"),
 )
 
+V2_BENCH = "arena-hard-v2.0"
+UPSTREAM_V2_COMMIT = "196f6b826783b3da7310e361a805fa36f0be83f3"
+UPSTREAM_V2_RAW_BASE = f"https://raw.githubusercontent.com/lmarena/arena-hard-auto/{UPSTREAM_V2_COMMIT}/"
+OFFICIAL_FILES_V2 = (
+    ("data/arena-hard-v2.0/question.jsonl",
+     "a75cef6623db6b27aec810497b059f0659705d7ff48dcbccc5bd5b130728ac73",
+     "data/arena-hard-v2.0/question.jsonl"),
+    ("data/arena-hard-v2.0/model_answer/o3-mini-2025-01-31.jsonl",
+     "c23a7c255eead99f7f86ad48aa1d8ccdb5b3334f2097e0e1e09184df87265e03",
+     "data/arena-hard-v2.0/model_answer/o3-mini-2025-01-31.jsonl"),
+    ("data/arena-hard-v2.0/model_answer/gemini-2.0-flash-001.jsonl",
+     "75513a4feb8e2f642a9bdb952d1c3ed245b9c952",  # git blob sha1
+     "data/arena-hard-v2.0/model_answer/gemini-2.0-flash-001.jsonl"),
+)
+# Read, not kept: upstream's judge prompts (Python string literals) and its v2.0 judge config, from
+# which the judge config beside ours is made (UPSTREAM_V2_CONFIG).
+UPSTREAM_JUDGE_UTILS = ("utils/judge_utils.py",
+                        "cbb093f4fc27408d8447e946392f26f98538b1e3950f574aca91a0f7595167b4")
+UPSTREAM_V2_JUDGE_CONFIG = ("config/arena-hard-v2.0.yaml",
+                            "ee68e5c6ac98a79720bf11014fc3f7fc3c3e5899153b3b08efe3db0e174215a0")
+UPSTREAM_V2_CONFIG = "config/arena-hard-v2.0.upstream.yaml"
+# Keys of upstream's v2.0 judge config taken as they are, with the value used where it has none.
+UPSTREAM_V2_SETTINGS = {
+    "judge_model": "gpt-4.1", "temperature": 0.0, "max_tokens": 16000, "bench_name": V2_BENCH,
+    "reference": None, "regex_patterns": [r"\[\[([AB<>=]+)\]\]", r"\[([AB<>=]+)\]"],
+}
+V2_TEMPLATE_PLACEHOLDERS = ("{QUESTION}", "{ANSWER_A}", "{ANSWER_B}")
+FETCH_BENCHES = ("arena-hard-v0.1", V2_BENCH)
+
 
 class FetchError(Exception):
     """The official data could not be downloaded or did not match its checksum."""
 
 
-def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BASE, timeout: float = 60.0) -> list[Path]:
-    """Download the pinned upstream question set, baseline answers and judge config under `root`.
-
-    Every file is checked against its sha256 before it is written (atomically). A file already
-    present is never overwritten (it may carry conv_metadata or edits). Returns the paths.
-    """
+def checksum_matches(data: bytes, checksum: str) -> bool:
+    """True when `data` has this sha256 (64 hex digits) or git blob sha1 (40 hex digits)."""
     import hashlib
+
+    if len(checksum) == 40:
+        return hashlib.sha1(b"blob " + str(len(data)).encode() + b"\0" + data).hexdigest() == checksum
+    return hashlib.sha256(data).hexdigest() == checksum
+
+
+def checksum_name(checksum: str) -> str:
+    return "git blob sha1" if len(checksum) == 40 else "sha256"
+
+
+def download_checked(base_url: str, upstream_path: str, checksum: str, dest: Path | str | None,
+                     timeout: float) -> bytes:
+    """The bytes of one upstream file, checked against its checksum; FetchError otherwise (`dest`:
+    where the file would go, for the message)."""
     import urllib.error
     import urllib.request
 
+    url = base_url.rstrip("/") + "/" + upstream_path
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            data = resp.read()
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        by_hand = f"download it by hand to {dest}" if dest is not None else "no file is written without it"
+        raise FetchError(f"cannot download {url}: {reason} (no network? {by_hand})") from None
+    if not checksum_matches(data, checksum):
+        raise FetchError(f"{url}: its {checksum_name(checksum)} does not match the pinned {checksum}; "
+                         "nothing written")
+    return data
+
+
+def _string_literal(node: ast.expr, names: dict[str, str]) -> str | None:
+    """The text of a string literal, a module-level name bound to one, or a `+` of them; None for
+    anything else (nothing is evaluated)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _string_literal(node.left, names), _string_literal(node.right, names)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def judge_settings_from_source(source: str, where: str) -> dict[str, dict[str, str]]:
+    """Upstream's per-category judge settings, {category: {baseline, system_prompt}}, read from the
+    source of its judge_utils.py as data: the module-level dict whose every value is a dict with
+    "baseline" and "system_prompt", each a string literal or a module-level name assigned one.
+    The source is parsed, never run; FetchError naming `where` when no such table is there."""
+    try:
+        tree = ast.parse(source, filename=where)
+    except SyntaxError as e:
+        raise FetchError(f"{where}:{e.lineno}: not Python source: {e.msg}") from None
+    names: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        text = _string_literal(value, names)
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if text is not None:
+                    names[target.id] = text
+                else:
+                    names.pop(target.id, None)  # rebound to something else
+        if text is not None or not isinstance(value, ast.Dict) or not value.keys:
+            continue
+        table: dict[str, dict[str, str]] = {}
+        for key, entry in zip(value.keys, value.values):
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str) and isinstance(entry, ast.Dict)):
+                break
+            fields = {k.value: v for k, v in zip(entry.keys, entry.values)
+                      if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+            if not {"baseline", "system_prompt"} <= fields.keys():
+                break
+            settings = {field: _string_literal(fields[field], names) for field in ("baseline", "system_prompt")}
+            for field, text_value in settings.items():
+                if text_value is None:
+                    raise FetchError(f"{where}:{fields[field].lineno}: {key.value}.{field} is not a string "
+                                     "literal (nor a name assigned one)")
+            table[key.value] = settings  # type: ignore[assignment]
+        else:
+            return table
+    raise FetchError(f"{where}: no table of per-category judge settings (a dict of "
+                     "{category: {baseline, system_prompt}}) found")
+
+
+def upstream_v2_judge_config(judge_utils: bytes, judge_config: bytes) -> dict:
+    """The v2.0 judge config made of upstream's files: its judge_utils.py's per-category baselines
+    and system prompts (read as data), its config's prompt_template and settings. FetchError when
+    either does not have what is needed."""
+    utils_path, config_path = UPSTREAM_JUDGE_UTILS[0], UPSTREAM_V2_JUDGE_CONFIG[0]
+    try:
+        categories = judge_settings_from_source(judge_utils.decode("utf-8"), utils_path)
+        upstream = yaml.safe_load(judge_config.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise FetchError(f"upstream file not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        raise FetchError(f"{config_path}: invalid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(upstream, dict):
+        raise FetchError(f"{config_path}: expected a mapping at the top level")
+    template = upstream.get("prompt_template")
+    if not isinstance(template, str) or not all(p in template for p in V2_TEMPLATE_PLACEHOLDERS):
+        raise FetchError(f"{config_path}: prompt_template: expected a text with "
+                         f"{', '.join(V2_TEMPLATE_PLACEHOLDERS)}")
+    config = {key: upstream.get(key, default) for key, default in UPSTREAM_V2_SETTINGS.items()}
+    config["prompt_template"] = template
+    config["model_list"] = upstream.get("model_list") or []
+    config["categories"] = categories
+    return config
+
+
+class _BlockStyleDumper(yaml.SafeDumper):
+    """Multi-line text as YAML literal blocks (|), which read as the prompts read."""
+
+
+_BlockStyleDumper.add_representer(
+    str, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
+def judge_config_yaml(config: dict) -> bytes:
+    header = (f"# Upstream arena-hard-auto's v2.0 judge settings (commit {UPSTREAM_V2_COMMIT}), made by\n"
+              "# `python gen_answer.py --fetch-official-data --bench arena-hard-v2.0`: prompts read from its\n"
+              "# utils/judge_utils.py, prompt_template and settings from its config/arena-hard-v2.0.yaml.\n"
+              "# Use it (gen_judgment.py --setting-file) to reproduce upstream's published numbers.\n")
+    body = yaml.dump(config, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True, width=100)
+    return (header + body).encode("utf-8")
+
+
+def fetch_official_data(root: str | Path = ".", base_url: str | None = None, timeout: float = 60.0,
+                        bench: str = "arena-hard-v0.1") -> list[Path]:
+    """Download the pinned upstream question set, baseline answers and judge config of `bench`
+    under `root`; returns the paths.
+
+    Every file is checked against its checksum, and all of them are downloaded (and, for v2.0, the
+    judge config made) before any is written, each atomically: a failure leaves nothing new. A file
+    already present is never overwritten (it may carry metadata or edits). For v2.0 the judge config
+    is made from upstream's judge_utils.py and config/arena-hard-v2.0.yaml (upstream_v2_judge_config).
+    """
+    v2 = bench == V2_BENCH
+    files = OFFICIAL_FILES_V2 if v2 else OFFICIAL_FILES
+    if base_url is None:
+        base_url = UPSTREAM_V2_RAW_BASE if v2 else UPSTREAM_RAW_BASE
     root = Path(root)
-    paths = []
-    for upstream_path, sha256, local in OFFICIAL_FILES:
+    downloads: dict[Path, bytes] = {}
+    for upstream_path, checksum, local in files:
         dest = root / local
         if dest.exists():
-            if hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
+            if checksum_matches(dest.read_bytes(), checksum):
                 log.info("%s: already present, checksum ok", dest)
             else:  # e.g. annotated by add_markdown_info.py, or edited: never overwritten
                 log.warning("%s: kept as it is (it differs from upstream's file; delete it to download again)", dest)
-            paths.append(dest)
             continue
-        url = base_url.rstrip("/") + "/" + upstream_path
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                data = resp.read()
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise FetchError(f"cannot download {url}: {reason} (no network? download it by hand to {dest})") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != sha256:
-            raise FetchError(f"{url}: sha256 {digest} does not match the pinned {sha256}; nothing written")
+        downloads[dest] = download_checked(base_url, upstream_path, checksum, dest, timeout)
+    if v2:
+        dest = root / UPSTREAM_V2_CONFIG
+        if dest.exists():
+            log.info("%s: already present, kept as it is", dest)
+        else:
+            judge_utils, judge_config = (download_checked(base_url, path, checksum, None, timeout)
+                                         for path, checksum in (UPSTREAM_JUDGE_UTILS, UPSTREAM_V2_JUDGE_CONFIG))
+            downloads[dest] = judge_config_yaml(upstream_v2_judge_config(judge_utils, judge_config))
+    for dest, data in downloads.items():
         write_atomic(dest, [data])
-        log.info("%s: downloaded, checksum ok", dest)
-        paths.append(dest)
-    return paths
+        log.info("%s: written, checksum ok", dest)
+    return [root / local for _, _, local in files] + ([root / UPSTREAM_V2_CONFIG] if v2 else [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -507,7 +678,7 @@ def fetch_official_data(root: str | Path = ".", base_url: str = UPSTREAM_RAW_BAS
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog=f"{UPSTREAM_BASE_ENV}: base URL for --fetch-official-data "
-                                            f"(default {UPSTREAM_RAW_BASE})")
+                                            f"(default {UPSTREAM_RAW_BASE}; for v2.0 {UPSTREAM_V2_RAW_BASE})")
     parser.add_argument("--setting-file", default="config/gen_answer_config.yaml")
     parser.add_argument("--endpoint-file", default="config/api_config.yaml")
     parser.add_argument("--model", help="answer with this model of model_list only")
@@ -515,19 +686,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fetch-official-data", action="store_true",
                         help="download the pinned upstream questions, baseline answers and judge "
                              "config into <data-dir> and <data-dir>/../config, then exit")
+    parser.add_argument("--bench", choices=FETCH_BENCHES, default=None,
+                        help="with --fetch-official-data: the bench to download (default arena-hard-v0.1)")
     add_common_flags(parser, progress_bar=True)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.bench is not None and not args.fetch_official_data:
+        parser.error("--bench goes with --fetch-official-data (answering reads bench_name from --setting-file)")
+    return args
 
 
-def fetch_data(data_dir: Path) -> int:
+def fetch_data(data_dir: Path, bench: str | None = None) -> int:
     """--fetch-official-data: the files land in <root>/data/... and <root>/config/..."""
     if data_dir.name != "data":
         log.error("--fetch-official-data writes <root>/data and <root>/config: --data-dir must be a "
                   "folder named data, got %s", data_dir)
         return EXIT_CONFIG
-    base_url = os.environ.get(UPSTREAM_BASE_ENV) or UPSTREAM_RAW_BASE
+    bench = bench or FETCH_BENCHES[0]
+    base_url = os.environ.get(UPSTREAM_BASE_ENV) or (UPSTREAM_V2_RAW_BASE if bench == V2_BENCH else UPSTREAM_RAW_BASE)
     try:
-        paths = fetch_official_data(data_dir.parent, base_url)
+        paths = fetch_official_data(data_dir.parent, base_url, bench=bench)
     except FetchError as e:
         log.error("%s", e)
         return EXIT_FAILED
@@ -600,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     if args.fetch_official_data:
-        return run_script(functools.partial(fetch_data, Path(args.data_dir)))
+        return run_script(functools.partial(fetch_data, Path(args.data_dir), args.bench))
     return run_script(functools.partial(answer_all, args), interrupted=INTERRUPTED)
 
 

@@ -3,6 +3,7 @@
 Usage: python qa_browser.py [--host 127.0.0.1] [--port 7860] [--share] [--auth USER:PASS]
                             [--config-file config/judge_config.yaml] [--data-dir data]
                             [--leaderboard-dir leaderboard]
+       python qa_browser.py --bench arena-hard-v2.0 [--data-dir data]   (a v2.0 bench)
        ARENA_HARD_AUTH=USER:PASS python qa_browser.py --share   (login kept out of `ps`)
 
 The judge config (read and checked by gen_judgment.py's loader, so a file that opens here is
@@ -12,6 +13,12 @@ first time that model is selected (and again when its file changes), so a bench 
 models opens in seconds. The Leaderboard tab shows the newest leaderboard CSV that show_result.py
 made for this bench and judge each time it is selected; without one, verdict counts per model (each judgment file counted again only when it
 changes).
+
+With --bench (or a v2.0 judge config, one with a per-category `categories` table) the judge is
+picked in the page among the bench's model_judgment folders, the models offered are those it
+judged, and each judgment is shown against the baseline it names (v2.0 records), else the
+question category's from the config. A reasoning model's thought, the judge's thought and the
+prompt it saw are folded away in <details>.
 
 Exit status: 0 when the server stops, 2 bad configuration or data (one-line error; also bad flags),
 130 Ctrl-C before the server started.
@@ -43,18 +50,28 @@ from utils import (
     Turn,
     add_common_flags,
     answer_dir,
+    answer_thought,
+    answer_turns,
     bench_dir,
+    check_bench_name,
     count_games,
+    game_judgment_text,
+    game_prompt_text,
+    is_v2,
     judgment_dir,
     load_judge_settings,
     load_questions,
+    load_yaml,
     model_file,
     model_from_filename,
     played_games,
+    question_turns,
     read_jsonl_by_id,
+    record_id,
     register_secret,
     run_script,
     setup_logging,
+    style_metadata,
 )
 
 log = logging.getLogger("arena_hard.qa_browser")
@@ -67,6 +84,7 @@ SNIPPET_CHARS = 90
 WORD_JOINER = "\u2060"  # invisible, no line break: put after a "<" that could open markup
 CACHED_MODELS = 16  # per folder; a model's judgments can take tens of MB
 AUTH_ENV = "ARENA_HARD_AUTH"  # USER:PASS, read when --auth is not given
+DEFAULT_CONFIG = "config/judge_config.yaml"
 ANSWER_KEYS = ("question_id", "choices")
 JUDGMENT_KEYS = ("question_id", "games")
 
@@ -91,7 +109,7 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 
 def question_label(question: Question) -> str:
     """Dropdown label: the id and the start of the first turn (the search box matches both)."""
-    return f"{question['question_id']} · {snippet(question['turns'][0]['content'])}"
+    return f"{record_id(question)} · {snippet(question_turns(question)[0])}"
 
 
 def category_of(question: Question) -> str:
@@ -99,7 +117,8 @@ def category_of(question: Question) -> str:
 
 
 def cluster_of(question: Question) -> str:
-    return str(question.get("cluster") or "(no cluster)")
+    """v0.1's cluster, or a v2.0 question's subcategory."""
+    return str(question.get("cluster") or question.get("subcategory") or "(no cluster)")
 
 
 def categories(questions: Sequence[Question]) -> list[tuple[str, str]]:
@@ -117,7 +136,8 @@ def clusters(questions: Sequence[Question], category: str) -> list[tuple[str, st
         if category_of(question) == category:
             counts[cluster_of(question)] = counts.get(cluster_of(question), 0) + 1
     total = sum(counts.values())
-    return [(f"All clusters ({total})", ALL_CLUSTERS)] + [
+    everything = "All subcategories" if any(is_v2(q) for q in questions) else "All clusters"
+    return [(f"{everything} ({total})", ALL_CLUSTERS)] + [
         (f"{name} ({counts[name]})", name) for name in sorted(counts)
     ]
 
@@ -125,7 +145,7 @@ def clusters(questions: Sequence[Question], category: str) -> list[tuple[str, st
 def question_choices(questions: Sequence[Question], category: str, cluster: str = ALL_CLUSTERS) -> list[tuple[str, str]]:
     """(label, question_id) for the questions of a category, optionally of one cluster."""
     return [
-        (question_label(q), str(q["question_id"]))
+        (question_label(q), str(record_id(q)))
         for q in questions
         if category_of(q) == category and (cluster == ALL_CLUSTERS or cluster_of(q) == cluster)
     ]
@@ -160,10 +180,11 @@ def turns_markdown(turns: Sequence[Turn], what: str) -> str:
 
 def question_markdown(question: Question) -> str:
     # The second line starts at column 0 so gr.Markdown's dedent (inspect.cleandoc) is a no-op.
+    group = "subcategory" if is_v2(question) else "cluster"
     return (
-        f"### Question `{question['question_id']}`\n"
-        f"_category: {category_of(question)} · cluster: {cluster_of(question)}_\n\n"
-        + turns_markdown(question["turns"], "the question")
+        f"### Question `{record_id(question)}`\n"
+        f"_category: {category_of(question)} · {group}: {cluster_of(question)}_\n\n"
+        + turns_markdown([{"content": text} for text in question_turns(question)], "the question")
     )
 
 
@@ -172,6 +193,15 @@ def answer_markdown(answer: Answer | None, side: str, model: str, role: str) -> 
     header = f"### {side}: {model}\n_{role}"
     if answer is None:
         return f"{header}_\n\n**{NO_ANSWER}**"
+    if is_v2(answer):  # one answer, the last message's content.answer (never the thought)
+        try:
+            [text] = answer_turns(answer)
+        except ValueError as e:
+            return f"{header}_\n\n**{MALFORMED_ANSWER}** ({e})"
+        token_len = (style_metadata(answer) or {}).get("token_len")
+        if isinstance(token_len, int):
+            header += f" · {token_len} tokens"
+        return f"{header}_\n\n{text}"
     choices = answer.get("choices") or []
     if not choices:
         return f"{header}_\n\n**the answer record has no choices**"
@@ -211,6 +241,8 @@ def game_markdown(judgment: Judgment | None, index: int, baseline: str | None, m
     if judgment is None:
         return f"{title}\n**{NO_JUDGMENT}**"
     games = judgment.get("games")
+    if is_v2(judgment) and isinstance(games, list) and len(games) >= index and games[index - 1] is None:
+        return f"{title}\n**game {index} has no judgment** (null: the judge's call failed)"
     if not isinstance(games, list) or len(games) < index or games[index - 1] is None:
         return f"{title}\n**no game {index} in this judgment** (pairwise off?)"
     game: Game = games[index - 1]
@@ -221,7 +253,45 @@ def game_markdown(judgment: Judgment | None, index: int, baseline: str | None, m
     else:
         a_name, b_name = (baseline, model) if index == 1 else (model, baseline)
     verdict = verdict_words(game.get("score"), a_name, b_name)
-    return f"{title}\n**Verdict: {verdict}**\n\n{game.get('judgment', '')}"
+    return f"{title}\n**Verdict: {verdict}**\n\n{game_judgment_text(game)}"
+
+
+def folded(summary: str, inert_markdown: str) -> str:
+    """A collapsed <details> block holding markdown already made inert (inert_html): the tags are
+    ours, the text inside stays text. An unclosed code fence inside is closed first, so the block
+    ends where it should."""
+    if sum(line.lstrip().startswith("```") for line in inert_markdown.splitlines()) % 2:
+        inert_markdown += "\n```"
+    return f"\n\n<details><summary>{summary}</summary>\n\n{inert_markdown}\n\n</details>\n"
+
+
+def answer_thought_text(answer: dict | None) -> str | None:
+    """The thought of a reasoning model's v2.0 answer; None when there is none (or no answer)."""
+    if answer is None:
+        return None
+    try:
+        return answer_thought(answer) or None
+    except ValueError:
+        return None
+
+
+def game_folds(judgment: dict | None, index: int) -> list[tuple[str, str]]:
+    """(summary, text) of what a v2.0 game holds besides its verdict: the judge's thought and the
+    prompt it was shown. Nothing for v0.1 games (their user_prompt is not kept)."""
+    if judgment is None or not is_v2(judgment):
+        return []
+    games = judgment.get("games")
+    if not isinstance(games, list) or len(games) < index or not isinstance(games[index - 1], dict):
+        return []
+    game = games[index - 1]
+    folds = []
+    thought = game["judgment"].get("thought") if isinstance(game.get("judgment"), dict) else None
+    if isinstance(thought, str) and thought:
+        folds.append(("Judge's thinking", thought))
+    prompt = game_prompt_text(game)
+    if prompt:
+        folds.append(("Prompt the judge saw", prompt))
+    return folds
 
 
 def verdict_rows(counts_by_model: dict[str, dict[str, int]]) -> list[dict[str, object]]:
@@ -304,12 +374,15 @@ def file_stamp(path: Path) -> Stamp | None:
 
 def drop_user_prompts(judgment: dict) -> dict:
     """The judgment without its games' user_prompt (the question and both answers again, most of a
-    judgment file, never shown), changed in place."""
+    judgment file, never shown), changed in place. A v2.0 game's prompt (shown folded) keeps only
+    the text of its user message: the system prompt is the same in every game of a category."""
     games = judgment.get("games")
     if isinstance(games, list):
         for game in games:
             if isinstance(game, dict):
                 game.pop("user_prompt", None)
+                if isinstance(game.get("prompt"), list):
+                    game["prompt"] = game_prompt_text(game)
     return judgment
 
 
@@ -443,31 +516,50 @@ def leaderboard_view(leaderboard_dir: Path | None, counts: VerdictCounts | None,
 
 
 def selection_views(question: Question | None, model: str | None, answers: ModelRecords,
-                    judgments: ModelRecords, baseline_model: str | None) -> tuple[str, str, str, str, str]:
+                    judgments: ModelRecords, baseline_model: str | None, *,
+                    v2_bench: bool = False) -> tuple[str, str, str, str, str]:
     """Markdown of the question, answer A (baseline), answer B (model), game 1 and game 2, raw HTML
-    in them made inert (inert_html)."""
+    in them made inert (inert_html).
+
+    A judgment naming its baseline (v2.0 records) is shown against that baseline; otherwise
+    `baseline_model` (the judge config's, or on a v2.0 bench the question category's) is used. A
+    reasoning model's thought, the judge's thought and the prompt it saw are folded away."""
     if question is None:
         return ("_Pick a question._", "", "", "", "")
-    question_id = str(question["question_id"])
+    question_id = str(record_id(question))
     try:
-        baseline_answer = answers.get(baseline_model).get(question_id) if baseline_model else None
-        model_answer = answers.get(model).get(question_id) if model else None
         judgment = judgments.get(model).get(question_id) if model else None
+        named = judgment.get("baseline") if isinstance(judgment, dict) else None
+        baseline = named if isinstance(named, str) and named else baseline_model
+        baseline_answer = answers.get(baseline).get(question_id) if baseline else None
+        model_answer = answers.get(model).get(question_id) if model else None
     except DataError as e:  # a malformed file is shown, not a crash
         log.error("%s", e)
         return (inert_html(question_markdown(question)), inert_html(f"**Cannot read the data:** `{e}`"), "", "", "")
     model_name = model or "(no model selected)"
-    if baseline_model is None:
+    if baseline is None and v2_bench:
+        answer_a = ("### A: baseline unknown\n_no judgment of this model on this question names its "
+                    "baseline (and no judge config gives the category's)_")
+    elif baseline is None:
         answer_a = "### A: no baseline\n_`baseline: false` in the judge config: the judge saw the model's answer alone_"
     else:
-        answer_a = answer_markdown(baseline_answer, "A", baseline_model, "baseline")
-    return tuple(inert_html(view) for view in (  # every view holds other people's text
+        answer_a = answer_markdown(baseline_answer, "A", baseline, "baseline")
+    game_baseline = baseline if baseline is not None or not v2_bench else "(unknown)"
+    views = [inert_html(view) for view in (  # every view holds other people's text
         question_markdown(question),
         answer_a,
         answer_markdown(model_answer, "B", model_name, "model"),
-        game_markdown(judgment, 1, baseline_model, model_name),
-        game_markdown(judgment, 2, baseline_model, model_name),
-    ))
+        game_markdown(judgment, 1, game_baseline, model_name),
+        game_markdown(judgment, 2, game_baseline, model_name),
+    )]
+    for i, answer in ((1, baseline_answer), (2, model_answer)):
+        thought = answer_thought_text(answer)
+        if thought is not None:
+            views[i] += folded("Thinking (reasoning model)", inert_html(thought))
+    for i in (1, 2):
+        for summary, text in game_folds(judgment, i):
+            views[2 + i] += folded(summary, inert_html(text))
+    return tuple(views)  # type: ignore[return-value]
 
 
 def build_app(
@@ -479,22 +571,37 @@ def build_app(
     judge_model: str,
     baseline_model: str | None,
     leaderboard_dir: Path | None = None,
+    judge_folders: dict[str, ModelRecords] | None = None,
+    category_baselines: dict[str, str] | None = None,
 ):
     """The Gradio Blocks of the browser; nothing is served until .launch().
 
     The Leaderboard tab reads leaderboard_dir's newest CSV whenever it is selected (see
     leaderboard_view); without a CSV it counts verdicts when selected, never at start.
+
+    With `judge_folders` ({judge: its judgments}; a v2.0 bench), a Judge dropdown picks the folder,
+    the models are those it judged, and each judgment is shown against the baseline it names
+    (without one, the question category's in `category_baselines`).
     """
     import gradio as gr  # imported here: it takes seconds, and the pure helpers above do not need it
 
-    by_id = {str(q["question_id"]): q for q in questions}
+    v2_bench = judge_folders is not None
+    by_id = {str(record_id(q)): q for q in questions}
     category_list = categories(questions)
     first_category = category_list[0][1] if category_list else None
     first_questions = question_choices(questions, first_category) if first_category else []
     judged = set(judgments.models())
-    model_list = [m for m in answers.models() if m != baseline_model]
-    model_choices = [(m if m in judged else f"{m} (no judgments)", m) for m in model_list]
-    first_model = next((m for m in model_list if m in judged), model_list[0] if model_list else None)
+    if v2_bench:
+        model_list = sorted(judged)
+        model_choices = [(m, m) for m in model_list]
+        first_model = model_list[0] if model_list else None
+    else:
+        model_list = [m for m in answers.models() if m != baseline_model]
+        model_choices = [(m if m in judged else f"{m} (no judgments)", m) for m in model_list]
+        first_model = next((m for m in model_list if m in judged), model_list[0] if model_list else None)
+
+    def judgments_of(judge: str | None) -> ModelRecords:
+        return judge_folders.get(judge or "", judgments) if judge_folders is not None else judgments
 
     def on_category(category: str | None):
         choices = question_choices(questions, category) if category else []
@@ -507,31 +614,53 @@ def build_app(
         choices = question_choices(questions, category, cluster or ALL_CLUSTERS) if category else []
         return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
-    def show(question_id: str | None, model: str | None) -> tuple[str, str, str, str, str]:
-        return selection_views(by_id.get(question_id or ""), model, answers, judgments, baseline_model)
+    def show(question_id: str | None, model: str | None, judge: str | None = None) -> tuple[str, str, str, str, str]:
+        question = by_id.get(question_id or "")
+        fallback = baseline_model
+        if v2_bench:
+            fallback = (category_baselines or {}).get(category_of(question)) if question else None
+        return selection_views(question, model, answers, judgments_of(judge), fallback, v2_bench=v2_bench)
 
-    counts = VerdictCounts(judgments.directory) if baseline_model is not None else None
+    def on_judge(judge: str | None, model: str | None):
+        models = judgments_of(judge).models()
+        return gr.Dropdown(choices=models, value=model if model in models else (models[0] if models else None))
 
-    def on_leaderboard():
-        return leaderboard_view(leaderboard_dir, counts, bench_name, judge_model)
+    verdict_counts: dict[str, VerdictCounts] = {}  # by judge, made when the tab is first selected
+
+    def on_leaderboard(judge: str | None = None):
+        judge = judge or judge_model
+        counts = None
+        if baseline_model is not None or v2_bench:
+            counts = verdict_counts.setdefault(judge, VerdictCounts(judgments_of(judge).directory))
+        return leaderboard_view(leaderboard_dir, counts, bench_name, judge)
 
     with gr.Blocks(title=f"Arena-Hard browser: {bench_name}", analytics_enabled=False) as demo:
-        gr.Markdown(
-            f"**Arena-Hard browser** · bench `{bench_name}` · judge **{judge_model}** · "
-            f"baseline **{baseline_model or 'off'}** · {len(questions)} questions · {len(model_list)} models"
-        )
+        if v2_bench:
+            gr.Markdown(
+                f"**Arena-Hard browser** · bench `{bench_name}` · {len(judge_folders)} judge folders · "
+                f"baseline: the one each judgment names · {len(questions)} questions"
+            )
+        else:
+            gr.Markdown(
+                f"**Arena-Hard browser** · bench `{bench_name}` · judge **{judge_model}** · "
+                f"baseline **{baseline_model or 'off'}** · {len(questions)} questions · {len(model_list)} models"
+            )
         with gr.Tabs():
             with gr.Tab("Questions"):
                 with gr.Row():
                     category = gr.Dropdown(category_list, value=first_category, label="Category",
                                            scale=1, elem_id="category")
                     cluster = gr.Dropdown(clusters(questions, first_category) if first_category else [],
-                                          value=ALL_CLUSTERS, label="Cluster", scale=1, elem_id="cluster")
+                                          value=ALL_CLUSTERS, scale=1, elem_id="cluster",
+                                          label="Subcategory" if any(is_v2(q) for q in questions) else "Cluster")
                     question_id = gr.Dropdown(first_questions, value=first_questions[0][1] if first_questions else None,
                                               label="Question (type to search)", filterable=True,
                                               scale=3, elem_id="question-select")
                     model = gr.Dropdown(model_choices, value=first_model,
                                         label="Model (B)", filterable=True, scale=1, elem_id="model-select")
+                    judge = gr.Dropdown(sorted(judge_folders or {}), label="Judge",
+                                        value=judge_model if judge_folders else None,
+                                        scale=1, elem_id="judge-select", visible=v2_bench)
                 # Heights in viewport units: question, both answers and both games fit one screen.
                 question_view = gr.Markdown(elem_id="question", max_height="15vh", container=True, padding=True)
                 with gr.Row(equal_height=True):
@@ -545,14 +674,17 @@ def build_app(
                 latest = latest_leaderboard(leaderboard_dir, bench_name, judge_model)
                 note = gr.Markdown(f"From `{latest[0]}`." if latest else "", elem_id="leaderboard-note")
                 table = gr.Dataframe(latest[1] if latest else None, interactive=False, elem_id="leaderboard")
-                leaderboard_tab.select(on_leaderboard, outputs=[note, table])
+                leaderboard_tab.select(on_leaderboard, inputs=[judge] if v2_bench else None, outputs=[note, table])
 
         views = [question_view, answer_a, answer_b, game_1, game_2]
+        selection = [question_id, model, judge] if v2_bench else [question_id, model]
         category.input(on_category, inputs=category, outputs=[cluster, question_id])
         cluster.input(on_cluster, inputs=[category, cluster], outputs=question_id)
-        question_id.change(show, inputs=[question_id, model], outputs=views)
-        model.change(show, inputs=[question_id, model], outputs=views)
-        demo.load(show, inputs=[question_id, model], outputs=views)
+        question_id.change(show, inputs=selection, outputs=views)
+        model.change(show, inputs=selection, outputs=views)
+        if v2_bench:
+            judge.input(on_judge, inputs=[judge, model], outputs=model).then(show, inputs=selection, outputs=views)
+        demo.load(show, inputs=selection, outputs=views)
     return demo
 
 
@@ -567,8 +699,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"require this login (strongly advised with --share). Other local users can see "
                              f"command lines: prefer the environment variable {AUTH_ENV}=USER:PASS, read when "
                              "--auth is not given")
-    parser.add_argument("--config-file", default="config/judge_config.yaml",
-                        help="judge config giving bench_name, judge_model, baseline_model (checked as for judging)")
+    parser.add_argument("--config-file", default=None,
+                        help=f"judge config giving bench_name, judge_model, baseline_model (checked as for judging; "
+                             f"default {DEFAULT_CONFIG}); a v2.0 config (with `categories`) gives the bench, the "
+                             "first judge shown and each category's baseline")
+    parser.add_argument("--bench", default=None, metavar="NAME",
+                        help="browse <data-dir>/NAME with the judge chosen in the page among its model_judgment "
+                             "folders and each judgment shown against the baseline it names (v2.0 records)")
     parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default data)")
     parser.add_argument("--leaderboard-dir", default="leaderboard",
                         help="folder of arena_hard_leaderboard_*.csv (default leaderboard)")
@@ -590,16 +727,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_script(functools.partial(serve, args))
 
 
+def v2_judge_config(path: str | Path) -> tuple[str, str, dict[str, str]] | None:
+    """(bench_name, judge_model, {category: baseline}) of a v2.0 judge config (one with a
+    per-category `categories` table), None for a v0.1 one; ConfigError naming file and key."""
+    config = load_yaml(path)
+    if "categories" not in config:
+        return None
+    table = config["categories"]
+    if not isinstance(table, dict) or not all(isinstance(v, dict) and isinstance(v.get("baseline"), str)
+                                              for v in table.values()):
+        raise ConfigError(f"{path}: categories: expected {{category: {{baseline: name, ...}}}}")
+    for key in ("bench_name", "judge_model"):
+        if not isinstance(config.get(key), str) or not config[key]:
+            raise ConfigError(f"{path}: {key}: expected a name, got {config.get(key)!r}")
+    return (check_bench_name(config["bench_name"], f"{path}: bench_name"), config["judge_model"],
+            {str(category): entry["baseline"] for category, entry in table.items()})
+
+
+def bench_names(data_dir: str | Path) -> list[str]:
+    """The benches of a data folder: its sub-folders holding a question.jsonl."""
+    data_dir = Path(data_dir)
+    return sorted(p.name for p in data_dir.iterdir() if (p / "question.jsonl").is_file()) if data_dir.is_dir() else []
+
+
+def judge_names(bench_name: str, data_dir: str | Path) -> list[str]:
+    """The judges with a folder under <bench>/model_judgment."""
+    root = bench_dir(bench_name, data_dir) / "model_judgment"
+    return sorted(model_from_filename(p.name) for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
 def serve(args: argparse.Namespace) -> int:
     """Read the config and questions, then serve the page until Ctrl-C; raises ConfigError / DataError."""
-    settings = load_judge_settings(args.config_file)
-    bench_name, judge_model, baseline_model = settings.bench_name, settings.judge_model, settings.baseline_model
+    config_file = args.config_file or DEFAULT_CONFIG
+    settings, v2_config = None, None
+    if args.bench is None or args.config_file:
+        try:
+            settings = load_judge_settings(config_file)
+        except ConfigError:
+            v2_config = v2_judge_config(config_file)  # a v2.0 config has no system_prompt
+            if v2_config is None:
+                raise
+    judge_folders: dict[str, ModelRecords] | None = None
+    category_baselines: dict[str, str] | None = None
+    if args.bench is not None or v2_config is not None:  # judges picked in the page, baseline per judgment
+        bench_name = check_bench_name(args.bench, "--bench") if args.bench is not None else v2_config[0]
+        judge_model, category_baselines = (v2_config[1], v2_config[2]) if v2_config else (None, None)
+        baseline_model = None
+        judges = judge_names(bench_name, args.data_dir)
+        judge_model = judge_model if judge_model in judges or not judges else judges[0]
+        judge_folders = {judge: judgment_records(judgment_dir(bench_name, judge, args.data_dir)) for judge in judges}
+        where = "--bench" if args.bench is not None else f"bench_name in {config_file}"
+    else:
+        assert settings is not None
+        bench_name, judge_model, baseline_model = settings.bench_name, settings.judge_model, settings.baseline_model
+        where = f"bench_name in {config_file}"
     question_file = bench_dir(bench_name, args.data_dir) / "question.jsonl"
     if not question_file.is_file():
-        raise ConfigError(f"{question_file}: file not found (check --data-dir and bench_name in {args.config_file})")
+        benches = ", ".join(bench_names(args.data_dir)) or "none"
+        raise ConfigError(f"{question_file}: file not found (check --data-dir and {where}; "
+                          f"benches in {args.data_dir}: {benches})")
     questions = load_questions(question_file)
     answers = ModelRecords(answer_dir(bench_name, args.data_dir), ANSWER_KEYS)
-    judgments = judgment_records(judgment_dir(bench_name, judge_model, args.data_dir))
+    if judge_folders is not None:
+        judgment_root = bench_dir(bench_name, args.data_dir) / "model_judgment"
+        if not judge_folders:
+            log.warning("no judge folders under %s: nothing to browse until a judge has run", judgment_root)
+        judge_model = judge_model or "(none)"
+        judgments = judge_folders.get(judge_model) or judgment_records(judgment_root / "(none)")
+    else:
+        judgments = judgment_records(judgment_dir(bench_name, judge_model, args.data_dir))
     if baseline_model is not None and baseline_model not in answers.models():
         log.warning("no answers of the baseline %s in %s: column A will be empty", baseline_model, answers.directory)
     if args.auth is None and not is_loopback(args.host):
@@ -612,7 +808,8 @@ def serve(args: argparse.Namespace) -> int:
     demo = build_app(
         questions, answers, judgments,
         bench_name=bench_name, judge_model=judge_model, baseline_model=baseline_model,
-        leaderboard_dir=Path(args.leaderboard_dir),
+        leaderboard_dir=Path(args.leaderboard_dir), judge_folders=judge_folders,
+        category_baselines=category_baselines,
     )
     if args.share and args.auth is None:
         log.warning(

@@ -4,6 +4,7 @@ Usage: python -m pytest tests/test_gen_answer.py
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -590,6 +591,13 @@ def upstream(tmp_path: Path, monkeypatch) -> Iterator[tuple[Path, str]]:
         (tree / rel).write_bytes(content)
     monkeypatch.setattr(gen_answer, "OFFICIAL_FILES", tuple(
         (rel, hashlib.sha256(content).hexdigest(), local) for rel, content, local in SYNTHETIC_OFFICIAL))
+    with serve_folder(tree) as url:
+        yield tree, url
+
+
+@contextlib.contextmanager
+def serve_folder(tree: Path) -> Iterator[str]:
+    """The files under `tree` over HTTP on 127.0.0.1; yields the base URL."""
 
     class QuietHandler(SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
@@ -599,7 +607,7 @@ def upstream(tmp_path: Path, monkeypatch) -> Iterator[tuple[Path, str]]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield tree, f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
         server.server_close()
@@ -656,6 +664,218 @@ def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
     with pytest.raises(gen_answer.FetchError, match="cannot download"):
         gen_answer.fetch_official_data(tmp_path, base_url="http://127.0.0.1:9/")
     assert "conv_metadata" in dest.read_text()
+
+
+# ---------------------------------------------------------------------------- official v2.0 data
+
+
+def git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob " + str(len(data)).encode() + b"\0" + data).hexdigest()
+
+
+# Shaped as upstream's utils/judge_utils.py: one prompt bound to a name, the other written inline in
+# the per-category table; a line that would leave a file behind if the module were ever run.
+HARD_PROMPT = "Judge the two answers.\n\nFirst write your own answer.\n\nEnd with [[A>B]] or so."
+CREATIVE_PROMPT = 'Judge the two stories.\n\nCompare both answers: "quotes" and \\ stay.\n\nEnd with [[A>B]].'
+SYNTHETIC_JUDGE_UTILS = f"""import os
+from pathlib import Path
+
+Path(os.environ.get("JUDGE_UTILS_RAN", "judge_utils_ran")).write_text("executed")
+
+OG_ARENA_HARD_PROMPT = {HARD_PROMPT!r}
+
+JUDGE_SETTINGS = {{
+    "hard_prompt": {{
+        "baseline": "o3-mini-2025-01-31",
+        "system_prompt": OG_ARENA_HARD_PROMPT,
+    }},
+    "coding": {{"baseline": "o3-mini-2025-01-31", "system_prompt": OG_ARENA_HARD_PROMPT}},
+    "math": {{"baseline": "o3-mini-2025-01-31", "system_prompt": OG_ARENA_HARD_PROMPT}},
+    "creative_writing": {{
+        "baseline": "gemini-2.0-flash-001",
+        "system_prompt": {CREATIVE_PROMPT[:20]!r}
+                         {CREATIVE_PROMPT[20:]!r},
+    }},
+    "arena-hard-v0.1": {{"baseline": "gpt-4-0314", "system_prompt": OG_ARENA_HARD_PROMPT}},
+}}
+
+
+def get_score(judgment, patterns):
+    return None
+""".encode()
+UPSTREAM_TEMPLATE = "<|Q|>\n{QUESTION}\n<|A|>\n{ANSWER_A}\n<|B|>\n{ANSWER_B}"
+SYNTHETIC_V2_CONFIG = (b"judge_model: gpt-4.1\ntemperature: 0.0\nmax_tokens: 16000\n\nbench_name: arena-hard-v2.0\n\n"
+                       b"reference: null\n\nregex_patterns:\n  - \\[\\[([AB<>=]+)\\]\\]\n  - \\[([AB<>=]+)\\]\n\n"
+                       b"prompt_template: " + json.dumps(UPSTREAM_TEMPLATE).encode() + b"\n\nmodel_list:\n  - o3-2025-04-16\n")
+V2_DATA = (
+    ("data/arena-hard-v2.0/question.jsonl",
+     b'{"uid": "u1", "category": "hard_prompt", "subcategory": "coding", "prompt": "Hi"}\n'),
+    ("data/arena-hard-v2.0/model_answer/o3-mini-2025-01-31.jsonl", b'{"uid": "u1", "model": "o3-mini-2025-01-31"}\n'),
+    ("data/arena-hard-v2.0/model_answer/gemini-2.0-flash-001.jsonl", b'{"uid": "u1", "model": "gemini"}\n'),
+)
+
+
+@pytest.fixture
+def upstream_v2(tmp_path: Path, monkeypatch) -> Iterator[tuple[Path, str]]:
+    """Synthetic upstream v2.0 files served over HTTP, pinned by their own checksums (the gemini
+    answers by git blob sha1, as the real ones): (tree, base URL)."""
+    tree = tmp_path / "upstream-v2"
+    files = V2_DATA + (("utils/judge_utils.py", SYNTHETIC_JUDGE_UTILS),
+                       ("config/arena-hard-v2.0.yaml", SYNTHETIC_V2_CONFIG))
+    for rel, content in files:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(content)
+    monkeypatch.setattr(gen_answer, "OFFICIAL_FILES_V2", tuple(
+        (rel, git_blob_sha1(content) if "gemini" in rel else hashlib.sha256(content).hexdigest(), rel)
+        for rel, content in V2_DATA))
+    monkeypatch.setattr(gen_answer, "UPSTREAM_JUDGE_UTILS",
+                        ("utils/judge_utils.py", hashlib.sha256(SYNTHETIC_JUDGE_UTILS).hexdigest()))
+    monkeypatch.setattr(gen_answer, "UPSTREAM_V2_JUDGE_CONFIG",
+                        ("config/arena-hard-v2.0.yaml", hashlib.sha256(SYNTHETIC_V2_CONFIG).hexdigest()))
+    monkeypatch.setenv("JUDGE_UTILS_RAN", str(tmp_path / "judge_utils_ran"))
+    with serve_folder(tree) as url:
+        monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, url)
+        yield tree, url
+
+
+def fetch_v2(root: Path) -> int:
+    return gen_answer.main(["--fetch-official-data", "--bench", "arena-hard-v2.0", "--data-dir", str(root / "data")])
+
+
+def test_fetch_v2_writes_the_data_and_a_judge_config_of_upstreams_prompts(tmp_path, upstream_v2, capsys):
+    root = tmp_path / "clone"
+    assert fetch_v2(root) == 0
+    for rel, content in V2_DATA:
+        assert (root / rel).read_bytes() == content
+    config_path = root / "config" / "arena-hard-v2.0.upstream.yaml"
+    assert sorted(capsys.readouterr().out.split()) == sorted([str(root / rel) for rel, _ in V2_DATA] + [str(config_path)])
+    assert len(files_under(root)) == 4  # judge_utils.py and upstream's yaml are read, not kept
+    assert not (tmp_path / "judge_utils_ran").exists()  # read as data, never run
+    config = utils.load_yaml(config_path)
+    assert list(config) == ["judge_model", "temperature", "max_tokens", "bench_name", "reference",
+                            "regex_patterns", "prompt_template", "model_list", "categories"]
+    assert (config["judge_model"], config["temperature"], config["max_tokens"], config["bench_name"]) == (
+        "gpt-4.1", 0.0, 16000, "arena-hard-v2.0")
+    assert config["reference"] is None
+    assert config["regex_patterns"] == [r"\[\[([AB<>=]+)\]\]", r"\[([AB<>=]+)\]"]
+    assert config["prompt_template"] == UPSTREAM_TEMPLATE and config["model_list"] == ["o3-2025-04-16"]
+    assert config["categories"] == {
+        "hard_prompt": {"baseline": "o3-mini-2025-01-31", "system_prompt": HARD_PROMPT},
+        "coding": {"baseline": "o3-mini-2025-01-31", "system_prompt": HARD_PROMPT},
+        "math": {"baseline": "o3-mini-2025-01-31", "system_prompt": HARD_PROMPT},
+        "creative_writing": {"baseline": "gemini-2.0-flash-001", "system_prompt": CREATIVE_PROMPT},
+        "arena-hard-v0.1": {"baseline": "gpt-4-0314", "system_prompt": HARD_PROMPT},
+    }
+    # A second run downloads nothing and keeps every file as it is (edits included).
+    config_path.write_text(config_path.read_text() + "# my note\n")
+    assert fetch_v2(root) == 0
+    assert config_path.read_text().endswith("# my note\n")
+
+
+def test_fetch_without_bench_still_fetches_v0_1(tmp_path, upstream, upstream_v2, monkeypatch):
+    _, url = upstream
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, url)
+    root = tmp_path / "clone"
+    assert gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")]) == 0
+    assert [p.relative_to(root).as_posix() for p in files_under(root)] == sorted(local for *_, local in SYNTHETIC_OFFICIAL)
+
+
+@pytest.mark.parametrize("corrupt, expected", [
+    ("data/arena-hard-v2.0/model_answer/gemini-2.0-flash-001.jsonl", "git blob sha1"),
+    ("data/arena-hard-v2.0/question.jsonl", "sha256"),
+    ("utils/judge_utils.py", "sha256"),
+    ("config/arena-hard-v2.0.yaml", "sha256"),
+])
+def test_fetch_v2_refuses_a_corrupted_file_and_writes_nothing(tmp_path, upstream_v2, caplog, corrupt, expected):
+    tree, _ = upstream_v2
+    with open(tree / corrupt, "ab") as f:
+        f.write(b"\n")
+    root = tmp_path / "clone"
+    assert fetch_v2(root) == 1
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert expected in message and corrupt in message and "\n" not in message
+    assert files_under(root) == []
+
+
+def test_fetch_v2_reports_an_unreachable_server(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, f"http://127.0.0.1:{free_port()}/")
+    root = tmp_path / "clone"
+    assert fetch_v2(root) == 1
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "cannot download" in message and "arena-hard-v2.0/question.jsonl" in message
+    assert files_under(root) == []
+    # With the data already there, upstream's prompts are still needed for the judge config.
+    for rel, content in V2_DATA:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(content)
+    caplog.clear()
+    assert fetch_v2(root) == 1
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "cannot download" in message and "utils/judge_utils.py" in message
+    assert len(files_under(root)) == 3 and not (root / gen_answer.UPSTREAM_V2_CONFIG).exists()
+
+
+def test_fetch_v2_default_address_is_the_pinned_v2_commit(tmp_path, monkeypatch):
+    urls: list[str] = []
+
+    def refuse(url, timeout):
+        urls.append(url)
+        raise OSError("offline")
+
+    monkeypatch.delenv(gen_answer.UPSTREAM_BASE_ENV, raising=False)
+    monkeypatch.setattr("urllib.request.urlopen", refuse)
+    assert fetch_v2(tmp_path / "clone") == 1
+    assert urls == ["https://raw.githubusercontent.com/lmarena/arena-hard-auto/"
+                    "196f6b826783b3da7310e361a805fa36f0be83f3/data/arena-hard-v2.0/question.jsonl"]
+
+
+def test_bench_flag_needs_fetch(capsys):
+    with pytest.raises(SystemExit) as e:
+        gen_answer.main(["--bench", "arena-hard-v2.0"])
+    assert e.value.code == 2 and "--fetch-official-data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source, expected", [
+    # a name, an inline literal, implicit and explicit concatenation, an annotated assignment
+    ('P: str = "a"\nS = {"x": {"baseline": "b", "system_prompt": P}, "y": {"system_prompt": "c" "d", "baseline": "e"}}',
+     {"x": {"baseline": "b", "system_prompt": "a"}, "y": {"baseline": "e", "system_prompt": "cd"}}),
+    ('P = "a" + "b"\nQ = P + "c"\nS = {"x": {"baseline": "b", "system_prompt": Q, "other": 1}}',
+     {"x": {"baseline": "b", "system_prompt": "abc"}}),
+    # other dicts before the table are passed over
+    ('M = {"a": 1}\nN = {"k": {"baseline": "b"}}\nS = {"x": {"baseline": "b", "system_prompt": "p"}}',
+     {"x": {"baseline": "b", "system_prompt": "p"}}),
+])
+def test_judge_settings_are_read_from_string_literals(source, expected):
+    assert gen_answer.judge_settings_from_source(source, "judge_utils.py") == expected
+
+
+@pytest.mark.parametrize("source, message", [
+    ('S = {"x": {"baseline": "b", "system_prompt": f"{1}"}}', "judge_utils.py:1: x.system_prompt is not a string"),
+    ('S = {"x": {"baseline": "b", "system_prompt": load()}}', "x.system_prompt is not a string"),
+    ('S = {"x": {"baseline": "b", "system_prompt": MISSING}}', "x.system_prompt is not a string"),
+    ('P = "a"\nP = load()\nS = {"x": {"baseline": "b", "system_prompt": P}}', "x.system_prompt"),
+    ('P = "only a prompt"\n', "no table of per-category judge settings"),
+    ("def broken(:\n", "judge_utils.py:1: not Python source"),
+])
+def test_judge_settings_refuse_what_is_not_a_literal(source, message):
+    with pytest.raises(gen_answer.FetchError, match=re.escape(message)):
+        gen_answer.judge_settings_from_source(source, "judge_utils.py")
+
+
+def test_upstream_v2_config_needs_a_template_with_the_v2_placeholders():
+    bad = SYNTHETIC_V2_CONFIG.replace(b"{ANSWER_B}", b"{answer_2}")
+    with pytest.raises(gen_answer.FetchError, match=r"arena-hard-v2\.0\.yaml: prompt_template"):
+        gen_answer.upstream_v2_judge_config(SYNTHETIC_JUDGE_UTILS, bad)
+
+
+def test_pinned_v2_checksums_are_those_of_the_real_upstream_files(shared_data):
+    checked = 0
+    for upstream_path, checksum, _ in gen_answer.OFFICIAL_FILES_V2:
+        path = shared_data / upstream_path.removeprefix("data/")
+        if path.exists():  # the gemini answers are not in the shared data
+            assert gen_answer.checksum_matches(path.read_bytes(), checksum), upstream_path
+            checked += 1
+    assert checked == 2
 
 
 # ---------------------------------------------------------------------------- unreachable servers

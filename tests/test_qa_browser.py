@@ -959,3 +959,274 @@ def test_model_b_starts_on_a_judged_model(tmp_path, launches):
                if isinstance(b, gr.Dropdown) and b.elem_id == "model-select"]
     assert model.value == JUDGED
     assert [value for _, value in model.choices] == ["aaa-first-unjudged", JUDGED, UNJUDGED]
+
+
+# --------------------------------------------------------------------------------------------
+# Arena-Hard v2.0 benches: --bench, judge folders, the baseline each judgment names, thoughts
+# --------------------------------------------------------------------------------------------
+
+V2_BENCH = "arena-hard-v2.0"
+O3 = "o3-mini-2025-01-31"
+GEMINI = "gemini-2.0-flash-001"
+REASONER = "org/reasoner"
+V2_QUESTIONS = [
+    {"uid": "u-code", "category": "hard_prompt", "subcategory": "coding", "prompt": "Write a quicksort in C."},
+    {"uid": "u-math", "category": "hard_prompt", "subcategory": "math", "prompt": "Prove that sqrt(2) is irrational."},
+    {"uid": "u-poem", "category": "creative_writing", "subcategory": "creative_writing",
+     "prompt": "Write a sonnet about the sea."},
+]
+
+
+def v2_answer(model: str, uid: str, text: str, thought: str | None = None, system: str | None = None) -> dict:
+    content = {"answer": text} if thought is None else {"thought": thought, "answer": text}
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": "(prompt)"}, {"role": "assistant", "content": content}]
+    return {"uid": uid, "ans_id": f"{model}-{uid}", "model": model, "messages": messages, "tstamp": 1.0,
+            "metadata": {"token_len": len(text.split())}}
+
+
+def v2_game(score: str | None, text: str, thought: str | None = None) -> dict:
+    judgment = {"answer": text} if thought is None else {"thought": thought, "answer": text}
+    return {"score": score, "judgment": judgment,
+            "prompt": [{"role": "system", "content": "SYSTEM PROMPT OF THE JUDGE"},
+                       {"role": "user", "content": f"PROMPT SHOWN TO THE JUDGE: {text[:20]}"}]}
+
+
+def v2_judgment(uid: str, category: str, baseline: str, games: list, judge: str = "gpt-4.1") -> dict:
+    return {"uid": uid, "category": category, "judge": judge, "model": REASONER, "baseline": baseline,
+            "games": games}
+
+
+def make_v2_bench(root: Path) -> Path:
+    """A v2.0 bench: two hard prompts (baseline o3-mini) and a creative one (baseline gemini), a
+    reasoning model whose answers carry a thought (one behind a system message), judged by two
+    judges. Returns the data folder."""
+    data = root / "data"
+    write_jsonl(data / V2_BENCH / "question.jsonl", V2_QUESTIONS)
+    answers = answer_dir(V2_BENCH, data)
+    for model, tag in ((O3, "O3"), (GEMINI, "GEMINI")):
+        write_jsonl(model_file(answers, model), [v2_answer(model, q["uid"], f"{tag} ANSWER {q['uid']}")
+                                                  for q in V2_QUESTIONS])
+    write_jsonl(model_file(answers, REASONER), [
+        v2_answer(REASONER, "u-code", "REASONER ANSWER u-code",
+                  thought="REASONER THOUGHT u-code <form id='thought-form'><input type='password'></form>"),
+        v2_answer(REASONER, "u-math", "REASONER ANSWER u-math", thought="REASONER THOUGHT u-math",
+                  system="You are terse."),  # upstream's browser took messages[1] as the answer here
+        v2_answer(REASONER, "u-poem", "REASONER ANSWER u-poem"),
+    ])
+    write_jsonl(model_file(judgment_dir(V2_BENCH, "gpt-4.1", data), REASONER), [
+        v2_judgment("u-code", "hard_prompt", O3, [v2_game("B>A", "GPT JUDGMENT ONE u-code", thought="JUDGE THOUGHT"),
+                                                  v2_game("A>B", "GPT JUDGMENT TWO u-code")]),
+        v2_judgment("u-math", "hard_prompt", O3, [v2_game("A=B", "GPT JUDGMENT ONE u-math"), None]),
+        v2_judgment("u-poem", "creative_writing", GEMINI, [v2_game("B>>A", "GPT JUDGMENT ONE u-poem"),
+                                                           v2_game("A>>B", "GPT JUDGMENT TWO u-poem")]),
+    ])
+    write_jsonl(model_file(judgment_dir(V2_BENCH, "gemini-2.5", data), REASONER), [
+        v2_judgment("u-code", "hard_prompt", O3, [v2_game("A>B", "GEMINI JUDGMENT ONE u-code"),
+                                                  v2_game("B>A", "GEMINI JUDGMENT TWO u-code")], judge="gemini-2.5"),
+    ])
+    return data
+
+
+def v2_views(data: Path, uid: str, judge: str = "gpt-4.1", fallback: str | None = None):
+    question = next(q for q in V2_QUESTIONS if q["uid"] == uid)
+    answers = ModelRecords(answer_dir(V2_BENCH, data), qa_browser.ANSWER_KEYS)
+    judgments = qa_browser.judgment_records(judgment_dir(V2_BENCH, judge, data))
+    return selection_views(question, REASONER, answers, judgments, fallback, v2_bench=True)
+
+
+def only_our_tags(view: str) -> bool:
+    """No markup in a view but the <details>/<summary> the browser adds itself."""
+    return set(re.findall(r"<(/?[A-Za-z][A-Za-z0-9]*)", view)) <= {"details", "/details", "summary", "/summary"}
+
+
+def test_v2_views_show_the_baseline_each_judgment_names(tmp_path):
+    data = make_v2_bench(tmp_path)
+    question, a, b, game_1, game_2 = v2_views(data, "u-code")
+    assert "Write a quicksort in C." in question and "subcategory: coding" in question
+    assert a.startswith(f"### A: {O3}") and "O3 ANSWER u-code" in a
+    assert game_1.startswith(f"### Game 1 (A = baseline {O3}, B = {REASONER})")
+    assert f"Verdict: B>A: {REASONER} is slightly better" in game_1 and "GPT JUDGMENT ONE u-code" in game_1
+    # the creative question's judgment names gemini, whatever baseline the caller would fall back to
+    _, a, _, game_1, _ = v2_views(data, "u-poem", fallback=O3)
+    assert a.startswith(f"### A: {GEMINI}") and "GEMINI ANSWER u-poem" in a and "O3 ANSWER" not in a
+    assert f"baseline {GEMINI}" in game_1
+    # another judge's folder: its own judgments
+    *_, game_1, game_2 = v2_views(data, "u-code", judge="gemini-2.5")
+    assert "GEMINI JUDGMENT ONE u-code" in game_1 and "GEMINI JUDGMENT TWO u-code" in game_2
+    # no judgment: the category's baseline when one is known, else said to be unknown
+    _, a, _, game_1, _ = v2_views(data, "u-math", judge="gemini-2.5", fallback=O3)
+    assert a.startswith(f"### A: {O3}") and NO_JUDGMENT in game_1
+    _, a, _, game_1, _ = v2_views(data, "u-math", judge="gemini-2.5")
+    assert a.startswith("### A: baseline unknown") and NO_JUDGMENT in game_1
+
+
+def test_v2_views_fold_thoughts_and_prompts_away_and_show_null_games(tmp_path):
+    data = make_v2_bench(tmp_path)
+    views = v2_views(data, "u-code")
+    _, a, b, game_1, game_2 = views
+    main_b, _, folded_b = b.partition("<details>")
+    assert "REASONER ANSWER u-code" in main_b and "REASONER THOUGHT" not in main_b
+    assert folded_b.startswith("<summary>Thinking (reasoning model)</summary>") and "REASONER THOUGHT u-code" in folded_b
+    assert folded_b.rstrip().endswith("</details>")
+    assert "<details>" not in a  # the baseline has no thought
+    # the judge's thought and the prompt it saw, folded; never the system prompt
+    main_1, _, folds_1 = game_1.partition("<details>")
+    assert "GPT JUDGMENT ONE u-code" in main_1 and "JUDGE THOUGHT" not in main_1
+    assert "Judge's thinking" in folds_1 and "JUDGE THOUGHT" in folds_1
+    assert "Prompt the judge saw" in folds_1 and "PROMPT SHOWN TO THE JUDGE" in folds_1
+    assert "SYSTEM PROMPT OF THE JUDGE" not in game_1
+    assert game_2.count("<details>") == 1  # no thought in game 2: its prompt only
+    # raw HTML in a thought stays text; the only tags are the folds' own
+    assert "<" + qa_browser.WORD_JOINER + "form" in folded_b
+    assert all(only_our_tags(view) for view in views)
+    # a null game (upstream's failed call) is said to be so; the other game shows
+    _, _, b, game_1, game_2 = v2_views(data, "u-math")
+    assert "REASONER ANSWER u-math" in b.partition("<details>")[0]  # the answer behind a system message
+    assert "GPT JUDGMENT ONE u-math" in game_1 and "game 2 has no judgment" in game_2
+
+
+def test_folded_closes_an_open_code_fence():
+    block = qa_browser.folded("s", "```python\nx = 1")
+    assert block.count("```") == 2 and block.rstrip().endswith("</details>")
+    assert qa_browser.folded("s", "```\nx\n```").count("```") == 2
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ({"uid": "u", "messages": []}, "answer has no messages"),
+    ({"uid": "u", "messages": [{"role": "user", "content": "q"}]}, "last message is not the assistant's"),
+    ({"uid": "u", "messages": [{"role": "assistant", "content": {"thought": "t"}}]}, "no answer text"),
+])
+def test_malformed_v2_answer_is_shown_not_raised(answer, reason):
+    md = answer_markdown(answer, "B", REASONER, "model")
+    assert qa_browser.MALFORMED_ANSWER in md and reason in md
+    assert qa_browser.answer_thought_text(answer) is None
+
+
+def test_main_with_bench_offers_judge_folders_categories_and_judged_models(tmp_path, launches):
+    import gradio as gr
+
+    data = make_v2_bench(tmp_path)
+    # a model answered but never judged is not offered (as upstream: models are judgment files)
+    write_jsonl(model_file(answer_dir(V2_BENCH, data), "unjudged"), [v2_answer("unjudged", "u-code", "x")])
+    assert qa_browser.main(["--bench", V2_BENCH, "--data-dir", str(data),
+                            "--leaderboard-dir", str(tmp_path / "lb")]) == 0
+    blocks = launches[-1]["demo"].blocks.values()
+    dropdown = {b.elem_id: b for b in blocks if isinstance(b, gr.Dropdown)}
+    assert [v for _, v in dropdown["judge-select"].choices] == ["gemini-2.5", "gpt-4.1"]
+    assert dropdown["judge-select"].visible and dropdown["judge-select"].value == "gemini-2.5"
+    assert [v for _, v in dropdown["model-select"].choices] == [REASONER]
+    assert [v for _, v in dropdown["category"].choices] == ["hard_prompt", "creative_writing"]
+    assert dropdown["cluster"].label == "Subcategory"
+    assert dropdown["cluster"].choices == [("All subcategories (2)", ALL_CLUSTERS), ("coding (1)", "coding"),
+                                           ("math (1)", "math")]
+    assert [v for _, v in dropdown["question-select"].choices] == ["u-code", "u-math"]
+    # choosing a judge lists its models and shows its judgments
+    [on_judge] = [f for f in launches[-1]["demo"].fns.values() if dropdown["judge-select"] in f.inputs
+                  and f.outputs == [dropdown["model-select"]]]
+    listed = on_judge.fn("gpt-4.1", "a model this judge never saw")
+    assert listed.value == REASONER and [v for _, v in listed.choices] == [REASONER]
+    # the Leaderboard tab counts the verdicts of the judge chosen (a null game is not a game)
+    [table] = [b for b in blocks if isinstance(b, gr.Dataframe)]
+    [select] = [f for f in launches[-1]["demo"].fns.values() if table in f.outputs]
+    note, frame = select.fn("gpt-4.1")
+    assert "**gpt-4.1**" in note and frame["model"].tolist() == [REASONER] and frame["games"].tolist() == [5]
+    note, frame = select.fn("gemini-2.5")
+    assert "**gemini-2.5**" in note and frame["games"].tolist() == [2]
+
+
+def test_v2_judge_config_gives_the_bench_first_judge_and_category_baselines(tmp_path, launches):
+    import gradio as gr
+
+    data = make_v2_bench(tmp_path)
+    config = tmp_path / "arena-hard-v2.0.yaml"
+    config.write_text(f"judge_model: gpt-4.1\nbench_name: {V2_BENCH}\nprompt_template: x\n"
+                      f"categories:\n  hard_prompt: {{baseline: {O3}, system_prompt: s}}\n"
+                      f"  creative_writing: {{baseline: {GEMINI}, system_prompt: s}}\n")
+    assert qa_browser.main(["--config-file", str(config), "--data-dir", str(data)]) == 0
+    demo = launches[-1]["demo"]
+    [judge] = [b for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.elem_id == "judge-select"]
+    assert judge.value == "gpt-4.1"
+    [show] = [f for f in demo.fns.values() if f.name == "show" and len(f.inputs) == 3][:1]
+    # no gemini-2.5 judgment of u-math: the category's baseline from the config
+    _, a, _, game_1, _ = show.fn("u-math", REASONER, "gemini-2.5")
+    assert a.startswith(f"### A: {O3}") and NO_JUDGMENT in game_1
+    config.write_text(f"judge_model: gpt-4.1\nbench_name: {V2_BENCH}\ncategories: [a, b]\n")
+    assert qa_browser.main(["--config-file", str(config), "--data-dir", str(data)]) == 2
+
+
+def test_bench_not_found_lists_the_benches(tmp_path, launches, caplog):
+    data = make_v2_bench(tmp_path)
+    make_bench(tmp_path)
+    with caplog.at_level(logging.ERROR):
+        assert qa_browser.main(["--bench", "arena-hard-v9", "--data-dir", str(data)]) == 2
+        assert qa_browser.main(["--bench", "../etc", "--data-dir", str(data)]) == 2
+    first, second = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "arena-hard-v9/question.jsonl: file not found" in first and f"{V2_BENCH}, {BENCH}" in first
+    assert "--bench" in second and launches == []
+
+
+def test_browser_browses_a_v2_bench(chromium, tmp_path, monkeypatch):
+    import gradio as gr
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    data = make_v2_bench(tmp_path)
+    launched: list = []
+    launch = gr.Blocks.launch
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.append(self) or launch(self, **kwargs))
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)  # main() returns, the server stays up
+    port = free_port()
+    assert qa_browser.main(["--bench", V2_BENCH, "--data-dir", str(data), "--port", str(port),
+                            "--leaderboard-dir", str(tmp_path / "leaderboard")]) == 0
+    driver = start_chromium(tmp_path)
+    try:
+        wait = WebDriverWait(driver, 60, poll_frequency=0.1)
+        driver.get(f"http://127.0.0.1:{port}/")
+
+        def shown(elem_id: str) -> str:  # the visible text only: a closed <details> hides its body
+            return driver.find_element(By.ID, elem_id).text
+
+        def wait_shown(elem_id: str, *needles: str) -> str:
+            try:
+                wait.until(lambda d: all(n in shown(elem_id) for n in needles))
+            except Exception:
+                pytest.fail(f"#{elem_id} never showed {needles}; it shows: {shown(elem_id)[:500]!r}")
+            return shown(elem_id)
+
+        def choose(elem_id: str, search: str, option_label: str) -> None:
+            box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input")
+            box.click()
+            box.send_keys(Keys.CONTROL, "a")
+            box.send_keys(search)
+            option = wait.until(lambda d: next(
+                (li for li in d.find_elements(By.CSS_SELECTOR, f"#{elem_id} li[role='option']")
+                 if option_label in (li.get_attribute("aria-label") or "")), None))
+            option.click()
+
+        # Opens on the first judge folder (gemini-2.5), the first hard prompt, against o3-mini.
+        wait_shown("answer-a", f"A: {O3}", "O3 ANSWER u-code")
+        wait_shown("game-1", f"baseline {O3}", "GEMINI JUDGMENT ONE u-code")
+        # The thought is folded away: its text is on the page but not shown until opened.
+        answer_b = wait_shown("answer-b", "REASONER ANSWER u-code", "Thinking (reasoning model)")
+        assert "REASONER THOUGHT" not in answer_b
+        assert driver.execute_script("return document.querySelector('#answer-b details').open") is False
+        driver.find_element(By.CSS_SELECTOR, "#answer-b details summary").click()
+        wait_shown("answer-b", "REASONER THOUGHT u-code")
+        assert driver.find_elements(By.CSS_SELECTOR, "form, input[type='password'], #thought-form") == []
+
+        # Another judge folder: its judgments, with the judge's thought and prompt folded.
+        choose("judge-select", "gpt", "gpt-4.1")
+        game_1 = wait_shown("game-1", "GPT JUDGMENT ONE u-code", "Judge's thinking", "Prompt the judge saw")
+        assert "JUDGE THOUGHT" not in game_1 and "PROMPT SHOWN TO THE JUDGE" not in game_1
+
+        # The creative-writing category: that judgment names gemini as the baseline.
+        choose("category", "creative", "creative_writing")
+        wait_shown("question", "Write a sonnet about the sea.", "subcategory: creative_writing")
+        wait_shown("answer-a", f"A: {GEMINI}", "GEMINI ANSWER u-poem")
+        wait_shown("game-1", f"baseline {GEMINI}", "GPT JUDGMENT ONE u-poem")
+    finally:
+        driver.quit()
+        for demo in launched:
+            demo.close()
