@@ -74,6 +74,7 @@ from utils import (
     Turn,
     answer_dir,
     add_common_flags,
+    api_output,
     bench_dir,
     check_bench_name,
     check_endpoints,
@@ -341,7 +342,7 @@ def answer_question(question: Question | QuestionV2, model: ModelConfig, setting
 def v2_answer(question: QuestionV2, model: ModelConfig, sent: list[Message], result: Completion) -> AnswerV2:
     """Upstream v2.0's answer record: uid, ans_id, model (the api_config key), the messages sent
     plus the assistant's {thought?, answer}, tstamp, and metadata counted on the answer only."""
-    content = {"thought": result.thought, "answer": result.text} if result.thought else {"answer": result.text}
+    content = api_output(result.text, result.thought)
     answer: AnswerV2 = {
         "uid": question["uid"],
         "ans_id": shortuuid.uuid(),

@@ -57,6 +57,7 @@ from utils import (
     ModelConfig,
     Question,
     add_common_flags,
+    api_output,
     answer_model,
     answer_turns,
     bench_dir,
@@ -263,7 +264,7 @@ def judge_pair_v2(task: PairTaskV2, judge: ModelConfig, settings: JudgeSettings)
         reply = complete(judge, list(messages), settings.temperature, settings.max_tokens)
         if not reply.ok:
             return PairFailure(reply.error or "no reply")
-        games.append(GameV2(score=last_verdict(reply.text, settings.regexes), judgment={"answer": reply.text},
+        games.append(GameV2(score=last_verdict(reply.text, settings.regexes), judgment=api_output(reply.text, reply.thought),
                             prompt=list(messages)))
     return JudgmentV2(uid=task.question_id, category=task.category, judge=settings.judge_model,
                       model=task.record_model, baseline=task.record_baseline, games=games)

@@ -104,7 +104,7 @@ class AnswerV2(TypedDict, total=False):
 
 class GameV2(TypedDict):
     score: str | None
-    judgment: dict[str, str]  # {"answer": str, "thought": str?}
+    judgment: dict[str, str]  # {"thought": str?, "answer": str}: the judge's reply, its thought apart
     prompt: list[dict[str, str]]  # the [system, user] messages sent to the judge
 
 
@@ -2138,6 +2138,12 @@ def get_o200k_encoding() -> Any:
 def count_o200k_tokens(text: str) -> int:
     """o200k_base token count; special-token strings such as <|endoftext|> count as text."""
     return len(get_o200k_encoding().encode(text, disallowed_special=()))
+
+
+def api_output(text: str, thought: str | None) -> dict[str, str]:
+    """A reply as upstream v2.0 stores it (an answer's assistant content, a game's judgment):
+    {"thought", "answer"} from a reasoning model that returned a thought, else {"answer"}."""
+    return {"thought": thought, "answer": text} if thought else {"answer": text}
 
 
 def v2_answer_text(answer: dict) -> str:
