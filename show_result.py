@@ -1482,8 +1482,12 @@ def v2_bootstrap_means(groups: Sequence[np.ndarray], num_rounds: int, rng: np.ra
 
 
 def pandas_group_mean(values: np.ndarray) -> np.ndarray:
-    """Column means of (rounds, models) added in row order with Kahan compensation, as pandas'
-    groupby().mean() does (the last digit decides some roundings of the printed table)."""
+    """Column means of (rounds, models) as upstream's groupby("model").mean() of the stacked
+    rounds computes them (the last digit decides some roundings of the printed table): added in
+    row order with Kahan compensation; with one model the rows are already sorted by group, and
+    pandas (since 3.1) sums them with np.add.reduceat instead."""
+    if values.shape[1] == 1:
+        return np.add.reduceat(values[:, 0], [0]) / len(values)
     total = np.zeros(values.shape[1])
     compensation = np.zeros(values.shape[1])
     for row in values:
