@@ -572,16 +572,31 @@ def played_games(games: list) -> list:
             for game in games]
 
 
+# Upstream v2.0 reads ten verdict labels: v0.1's five and five more, each the same verdict as
+# one of v0.1's (A<B is B>A).
+V2_SAME_LABEL = {"A>B": "A>B", "A>>B": "A>>B", "A=B": "A=B", "A<<B": "B>>A", "A<B": "B>A",
+                 "B>A": "B>A", "B>>A": "B>>A", "B=A": "A=B", "B<<A": "A>>B", "B<A": "A>B"}
+
+
+def v01_label(judgment: dict, score: Any) -> Any:
+    """A game's score as v0.1's label of the same meaning when the judgment is a v2.0 record (its
+    ten labels); unchanged otherwise (v0.1 reads its five labels only)."""
+    if is_v2(judgment) and isinstance(score, str):
+        return V2_SAME_LABEL.get(score, score)
+    return score
+
+
 def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
     """(winner code, strong?) of game g (0 or 1) of a judgment, game 2 mirrored.
 
     None when the game is absent or has no valid verdict: a null score, an unknown label
-    (upstream's else branch: no battle) or a value that is not a string.
+    (upstream's else branch: no battle) or a value that is not a string. A v2.0 judgment's
+    labels are read as v0.1's of the same meaning (v01_label).
     """
     if not has_game(judgment, g):
         return None
     game = judgment["games"][g]
-    score = game.get("score") if isinstance(game, dict) else None
+    score = v01_label(judgment, game.get("score")) if isinstance(game, dict) else None
     if not isinstance(score, str):
         return None
     return (GAME1_LABELS if g == 0 else GAME2_LABELS).get(score)

@@ -437,3 +437,43 @@ def test_fetched_upstream_config_drives_gen_judgment(tmp_path, upstream_v2, api)
                     for a, b in (("BASE", "MINE"), ("MINE", "BASE"))]
     [record] = utils.model_file(utils.judgment_dir(BENCH, "gpt-4.1", data), "o3-2025-04-16").read_text().splitlines()
     assert json.loads(record)["baseline"] == O3
+
+
+# --------------------------------------------------------------------------------------------
+# Upstream v2.0's ten verdict labels, wherever a script reads a v2.0 judgment
+# --------------------------------------------------------------------------------------------
+
+# Each v2.0-only label, the v0.1 label of the same meaning, and the model's outcome in game 1
+# (the baseline is A) and game 2 (the model is A)
+V2_ONLY_LABELS = [("A<<B", "B>>A", "strong_wins", "strong_losses"), ("A<B", "B>A", "wins", "losses"),
+                  ("B=A", "A=B", "ties", "ties"), ("B<A", "A>B", "losses", "wins"),
+                  ("B<<A", "A>>B", "strong_losses", "strong_wins")]
+
+
+@pytest.mark.parametrize("label, same, game_1, game_2", V2_ONLY_LABELS)
+def test_v2_labels_are_counted_and_worded_as_their_v01_twins(label, same, game_1, game_2):
+    def judgment(game: int, score: str, v2: bool = True) -> dict:
+        games = [None, None]
+        games[game - 1] = {"score": score, "judgment": {"answer": "t"}, "prompt": []}
+        return {"uid": "u1", "category": "hard_prompt", "model": "m", "baseline": O3, "games": games} if v2 else \
+            {"question_id": "q1", "model": "m", "games": games}
+
+    for game, expected in ((1, game_1), (2, game_2)):
+        assert utils.count_games([judgment(game, label)])[expected] == 1
+        assert utils.count_games([judgment(game, label)]) == utils.count_games([judgment(game, same)])
+        shown = qa_browser.game_markdown(judgment(game, label), game, O3, "m")
+        twin = qa_browser.game_markdown(judgment(game, same), game, O3, "m")
+        assert f"Verdict: {label}: " in shown and shown.replace(label, same, 1) == twin
+    # a v0.1 judgment keeps upstream v0.1's five labels: the others give no verdict
+    assert utils.count_games([judgment(1, label, v2=False)])["unparsable"] == 1
+    assert "(unknown label)" in qa_browser.game_markdown(judgment(1, label, v2=False), 1, O3, "m")
+
+
+def test_browser_leaderboard_counts_v2_labels(tmp_path):
+    folder = utils.judgment_dir(BENCH, "gpt-4.1", tmp_path)
+    games = [{"score": "A<B", "judgment": {"answer": "t"}, "prompt": []},
+             {"score": "B<<A", "judgment": {"answer": "t"}, "prompt": []}]
+    write_jsonl(folder / "m.jsonl", [{"uid": "u1", "category": "hard_prompt", "judge": "gpt-4.1", "model": "m",
+                                      "baseline": O3, "games": games}])
+    counts = qa_browser.file_verdict_counts(folder / "m.jsonl")
+    assert counts == {**dict.fromkeys(utils.FULL_STATS_COLUMNS, 0), "wins": 1, "strong_wins": 1}
