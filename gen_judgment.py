@@ -170,10 +170,6 @@ def last_verdict(text: str, patterns: Sequence[re.Pattern | str]) -> str | None:
     return None
 
 
-def _turns(answer: Answer) -> list[str]:
-    return [turn["content"] for turn in answer["choices"][0]["turns"]]
-
-
 def build_game_prompt(templates: Sequence[str], question: Question, first: Answer | None, second: Answer,
                       references: Sequence[Answer] = ()) -> list[str]:
     """The user messages of one game: every template filled as upstream fills it.
@@ -183,16 +179,16 @@ def build_game_prompt(templates: Sequence[str], question: Question, first: Answe
     of reference j (upstream's numbering, which overlaps for several multi-turn references).
     Raises KeyError naming a placeholder the question and answers do not provide.
     """
-    args = {f"question_{i + 1}": turn["content"] for i, turn in enumerate(question["turns"])}
+    args = {f"question_{i + 1}": text for i, text in enumerate(question_turns(question))}
     base = 1
     if first is not None:
-        for i, content in enumerate(_turns(first)):
+        for i, content in enumerate(answer_turns(first)):
             args[f"answer_{i + 1}"] = content
             base += 1
-    for i, content in enumerate(_turns(second)):
+    for i, content in enumerate(answer_turns(second)):
         args[f"answer_{i + base}"] = content
     for j, reference in enumerate(references):
-        for i, content in enumerate(_turns(reference)):
+        for i, content in enumerate(answer_turns(reference)):
             args[f"ref_answer_{i + j + 1}"] = content
     return [template.format(**args) for template in templates]
 

@@ -57,6 +57,7 @@ from utils import (
     count_games,
     game_judgment_text,
     game_prompt_text,
+    game_thought,
     is_v2,
     judgment_dir,
     load_judge_settings,
@@ -288,8 +289,8 @@ def game_folds(judgment: dict | None, index: int) -> list[tuple[str, str]]:
         return []
     game = games[index - 1]
     folds = []
-    thought = game["judgment"].get("thought") if isinstance(game.get("judgment"), dict) else None
-    if isinstance(thought, str) and thought:
+    thought = game_thought(game)
+    if thought is not None:
         folds.append(("Judge's thinking", thought))
     prompt = game_prompt_text(game)
     if prompt:

@@ -454,6 +454,13 @@ def game_judgment_text(game: dict) -> str:
     return "" if judgment is None else str(judgment)
 
 
+def game_thought(game: dict) -> str | None:
+    """A reasoning judge's thought in a v2.0 game (judgment.thought); None when there is none."""
+    judgment = game.get("judgment")
+    thought = judgment.get("thought") if isinstance(judgment, dict) else None
+    return thought if isinstance(thought, str) and thought else None
+
+
 # --------------------------------------------------------------------------------------------
 # Answer statistics: token count and markdown counts (conv_metadata)
 # --------------------------------------------------------------------------------------------
