@@ -77,6 +77,7 @@ from utils import (
     api_output,
     bench_dir,
     check_bench_name,
+    check_sampling,
     check_endpoints,
     check_model_name,
     claim_output,
@@ -210,17 +211,6 @@ def sampling_for(model: ModelConfig, settings: Settings) -> tuple[float | None, 
     temperature = model.temperature if model.temperature is not None else settings.temperature
     max_tokens = model.max_tokens if model.max_tokens is not None else settings.max_tokens
     return temperature, max_tokens
-
-
-def check_sampling(model: ModelConfig, max_tokens: int | None, api_path: str | Path, settings_path: str) -> None:
-    """ConfigError before any request when the API would refuse the limits: Anthropic needs
-    max_tokens, and a thinking budget below it."""
-    where = f"{api_path}: {model.name}"
-    if model.api_type == "anthropic" and max_tokens is None:
-        raise ConfigError(f"{where}: api_type anthropic needs max_tokens (in this entry or in {settings_path})")
-    if model.budget_tokens is not None and max_tokens is not None and model.budget_tokens >= max_tokens:
-        raise ConfigError(f"{where}.budget_tokens: {model.budget_tokens} must be below max_tokens {max_tokens} "
-                          "(the thinking counts toward max_tokens)")
 
 
 def system_prompt_for(model: ModelConfig, v2: bool = False) -> str | None:

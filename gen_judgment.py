@@ -62,6 +62,7 @@ from utils import (
     answer_turns,
     bench_dir,
     check_endpoints,
+    check_sampling,
     check_model_name,
     claim_output,
     complete,
@@ -609,6 +610,7 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
     api_config = load_api_config(args.endpoint_file)
     judge = require_models(api_config, [settings.judge_model], args.endpoint_file,
                            f"{args.setting_file}: judge_model")[0]
+    check_sampling(judge, settings.max_tokens, args.endpoint_file, args.setting_file)  # max_tokens: the setting file's
     if not args.dry_run:  # held before they are read, so no pair is judged twice
         for model in settings.model_list:
             claims.enter_context(claim_output(model_file(out_dir, model)))

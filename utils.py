@@ -1133,6 +1133,17 @@ def require_models(api_config: dict[str, ModelConfig], names: Iterable[str], api
     return configs
 
 
+def check_sampling(model: ModelConfig, max_tokens: int | None, api_path: str | Path, settings_path: str | Path) -> None:
+    """ConfigError before any request when the API would refuse the limits: Anthropic needs
+    max_tokens, and a thinking budget below it."""
+    where = f"{api_path}: {model.name}"
+    if model.api_type == "anthropic" and max_tokens is None:
+        raise ConfigError(f"{where}: api_type anthropic needs max_tokens (in this entry or in {settings_path})")
+    if model.budget_tokens is not None and max_tokens is not None and model.budget_tokens >= max_tokens:
+        raise ConfigError(f"{where}.budget_tokens: {model.budget_tokens} must be below max_tokens {max_tokens} "
+                          "(the thinking counts toward max_tokens)")
+
+
 def require_keys(config: dict[str, Any], keys: Iterable[str], path: str | Path) -> None:
     """ConfigError naming the first missing key of a settings file."""
     for key in keys:
