@@ -280,6 +280,9 @@ def test_show_result_pools_both_judges_per_category(bench, capsys):
     alone = capsys.readouterr().out
     assert alone == upstream_output(bench.data, ["judge-one"], ["hard_prompt", "creative_writing"], 42)[0]
     assert alone != pooled
+    # the setting file judged with names the bench and the judge (category: upstream's default)
+    assert show_result.main(["--data-dir", str(bench.data), "--setting-file", str(bench.judge_configs["judge-one"])]) == 0
+    assert capsys.readouterr().out == upstream_output(bench.data, ["judge-one"], ["hard_prompt"], 42)[0]
 
     # Style control: a table per category over the same pooled rows (a dozen rows per category
     # make some bootstrap rounds separable, so the numbers are checked in test_show_result_v2)
