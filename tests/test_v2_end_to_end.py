@@ -16,6 +16,7 @@ files, and upstream-shaped files (hand-built, and upstream's real o3-mini answer
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -182,17 +183,21 @@ def upstream_read(data: Path, bench: str, judges: list[str]) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def bench(tmp_path: Path, api: FakeAPI) -> Bench:
-    """Answers of the two baselines and the reasoner, judged by both judges."""
-    run = Bench(tmp_path, api)
-    assert run.answer() == 0
-    for judge in JUDGES:
-        assert run.judge(judge) == 0
-    return run
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory) -> Iterator[Bench]:
+    """Answers of the two baselines and the reasoner, judged by both judges, once for the module
+    (bench.requests: every request the fake server got)."""
+    with FakeAPI(responder=respond) as api:
+        run = Bench(tmp_path_factory.mktemp("e2e"), api)
+        assert run.answer() == 0
+        for judge in JUDGES:
+            assert run.judge(judge) == 0
+        run.requests = list(api.requests)
+    assert api.errors == []
+    yield run
 
 
-def test_answers_keep_the_reasoners_thought_apart(bench, api):
+def test_answers_keep_the_reasoners_thought_apart(bench):
     reasoner = bench.answers(REASONER)
     assert sorted(reasoner) == sorted(q["uid"] for q in QUESTIONS)
     for i, q in enumerate(QUESTIONS):
@@ -206,8 +211,8 @@ def test_answers_keep_the_reasoners_thought_apart(bench, api):
             assert content == {"answer": answer_text(tag, i, q["uid"])}  # no thought: none returned
 
 
-def test_each_judge_request_has_its_categorys_baseline_and_system_prompt(bench, api):
-    judge_requests = [r["body"] for r in api.requests if r["body"]["model"].startswith("judge-")]
+def test_each_judge_request_has_its_categorys_baseline_and_system_prompt(bench):
+    judge_requests = [r["body"] for r in bench.requests if r["body"]["model"].startswith("judge-")]
     assert len(judge_requests) == len(JUDGES) * len(QUESTIONS) * 2
     seen = set()
     for body in judge_requests:
