@@ -16,6 +16,7 @@ files, and upstream-shaped files (hand-built, and upstream's real o3-mini answer
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -417,11 +418,13 @@ def test_upstream_files_feed_our_judge_browser_and_leaderboard(tmp_path, api, ca
 # --------------------------------------------------------------------------------------------
 
 
-def test_fetched_upstream_config_drives_gen_judgment(tmp_path, upstream_v2, api):  # noqa: F811
+def test_fetched_upstream_config_drives_gen_judgment(tmp_path, upstream_v2, api, caplog):  # noqa: F811
     root = tmp_path / "clone"
     assert fetch_v2(root) == 0
     config_path = root / "config" / "arena-hard-v2.0.upstream.yaml"
+    caplog.clear()
     settings = utils.load_judge_settings(config_path)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []  # every key known
     assert settings.is_v2 and settings.bench_name == BENCH and settings.judge_model == "gpt-4.1"
     assert settings.categories["hard_prompt"] == utils.CategoryJudge(O3, HARD_PROMPT)
     assert settings.categories["creative_writing"] == utils.CategoryJudge(GEMINI, CREATIVE_PROMPT)
