@@ -212,6 +212,19 @@ def test_answers_keep_the_reasoners_thought_apart(bench):
             assert content == {"answer": answer_text(tag, i, q["uid"])}  # no thought: none returned
 
 
+def test_add_markdown_info_agrees_with_gen_answer_on_our_answers(bench, tmp_path):
+    """add_markdown_info.py (upstream's step for answers made elsewhere) recounts our answers'
+    metadata to the same values, records otherwise unchanged."""
+    import add_markdown_info
+
+    source = utils.answer_dir(BENCH, bench.data)
+    assert add_markdown_info.main(["--dir", str(source), "--output-dir", str(tmp_path), "--workers", "1"]) == 0
+    for path in sorted(source.glob("*.jsonl")):
+        ours = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        recounted = [json.loads(line) for line in (tmp_path / path.name).read_text(encoding="utf-8").splitlines()]
+        assert recounted == ours and [list(r["metadata"]) for r in recounted] == [list(r["metadata"]) for r in ours]
+
+
 def test_each_judge_request_has_its_categorys_baseline_and_system_prompt(bench):
     judge_requests = [r["body"] for r in bench.requests if r["body"]["model"].startswith("judge-")]
     assert len(judge_requests) == len(JUDGES) * len(QUESTIONS) * 2
