@@ -74,8 +74,10 @@ from utils import (
     Turn,
     answer_dir,
     add_common_flags,
+    api_output,
     bench_dir,
     check_bench_name,
+    check_sampling,
     check_endpoints,
     check_model_name,
     claim_output,
@@ -211,17 +213,6 @@ def sampling_for(model: ModelConfig, settings: Settings) -> tuple[float | None, 
     return temperature, max_tokens
 
 
-def check_sampling(model: ModelConfig, max_tokens: int | None, api_path: str | Path, settings_path: str) -> None:
-    """ConfigError before any request when the API would refuse the limits: Anthropic needs
-    max_tokens, and a thinking budget below it."""
-    where = f"{api_path}: {model.name}"
-    if model.api_type == "anthropic" and max_tokens is None:
-        raise ConfigError(f"{where}: api_type anthropic needs max_tokens (in this entry or in {settings_path})")
-    if model.budget_tokens is not None and max_tokens is not None and model.budget_tokens >= max_tokens:
-        raise ConfigError(f"{where}.budget_tokens: {model.budget_tokens} must be below max_tokens {max_tokens} "
-                          "(the thinking counts toward max_tokens)")
-
-
 def system_prompt_for(model: ModelConfig, v2: bool = False) -> str | None:
     """The entry's system_prompt; else, on a v0.1 bench, upstream's default for its OpenAI
     list; else none (v2.0 has no default)."""
@@ -341,7 +332,7 @@ def answer_question(question: Question | QuestionV2, model: ModelConfig, setting
 def v2_answer(question: QuestionV2, model: ModelConfig, sent: list[Message], result: Completion) -> AnswerV2:
     """Upstream v2.0's answer record: uid, ans_id, model (the api_config key), the messages sent
     plus the assistant's {thought?, answer}, tstamp, and metadata counted on the answer only."""
-    content = {"thought": result.thought, "answer": result.text} if result.thought else {"answer": result.text}
+    content = api_output(result.text, result.thought)
     answer: AnswerV2 = {
         "uid": question["uid"],
         "ans_id": shortuuid.uuid(),

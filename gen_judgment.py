@@ -57,10 +57,12 @@ from utils import (
     ModelConfig,
     Question,
     add_common_flags,
+    api_output,
     answer_model,
     answer_turns,
     bench_dir,
     check_endpoints,
+    check_sampling,
     check_model_name,
     claim_output,
     complete,
@@ -169,10 +171,6 @@ def last_verdict(text: str, patterns: Sequence[re.Pattern | str]) -> str | None:
     return None
 
 
-def _turns(answer: Answer) -> list[str]:
-    return [turn["content"] for turn in answer["choices"][0]["turns"]]
-
-
 def build_game_prompt(templates: Sequence[str], question: Question, first: Answer | None, second: Answer,
                       references: Sequence[Answer] = ()) -> list[str]:
     """The user messages of one game: every template filled as upstream fills it.
@@ -182,16 +180,16 @@ def build_game_prompt(templates: Sequence[str], question: Question, first: Answe
     of reference j (upstream's numbering, which overlaps for several multi-turn references).
     Raises KeyError naming a placeholder the question and answers do not provide.
     """
-    args = {f"question_{i + 1}": turn["content"] for i, turn in enumerate(question["turns"])}
+    args = {f"question_{i + 1}": text for i, text in enumerate(question_turns(question))}
     base = 1
     if first is not None:
-        for i, content in enumerate(_turns(first)):
+        for i, content in enumerate(answer_turns(first)):
             args[f"answer_{i + 1}"] = content
             base += 1
-    for i, content in enumerate(_turns(second)):
+    for i, content in enumerate(answer_turns(second)):
         args[f"answer_{i + base}"] = content
     for j, reference in enumerate(references):
-        for i, content in enumerate(_turns(reference)):
+        for i, content in enumerate(answer_turns(reference)):
             args[f"ref_answer_{i + j + 1}"] = content
     return [template.format(**args) for template in templates]
 
@@ -263,7 +261,7 @@ def judge_pair_v2(task: PairTaskV2, judge: ModelConfig, settings: JudgeSettings)
         reply = complete(judge, list(messages), settings.temperature, settings.max_tokens)
         if not reply.ok:
             return PairFailure(reply.error or "no reply")
-        games.append(GameV2(score=last_verdict(reply.text, settings.regexes), judgment={"answer": reply.text},
+        games.append(GameV2(score=last_verdict(reply.text, settings.regexes), judgment=api_output(reply.text, reply.thought),
                             prompt=list(messages)))
     return JudgmentV2(uid=task.question_id, category=task.category, judge=settings.judge_model,
                       model=task.record_model, baseline=task.record_baseline, games=games)
@@ -612,6 +610,7 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
     api_config = load_api_config(args.endpoint_file)
     judge = require_models(api_config, [settings.judge_model], args.endpoint_file,
                            f"{args.setting_file}: judge_model")[0]
+    check_sampling(judge, settings.max_tokens, args.endpoint_file, args.setting_file)  # max_tokens: the setting file's
     if not args.dry_run:  # held before they are read, so no pair is judged twice
         for model in settings.model_list:
             claims.enter_context(claim_output(model_file(out_dir, model)))

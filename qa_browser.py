@@ -57,6 +57,7 @@ from utils import (
     count_games,
     game_judgment_text,
     game_prompt_text,
+    game_thought,
     is_v2,
     judgment_dir,
     load_judge_settings,
@@ -72,6 +73,7 @@ from utils import (
     run_script,
     setup_logging,
     style_metadata,
+    v01_label,
 )
 
 log = logging.getLogger("arena_hard.qa_browser")
@@ -217,13 +219,15 @@ def answer_markdown(answer: Answer | None, side: str, model: str, role: str) -> 
     return f"{header}_\n\n" + turns_markdown(turns, "the answer")
 
 
-def verdict_words(score: str | None, a_name: str, b_name: str) -> str:
-    """'A>B' -> 'A>B: <a> is slightly better'; None, an unknown label or a non-string -> unparsable."""
+def verdict_words(score: str | None, a_name: str, b_name: str, label: str | None = None) -> str:
+    """'A>B' -> 'A>B: <a> is slightly better'; None, an unknown label or a non-string -> unparsable.
+    `label`: the v0.1 label of the score's meaning when it differs (a v2.0 label such as A<B)."""
     if score is None:
         return "no verdict label found (unparsable)"
-    if not isinstance(score, str) or score not in _SCORE_WORDS:
+    meaning = score if label is None else label
+    if not isinstance(score, str) or meaning not in _SCORE_WORDS:
         return f"{score!s} (unknown label)"
-    return f"{score}: " + _SCORE_WORDS[score].format(a=a_name, b=b_name)
+    return f"{score}: " + _SCORE_WORDS[meaning].format(a=a_name, b=b_name)
 
 
 def game_title(index: int, baseline: str | None, model: str) -> str:
@@ -252,7 +256,7 @@ def game_markdown(judgment: Judgment | None, index: int, baseline: str | None, m
         a_name, b_name = model, "B"
     else:
         a_name, b_name = (baseline, model) if index == 1 else (model, baseline)
-    verdict = verdict_words(game.get("score"), a_name, b_name)
+    verdict = verdict_words(game.get("score"), a_name, b_name, v01_label(judgment, game.get("score")))
     return f"{title}\n**Verdict: {verdict}**\n\n{game_judgment_text(game)}"
 
 
@@ -285,8 +289,8 @@ def game_folds(judgment: dict | None, index: int) -> list[tuple[str, str]]:
         return []
     game = games[index - 1]
     folds = []
-    thought = game["judgment"].get("thought") if isinstance(game.get("judgment"), dict) else None
-    if isinstance(thought, str) and thought:
+    thought = game_thought(game)
+    if thought is not None:
         folds.append(("Judge's thinking", thought))
     prompt = game_prompt_text(game)
     if prompt:
@@ -439,7 +443,7 @@ def file_verdict_counts(path: Path) -> dict[str, int]:
     """count_games over a judgment file: the last line of each question_id (what the browser
     shows), upstream's "$ERROR$" games as not played (played_games)."""
     judgments = read_jsonl_by_id(path, JUDGMENT_KEYS).values()
-    return count_games({"games": played_games(j["games"]) if isinstance(j["games"], list) else j["games"]}
+    return count_games({**j, "games": played_games(j["games"]) if isinstance(j["games"], list) else j["games"]}
                        for j in judgments)
 
 

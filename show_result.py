@@ -45,6 +45,7 @@ from utils import (
     MODEL_A,
     MODEL_B,
     TIE,
+    V2_SAME_LABEL,
     ConfigError,
     DataError,
     Game,
@@ -59,8 +60,9 @@ from utils import (
     game_counts,
     game_outcome,
     has_game,
-    iter_jsonl,
     is_complete_judgment,
+    is_v2,
+    iter_jsonl,
     judgment_dir,
     load_yaml,
     model_from_filename,
@@ -1159,9 +1161,6 @@ V2_PERCENTILES = (5.0, 95.0)  # upstream's 90% interval
 V2_FEATURE_COLUMNS = {"length": (0,), "markdown": (1, 2, 3)}
 V2_FEATURE_NAMES = ("length", "header", "list", "bold")
 V2_TABLE_COLUMNS = ("Model", "Scores (%)", "CI (%)", "Avg Tokens")
-# The v0.1 label with the same meaning as each v2.0 label (for --full-stats and the judge counts)
-V2_SAME_LABEL = {"A>B": "A>B", "A>>B": "A>>B", "A=B": "A=B", "A<<B": "B>>A", "A<B": "B>A",
-                 "B>A": "B>A", "B>>A": "B>>A", "B=A": "A=B", "B<<A": "A>>B", "B<A": "A>B"}
 
 
 def v2_label_scores(weight: int = 3) -> dict[str, tuple[float, ...]]:
@@ -1198,7 +1197,7 @@ def is_v2_bench(bench: Path) -> bool:
         for path in sorted(bench.glob(pattern)):
             record = first_record(path)
             if record is not None:
-                return "uid" in record and "question_id" not in record
+                return is_v2(record)
     return False
 
 
@@ -1482,8 +1481,12 @@ def v2_bootstrap_means(groups: Sequence[np.ndarray], num_rounds: int, rng: np.ra
 
 
 def pandas_group_mean(values: np.ndarray) -> np.ndarray:
-    """Column means of (rounds, models) added in row order with Kahan compensation, as pandas'
-    groupby().mean() does (the last digit decides some roundings of the printed table)."""
+    """Column means of (rounds, models) as upstream's groupby("model").mean() of the stacked
+    rounds computes them (the last digit decides some roundings of the printed table): added in
+    row order with Kahan compensation; with one model the rows are already sorted by group, and
+    pandas (since 3.1) sums them with np.add.reduceat instead."""
+    if values.shape[1] == 1:
+        return np.add.reduceat(values[:, 0], [0]) / len(values)
     total = np.zeros(values.shape[1])
     compensation = np.zeros(values.shape[1])
     for row in values:

@@ -104,7 +104,7 @@ class AnswerV2(TypedDict, total=False):
 
 class GameV2(TypedDict):
     score: str | None
-    judgment: dict[str, str]  # {"answer": str, "thought": str?}
+    judgment: dict[str, str]  # {"thought": str?, "answer": str}: the judge's reply, its thought apart
     prompt: list[dict[str, str]]  # the [system, user] messages sent to the judge
 
 
@@ -454,6 +454,13 @@ def game_judgment_text(game: dict) -> str:
     return "" if judgment is None else str(judgment)
 
 
+def game_thought(game: dict) -> str | None:
+    """A reasoning judge's thought in a v2.0 game (judgment.thought); None when there is none."""
+    judgment = game.get("judgment")
+    thought = judgment.get("thought") if isinstance(judgment, dict) else None
+    return thought if isinstance(thought, str) and thought else None
+
+
 # --------------------------------------------------------------------------------------------
 # Answer statistics: token count and markdown counts (conv_metadata)
 # --------------------------------------------------------------------------------------------
@@ -572,16 +579,31 @@ def played_games(games: list) -> list:
             for game in games]
 
 
+# Upstream v2.0 reads ten verdict labels: v0.1's five and five more, each the same verdict as
+# one of v0.1's (A<B is B>A).
+V2_SAME_LABEL = {"A>B": "A>B", "A>>B": "A>>B", "A=B": "A=B", "A<<B": "B>>A", "A<B": "B>A",
+                 "B>A": "B>A", "B>>A": "B>>A", "B=A": "A=B", "B<<A": "A>>B", "B<A": "A>B"}
+
+
+def v01_label(judgment: dict, score: Any) -> Any:
+    """A game's score as v0.1's label of the same meaning when the judgment is a v2.0 record (its
+    ten labels); unchanged otherwise (v0.1 reads its five labels only)."""
+    if is_v2(judgment) and isinstance(score, str):
+        return V2_SAME_LABEL.get(score, score)
+    return score
+
+
 def game_outcome(judgment: Judgment, g: int) -> tuple[int, bool] | None:
     """(winner code, strong?) of game g (0 or 1) of a judgment, game 2 mirrored.
 
     None when the game is absent or has no valid verdict: a null score, an unknown label
-    (upstream's else branch: no battle) or a value that is not a string.
+    (upstream's else branch: no battle) or a value that is not a string. A v2.0 judgment's
+    labels are read as v0.1's of the same meaning (v01_label).
     """
     if not has_game(judgment, g):
         return None
     game = judgment["games"][g]
-    score = game.get("score") if isinstance(game, dict) else None
+    score = v01_label(judgment, game.get("score")) if isinstance(game, dict) else None
     if not isinstance(score, str):
         return None
     return (GAME1_LABELS if g == 0 else GAME2_LABELS).get(score)
@@ -1109,6 +1131,17 @@ def require_models(api_config: dict[str, ModelConfig], names: Iterable[str], api
                 raise ConfigError(f"{api_path}: {name}.endpoints[{i}]: {first_line}") from None
         configs.append(config)
     return configs
+
+
+def check_sampling(model: ModelConfig, max_tokens: int | None, api_path: str | Path, settings_path: str | Path) -> None:
+    """ConfigError before any request when the API would refuse the limits: Anthropic needs
+    max_tokens, and a thinking budget below it."""
+    where = f"{api_path}: {model.name}"
+    if model.api_type == "anthropic" and max_tokens is None:
+        raise ConfigError(f"{where}: api_type anthropic needs max_tokens (in this entry or in {settings_path})")
+    if model.budget_tokens is not None and max_tokens is not None and model.budget_tokens >= max_tokens:
+        raise ConfigError(f"{where}.budget_tokens: {model.budget_tokens} must be below max_tokens {max_tokens} "
+                          "(the thinking counts toward max_tokens)")
 
 
 def require_keys(config: dict[str, Any], keys: Iterable[str], path: str | Path) -> None:
@@ -2138,6 +2171,12 @@ def get_o200k_encoding() -> Any:
 def count_o200k_tokens(text: str) -> int:
     """o200k_base token count; special-token strings such as <|endoftext|> count as text."""
     return len(get_o200k_encoding().encode(text, disallowed_special=()))
+
+
+def api_output(text: str, thought: str | None) -> dict[str, str]:
+    """A reply as upstream v2.0 stores it (an answer's assistant content, a game's judgment):
+    {"thought", "answer"} from a reasoning model that returned a thought, else {"answer"}."""
+    return {"thought": thought, "answer": text} if thought else {"answer": text}
 
 
 def v2_answer_text(answer: dict) -> str:

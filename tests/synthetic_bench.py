@@ -48,6 +48,21 @@ def conv_metadata(rng: np.random.Generator, mean_tokens: float, markdown: float)
     }
 
 
+def draw_label(rng: np.random.Generator, u: float, g: int, p_model: float, null_share: float, tie_share: float,
+               strong_share: float) -> str | None:
+    """Game g's (0 or 1) v0.1 label given its uniform draw u: null below null_share, a tie below
+    null_share + tie_share, else the model wins with probability p_model, strongly with
+    probability strong_share (two more draws). Game 1 shows the baseline as A, game 2 the model."""
+    if u < null_share:
+        return None
+    if u < null_share + tie_share:
+        return "A=B"
+    model_won = rng.random() < p_model
+    strong = rng.random() < strong_share
+    a_won = model_won == (g == 1)
+    return ("A>>B" if a_won else "B>>A") if strong else ("A>B" if a_won else "B>A")
+
+
 def write_bench(data_dir: Path, n_models: int = 10, n_questions: int = 50, seed: int = 0,
                 tie_share: float = 0.15, strong_share: float = 0.3, null_share: float = 0.02,
                 length_effect: float = 0.0, text_chars: int = 200, spread: float = 0.5,
@@ -96,20 +111,7 @@ def write_bench(data_dir: Path, n_models: int = 10, n_questions: int = 50, seed:
                 p_model = 1.0 / (1.0 + math.exp(-logit))
                 games = []
                 for g in range(2):
-                    u = rng.random()
-                    if u < null_share:
-                        score = None
-                    elif u < null_share + tie_share:
-                        score = "A=B"
-                    else:
-                        model_won = rng.random() < p_model
-                        strong = rng.random() < strong_share
-                        # Game 1: baseline is A; game 2: the model is A.
-                        model_is_a = g == 1
-                        if model_won == model_is_a:
-                            score = "A>>B" if strong else "A>B"
-                        else:
-                            score = "B>>A" if strong else "B>A"
+                    score = draw_label(rng, rng.random(), g, p_model, null_share, tie_share, strong_share)
                     start = int(rng.integers(0, 20000))
                     games.append({"user_prompt": filler[start:start + text_chars],
                                   "judgment": filler[start + text_chars:start + 2 * text_chars] + f" [[{score}]]",
@@ -194,16 +196,7 @@ def write_bench_v2(data_dir: Path, n_models: int = 10, n_questions: int = 60, se
                         if u < null_share / 2:
                             games.append(None)
                             continue
-                        if u < null_share:
-                            score = None
-                        elif u < null_share + tie_share:
-                            score = "A=B"
-                        else:
-                            model_won = rng.random() < p_model
-                            strong = "" if rng.random() < strong_share else None
-                            model_is_a = g == 1  # game 1: the baseline is A; game 2: the model is A
-                            a_won = model_won == model_is_a
-                            score = ("A>>B" if a_won else "B>>A") if strong is not None else ("A>B" if a_won else "B>A")
+                        score = draw_label(rng, u, g, p_model, null_share, tie_share, strong_share)
                         if score is not None:
                             score = SAME_LABELS_V2[score][int(rng.random() < 0.2)]
                         start = int(rng.integers(0, 20000))

@@ -560,6 +560,12 @@ def _drop_key(project: Project) -> None:
 def test_config_errors_exit_2_with_one_line(project, api, caplog, break_it, extra, expected):
     project.write({"m": openai_entry(api)}, [question("q1", "Hi")])
     break_it(project)
+    assert_refused_before_any_request(project, api, caplog, expected, *extra)
+
+
+def assert_refused_before_any_request(project: Project, api, caplog, expected: list[str], *extra: str) -> None:
+    """The run exits 2 with one error line holding every fragment of `expected`, having sent no
+    request and made no answer folder."""
     assert project.run(*extra) == 2
     [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert "\n" not in message

@@ -17,7 +17,7 @@ import yaml
 import utils
 from conftest import write_jsonl
 from fake_api import FakeAPI, Reasoned
-from test_gen_answer import BENCH, Project as V01Project
+from test_gen_answer import BENCH, assert_refused_before_any_request, Project as V01Project
 
 FAST_RETRY = {"retry_base_delay": 0.01, "retry_max_delay": 0.05}
 V2_ANSWER_KEYS = ["uid", "ans_id", "model", "messages", "tstamp", "metadata"]
@@ -406,10 +406,4 @@ def test_config_errors_exit_2_with_one_line_before_any_request(project, api, cap
         base = api.anthropic_base if "anthropic" in entry.get("api_type", "") else api.openai_base
         entry["endpoints"] = [{"api_base": base, "api_key": "test"}]
     project.write(models, questions or [v2_question("u1", "Hi")], **settings)
-    assert project.run() == 2
-    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert "\n" not in message
-    for fragment in expected:
-        assert fragment in message
-    assert api.requests == []
-    assert not utils.answer_dir(BENCH, project.data).exists()
+    assert_refused_before_any_request(project, api, caplog, expected)

@@ -258,6 +258,35 @@ def test_anthropic_judge_gets_the_category_system_prompt(tmp_path, api):
     assert api.requests[0]["body"]["max_tokens"] == 16000
 
 
+def test_reasoning_judge_stores_its_thought_apart(tmp_path, api):
+    """A judge returning its reasoning apart (reasoning_content): the thought is stored as
+    upstream does (judgment {thought, answer}); the label is read from the answer only."""
+    from fake_api import Reasoned
+
+    make_v2_bench(tmp_path / "data", [QUESTIONS[2]])
+    setup = Setup(tmp_path, api)
+    api.responder = lambda body, path: Reasoned(REPLY, "At first [[A>>B]], then I weighed both poems.")
+    assert setup.run() == 0
+    games = setup.records()["u-cw"]["games"]
+    assert [g["judgment"] for g in games] == [
+        {"thought": "At first [[A>>B]], then I weighed both poems.", "answer": REPLY}] * 2
+    assert [g["score"] for g in games] == ["B>A", "B>A"]
+
+
+def test_thinking_budget_is_checked_against_the_setting_files_max_tokens(tmp_path, api, caplog):
+    """An Anthropic judge whose thinking budget the judge config's max_tokens leaves no room for
+    stops the run before any request (the API would refuse every call)."""
+    make_v2_bench(tmp_path / "data", [QUESTIONS[2]])
+    setup = Setup(tmp_path, api, api_type="anthropic", max_tokens=2000)
+    setup.endpoint["budget_tokens"] = 2000
+    setup.write()
+    assert setup.run() == 2
+    [message] = error_lines(caplog)
+    assert message == (f"{setup.endpoint_file}: the-judge.budget_tokens: 2000 must be below max_tokens 2000 "
+                       "(the thinking counts toward max_tokens)")
+    assert api.requests == []
+
+
 # --------------------------------------------------------------------------------------------
 # Failures, resume, upstream's files
 # --------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ chromium-driver).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -703,6 +704,21 @@ def start_chromium(tmp_path: Path):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+def choose_option(driver, wait, elem_id: str, search: str, option_label: str) -> None:
+    """Type into a dropdown's search box and click the option whose label contains option_label."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input")
+    box.click()
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(search)
+    option = wait.until(lambda d: next(
+        (li for li in d.find_elements(By.CSS_SELECTOR, f"#{elem_id} li[role='option']")
+         if option_label in (li.get_attribute("aria-label") or "")), None))
+    option.click()
+
+
 def test_browser_shows_question_answers_and_judgments(chromium, server, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -725,17 +741,7 @@ def test_browser_shows_question_answers_and_judgments(chromium, server, tmp_path
                 pytest.fail(f"#{elem_id} never showed {needles}; it shows: {text_of(elem_id)[:500]!r}")
             return text_of(elem_id)
 
-        def choose(elem_id: str, search: str, option_label: str) -> None:
-            """Type into a dropdown's search box and click the option whose label contains option_label."""
-            box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input")
-            box.click()
-            box.send_keys(Keys.CONTROL, "a")
-            box.send_keys(search)
-            selector = f"#{elem_id} li[role='option']"
-            option = wait.until(lambda d: next(
-                (li for li in d.find_elements(By.CSS_SELECTOR, selector)
-                 if option_label in (li.get_attribute("aria-label") or "")), None))
-            option.click()
+        choose = functools.partial(choose_option, driver, wait)
 
         driver.get(server)
         # First question and first model are shown on load.
@@ -1195,15 +1201,7 @@ def test_browser_browses_a_v2_bench(chromium, tmp_path, monkeypatch):
                 pytest.fail(f"#{elem_id} never showed {needles}; it shows: {shown(elem_id)[:500]!r}")
             return shown(elem_id)
 
-        def choose(elem_id: str, search: str, option_label: str) -> None:
-            box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input")
-            box.click()
-            box.send_keys(Keys.CONTROL, "a")
-            box.send_keys(search)
-            option = wait.until(lambda d: next(
-                (li for li in d.find_elements(By.CSS_SELECTOR, f"#{elem_id} li[role='option']")
-                 if option_label in (li.get_attribute("aria-label") or "")), None))
-            option.click()
+        choose = functools.partial(choose_option, driver, wait)
 
         # Opens on the first judge folder (gemini-2.5), the first hard prompt, against o3-mini.
         wait_shown("answer-a", f"A: {O3}", "O3 ANSWER u-code")

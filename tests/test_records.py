@@ -70,6 +70,14 @@ def test_game_text_of_both_generations():
     assert utils.game_judgment_text({"judgment": None}) == "" and utils.game_prompt_text({}) == ""
 
 
+@pytest.mark.parametrize("game, thought", [
+    ({**V2_GAME, "judgment": {"thought": "weighing", "answer": "[[B>A]]"}}, "weighing"),
+    (V2_GAME, None), (V1_GAME, None), ({"judgment": {"thought": ""}}, None), ({"judgment": {"thought": 3}}, None),
+])
+def test_game_thought(game, thought):
+    assert utils.game_thought(game) == thought
+
+
 def test_load_questions_and_read_by_id_take_both_generations(tmp_path):
     questions = write_jsonl(tmp_path / "question.jsonl", [V2_QUESTION, {**V2_QUESTION, "uid": "u2"}])
     assert [utils.record_id(q) for q in utils.load_questions(questions)] == ["u1", "u2"]
