@@ -62,6 +62,20 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture
+def fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    """An empty SDK client cache for one test (so `endpoints: null` clients read this test's
+    environment). Its clients are closed when the test ends: a client left to the garbage collector
+    is closed (and logs) at a random point of a later test, which can deadlock two logging threads."""
+    import utils
+
+    clients: dict = {}
+    monkeypatch.setattr(utils, "_clients", clients)
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
 def write_jsonl(path: Path, records: list) -> Path:
     """One JSON record per line (folders created); returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)

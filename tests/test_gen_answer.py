@@ -904,10 +904,10 @@ def test_refused_port_is_one_line_naming_url_and_entry_within_seconds(project, a
     assert api.requests == [] and not project.answer_path("m").exists()
 
 
-def test_preflight_once_per_run_with_work_and_the_sdk_default_for_null_endpoints(project, api, monkeypatch):
+def test_preflight_once_per_run_with_work_and_the_sdk_default_for_null_endpoints(project, api, monkeypatch,
+                                                                                 fresh_clients):
     monkeypatch.setenv("OPENAI_BASE_URL", api.openai_base)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setattr(utils, "_clients", {})  # the client built from this environment is not kept
     entry = {**openai_entry(api), "endpoints": None}
     project.write({"m": entry, "n": openai_entry(api)}, [question("q1", "Hi"), question("q2", "Ho")])
     assert project.run() == 0

@@ -31,10 +31,7 @@ def api():
         yield server
 
 
-@pytest.fixture(autouse=True)
-def fresh_clients(monkeypatch):
-    """No SDK client cached by another test: `endpoints: null` clients read this test's environment."""
-    monkeypatch.setattr(utils, "_clients", {})
+pytestmark = pytest.mark.usefixtures("fresh_clients")  # `endpoints: null` clients read this test's environment
 
 
 def entry(api_type: str, endpoints: list[dict] | None) -> dict:

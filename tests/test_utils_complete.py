@@ -186,10 +186,9 @@ def test_endpoint_is_picked_among_the_configured_ones():
 
 
 @pytest.mark.parametrize("api_type", sorted(OPTIONAL_SDKS))
-def test_missing_optional_sdk_is_a_clear_failure(api_type, monkeypatch):
+def test_missing_optional_sdk_is_a_clear_failure(api_type, monkeypatch, fresh_clients):
     module, package = OPTIONAL_SDKS[api_type]
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail, installed or not
-    monkeypatch.setattr(utils, "_clients", {})  # no client built earlier
     cfg = utils.ModelConfig(name="m", model_name="x", api_type=api_type)
     result = utils.complete(cfg, MESSAGES, 0.0, 10)
     assert not result.ok
@@ -236,7 +235,7 @@ def test_api_keys_are_redacted_from_errors(api, caplog):
     assert secret not in result.error and secret not in caplog.text
 
 
-def test_setup_errors_are_found_when_models_are_chosen(tmp_path, monkeypatch):
+def test_setup_errors_are_found_when_models_are_chosen(tmp_path, monkeypatch, fresh_clients):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     f = tmp_path / "api.yaml"
     f.write_text("nokey: {model_name: x, api_type: openai, endpoints: null}\n"
@@ -245,7 +244,7 @@ def test_setup_errors_are_found_when_models_are_chosen(tmp_path, monkeypatch):
     with pytest.raises(utils.ConfigError, match=r"nokey.endpoints\[0\]: .*api_key"):
         utils.require_models(config, ["nokey"], f, "gen.yaml: model_list")
     monkeypatch.setitem(sys.modules, "mistralai", None)  # makes `import mistralai` fail, installed or not
-    monkeypatch.setattr(utils, "_clients", {})
+    assert fresh_clients == {}  # no mistral client built earlier
     with pytest.raises(utils.ConfigError, match=r"mis.endpoints\[0\]: .*pip install mistralai"):
         utils.require_models(config, ["mis"], f, "gen.yaml: model_list")
 
