@@ -704,6 +704,15 @@ def start_chromium(tmp_path: Path):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+def wait_for_text(wait, read, elem_id: str, *needles: str) -> str:
+    """Wait until read(elem_id) holds every needle and return it; else fail showing what it holds."""
+    try:
+        wait.until(lambda d: all(n in read(elem_id) for n in needles))
+    except Exception:
+        pytest.fail(f"#{elem_id} never showed {needles}; it shows: {read(elem_id)[:500]!r}")
+    return read(elem_id)
+
+
 def choose_option(driver, wait, elem_id: str, search: str, option_label: str) -> None:
     """Type into a dropdown's search box and click the option whose label contains option_label."""
     from selenium.webdriver.common.by import By
@@ -734,12 +743,7 @@ def test_browser_shows_question_answers_and_judgments(chromium, server, tmp_path
         def text_of(elem_id: str) -> str:
             return driver.find_element(By.ID, elem_id).get_attribute("textContent") or ""
 
-        def wait_text(elem_id: str, *needles: str) -> str:
-            try:
-                wait.until(lambda d: all(n in text_of(elem_id) for n in needles))
-            except Exception:
-                pytest.fail(f"#{elem_id} never showed {needles}; it shows: {text_of(elem_id)[:500]!r}")
-            return text_of(elem_id)
+        wait_text = functools.partial(wait_for_text, wait, text_of)
 
         choose = functools.partial(choose_option, driver, wait)
 
@@ -1175,7 +1179,6 @@ def test_bench_not_found_lists_the_benches(tmp_path, launches, caplog):
 def test_browser_browses_a_v2_bench(chromium, tmp_path, monkeypatch):
     import gradio as gr
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     data = make_v2_bench(tmp_path)
@@ -1194,12 +1197,7 @@ def test_browser_browses_a_v2_bench(chromium, tmp_path, monkeypatch):
         def shown(elem_id: str) -> str:  # the visible text only: a closed <details> hides its body
             return driver.find_element(By.ID, elem_id).text
 
-        def wait_shown(elem_id: str, *needles: str) -> str:
-            try:
-                wait.until(lambda d: all(n in shown(elem_id) for n in needles))
-            except Exception:
-                pytest.fail(f"#{elem_id} never showed {needles}; it shows: {shown(elem_id)[:500]!r}")
-            return shown(elem_id)
+        wait_shown = functools.partial(wait_for_text, wait, shown)
 
         choose = functools.partial(choose_option, driver, wait)
 
