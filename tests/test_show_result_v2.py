@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import logging
-import math
 import shutil
 import sys
 from pathlib import Path
