@@ -81,7 +81,6 @@ from utils import (
     check_endpoints,
     check_model_name,
     claim_output,
-    complete,
     conv_metadata,
     count_tokens,
     get_o200k_encoding,
@@ -97,7 +96,10 @@ from utils import (
     record_id,
     require_keys,
     require_models,
+    Request,
+    Steps,
     run_pool,
+    run_steps,
     run_script,
     setup_logging,
     v2_metadata,
@@ -265,17 +267,23 @@ def make_token_budget(name: str, where: str) -> TokenBudget:
 def answer_question(question: Question | QuestionV2, model: ModelConfig, settings: Settings,
                     budget: TokenBudget | None = None,
                     rng: random.Random | None = None) -> Answer | AnswerV2 | Completion | TooLong:
+    """Answer one question with direct calls, all through one endpoint: see answer_steps."""
+    endpoint = (rng or random).choice(model.endpoints)
+    return run_steps(answer_steps(question, model, settings, budget), model, endpoint)
+
+
+def answer_steps(question: Question | QuestionV2, model: ModelConfig, settings: Settings,
+                 budget: TokenBudget | None = None) -> Steps[Answer | AnswerV2 | Completion | TooLong]:
     """All choices of one question, the failed Completion that stopped it, or TooLong.
 
     Every turn sends the whole conversation so far; each choice starts a fresh conversation
-    (upstream kept appending to one across choices). One endpoint serves the whole question.
+    (upstream kept appending to one across choices).
     With a token `budget`, a turn's max_tokens is the model's max_tokens less the conversation's
     tokens and the budget's margin; a question that leaves nothing is TooLong (reported, not
     stored), before any call when its own turns already leave nothing. A v2.0 question (uid,
     prompt) gets one answer, without the category temperatures or the default system prompt,
     stored as upstream v2.0 stores it (v2_answer).
     """
-    endpoint = (rng or random).choice(model.endpoints)
     v2 = is_v2(question)
     temperature, max_tokens_setting = sampling_for(model, settings)
     if not v2 and temperature is not None:
@@ -306,7 +314,7 @@ def answer_question(question: Question | QuestionV2, model: ModelConfig, setting
                 if max_tokens < 1:  # a one-token answer would be stored as if it were real
                     return TooLong(f"the conversation takes {used} tokens with the margin, "
                                    f"leaving nothing of max_tokens {max_tokens_setting}")
-            result = complete(model, list(conv), temperature, max_tokens, endpoint)
+            [result] = yield [Request(list(conv), temperature, max_tokens)]
             if not result.ok:
                 return result
             if v2:  # one turn: the record holds the messages sent and the reply

@@ -65,7 +65,6 @@ from utils import (
     check_sampling,
     check_model_name,
     claim_output,
-    complete,
     count_tokens,
     drop_superseded_lines,
     is_complete_answer,
@@ -79,10 +78,14 @@ from utils import (
     question_turns,
     read_jsonl_by_id,
     record_id,
+    Request,
+    Steps,
     require_models,
     run_pool,
     run_script,
+    run_steps,
     setup_logging,
+    together,
 )
 
 log = logging.getLogger("arena_hard.gen_judgment")
@@ -221,14 +224,14 @@ def build_game_messages(template: str, system_prompt: str, question: dict, first
 # --------------------------------------------------------------------------------------------
 
 
-def play_game(judge: ModelConfig, settings: JudgeSettings, user_prompts: Sequence[str]) -> Game | PairFailure:
+def play_game_steps(settings: JudgeSettings, user_prompts: Sequence[str]) -> Steps[Game | PairFailure]:
     """One game: send the prompts, ask again while no label is found, up to `attempts` replies."""
     conv: list[Message] = [{"role": "system", "content": settings.system_prompt}]
     conv += [{"role": "user", "content": prompt} for prompt in user_prompts]
     judgment = ""
     score = None
     for _ in range(settings.attempts):
-        reply = complete(judge, conv, settings.temperature, settings.max_tokens)
+        [reply] = yield [Request(conv, settings.temperature, settings.max_tokens)]
         if not reply.ok:
             return PairFailure(reply.error or "no reply")
         judgment += "\n" + reply.text  # upstream's format: every reply after a newline
@@ -239,32 +242,46 @@ def play_game(judge: ModelConfig, settings: JudgeSettings, user_prompts: Sequenc
     return Game(user_prompt=user_prompts[0], judgment=judgment, score=score)
 
 
-def judge_pair(task: PairTask, judge: ModelConfig, settings: JudgeSettings) -> Judgment | PairFailure:
-    """Every game of one question for one model: the whole record, or the first failure."""
-    games: list[Game] = []
-    for user_prompts in task.games:
-        game = play_game(judge, settings, user_prompts)
-        if isinstance(game, PairFailure):
-            return game  # the other game is not played: the pair is redone as a whole
-        games.append(game)
+def judge_pair_steps(task: PairTask, settings: JudgeSettings) -> Steps[Judgment | PairFailure]:
+    """Every game of one question for one model, played side by side: the whole record, or the
+    first failure (then nothing is written: the pair is redone as a whole)."""
+    games = yield from together([play_game_steps(settings, user_prompts) for user_prompts in task.games],
+                                failed=lambda game: isinstance(game, PairFailure))
+    failure = next((game for game in games if isinstance(game, PairFailure)), None)
+    if failure is not None:
+        return failure
     return Judgment(question_id=task.question_id, model=task.model, judge=settings.judge_model, games=games)
 
 
-def judge_pair_v2(task: PairTaskV2, judge: ModelConfig, settings: JudgeSettings) -> JudgmentV2 | PairFailure:
+def judge_pair_v2_steps(task: PairTaskV2, settings: JudgeSettings) -> Steps[JudgmentV2 | PairFailure]:
     """Both games of a v2.0 pair, one request each (a kept game is not sent): the whole record
     in upstream v2.0's shape, or the first failure (then nothing is written)."""
+    sent = [messages for messages, kept in zip(task.games, task.kept) if kept is None]
+    replies = iter((yield [Request(list(messages), settings.temperature, settings.max_tokens) for messages in sent])
+                   if sent else [])
     games: list[GameV2 | None] = []
     for messages, kept in zip(task.games, task.kept):
         if kept is not None:
             games.append(kept)
             continue
-        reply = complete(judge, list(messages), settings.temperature, settings.max_tokens)
+        reply = next(replies)
         if not reply.ok:
             return PairFailure(reply.error or "no reply")
         games.append(GameV2(score=last_verdict(reply.text, settings.regexes), judgment=api_output(reply.text, reply.thought),
                             prompt=list(messages)))
     return JudgmentV2(uid=task.question_id, category=task.category, judge=settings.judge_model,
                       model=task.record_model, baseline=task.record_baseline, games=games)
+
+
+def pair_steps(task: PairTask | PairTaskV2, settings: JudgeSettings) -> Steps[Judgment | JudgmentV2 | PairFailure]:
+    """The steps of judging one task, of either generation."""
+    return judge_pair_v2_steps(task, settings) if isinstance(task, PairTaskV2) else judge_pair_steps(task, settings)
+
+
+def judge_pair(task: PairTask | PairTaskV2, judge: ModelConfig, settings: JudgeSettings
+               ) -> Judgment | JudgmentV2 | PairFailure:
+    """Judge one task with direct calls."""
+    return run_steps(pair_steps(task, settings), judge)
 
 
 # --------------------------------------------------------------------------------------------
@@ -507,7 +524,7 @@ def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, se
     interrupted = False
     write_error: str | None = None
     start = time.perf_counter()
-    work = functools.partial(judge_pair_v2 if settings.is_v2 else judge_pair, judge=judge, settings=settings)
+    work = functools.partial(judge_pair, judge=judge, settings=settings)
     results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}", progress=progress)
     try:
         with logging_redirect_tqdm(), InterruptGuard() as interrupts:

@@ -25,7 +25,7 @@ import time
 import unicodedata
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1483,6 +1483,7 @@ class Completion:
     completion_tokens: int = 0
     attempts: int = 1
     thought: str | None = None  # a reasoning model's thinking, apart from the text
+    cached_tokens: int = 0  # of prompt_tokens, those the provider read from its prompt cache
 
     def __post_init__(self) -> None:
         if self.error is not None:  # a failure is shown and logged: never with a credential in it
@@ -1499,6 +1500,7 @@ class ProviderReply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     thought: str | None = None  # reasoning returned apart from the text (reasoning_content, thinking blocks)
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
 
 
 class EmptyResponse(Exception):
@@ -1620,13 +1622,9 @@ def _make_cohere(ep: Endpoint, timeout: float) -> Any:
     return cohere.ClientV2(**kwargs)
 
 
-def _call_openai(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
-                 max_tokens: int | None) -> ProviderReply:
-    import httpx2  # the HTTP library of the openai SDK (one of its requirements)
-
-    # client.post(path, cast_to=httpx2.Response) is the SDK's documented call for an endpoint by
-    # path: it keeps the SDK's auth, base URL, Azure deployment routing and error classes, and
-    # builds none of its request and response models, which cost CPU on every call.
+def openai_chat_body(model: ModelConfig, messages: list[Message], temperature: float | None,
+                     max_tokens: int | None) -> dict[str, Any]:
+    """The JSON body of a /chat/completions request: the same for a direct call and a batch line."""
     body: dict[str, Any] = {"model": model.model_name, "messages": messages}
     if model.reasoning_effort is not None:
         # OpenAI's reasoning models refuse temperature and max_tokens (400): the limit on
@@ -1639,7 +1637,12 @@ def _call_openai(client: Any, model: ModelConfig, messages: list[Message], tempe
             body["temperature"] = temperature
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
-    data = client.post("/chat/completions", body=body, cast_to=httpx2.Response).json()
+    return body
+
+
+def openai_chat_reply(data: Any) -> ProviderReply:
+    """The reply in a /chat/completions response body (a direct one or a batch output line's);
+    EmptyResponse when it holds no text."""
     choices = data.get("choices") if isinstance(data, dict) else None
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
     content = message.get("content") if isinstance(message, dict) else None
@@ -1648,28 +1651,63 @@ def _call_openai(client: Any, model: ModelConfig, messages: list[Message], tempe
     # vLLM, SGLang and DeepSeek return a reasoning model's thinking as reasoning_content
     # (newer vLLM and OpenRouter as reasoning)
     thought = message.get("reasoning_content") or message.get("reasoning")
-    usage = data.get("usage") or {}
-    return ProviderReply(content, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0,
-                         thought if isinstance(thought, str) else None)
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return ProviderReply(content, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
+                         thought if isinstance(thought, str) else None, _count(cached))
 
 
-def _call_anthropic(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
-                    max_tokens: int | None) -> ProviderReply:
-    # The Messages API (version 2026-10-21, sent by anthropic SDK 2.x) has no sampling
-    # parameters and answers 400 to any of them, so `temperature` is not sent.
+def _count(value: Any) -> int:
+    """A token count from a response: a non-negative int, else 0 (servers send null, floats, junk)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return 0
+    return int(value)
+
+
+def _call_openai(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
+                 max_tokens: int | None) -> ProviderReply:
+    import httpx2  # the HTTP library of the openai SDK (one of its requirements)
+
+    # client.post(path, cast_to=httpx2.Response) is the SDK's documented call for an endpoint by
+    # path: it keeps the SDK's auth, base URL, Azure deployment routing and error classes, and
+    # builds none of its request and response models, which cost CPU on every call.
+    body = openai_chat_body(model, messages, temperature, max_tokens)
+    return openai_chat_reply(client.post("/chat/completions", body=body, cast_to=httpx2.Response).json())
+
+
+def anthropic_message_params(model: ModelConfig, messages: list[Message], max_tokens: int | None) -> dict[str, Any]:
+    """The parameters of a Messages API request: the same for a direct call and a batch request.
+
+    The Messages API (version 2026-10-21, sent by anthropic SDK 2.x) has no sampling parameters
+    and answers 400 to any of them, so no temperature is sent."""
     system, rest = _split_system(messages)
-    kwargs: dict[str, Any] = {"system": system} if system else {}
+    params: dict[str, Any] = {"model": model.model_name, "messages": rest, "max_tokens": max_tokens}
+    if system:
+        params["system"] = system
     if model.budget_tokens is not None:
-        kwargs["thinking"] = {"type": "enabled", "budget_tokens": model.budget_tokens}
-    resp = client.messages.create(model=model.model_name, messages=rest, max_tokens=max_tokens, **kwargs)
-    blocks = resp.content or []
+        params["thinking"] = {"type": "enabled", "budget_tokens": model.budget_tokens}
+    return params
+
+
+def anthropic_message_reply(message: Any) -> ProviderReply:
+    """The reply in a Messages API message (a direct response or a batch result's); EmptyResponse
+    when it holds no text."""
+    blocks = getattr(message, "content", None) or []
     texts = [block.text for block in blocks if getattr(block, "type", None) == "text"]
     if not texts:
         raise EmptyResponse("response has no text content")
     thoughts = [block.thinking for block in blocks if getattr(block, "type", None) == "thinking"]
-    usage = getattr(resp, "usage", None)
-    return ProviderReply("".join(texts), getattr(usage, "input_tokens", 0) or 0,
-                         getattr(usage, "output_tokens", 0) or 0, "".join(thoughts) or None)
+    usage = getattr(message, "usage", None)
+    return ProviderReply("".join(texts), _count(getattr(usage, "input_tokens", 0)),
+                         _count(getattr(usage, "output_tokens", 0)), "".join(thoughts) or None,
+                         _count(getattr(usage, "cache_read_input_tokens", 0)))
+
+
+def _call_anthropic(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
+                    max_tokens: int | None) -> ProviderReply:
+    return anthropic_message_reply(client.messages.create(**anthropic_message_params(model, messages, max_tokens)))
 
 
 def _sampling(temperature: float | None, max_tokens: int | None, max_tokens_key: str = "max_tokens") -> dict[str, Any]:
@@ -1818,6 +1856,17 @@ def split_thought(text: str, end_think_token: str | None) -> tuple[str, str | No
     return (answer, thought or None) if found else (text, None)
 
 
+def completion_from_reply(model: ModelConfig, reply: ProviderReply, attempts: int = 1) -> Completion:
+    """The Completion of a provider's reply: the thought split off (returned apart, or inline
+    before the entry's end_think_token); EmptyResponse when no answer text is left."""
+    text, inline_thought = split_thought(reply.text, model.end_think_token)
+    if not text:
+        raise EmptyResponse("the reply has no text" + (" after its thought" if inline_thought else ""))
+    thought = "\n\n".join(t for t in (reply.thought, inline_thought) if t) or None
+    return Completion(text, None, reply.prompt_tokens, reply.completion_tokens, attempts, thought,
+                      reply.cached_tokens)
+
+
 def complete(model: ModelConfig, messages: list[Message], temperature: float | None, max_tokens: int | None,
              endpoint: Endpoint | None = None, *, rng: random.Random | None = None,
              sleep: Callable[[float], None] = time.sleep) -> Completion:
@@ -1838,11 +1887,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
         try:
             client = get_client(model.api_type, endpoint, model.timeout)
             reply = provider.call(client, model, messages, temperature, max_tokens)
-            text, inline_thought = split_thought(reply.text, model.end_think_token)
-            if not text:
-                raise EmptyResponse("the reply has no text" + (" after its thought" if inline_thought else ""))
-            thought = "\n\n".join(t for t in (reply.thought, inline_thought) if t) or None
-            return Completion(text, None, reply.prompt_tokens, reply.completion_tokens, attempts, thought)
+            return completion_from_reply(model, reply, attempts)
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
@@ -1859,6 +1904,72 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
             log.warning("%s: %s; retry %d/%d in %.1fs", model.name, error, attempts,
                         model.retry.max_retries, wait_s)
             sleep(wait_s)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One model call that a piece of work needs: what `complete` sends."""
+
+    messages: list[Message]
+    temperature: float | None
+    max_tokens: int | None
+
+
+# The calls of one piece of work (a question to answer, a pair to judge) written once for the
+# direct path and the batch path: a generator that yields the requests it needs next (a list of
+# independent ones), receives their Completions in the same order, and returns its result.
+Steps = Generator[list[Request], list[Completion], R]
+
+NOT_SENT = "not sent: an earlier request of the same work failed"
+
+
+def run_steps(steps: Steps[R], model: ModelConfig, endpoint: Endpoint | None = None) -> R:
+    """Drive `steps` with direct calls, one request at a time; after a failed request the others of
+    its list are not sent (each gets a failed Completion), since the work fails as a whole."""
+    try:
+        requests = next(steps)
+        while True:
+            replies: list[Completion] = []
+            for request in requests:
+                if replies and not replies[-1].ok:
+                    replies.append(Completion(None, NOT_SENT, attempts=0))
+                    continue
+                replies.append(complete(model, list(request.messages), request.temperature, request.max_tokens,
+                                        endpoint))
+            requests = steps.send(replies)
+    except StopIteration as stop:
+        return stop.value
+
+
+def together(parts: Sequence[Steps[Any]], failed: Callable[[Any], bool] = lambda result: False) -> Steps[list[Any]]:
+    """Steps that run several independent Steps side by side: each round yields the next requests
+    of every part still running, and the result is the list of the parts' results. Once a part's
+    result is `failed`, the others are dropped (their results stay None): nothing more is paid
+    for work that fails as a whole."""
+    results: list[Any] = [None] * len(parts)
+    pending: dict[int, list[Request]] = {}
+    for i, part in enumerate(parts):
+        try:
+            pending[i] = next(part)
+        except StopIteration as stop:
+            results[i] = stop.value
+    while pending and not any(failed(result) for result in results):
+        order = list(pending)
+        replies = yield [request for i in order for request in pending[i]]
+        at = 0
+        for i in order:
+            mine = replies[at:at + len(pending[i])]
+            at += len(pending[i])
+            try:
+                pending[i] = parts[i].send(mine)
+            except StopIteration as stop:
+                results[i] = stop.value
+                del pending[i]
+    return results
 
 
 PREFLIGHT_TIMEOUT = 10.0  # seconds for the pre-flight request of each endpoint
@@ -1927,10 +2038,6 @@ def check_endpoints(models: Iterable[ModelConfig], api_path: str | Path) -> None
 # --------------------------------------------------------------------------------------------
 # The worker pool: workers return records, the caller (one writer) consumes them
 # --------------------------------------------------------------------------------------------
-
-T = TypeVar("T")
-R = TypeVar("R")
-
 
 def run_pool(fn: Callable[[T], R], items: Sequence[T], parallel: int, desc: str | None = None,
              progress: bool = True) -> Iterator[tuple[T, R]]:

@@ -83,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 in_complete[0] += time.thread_time() - start
 
-    complete = gen_answer.complete
-    gen_answer.complete = timed_complete
+    import utils
+
+    complete = utils.complete
+    utils.complete = timed_complete  # run_steps calls it through the module
 
     server, url = start_fake_api_process(args.latency)
     try:

@@ -315,3 +315,51 @@ def test_optional_provider_400_fails_at_once(api, api_type, caplog):
     assert not result.ok and "HTTP 400" in result.error
     assert len(api.requests) == 1 and sleeps.waits == []
     assert "sk-test-key" not in result.error and "sk-test-key" not in caplog.text
+
+
+# --- the steps of a piece of work, driven by direct calls ----------------------------------
+
+
+def _echo_steps(log_: list, texts: list[str], fail_at: str | None = None):
+    """Steps that send each text in turn and return the replies (a failure returns it)."""
+    got = []
+    for text in texts:
+        [reply] = yield [utils.Request([{"role": "user", "content": text}], 0.0, 5)]
+        if not reply.ok:
+            return reply
+        got.append(reply.text)
+    return got
+
+
+def _fake_complete(sent: list, fail: set):
+    def fake(model, messages, temperature, max_tokens, endpoint=None):
+        text = messages[-1]["content"]
+        sent.append(text)
+        return utils.Completion(None, "boom") if text in fail else utils.Completion(text.upper())
+    return fake
+
+
+def test_run_steps_sends_in_order_and_returns_the_result(monkeypatch):
+    sent: list = []
+    monkeypatch.setattr(utils, "complete", _fake_complete(sent, set()))
+    assert utils.run_steps(_echo_steps([], ["a", "b"]), model=None) == ["A", "B"]
+    assert sent == ["a", "b"]
+
+
+def test_together_interleaves_rounds_and_collects_results(monkeypatch):
+    sent: list = []
+    monkeypatch.setattr(utils, "complete", _fake_complete(sent, set()))
+    steps = utils.together([_echo_steps([], ["a1", "a2"]), _echo_steps([], ["b1"]), _echo_steps([], [])])
+    assert utils.run_steps(steps, model=None) == [["A1", "A2"], ["B1"], []]
+    assert sent == ["a1", "b1", "a2"]  # one round per step, every part's request in it
+
+
+def test_a_failure_stops_the_rest_of_the_work(monkeypatch):
+    sent: list = []
+    monkeypatch.setattr(utils, "complete", _fake_complete(sent, {"a1"}))
+    steps = utils.together([_echo_steps([], ["a1", "a2"]), _echo_steps([], ["b1", "b2"])],
+                           failed=lambda result: isinstance(result, utils.Completion))
+    results = utils.run_steps(steps, model=None)
+    assert isinstance(results[0], utils.Completion) and results[0].error == "boom"
+    assert results[1].error == utils.NOT_SENT
+    assert sent == ["a1"]  # b1 not sent after a1 failed in the same round, and no second round
