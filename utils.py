@@ -29,7 +29,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar
 
 import yaml
 
@@ -1970,6 +1970,44 @@ def together(parts: Sequence[Steps[Any]], failed: Callable[[Any], bool] = lambda
                 results[i] = stop.value
                 del pending[i]
     return results
+
+
+# --------------------------------------------------------------------------------------------
+# Batch APIs: the same requests at half price, answered within a day
+# --------------------------------------------------------------------------------------------
+
+BATCH_STATES = ("running", "ended", "expired", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """Where a submitted batch stands, as its provider reports it."""
+
+    state: str  # one of BATCH_STATES; every state but "running" is final
+    total: int = 0  # requests in the batch
+    done: int = 0  # answered
+    failed: int = 0  # errored, expired or cancelled
+    detail: str | None = None  # the provider's reason, for a batch that failed as a whole
+
+
+class BatchBackend(Protocol):
+    """One provider's batch API, used through its SDK client (get_client's)."""
+
+    max_requests: int  # per batch, the provider's limit
+    max_bytes: int  # per batch: the bytes of its request entries as JSON lines
+
+    def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
+        """The provider's request entry: the body a direct call would send, under custom_id."""
+
+    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
+        """Create a batch of these entries; its id."""
+
+    def status(self, client: Any, batch_id: str) -> BatchStatus:
+        """Where the batch stands."""
+
+    def results(self, client: Any, batch_id: str, model: ModelConfig) -> Iterator[tuple[str, Completion]]:
+        """(custom_id, Completion) of every request the batch holds a result for: the reply, or a
+        failed Completion for a request that errored, expired or was cancelled."""
 
 
 PREFLIGHT_TIMEOUT = 10.0  # seconds for the pre-flight request of each endpoint
