@@ -140,6 +140,13 @@ def _prompt_tokens(body: dict) -> int:
     return sum(count_tokens(message["content"]) for message in conversation(body))
 
 
+def echoed_credentials(headers: dict[str, str], query: dict[str, str]) -> str:
+    """The message of an "echo_auth" fault: the request's credentials, as some proxies echo them."""
+    echoed = [f"{name}={headers[name]}" for name in ("authorization", "api-key", "x-api-key")
+              if name in headers] + [f"key={query['key']}" for _ in [0] if "key" in query]
+    return "invalid credentials: " + ", ".join(echoed)
+
+
 def _is_fault_kind(kind: str) -> bool:
     return kind in FAULT_KINDS or (len(kind) == 3 and kind.isdigit() and 400 <= int(kind) <= 599)
 
@@ -220,9 +227,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None,
+                    content_type: str = "application/json") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -424,9 +432,7 @@ class FakeAPI:
             handler._send_bytes(200, b'{"id": "broken", "choices": [{"message": ', request_id)
             return
         if kind == "echo_auth":
-            echoed = [f"{name}={headers[name]}" for name in ("authorization", "api-key", "x-api-key")
-                      if name in headers] + [f"key={query['key']}" for _ in [0] if "key" in query]
-            self._send_error(handler, style, 401, "invalid credentials: " + ", ".join(echoed), request_id)
+            self._send_error(handler, style, 401, echoed_credentials(headers, query), request_id)
             return
         if kind is not None and kind.isdigit():
             extra = dict(request_id)
@@ -435,26 +441,29 @@ class FakeAPI:
             self._send_error(handler, style, int(kind), f"injected fault {kind}", extra)
             return
 
+        status, response = self._model_reply(style, body, path, number, empty=kind == "empty_choices")
+        handler._send_json(status, response, request_id)
+
+    def _model_reply(self, style: str, body: dict, path: str, number: int, empty: bool) -> tuple[int, dict]:
+        """(HTTP status, response body) of the responder's reply to a request that drew no error
+        fault, in the API's style: what a direct request gets, and a batch request's result."""
         try:
             reply = self.responder(body, path)
         except Exception as exc:  # a broken responder is a test bug: make it loud, not a hang
-            self._send_error(handler, style, 500, f"responder raised {exc!r}", request_id)
-            return
+            return 500, self._error_body(style, 500, f"responder raised {exc!r}")
         if isinstance(reply, dict):
-            handler._send_json(200, reply, request_id)
-            return
+            return 200, reply
         thought = reply.thought if isinstance(reply, Reasoned) else None
         text = reply.text if isinstance(reply, Reasoned) else str(reply)
         if thought is not None and style not in ("openai", "anthropic"):
-            self._send_error(handler, style, 500, f"the fake API sends a thought only in the OpenAI and "
-                                                  f"Anthropic styles, not {style}", request_id)
-            return
+            return 500, self._error_body(style, 500, f"the fake API sends a thought only in the OpenAI and "
+                                                     f"Anthropic styles, not {style}")
         make = {"openai": self._openai_body, "anthropic": self._anthropic_body, "gemini": self._gemini_body,
                 "cohere": self._cohere_body}[style]
-        response = make(body, text, number, empty=kind == "empty_choices")
+        response = make(body, text, number, empty=empty)
         if thought is not None:
             self._add_thought(style, response, thought)
-        handler._send_json(200, response, request_id)
+        return 200, response
 
     @staticmethod
     def _add_thought(style: str, response: dict, thought: str) -> None:
@@ -514,9 +523,14 @@ class FakeAPI:
             "usage": {"billed_units": tokens, "tokens": tokens},
         }
 
-    @staticmethod
-    def _send_error(handler: _Handler, style: str, status: int, message: str,
+    @classmethod
+    def _send_error(cls, handler: _Handler, style: str, status: int, message: str,
                     headers: dict[str, str] | None = None) -> None:
+        handler._send_json(status, cls._error_body(style, status, message), headers)
+
+    @staticmethod
+    def _error_body(style: str, status: int, message: str) -> dict:
+        """An error response body in the API's style."""
         if style == "anthropic":
             error_type = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
             payload: dict = {"type": "error", "error": {"type": error_type, "message": message}}
@@ -527,7 +541,7 @@ class FakeAPI:
         else:
             error_type = _OPENAI_ERROR_TYPES.get(status, "server_error")
             payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
-        handler._send_json(status, payload, headers)
+        return payload
 
 
 class HoldAfter:
