@@ -11,7 +11,8 @@ Usage:
 Routes: POST /v1/chat/completions (OpenAI, and Mistral, whose chat completions API has the same
 path and shapes), POST /openai/deployments/<deployment>/chat/completions (Azure, any
 api-version), POST /v1/messages (Anthropic), POST /v1beta/models/<model>:generateContent (Gemini; also /v1/)
-and POST /v2/chat (Cohere). GET /v1/models answers a one-model list
+and POST /v2/chat (Cohere); Anthropic's Message Batches under /v1/messages/batches (see FakeMessageBatches,
+api.message_batches). GET /v1/models answers a one-model list
 (GETs are counted in get_requests, not in requests). Anything else gets a 404 JSON error. Each SDK's base URL: openai_base,
 anthropic_base, mistral_base, gemini_base, cohere_base. Replies and error bodies follow each API's
 own shape; a responder sees the raw request body (`conversation(body)` reads any of them) and
@@ -218,6 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/models":  # the listing real servers answer (the scripts' pre-flight)
             self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
             return
+        if path.startswith(MESSAGE_BATCHES_PATH + "/"):
+            self.server.fake.message_batches.serve_get(self, path)
+            return
         self._send_json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
 
     def do_POST(self) -> None:
@@ -283,6 +287,7 @@ class FakeAPI:
         self.gemini_base = self.url
         self.cohere_base = self.url
         self._thread: threading.Thread | None = None
+        self.message_batches = FakeMessageBatches(self)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -391,6 +396,9 @@ class FakeAPI:
         with self._lock:
             self.requests.append(record)
             number = len(self.requests)
+        if path == MESSAGE_BATCHES_PATH or path.startswith(MESSAGE_BATCHES_PATH + "/"):
+            self.message_batches.serve_post(handler, path, raw, body, headers)
+            return
 
         if path == "/v1/messages":
             style = "anthropic"
@@ -575,6 +583,194 @@ class HoldAfter:
 
     def release(self) -> None:
         self._released.set()
+
+
+# ---- Anthropic Message Batches ---------------------------------------------------------------
+
+MESSAGE_BATCHES_PATH = "/v1/messages/batches"
+_BATCH_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_MESSAGE_BATCH_PATH = re.compile(r"^/v1/messages/batches/([^/]+)(/results|/cancel)?$")
+BATCH_REQUEST_OUTCOMES = ("expired", "canceled")  # besides these, an outcome is a fault kind
+
+
+def _timestamp(seconds: float) -> str:
+    """RFC 3339 time as the API writes it ("2024-08-20T18:37:24.100435Z")."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1e6):06d}Z"
+
+
+class FakeMessageBatches:
+    """The Message Batches endpoints of the fake (api.message_batches): POST /v1/messages/batches,
+    GET /v1/messages/batches/<id>, GET .../<id>/results (JSON lines, at the batch's results_url,
+    which points back to the fake) and POST .../<id>/cancel.
+
+    Each request of a batch is answered, once its batch ends, as a direct POST /v1/messages with
+    the same body would be: the same fault draw (fault_script(params, "/v1/messages"), the
+    fail_next queue, fault_rates) and the same responder and reply, so a batch result's message
+    equals the direct response. A fault becomes an "errored" result holding the API's error body
+    (echo_auth echoes the batch request's credentials; empty_choices is a message without content,
+    malformed one whose text block has no text; drop and slow, meaningless here, an api_error).
+    Results come back in reverse order of submission (the API keeps no order: match by custom_id).
+    The batch endpoints themselves draw no faults.
+
+    Set at any time: polls_in_progress (GETs of a batch answered "in_progress" before it ends;
+    the SDK's results() GETs the batch too), outcome(custom_id, params) -> "expired", "canceled",
+    a fault kind or None (asked first for each request when its batch ends), max_requests and
+    max_bytes (a larger create gets 400 / 413, as from the API).
+    Read: batches (id -> {"requests", "headers", "polls", "cancel_initiated_at", "results", ...}),
+    submitted (every {"custom_id", "params"} created, in order, as the JSON received).
+    """
+
+    def __init__(self, fake: FakeAPI) -> None:
+        self.fake = fake
+        self.polls_in_progress = 0
+        self.outcome: Callable[[str, dict], str | None] | None = None
+        self.max_requests = 100_000
+        self.max_bytes = 256 * 1000 * 1000
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.submitted: list[dict[str, Any]] = []
+        self._lock = threading.RLock()  # a batch's results are made once, by the GET that ends it
+        self._messages = 0  # numbers the messages of batch results
+
+    def serve_post(self, handler: _Handler, path: str, raw: bytes, body: Any, headers: dict[str, str]) -> None:
+        if path == MESSAGE_BATCHES_PATH:
+            self._create(handler, raw, body, headers)
+            return
+        match = _MESSAGE_BATCH_PATH.match(path)
+        if match is None or match.group(2) != "/cancel":
+            self._error(handler, 404, f"no route POST {path}")
+            return
+        with self._lock:
+            batch = self._batch(handler, match.group(1))
+            if batch is None:
+                return
+            if batch["results"] is None and batch["cancel_initiated_at"] is None:
+                batch["cancel_initiated_at"] = time.time()
+            handler._send_json(200, self._batch_body(batch))
+
+    def serve_get(self, handler: _Handler, path: str) -> None:
+        match = _MESSAGE_BATCH_PATH.match(path)
+        if match is None or match.group(2) == "/cancel":
+            self._error(handler, 404, f"no route GET {path}")
+            return
+        with self._lock:
+            batch = self._batch(handler, match.group(1))
+            if batch is None:
+                return
+            if match.group(2) is None:
+                batch["polls"] += 1
+                if batch["results"] is None and batch["polls"] > self.polls_in_progress:
+                    self._end(batch)
+                handler._send_json(200, self._batch_body(batch))
+                return
+            if batch["results"] is None:
+                self._error(handler, 404, f"message batch {batch['id']} has not ended: no results yet")
+                return
+            lines = [json.dumps(line) + "\n" for line in reversed(batch["results"])]
+        handler._send_bytes(200, "".join(lines).encode(), content_type="application/binary")
+
+    # ---- the batch's life ------------------------------------------------------------------
+
+    def _create(self, handler: _Handler, raw: bytes, body: Any, headers: dict[str, str]) -> None:
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(requests, list) or not requests:
+            self._error(handler, 400, "requests: a non-empty list is required")
+            return
+        if len(raw) > self.max_bytes:
+            self._error(handler, 413, f"request of {len(raw)} bytes exceeds the limit of {self.max_bytes}")
+            return
+        if len(requests) > self.max_requests:
+            self._error(handler, 400, f"requests: {len(requests)} exceed the limit of {self.max_requests}")
+            return
+        seen: set[str] = set()
+        for i, request in enumerate(requests):
+            custom_id = request.get("custom_id") if isinstance(request, dict) else None
+            if not isinstance(custom_id, str) or not _BATCH_CUSTOM_ID.fullmatch(custom_id) or custom_id in seen:
+                self._error(handler, 400, f"requests.{i}.custom_id: {custom_id!r} is not a unique id "
+                                          "of 1 to 64 letters, digits, - and _")
+                return
+            if not isinstance(request.get("params"), dict):
+                self._error(handler, 400, f"requests.{i}.params: an object is required")
+                return
+            seen.add(custom_id)
+        with self._lock:
+            batch_id = f"msgbatch_fake_{len(self.batches) + 1}"
+            batch = {"id": batch_id, "requests": requests, "headers": headers, "created_at": time.time(),
+                     "polls": 0, "cancel_initiated_at": None, "ended_at": None, "results": None}
+            self.batches[batch_id] = batch
+            self.submitted.extend(requests)
+            handler._send_json(200, self._batch_body(batch))
+
+    def _end(self, batch: dict) -> None:
+        """Answer every request of the batch (see the class docstring); the batch has ended."""
+        batch["results"] = [{"custom_id": request["custom_id"], "result": self._result(batch, request)}
+                            for request in batch["requests"]]
+        batch["ended_at"] = time.time()
+
+    def _result(self, batch: dict, request: dict) -> dict:
+        custom_id, params = request["custom_id"], request["params"]
+        kind = self.outcome(custom_id, params) if self.outcome is not None else None
+        if kind in BATCH_REQUEST_OUTCOMES:
+            return {"type": kind}
+        if batch["cancel_initiated_at"] is not None:
+            return {"type": "canceled"}
+        if kind is None:
+            kind, _ = self.fake._next_fault(params, "/v1/messages")
+        elif not _is_fault_kind(kind):
+            raise ValueError(f"outcome gave {kind!r}; expected one of {BATCH_REQUEST_OUTCOMES}, a fault kind or None")
+        if kind is not None:
+            with self.fake._lock:
+                self.fake.faults_served[kind] += 1
+        self._messages += 1
+        number = self._messages
+        error = None
+        if kind == "echo_auth":
+            error = 401, echoed_credentials(batch["headers"], {})
+        elif kind is not None and kind.isdigit():
+            error = int(kind), f"injected fault {kind}"
+        elif kind in ("drop", "slow"):
+            error = 500, f"injected fault {kind}"
+        elif params.get("stream"):
+            error = 400, "stream: not allowed in a batch request"
+        if error is not None:
+            status, message = error[0], self.fake._error_body("anthropic", *error)
+        else:
+            status, message = self.fake._model_reply("anthropic", params, "/v1/messages", number,
+                                                     empty=kind == "empty_choices")
+        if status != 200:
+            return {"type": "errored", "error": {**message, "request_id": f"req_fake_batch_{number}"}}
+        if kind == "malformed":
+            message["content"] = [{"type": "text"}]
+        return {"type": "succeeded", "message": message}
+
+    # ---- answers ---------------------------------------------------------------------------
+
+    def _batch(self, handler: _Handler, batch_id: str) -> dict | None:
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            self._error(handler, 404, f"no message batch {batch_id}")
+        return batch
+
+    def _batch_body(self, batch: dict) -> dict:
+        """The MessageBatch object of a batch as it stands."""
+        counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
+        if batch["results"] is None:
+            counts["processing"] = len(batch["requests"])
+            status = "in_progress" if batch["cancel_initiated_at"] is None else "canceling"
+        else:
+            for line in batch["results"]:
+                counts[line["result"]["type"]] += 1
+            status = "ended"
+        optional = {name: _timestamp(batch[name]) if batch[name] is not None else None
+                    for name in ("cancel_initiated_at", "ended_at")}
+        results_url = (f"{self.fake.url}{MESSAGE_BATCHES_PATH}/{batch['id']}/results"
+                       if batch["results"] is not None else None)
+        return {"id": batch["id"], "type": "message_batch", "processing_status": status, "request_counts": counts,
+                "created_at": _timestamp(batch["created_at"]),
+                "expires_at": _timestamp(batch["created_at"] + 86400), "archived_at": None,
+                **optional, "results_url": results_url}
+
+    def _error(self, handler: _Handler, status: int, message: str) -> None:
+        self.fake._send_error(handler, "anthropic", status, message)
 
 
 # ---- own process, for benchmarks -------------------------------------------------------------
