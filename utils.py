@@ -2010,6 +2010,111 @@ class BatchBackend(Protocol):
         failed Completion for a request that errored, expired or was cancelled."""
 
 
+# Anthropic Message Batches (https://docs.anthropic.com/en/docs/build-with-claude/batch-processing):
+# the provider's limits per batch, read when a batch is split (a test may lower them).
+ANTHROPIC_BATCH_MAX_REQUESTS = 100_000
+ANTHROPIC_BATCH_MAX_BYTES = 256 * 1000 * 1000  # "256 MB", read the smaller way: room for the envelope
+BATCH_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # the custom_ids Message Batches accept
+BATCH_REQUEST_EXPIRED = "batch request expired: the batch's 24-hour window ended before it was processed"
+BATCH_REQUEST_CANCELLED = "batch request cancelled: the batch was cancelled before it was processed"
+
+
+def check_custom_id(custom_id: Any) -> str:
+    """custom_id when Message Batches accept it (1 to 64 ASCII letters, digits, - and _); else ValueError."""
+    if not isinstance(custom_id, str) or not BATCH_CUSTOM_ID.fullmatch(custom_id):
+        raise ValueError(f"custom_id {custom_id!r}: a batch request's id must be 1 to 64 ASCII letters, "
+                         "digits, - and _")
+    return custom_id
+
+
+def anthropic_batch_status(batch: Any) -> BatchStatus:
+    """The BatchStatus of a MessageBatch: running while in_progress or canceling; once ended,
+    "cancelled" when some requests were cancelled, else "expired" when some expired (the 24-hour
+    window ended), else "ended"; "failed" when its results were archived (no longer available).
+    The request counts: total of every kind, done = succeeded, failed = errored + expired + canceled
+    (the API counts only `processing` until the batch ends)."""
+    counts = getattr(batch, "request_counts", None)
+    succeeded, errored, expired, canceled, processing = (
+        _count(getattr(counts, name, 0)) for name in ("succeeded", "errored", "expired", "canceled", "processing"))
+    total = succeeded + errored + expired + canceled + processing
+    state, detail = "running", None
+    processing_status = getattr(batch, "processing_status", None)
+    if processing_status == "canceling":
+        detail = "cancellation requested"
+    elif processing_status == "ended":
+        if getattr(batch, "archived_at", None) is not None:
+            state, detail = "failed", f"archived at {batch.archived_at}: its results are no longer available"
+        elif canceled:
+            state, detail = "cancelled", f"{canceled} of {total} requests cancelled"
+        elif expired:
+            state, detail = "expired", f"{expired} of {total} requests expired (the 24-hour window ended)"
+        else:
+            state = "ended"
+    elif processing_status != "in_progress":  # a status this code does not know: wait, never pay twice
+        detail = redact(f"unknown processing_status {processing_status!r}")
+    return BatchStatus(state, total, succeeded, errored + expired + canceled, detail)
+
+
+def anthropic_batch_completion(model: ModelConfig, result: Any) -> Completion:
+    """The Completion of one MessageBatchResult: the message's reply as complete() gives it, or a
+    failed Completion (errored, expired, cancelled, or a message without text or malformed)."""
+    kind = getattr(result, "type", None)
+    if kind == "succeeded":
+        try:
+            return completion_from_reply(model, anthropic_message_reply(getattr(result, "message", None)))
+        except Exception as e:  # an empty message, or one the SDK built from malformed JSON
+            return Completion(None, f"batch result: {describe_error(e)}")
+    if kind == "errored":
+        error = getattr(getattr(result, "error", None), "error", None)
+        error_type = getattr(error, "type", None) or "unknown error"
+        message = str(getattr(error, "message", None) or "").splitlines()
+        text = f"{error_type}: {message[0][:300]}" if message else str(error_type)
+        return Completion(None, redact(f"batch request errored: {text}"))
+    if kind == "expired":
+        return Completion(None, BATCH_REQUEST_EXPIRED)
+    if kind == "canceled":
+        return Completion(None, BATCH_REQUEST_CANCELLED)
+    return Completion(None, redact(f"batch result of unknown type {kind!r}"))
+
+
+class AnthropicBatches:
+    """BatchBackend of Anthropic's Message Batches API, through the anthropic SDK client that
+    get_client makes: each request's params are exactly what a direct Messages call sends."""
+
+    @property
+    def max_requests(self) -> int:
+        return ANTHROPIC_BATCH_MAX_REQUESTS
+
+    @property
+    def max_bytes(self) -> int:
+        return ANTHROPIC_BATCH_MAX_BYTES
+
+    def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
+        """{"custom_id", "params"}: the params of anthropic_message_params, as a direct call."""
+        return {"custom_id": check_custom_id(custom_id),
+                "params": anthropic_message_params(model, list(request.messages), request.max_tokens)}
+
+    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
+        return client.messages.batches.create(requests=entries).id
+
+    def status(self, client: Any, batch_id: str) -> BatchStatus:
+        return anthropic_batch_status(client.messages.batches.retrieve(batch_id))
+
+    def results(self, client: Any, batch_id: str, model: ModelConfig) -> Iterator[tuple[str, Completion]]:
+        """Every result line of an ended batch (any order); a line without a custom_id is skipped
+        (logged). SDK errors (the batch unknown, the results file unreadable) are raised."""
+        lines = client.messages.batches.results(batch_id)
+        try:
+            for line in lines:
+                custom_id = getattr(line, "custom_id", None)
+                if not isinstance(custom_id, str):
+                    log.warning("message batch %s: a result line without a custom_id skipped", batch_id)
+                    continue
+                yield custom_id, anthropic_batch_completion(model, getattr(line, "result", None))
+        finally:
+            lines.close()
+
+
 PREFLIGHT_TIMEOUT = 10.0  # seconds for the pre-flight request of each endpoint
 # Path of the pre-flight GET under an endpoint's base: a free listing (or the root) that every
 # server answers without running a model: 200 with a key, 401 or 404 otherwise.

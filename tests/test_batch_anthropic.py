@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import http.client
 import json
+from types import SimpleNamespace
 
 import anthropic
 import pytest
 
-from fake_api import FakeAPI
+import utils
+from fake_api import FakeAPI, Reasoned
 
 KEY = "anthropic-test-secret-4f2a9c"  # not sk- shaped: only its registration can redact it
 
@@ -115,3 +117,185 @@ def test_fake_batch_unknown_or_unfinished(api: FakeAPI) -> None:
         assert response.status == 404 and json.loads(response.read())["error"]["type"] == "not_found_error"
     finally:
         connection.close()
+
+
+# ---- utils.AnthropicBatches ----------------------------------------------------------------
+
+BATCHES = utils.AnthropicBatches()
+REQUESTS = {  # custom_id: what a piece of work asks
+    "q1-game1": utils.Request([{"role": "system", "content": "Judge fairly."},
+                               {"role": "user", "content": "Which is better, A or B?"}], 0.0, 64),
+    "q2-turn2": utils.Request([{"role": "user", "content": "Première question ✓"},
+                               {"role": "assistant", "content": "Réponse"},
+                               {"role": "user", "content": "and the second one"}], 0.7, 128),
+    "q3_choice_0": utils.Request([{"role": "user", "content": "plain"}], None, 32),
+}
+
+
+def claude(api: FakeAPI, budget_tokens: int | None = None) -> utils.ModelConfig:
+    return utils.ModelConfig(name="claude", model_name="claude-test", api_type="anthropic",
+                             endpoints=(utils.Endpoint(api.anthropic_base, KEY),),
+                             retry=utils.RetryPolicy(0, 0.01, 0.01), timeout=5.0, budget_tokens=budget_tokens)
+
+
+def thinking_responder(body: dict, path: str) -> str | Reasoned:
+    """A thinking model's reply (a thinking block, then the text) when the request asks for thinking."""
+    last = body["messages"][-1]["content"]
+    return Reasoned(f"Answer to {last}", f"Thinking about {last}") if "thinking" in body else f"Echo: {last}"
+
+
+def run_batch(api: FakeAPI, model: utils.ModelConfig, requests: dict[str, utils.Request]) -> tuple[
+        list[utils.BatchStatus], dict[str, utils.Completion]]:
+    """Submit the requests as one batch, poll it until it is no longer running, collect its results."""
+    client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
+    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request)
+                                       for custom_id, request in requests.items()])
+    statuses = [BATCHES.status(client, batch_id)]
+    while statuses[-1].state == "running" and len(statuses) < 10:
+        statuses.append(BATCHES.status(client, batch_id))
+    return statuses, dict(BATCHES.results(client, batch_id, model))
+
+
+def canonical(body: dict) -> bytes:
+    return json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("budget_tokens", [None, 2048], ids=["plain", "thinking"])
+def test_batch_results_are_the_completions_of_direct_calls(api: FakeAPI, fresh_clients: dict,
+                                                           budget_tokens: int | None) -> None:
+    api.responder = thinking_responder
+    api.message_batches.polls_in_progress = 2
+    model = claude(api, budget_tokens)
+    direct = {custom_id: utils.complete(model, request.messages, request.temperature, request.max_tokens)
+              for custom_id, request in REQUESTS.items()}
+    statuses, results = run_batch(api, model, REQUESTS)
+    assert statuses == [utils.BatchStatus("running", 3, 0, 0, None)] * 2 + [utils.BatchStatus("ended", 3, 3, 0, None)]
+    assert results == direct
+    assert all(completion.ok and completion.prompt_tokens and completion.completion_tokens
+               for completion in results.values())
+    thoughts = {completion.thought for completion in results.values()}
+    assert thoughts == ({None} if budget_tokens is None else {f"Thinking about {request.messages[-1]['content']}"
+                                                               for request in REQUESTS.values()})
+
+
+@pytest.mark.parametrize("budget_tokens", [None, 2048], ids=["plain", "thinking"])
+def test_batch_params_are_the_direct_request_bodies(api: FakeAPI, fresh_clients: dict,
+                                                    budget_tokens: int | None) -> None:
+    model = claude(api, budget_tokens)
+    for request in REQUESTS.values():
+        utils.complete(model, request.messages, request.temperature, request.max_tokens)
+    run_batch(api, model, REQUESTS)
+    direct_bodies = [canonical(record["body"]) for record in api.requests if record["path"] == "/v1/messages"]
+    batch_params = [canonical(entry["params"]) for entry in api.message_batches.submitted]
+    assert [entry["custom_id"] for entry in api.message_batches.submitted] == list(REQUESTS)
+    assert len(direct_bodies) == 3 and batch_params == direct_bodies
+    assert all(("thinking" in json.loads(body)) == (budget_tokens is not None) for body in batch_params)
+
+
+def test_errored_expired_cancelled_and_broken_requests_become_failed_completions(api: FakeAPI,
+                                                                                 fresh_clients: dict) -> None:
+    outcomes = {"expired": "expired", "cancelled": "canceled", "errored": "400", "overloaded": "529",
+                "empty": "empty_choices", "malformed": "malformed"}
+    api.message_batches.outcome = lambda custom_id, params: outcomes.get(custom_id)
+    request = REQUESTS["q3_choice_0"]
+    statuses, results = run_batch(api, claude(api), {custom_id: request for custom_id in [*outcomes, "fine"]})
+    assert statuses[-1] == utils.BatchStatus("cancelled", 7, 3, 4, "1 of 7 requests cancelled")
+    assert results["fine"].ok and results["fine"].text == "Echo: plain"
+    assert results["expired"] == utils.Completion(None, utils.BATCH_REQUEST_EXPIRED)
+    assert results["cancelled"] == utils.Completion(None, utils.BATCH_REQUEST_CANCELLED)
+    assert results["errored"].error == "batch request errored: invalid_request_error: injected fault 400"
+    assert results["overloaded"].error == "batch request errored: overloaded_error: injected fault 529"
+    assert results["empty"].error == "batch result: EmptyResponse: response has no text content"
+    assert not results["malformed"].ok and results["malformed"].text is None
+    assert all(completion.text is None for name, completion in results.items() if name != "fine")
+
+
+def test_expired_batch(api: FakeAPI, fresh_clients: dict) -> None:
+    api.message_batches.outcome = lambda custom_id, params: "expired" if custom_id != "q1-game1" else None
+    statuses, results = run_batch(api, claude(api), REQUESTS)
+    assert statuses[-1] == utils.BatchStatus("expired", 3, 1, 2, "2 of 3 requests expired (the 24-hour window ended)")
+    assert results["q1-game1"].ok
+    assert results["q2-turn2"].error == results["q3_choice_0"].error == utils.BATCH_REQUEST_EXPIRED
+
+
+def test_cancelled_batch(api: FakeAPI, fresh_clients: dict) -> None:
+    api.message_batches.polls_in_progress = 1
+    model = claude(api)
+    client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
+    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request)
+                                       for custom_id, request in REQUESTS.items()])
+    client.messages.batches.cancel(batch_id)
+    statuses = [BATCHES.status(client, batch_id) for _ in range(2)]
+    assert statuses == [utils.BatchStatus("running", 3, 0, 0, "cancellation requested"),
+                        utils.BatchStatus("cancelled", 3, 0, 3, "3 of 3 requests cancelled")]
+    assert dict(BATCHES.results(client, batch_id, model)) == {
+        custom_id: utils.Completion(None, utils.BATCH_REQUEST_CANCELLED) for custom_id in REQUESTS}
+
+
+@pytest.mark.parametrize("custom_id", ["", "x" * 65, "q1 game1", "q1/game1", "q1.game1", "qé", "q1\n", 17, None])
+def test_invalid_custom_id_refused(api: FakeAPI, custom_id: object) -> None:
+    with pytest.raises(ValueError, match="custom_id"):
+        BATCHES.entry(custom_id, claude(api), REQUESTS["q3_choice_0"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("custom_id", ["x" * 64, "a", "q1-game_2", "Q-9"])
+def test_valid_custom_id_kept(api: FakeAPI, custom_id: str) -> None:
+    request = REQUESTS["q1-game1"]
+    assert BATCHES.entry(custom_id, claude(api), request) == {
+        "custom_id": custom_id, "params": utils.anthropic_message_params(claude(api), request.messages, 64)}
+
+
+def test_key_echoed_in_an_errored_request_is_redacted(api: FakeAPI, fresh_clients: dict) -> None:
+    api.message_batches.outcome = lambda custom_id, params: "echo_auth"
+    _, results = run_batch(api, claude(api), {"q1": REQUESTS["q1-game1"]})
+    assert results["q1"].error == "batch request errored: authentication_error: invalid credentials: " \
+                                  "authorization=Bearer ***"
+
+
+def test_limits_are_the_providers_and_can_be_lowered(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (BATCHES.max_requests, BATCHES.max_bytes) == (100_000, 256_000_000)
+    monkeypatch.setattr(utils, "ANTHROPIC_BATCH_MAX_REQUESTS", 3)
+    monkeypatch.setattr(utils, "ANTHROPIC_BATCH_MAX_BYTES", 1000)
+    assert (BATCHES.max_requests, BATCHES.max_bytes) == (3, 1000)
+
+
+def batch(status: str, archived_at: str | None = None, **counts: int) -> SimpleNamespace:
+    """A MessageBatch's fields that the status reads."""
+    names = ("processing", "succeeded", "errored", "canceled", "expired")
+    return SimpleNamespace(processing_status=status, archived_at=archived_at,
+                           request_counts=SimpleNamespace(**{name: counts.get(name, 0) for name in names}))
+
+
+@pytest.mark.parametrize("message_batch, expected", [
+    (batch("in_progress", processing=5), utils.BatchStatus("running", 5, 0, 0, None)),
+    (batch("canceling", processing=5), utils.BatchStatus("running", 5, 0, 0, "cancellation requested")),
+    (batch("ended", succeeded=4, errored=1), utils.BatchStatus("ended", 5, 4, 1, None)),
+    (batch("ended", succeeded=3, expired=2), utils.BatchStatus("expired", 5, 3, 2,
+                                                               "2 of 5 requests expired (the 24-hour window ended)")),
+    (batch("ended", succeeded=1, canceled=2, expired=1, errored=1),
+     utils.BatchStatus("cancelled", 5, 1, 4, "2 of 5 requests cancelled")),
+    (batch("ended", succeeded=5, canceled=0), utils.BatchStatus("ended", 5, 5, 0, None)),
+    (batch("ended", "2024-09-24T18:37:24Z", succeeded=5),
+     utils.BatchStatus("failed", 5, 5, 0, "archived at 2024-09-24T18:37:24Z: its results are no longer available")),
+    (batch("paused", processing=2), utils.BatchStatus("running", 2, 0, 0, "unknown processing_status 'paused'")),
+    (SimpleNamespace(processing_status="ended", request_counts=None), utils.BatchStatus("ended", 0, 0, 0, None)),
+])
+def test_anthropic_batch_status(message_batch: SimpleNamespace, expected: utils.BatchStatus) -> None:
+    assert utils.anthropic_batch_status(message_batch) == expected
+
+
+@pytest.mark.parametrize("result, error", [
+    (None, "batch result of unknown type None"),
+    (SimpleNamespace(type="paused"), "batch result of unknown type 'paused'"),
+    (SimpleNamespace(type="succeeded", message=None), "batch result: EmptyResponse: response has no text content"),
+    (SimpleNamespace(type="succeeded", message=SimpleNamespace(content=5)), "batch result: TypeError: "
+                                                                            "'int' object is not iterable"),
+    (SimpleNamespace(type="errored", error="garbled"), "batch request errored: unknown error"),
+    (SimpleNamespace(type="errored", error=SimpleNamespace(error=SimpleNamespace(type="api_error", message=None))),
+     "batch request errored: api_error"),
+    (SimpleNamespace(type="errored", error=SimpleNamespace(error=SimpleNamespace(
+        type="api_error", message="first line\nsecond line " + KEY))), "batch request errored: api_error: first line"),
+])
+def test_anthropic_batch_completion_of_broken_results(result: object, error: str) -> None:
+    model = utils.ModelConfig(name="claude", model_name="claude-test", api_type="anthropic")
+    assert utils.anthropic_batch_completion(model, result) == utils.Completion(None, error)
