@@ -220,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
             return
         if path.startswith(MESSAGE_BATCHES_PATH + "/"):
-            self.server.fake.message_batches.serve_get(self, path)
+            self.server.fake.message_batches.serve(self, "GET", path)
             return
         self._send_json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
 
@@ -397,7 +397,7 @@ class FakeAPI:
             self.requests.append(record)
             number = len(self.requests)
         if path == MESSAGE_BATCHES_PATH or path.startswith(MESSAGE_BATCHES_PATH + "/"):
-            self.message_batches.serve_post(handler, path, raw, body, headers)
+            self.message_batches.serve(handler, "POST", path, raw, body, headers)
             return
 
         if path == "/v1/messages":
@@ -631,42 +631,42 @@ class FakeMessageBatches:
         self._lock = threading.RLock()  # a batch's results are made once, by the GET that ends it
         self._messages = 0  # numbers the messages of batch results
 
-    def serve_post(self, handler: _Handler, path: str, raw: bytes, body: Any, headers: dict[str, str]) -> None:
-        if path == MESSAGE_BATCHES_PATH:
-            self._create(handler, raw, body, headers)
+    def serve(self, handler: _Handler, method: str, path: str, raw: bytes = b"", body: Any = None,
+              headers: dict[str, str] | None = None) -> None:
+        """Answer a request under /v1/messages/batches."""
+        if method == "POST" and path == MESSAGE_BATCHES_PATH:
+            self._create(handler, raw, body, headers or {})
             return
         match = _MESSAGE_BATCH_PATH.match(path)
-        if match is None or match.group(2) != "/cancel":
-            self._error(handler, 404, f"no route POST {path}")
+        routes = {("GET", None): self._retrieve, ("GET", "/results"): self._results, ("POST", "/cancel"): self._cancel}
+        action = routes.get((method, match.group(2))) if match else None
+        if action is None:
+            self._error(handler, 404, f"no route {method} {path}")
             return
         with self._lock:
-            batch = self._batch(handler, match.group(1))
+            batch = self.batches.get(match.group(1))
             if batch is None:
+                self._error(handler, 404, f"no message batch {match.group(1)}")
                 return
-            if batch["results"] is None and batch["cancel_initiated_at"] is None:
-                batch["cancel_initiated_at"] = time.time()
-            handler._send_json(200, self._batch_body(batch))
+            action(handler, batch)
 
-    def serve_get(self, handler: _Handler, path: str) -> None:
-        match = _MESSAGE_BATCH_PATH.match(path)
-        if match is None or match.group(2) == "/cancel":
-            self._error(handler, 404, f"no route GET {path}")
+    def _retrieve(self, handler: _Handler, batch: dict) -> None:
+        batch["polls"] += 1
+        if batch["results"] is None and batch["polls"] > self.polls_in_progress:
+            self._end(batch)
+        handler._send_json(200, self._batch_body(batch))
+
+    def _results(self, handler: _Handler, batch: dict) -> None:
+        if batch["results"] is None:
+            self._error(handler, 404, f"message batch {batch['id']} has not ended: no results yet")
             return
-        with self._lock:
-            batch = self._batch(handler, match.group(1))
-            if batch is None:
-                return
-            if match.group(2) is None:
-                batch["polls"] += 1
-                if batch["results"] is None and batch["polls"] > self.polls_in_progress:
-                    self._end(batch)
-                handler._send_json(200, self._batch_body(batch))
-                return
-            if batch["results"] is None:
-                self._error(handler, 404, f"message batch {batch['id']} has not ended: no results yet")
-                return
-            lines = [json.dumps(line) + "\n" for line in reversed(batch["results"])]
+        lines = [json.dumps(line) + "\n" for line in reversed(batch["results"])]
         handler._send_bytes(200, "".join(lines).encode(), content_type="application/binary")
+
+    def _cancel(self, handler: _Handler, batch: dict) -> None:
+        if batch["results"] is None and batch["cancel_initiated_at"] is None:
+            batch["cancel_initiated_at"] = time.time()
+        handler._send_json(200, self._batch_body(batch))
 
     # ---- the batch's life ------------------------------------------------------------------
 
@@ -743,12 +743,6 @@ class FakeMessageBatches:
         return {"type": "succeeded", "message": message}
 
     # ---- answers ---------------------------------------------------------------------------
-
-    def _batch(self, handler: _Handler, batch_id: str) -> dict | None:
-        batch = self.batches.get(batch_id)
-        if batch is None:
-            self._error(handler, 404, f"no message batch {batch_id}")
-        return batch
 
     def _batch_body(self, batch: dict) -> dict:
         """The MessageBatch object of a batch as it stands."""
