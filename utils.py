@@ -1688,7 +1688,7 @@ def anthropic_message_params(model: ModelConfig, messages: list[Message], max_to
         params["system"] = system
     if model.budget_tokens is not None:
         params["thinking"] = {"type": "enabled", "budget_tokens": model.budget_tokens}
-    return params
+    return dict(sorted(params.items()))  # the SDK's own order: a batch entry's JSON is the direct body's bytes
 
 
 def anthropic_message_reply(message: Any) -> ProviderReply:
