@@ -22,6 +22,7 @@ import pytest
 
 import gen_answer
 import utils
+from conftest import disk_full_after
 from fake_api import FakeAPI, Reasoned, message_text
 from gen_judgment import CONTINUE_PROMPT
 from test_gen_answer import Project, openai_entry, question
@@ -597,3 +598,18 @@ def test_answer_ctrl_c_while_waiting_then_an_expired_batch_is_collected_and_the_
     assert report.endswith("; they are submitted again")
     assert "m: answered 4, cached 0, failed 0" in capsys.readouterr().out
     assert not state.exists()
+
+
+def test_answer_write_error_keeps_the_batches_listed_for_the_rerun(tmp_path, api, monkeypatch, caplog):
+    project = Project(tmp_path)
+    project.write({"m": openai_entry(api)}, [question(f"q{i}", f"prompt {i}") for i in range(3)])
+    disk_full_after(monkeypatch, "m.jsonl", 1)
+    assert project.run(*FAST) == 1
+    assert len(project.answers("m")) == 1 and "No space left on device" in caplog.text
+    (state,) = state_files(tmp_path)
+    assert [b["id"] for b in json.loads(state.read_text())["batches"]] == created(api)
+
+    monkeypatch.undo()  # space again
+    assert project.run(*FAST) == 0
+    assert [r["question_id"] for r in project.answers("m")] == ["q0", "q1", "q2"]
+    assert len(api.openai_batches.uploads) == 1 and not state.exists()  # the results were collected, not bought again
