@@ -2508,15 +2508,20 @@ class _BatchRun:
             what = "failed" if status.state == "ended" else "unanswered"
             log.warning("%s: batch %s %s: %d of %s %s (first: %s); %s", group.model.name, batch.id, status.state,
                         len(errors), plural(len(batch.custom_ids), "request"), what, errors[0], later)
-        self.waiting.extend(sorted(batch.waiting, key=batch.custom_ids.index))
-        batch.waiting.clear()
+        self.waiting.extend(self.take_waiting(batch))
         return True
+
+    @staticmethod
+    def take_waiting(batch: _Batch) -> list[str]:
+        """The requests this run waits on in the batch, in the batch's order; it waits on none after."""
+        waiting = [cid for cid in batch.custom_ids if cid in batch.waiting]
+        batch.waiting.clear()
+        return waiting
 
     def lose(self, group: _Group, batch: _Batch, error: Exception) -> None:
         """A batch that cannot be polled or read: an earlier run's unknown to the provider is made
         again; else its requests fail for this run and it stays listed for the next."""
-        waiting = sorted(batch.waiting, key=batch.custom_ids.index)
-        batch.waiting.clear()
+        waiting = self.take_waiting(batch)
         if batch.earlier and _status_code(error) == 404:
             log.warning("%s: batch %s (listed in %s) is unknown at %s: its requests are submitted again",
                         group.model.name, batch.id, group.state_file, group.url)

@@ -278,6 +278,34 @@ def test_judge_follow_up_is_the_next_round(tmp_path):
     assert bodies([line["body"] for line in batch_lines(batch_api)]) == bodies([r["body"] for r in direct_api.requests])
 
 
+def test_ctrl_c_while_waiting_on_a_follow_up_round_then_rerun_submits_nothing_new(tmp_path, api):
+    """Both rounds' batches stay listed; the rerun gives the follow-ups the same custom ids from the
+    replies it collects, and so waits on the listed follow-up batch."""
+    api.responder = lambda body, path: ("Then: [[A>B]]" if message_text(body["messages"][-1]["content"])
+                                        == CONTINUE_PROMPT else "No verdict yet.")
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api, pairwise=False)
+
+    def on_event(event: tuple) -> None:
+        if event[0] == "create" and len(created(api)) == 2:
+            api.openai_batches.polls_in_progress = 10**9  # the follow-up batch runs on...
+        elif event[0] == "retrieve" and len(created(api)) == 2 and event[1] == created(api)[1]:
+            os.kill(os.getpid(), signal.SIGINT)  # ...and Ctrl-C comes while it is waited on
+
+    api.openai_batches.on_event = on_event
+    assert setup.run(*FAST) == 130
+    assert setup.records() == [] and [len(u.splitlines()) for u in api.openai_batches.uploads] == [2, 2]
+    (state,) = state_files(tmp_path)
+    assert [b["id"] for b in json.loads(state.read_text())["batches"]] == created(api)
+
+    api.openai_batches.on_event = None
+    api.openai_batches.polls_in_progress = 0
+    assert setup.run(*FAST) == 0
+    assert len(api.openai_batches.uploads) == 2 and len(created(api)) == 2  # nothing new
+    assert [r["games"][0]["judgment"] for r in by_question(setup.records())] == ["\nNo verdict yet.\nThen: [[A>B]]"] * 2
+    assert not state.exists()
+
+
 def test_per_request_errors_are_not_stored_and_exit_1(tmp_path, api, caplog):
     """A game whose request failed in the batch: the pair is not stored (exit 1); the other game's
     paid reply stays listed for the next run, which submits only the failed request."""
