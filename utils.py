@@ -2014,8 +2014,13 @@ class BatchBackend(Protocol):
 
 
 def batch_line(entry: dict[str, Any]) -> bytes:
-    """A batch request entry as one JSON line (ASCII-escaped: any text, even a lone surrogate, fits)."""
-    return json.dumps(entry).encode("ascii") + b"\n"
+    """A batch request entry as one JSON line, written as the openai SDK writes a request body
+    (compact, UTF-8), so a line's body is byte for byte a direct call's; text UTF-8 cannot hold
+    (a lone surrogate, which a direct call fails on) is escaped instead."""
+    try:
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(entry, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
 
 
 # OpenAI's limits on one batch (read when used, so a test can lower them)

@@ -243,7 +243,7 @@ class FakeAPI:
     """In-process fake model server; see the module docstring.
 
     Read: url, openai_base, anthropic_base, port, requests (list of {"path", "query", "headers",
-    "body", "fault"}; headers lower-case, body parsed JSON), get_requests (GET paths), connections (TCP connections
+    "body", "raw", "fault"}; headers lower-case, body parsed JSON, raw its bytes), get_requests (GET paths), connections (TCP connections
     accepted), faults_served (Counter by kind), errors (handler tracebacks).
     Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after, and
     fault_script(body, path) -> fault kind or None, asked first for every request (scripted,
@@ -387,7 +387,7 @@ class FakeAPI:
         except ValueError:
             body = None
         record: dict[str, Any] = {"path": path, "query": query, "headers": headers, "body": body,
-                                  "fault": None}
+                                  "raw": raw, "fault": None}
         with self._lock:
             self.requests.append(record)
             number = len(self.requests)

@@ -41,9 +41,19 @@ def batch_lines(api: FakeAPI) -> list[dict]:
     return [json.loads(line) for upload in api.openai_batches.uploads for line in upload.splitlines()]
 
 
-def bodies(bodies: list[dict]) -> list[str]:
-    """Request bodies as JSON text (key order and number types kept), sorted: requests arrive in any order."""
-    return sorted(json.dumps(body) for body in bodies)
+def line_bodies(api: FakeAPI) -> list[bytes]:
+    """The bytes of the body of every request line uploaded, sorted (requests arrive in any order)."""
+    found = []
+    for line in b"".join(api.openai_batches.uploads).splitlines():
+        start = line.index(b',"body":') + len(b',"body":')  # the line's last key
+        assert line.endswith(b"}")
+        found.append(line[start:-1])
+    return sorted(found)
+
+
+def direct_bodies(api: FakeAPI) -> list[bytes]:
+    """The bytes of the body of every direct request, sorted."""
+    return sorted(request["raw"] for request in api.requests)
 
 
 def created(api: FakeAPI) -> list[str]:
@@ -81,6 +91,15 @@ def test_custom_id_fits_both_providers_and_names_the_request(label):
     assert cid not in others and len(others) == 4  # another round, place, request or label: another id
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", label)
     assert cid.startswith(safe[:20])
+
+
+@pytest.mark.parametrize("entry, line", [
+    ({"custom_id": "a", "body": {"t": 0.0, "m": "é 问题 \"q\"\n"}}, '{"custom_id":"a","body":{"t":0.0,"m":"é 问题 \\"q\\"\\n"}}\n'),
+    ({"custom_id": "a", "body": {"m": "x\ud800y"}}, '{"custom_id":"a","body":{"m":"x\\ud800y"}}\n'),  # UTF-8 cannot hold it
+])
+def test_batch_line_is_compact_utf8_as_the_sdk_writes_a_body(entry, line):
+    assert utils.batch_line(entry) == line.encode()
+    assert json.loads(utils.batch_line(entry)) == entry
 
 
 @pytest.mark.parametrize("sizes, max_requests, max_bytes, batches, too_big", [
@@ -240,7 +259,7 @@ def test_judgment_batch_records_and_bodies_equal_direct_ones(tmp_path):
         assert len(records) == 4
         assert by_question(records) == by_question(direct.records(model))
     lines = batch_lines(batch_api)
-    assert bodies([line["body"] for line in lines]) == bodies([r["body"] for r in direct_api.requests])
+    assert line_bodies(batch_api) == direct_bodies(direct_api) and len(lines) == len(direct_api.requests)
     assert all(line["method"] == "POST" and line["url"] == "/v1/chat/completions" for line in lines)
     assert all(CUSTOM_ID.fullmatch(line["custom_id"]) for line in lines)
     # one batch per judgment file: each holds one model's games only
@@ -275,7 +294,7 @@ def test_judge_follow_up_is_the_next_round(tmp_path):
     second = [json.loads(line) for line in batch_api.openai_batches.uploads[1].splitlines()]
     assert all(line["body"]["messages"][-1] == {"role": "user", "content": CONTINUE_PROMPT} for line in second)
     assert all(line["custom_id"].startswith("q001_m1-2-") for line in second)  # round 2
-    assert bodies([line["body"] for line in batch_lines(batch_api)]) == bodies([r["body"] for r in direct_api.requests])
+    assert line_bodies(batch_api) == direct_bodies(direct_api)
 
 
 def test_ctrl_c_while_waiting_on_a_follow_up_round_then_rerun_submits_nothing_new(tmp_path, api):
@@ -533,7 +552,7 @@ def test_azure_batches_name_chat_completions(tmp_path):
     assert by_question(batch.records()) == by_question(direct.records()) and len(batch.records()) == 2
     assert all(line["url"] == "/chat/completions" for line in batch_lines(batch_api))
     assert batch_api.openai_batches.batches[created(batch_api)[0]]["endpoint"] == "/chat/completions"
-    assert bodies([line["body"] for line in batch_lines(batch_api)]) == bodies([r["body"] for r in direct_api.requests])
+    assert line_bodies(batch_api) == direct_bodies(direct_api)
 
 
 # --------------------------------------------------------------------------------------------
@@ -546,7 +565,7 @@ def echo_turn(body: dict, path: str) -> str:
     return f"turn {len(users)} of {body['model']}: " + message_text(users[-1]["content"])
 
 
-QUESTIONS = [question("q1", "first?", "and then?"), question("q2", "one turn", category="writing"),
+QUESTIONS = [question("q1", "first?", "and then?"), question("q2", "one turn — é 问题 \"quoted\"", category="writing"),
              question("q3", "a", "b", "c")]
 
 
@@ -573,7 +592,7 @@ def test_answer_batch_records_and_bodies_equal_direct_ones_turn_by_turn(tmp_path
         assert records[2]["choices"][1]["turns"][2]["content"] == f"turn 3 of {models[model]['model_name']}: c"
     lines = batch_lines(batch_api)
     assert len(lines) == 2 * 2 * (2 + 1 + 3)  # models x choices x turns
-    assert bodies([line["body"] for line in lines]) == bodies([r["body"] for r in direct_api.requests])
+    assert line_bodies(batch_api) == direct_bodies(direct_api) and len(lines) == len(direct_api.requests)
     # every model's first batch is submitted before any batch is waited on
     events = batch_api.openai_batches.events
     first_retrieve = next(i for i, e in enumerate(events) if e[0] == "retrieve")
