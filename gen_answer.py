@@ -2,7 +2,7 @@
 
 Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
                             [--endpoint-file config/api_config.yaml] [--model NAME] [--data-dir data]
-                            [--no-progress] [--verbose]
+                            [--batch [--poll-interval SECONDS]] [--no-progress] [--verbose]
        python gen_answer.py --fetch-official-data [--bench arena-hard-v2.0] [--data-dir data]
 
 Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
@@ -24,6 +24,12 @@ answers and upstream's judge config (checked against their sha256) into <data-di
 --bench arena-hard-v2.0, the v2.0 questions, both baselines' answers and a judge config made of
 upstream's prompts (config/arena-hard-v2.0.upstream.yaml). The environment variable ARENA_HARD_UPSTREAM_BASE replaces the download base URL (a mirror, or a
 local server in the tests).
+
+With --batch every model's requests go through its batch API (api_type openai or azure; half
+price, answered within 24 h) at once: utils.run_batches, each model's batches listed in
+<answer file>.batches.json until the run ends, so a rerun after a kill collects them instead of
+paying again. The next turn of a multi-turn question is the next round's batch. The records are
+those of a direct run.
 
 Each answer file is held for the whole run (an advisory lock on <file>.lock): a second run on
 the same model stops at once, naming the file and the other run's pid; other models run in
@@ -55,8 +61,10 @@ import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from utils import (
+    DEFAULT_POLL_INTERVAL,
     Answer,
     AnswerV2,
+    BatchGroup,
     Choice,
     Completion,
     EXIT_CONFIG,
@@ -73,9 +81,13 @@ from utils import (
     QuestionV2,
     Turn,
     answer_dir,
+    add_batch_flags,
     add_common_flags,
     api_output,
+    batch_state_file,
     bench_dir,
+    check_batch_flags,
+    check_batch_models,
     check_bench_name,
     check_sampling,
     check_endpoints,
@@ -98,11 +110,13 @@ from utils import (
     require_models,
     Request,
     Steps,
+    run_batches,
     run_pool,
     run_steps,
     run_script,
     setup_logging,
     v2_metadata,
+    warn_saved_batches,
     write_atomic,
     write_jsonl_atomic,
 )
@@ -383,6 +397,37 @@ def plan_model(model: ModelConfig, questions: list[Question | QuestionV2], out_d
     return ModelRun(model, path, todo, len(questions) - len(todo), budget, max_tokens)
 
 
+def store_result(run: ModelRun, question: Question | QuestionV2, result: Answer | AnswerV2 | Completion | TooLong,
+                 tally: Tally, appender: JsonlAppender, interrupts: InterruptGuard) -> None:
+    """Append an answer (one whole line, by the writer thread only) and count it; count and log a
+    question skipped as too long or not answered."""
+    if isinstance(result, TooLong):
+        tally.too_long += 1
+        log.warning("%s: question %s skipped: %s", run.model.name, record_id(question), result.reason)
+        return
+    if isinstance(result, Completion):
+        tally.failed += 1
+        log.warning("%s: question %s not answered: %s", run.model.name, record_id(question), result.error)
+        return
+    with interrupts.hold():
+        appender.append(result)
+        tally.answered += 1
+
+
+def sort_answer_file(run: ModelRun) -> bool:
+    """Rewrite the answer file sorted by question, one line per question; False when Ctrl-C came
+    first (atomic: either the sorted file or the appended one stands). Read back rather than kept in
+    memory: every appended line stays."""
+    if not run.path.exists():
+        return True
+    records = read_jsonl_by_id(run.path, ("question_id", "choices"))
+    try:
+        write_jsonl_atomic(run.path, [records[qid] for qid in sorted(records)])
+    except KeyboardInterrupt:
+        return False
+    return True
+
+
 def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple[Tally, bool]:
     """Answer run.todo, appending each answer as it comes; then rewrite the file sorted.
 
@@ -402,33 +447,50 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                                    progress=progress)
                 try:
                     for question, result in results:
-                        if isinstance(result, TooLong):
-                            tally.too_long += 1
-                            log.warning("%s: question %s skipped: %s", run.model.name,
-                                        record_id(question), result.reason)
-                            continue
-                        if isinstance(result, Completion):
-                            tally.failed += 1
-                            log.warning("%s: question %s not answered: %s", run.model.name,
-                                        record_id(question), result.error)
-                            continue
-                        with interrupts.hold():
-                            appender.append(result)  # one whole line, written by this thread only
-                            tally.answered += 1
+                        store_result(run, question, result, tally, appender, interrupts)
                 except KeyboardInterrupt:
                     interrupted = True
                 finally:
                     results.close()
-        if run.path.exists() and not interrupted:
-            # Read back rather than kept in memory: every appended line stays.
-            records = read_jsonl_by_id(run.path, ("question_id", "choices"))
-            try:
-                write_jsonl_atomic(run.path, [records[qid] for qid in sorted(records)])
-            except KeyboardInterrupt:  # atomic: either the sorted file or the appended one stands
-                interrupted = True
+        interrupted = interrupted or not sort_answer_file(run)
     except OSError as e:
         tally.write_error = f"{e.filename or run.path}: {e.strerror or e}"
     return tally, interrupted
+
+
+def run_models_batched(runs: list[ModelRun], settings: Settings, poll_interval: float = DEFAULT_POLL_INTERVAL,
+                       progress: bool = True) -> tuple[dict[str, Tally], bool, str | None]:
+    """--batch: every model's questions through its batch API at once (utils.run_batches: all models'
+    batches are submitted before any is waited on, each model's listed in <answer file>.batches.json),
+    each answer appended as it comes; then every file rewritten sorted. Returns the tallies by model,
+    whether Ctrl-C stopped it and the write that failed, if one did (it stops everything)."""
+    tallies = {run.model.name: Tally(cached=run.cached) for run in runs}
+    items = [(run, question) for run in runs for question in run.todo]
+    guard = InterruptGuard()
+    results = run_batches(
+        items, lambda item: answer_steps(item[1], item[0].model, settings, item[0].budget),
+        lambda item: f"{record_id(item[1])}_{item[0].model.name}",
+        lambda item: BatchGroup(item[0].model, batch_state_file(item[0].path)),
+        failed=lambda result: isinstance(result, Completion), poll_interval=poll_interval, progress=progress,
+        hold=guard.hold)
+    interrupted = False
+    try:
+        with ExitStack() as files:
+            appenders = {run.model.name: files.enter_context(JsonlAppender(run.path)) for run in runs if run.todo}
+            with guard as interrupts, logging_redirect_tqdm():
+                try:
+                    for (run, question), result in results:
+                        store_result(run, question, result, tallies[run.model.name], appenders[run.model.name],
+                                     interrupts)
+                except KeyboardInterrupt:
+                    interrupted = True
+                finally:
+                    results.close()
+        for run in runs:
+            interrupted = interrupted or not sort_answer_file(run)
+    except OSError as e:
+        return tallies, interrupted, f"{e.filename}: {e.strerror or e}"
+    return tallies, interrupted, None
 
 
 def summary_line(model_name: str, tally: Tally, max_tokens: int | None) -> str:
@@ -687,8 +749,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "config into <data-dir> and <data-dir>/../config, then exit")
     parser.add_argument("--bench", choices=FETCH_BENCHES, default=None,
                         help="with --fetch-official-data: the bench to download (default arena-hard-v0.1)")
+    add_batch_flags(parser)
     add_common_flags(parser, progress_bar=True)
     args = parser.parse_args(argv)
+    check_batch_flags(parser, args)
     if args.bench is not None and not args.fetch_official_data:
         parser.error("--bench goes with --fetch-official-data (answering reads bench_name from --setting-file)")
     return args
@@ -726,6 +790,8 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
         check_model_name(name, f"{args.setting_file}: model_list", out_dir)
     api_config = load_api_config(args.endpoint_file)
     models = require_models(api_config, names, args.endpoint_file, f"{args.setting_file}: model_list")
+    if args.batch:
+        check_batch_models(models, args.endpoint_file)
     question_path = bench_dir(settings.bench_name, args.data_dir) / "question.jsonl"
     if not question_path.exists():
         raise ConfigError(f"{question_path}: file not found; run python gen_answer.py "
@@ -764,11 +830,33 @@ def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> 
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def run_all_batched(runs: list[ModelRun], settings: Settings, poll_interval: float = DEFAULT_POLL_INTERVAL,
+                    progress: bool = True) -> int:
+    """--batch: every model at once (run_models_batched), then each model's summary; the exit status."""
+    for run in runs:
+        log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
+                 run.cached, run.path)
+    tallies, interrupted, write_error = run_models_batched(runs, settings, poll_interval, progress)
+    for run in runs:
+        print(summary_line(run.model.name, tallies[run.model.name], run.max_tokens), flush=True)
+    if write_error:
+        log.error("cannot write %s: stopped; every answer written before is kept", write_error)
+        return EXIT_FAILED
+    if interrupted:
+        log.warning("%s", INTERRUPTED)
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if any(tally.failed for tally in tallies.values()) else EXIT_OK
+
+
 def answer_all(args: argparse.Namespace) -> int:
     """Plan every model's run, check its endpoints, then answer; raises ConfigError / DataError."""
     with ExitStack() as claims:  # every answer file of the run is held until it ends
         settings, runs = plan_runs(args, claims)
         check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
+        if args.batch:
+            return run_all_batched(runs, settings, args.poll_interval or DEFAULT_POLL_INTERVAL,
+                                   progress=not args.no_progress)
+        warn_saved_batches(run.path for run in runs if run.todo)
         return run_all(runs, settings, progress=not args.no_progress)
 
 

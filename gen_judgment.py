@@ -2,7 +2,7 @@
 
 Usage: python gen_judgment.py [--setting-file config/judge_config.yaml]
                               [--endpoint-file config/api_config.yaml] [--data-dir data] [--dry-run]
-                              [--no-progress] [--verbose]
+                              [--batch [--poll-interval SECONDS]] [--no-progress] [--verbose]
        python gen_judgment.py --setting-file config/arena-hard-v2.0.yaml    (Arena-Hard v2.0)
 
 For every model of the setting file's model_list and every question it answered that has no
@@ -16,6 +16,11 @@ A v2.0 setting file (with `categories`) picks the baseline and system prompt by 
 category, sends one request per game (no follow-up), reads the verdict with its list of
 regex_patterns and writes upstream v2.0's records (uid, category, judge, model, baseline, games).
 Differences from upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
+
+With --batch the same requests go through the judge's batch API (api_type openai or azure; half
+price, answered within 24 h): utils.run_batches, the batches of each judgment file listed in
+<file>.batches.json until the run ends, so a rerun after a kill collects them instead of paying
+again. The records are those of a direct run.
 
 Each judgment file is held for the whole run (an advisory lock on <file>.lock): a second run of
 the same judge and model stops at once, naming the file and the other run's pid. A write that
@@ -40,10 +45,12 @@ from pathlib import Path
 from typing import Any
 
 from utils import (
+    DEFAULT_POLL_INTERVAL,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     Answer,
+    BatchGroup,
     ConfigError,
     DataError,
     Game,
@@ -56,11 +63,15 @@ from utils import (
     Message,
     ModelConfig,
     Question,
+    add_batch_flags,
     add_common_flags,
     api_output,
     answer_model,
     answer_turns,
+    batch_state_file,
     bench_dir,
+    check_batch_flags,
+    check_batch_models,
     check_endpoints,
     check_sampling,
     check_model_name,
@@ -81,11 +92,13 @@ from utils import (
     Request,
     Steps,
     require_models,
+    run_batches,
     run_pool,
     run_script,
     run_steps,
     setup_logging,
     together,
+    warn_saved_batches,
 )
 
 log = logging.getLogger("arena_hard.gen_judgment")
@@ -512,9 +525,16 @@ def report_no_verdicts(tallies: dict[str, VerdictTally], judge_model: str) -> No
         warn(total, " of this run")
 
 
+def task_label(task: PairTask | PairTaskV2) -> str:
+    """What a task's batch requests are named after (utils.custom_id): its question and model."""
+    return f"{task.question_id}_{task.model}"
+
+
 def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, settings: JudgeSettings,
-                  out_dir: Path, progress: bool = True) -> int:
-    """Judge every task in a pool of judge.parallel workers; this thread appends the records."""
+                  out_dir: Path, progress: bool = True, batch: bool = False,
+                  poll_interval: float = DEFAULT_POLL_INTERVAL) -> int:
+    """Judge every task in a pool of judge.parallel workers, or with `batch` through the judge's
+    batch API (each judgment file's batches in their own state file); this thread appends the records."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     appenders: dict[str, JsonlAppender] = {}
@@ -524,10 +544,18 @@ def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, se
     interrupted = False
     write_error: str | None = None
     start = time.perf_counter()
-    work = functools.partial(judge_pair, judge=judge, settings=settings)
-    results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}", progress=progress)
+    guard = InterruptGuard()
+    if batch:
+        results = run_batches(
+            tasks, functools.partial(pair_steps, settings=settings), task_label,
+            lambda task: BatchGroup(judge, batch_state_file(model_file(out_dir, task.model))),
+            failed=lambda result: isinstance(result, PairFailure), poll_interval=poll_interval, progress=progress,
+            hold=guard.hold)
+    else:
+        work = functools.partial(judge_pair, judge=judge, settings=settings)
+        results = run_pool(work, tasks, judge.parallel, desc=f"judge {settings.judge_model}", progress=progress)
     try:
-        with logging_redirect_tqdm(), InterruptGuard() as interrupts:
+        with logging_redirect_tqdm(), guard as interrupts:
             for task, result in results:
                 if isinstance(result, PairFailure):
                     failures.append((task, result.error))
@@ -584,8 +612,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default: data)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print how many judgments would be made and their prompt tokens; call nothing")
+    add_batch_flags(parser)
     add_common_flags(parser, progress_bar=True)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_batch_flags(parser, args)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -628,6 +659,8 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
     judge = require_models(api_config, [settings.judge_model], args.endpoint_file,
                            f"{args.setting_file}: judge_model")[0]
     check_sampling(judge, settings.max_tokens, args.endpoint_file, args.setting_file)  # max_tokens: the setting file's
+    if args.batch:
+        check_batch_models([judge], args.endpoint_file)
     if not args.dry_run:  # held before they are read, so no pair is judged twice
         for model in settings.model_list:
             claims.enter_context(claim_output(model_file(out_dir, model)))
@@ -645,7 +678,10 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
         log.info("nothing to judge")
         return EXIT_OK
     check_endpoints([judge], args.endpoint_file)
-    return run_judgments(tasks, judge, settings, out_dir, progress=not args.no_progress)
+    if not args.batch:
+        warn_saved_batches(model_file(out_dir, model) for model in dict.fromkeys(task.model for task in tasks))
+    return run_judgments(tasks, judge, settings, out_dir, progress=not args.no_progress, batch=args.batch,
+                         poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL)
 
 
 if __name__ == "__main__":

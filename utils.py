@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import dataclasses
 import fcntl
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -164,9 +166,10 @@ def model_file(directory: str | Path, model: str) -> Path:
     return Path(directory) / model_to_filename(model)
 
 
-# The longest name made from a model's: the temporary file of an atomic rewrite of its JSONL
-# file (mkstemp: <name>.jsonl.XXXXXXXX.tmp); its lock file <name>.jsonl.lock is shorter.
-_LONGEST_SUFFIX = len(".jsonl") + len(".XXXXXXXX.tmp")
+# The longest name made from a model's: the temporary file of an atomic rewrite of its batch
+# state file (mkstemp: <name>.jsonl.batches.json.XXXXXXXX.tmp); its JSONL file's and its lock
+# file <name>.jsonl.lock are shorter.
+_LONGEST_SUFFIX = len(".jsonl") + len(".batches.json") + len(".XXXXXXXX.tmp")
 
 
 def name_max(directory: str | Path) -> int:
@@ -2113,6 +2116,626 @@ class AnthropicBatches:
                 yield custom_id, anthropic_batch_completion(model, getattr(line, "result", None))
         finally:
             lines.close()
+def batch_line(entry: dict[str, Any]) -> bytes:
+    """A batch request entry as one JSON line, written as the openai SDK writes a request body
+    (compact, UTF-8), so a line's body is byte for byte a direct call's; text UTF-8 cannot hold
+    (a lone surrogate, which a direct call fails on) is escaped instead."""
+    try:
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(entry, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
+
+
+# OpenAI's limits on one batch (read when used, so a test can lower them)
+OPENAI_BATCH_MAX_REQUESTS = 50_000
+OPENAI_BATCH_MAX_BYTES = 200_000_000  # the input file's 200 MB
+OPENAI_BATCH_WINDOW = "24h"
+# OpenAI's batch statuses as BATCH_STATES. A cancelling batch still runs: its partial output comes
+# with "cancelled".
+OPENAI_BATCH_STATES = {"validating": "running", "in_progress": "running", "finalizing": "running",
+                       "cancelling": "running", "completed": "ended", "expired": "expired", "failed": "failed",
+                       "cancelled": "cancelled"}
+OPENAI_BATCH_LOOKBACK = 100  # batches listed to find one whose create call broke off
+
+
+def _batch_error_text(error: Any) -> str:
+    """'code: message' of a batch line's error, or of an error response body ({"error": {...}})."""
+    if isinstance(error, dict) and isinstance(error.get("error"), dict):
+        error = error["error"]
+    if isinstance(error, dict):
+        text = ": ".join(str(error[key]) for key in ("code", "message") if error.get(key))
+        return text or json.dumps(error)[:300]
+    return str(error)[:300]
+
+
+def openai_batch_result(line: bytes, model: ModelConfig, batch_id: str) -> tuple[str, Completion] | None:
+    """(custom_id, Completion) of one line of an OpenAI batch's output or error file: the reply of a
+    200 response, else a failed Completion saying why (a line's error, a non-200 status, a body
+    without a reply); None for a line that names no custom_id."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):
+        return None
+    cid, response = record["custom_id"], record.get("response")
+    status = response.get("status_code") if isinstance(response, dict) else None
+    body = response.get("body") if isinstance(response, dict) else None
+    if record.get("error"):
+        return cid, Completion(None, f"batch {batch_id}: {_batch_error_text(record['error'])}")
+    if status != 200:
+        return cid, Completion(None, f"batch {batch_id}: HTTP {status}: {_batch_error_text(body)}")
+    try:
+        return cid, completion_from_reply(model, openai_chat_reply(body))
+    except Exception as e:  # EmptyResponse, or a body of the wrong shape: a failure, never a crash
+        return cid, Completion(None, f"batch {batch_id}: unreadable reply: {describe_error(e)}")
+
+
+class OpenAIBatches:
+    """BatchBackend of OpenAI's Batch API (also Azure OpenAI's, whose lines name /chat/completions):
+    a JSONL file uploaded through the Files API, then a batch made of it."""
+
+    def __init__(self, url: str = "/v1/chat/completions") -> None:
+        self.url = url  # each line's url and the batch's endpoint
+
+    @property
+    def max_requests(self) -> int:
+        return OPENAI_BATCH_MAX_REQUESTS
+
+    @property
+    def max_bytes(self) -> int:
+        return OPENAI_BATCH_MAX_BYTES
+
+    def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
+        body = openai_chat_body(model, list(request.messages), request.temperature, request.max_tokens)
+        return {"custom_id": custom_id, "method": "POST", "url": self.url, "body": body}
+
+    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
+        data = b"".join(batch_line(entry) for entry in entries)
+        upload = client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
+        try:
+            batch = client.batches.create(input_file_id=upload.id, endpoint=self.url,
+                                          completion_window=OPENAI_BATCH_WINDOW)
+        except Exception:
+            # The batch may exist though its answer was lost (a timeout): never make it twice.
+            made = next((b for b in client.batches.list(limit=OPENAI_BATCH_LOOKBACK).data
+                         if b.input_file_id == upload.id), None)
+            if made is None:
+                raise
+            return made.id
+        return batch.id
+
+    def status(self, client: Any, batch_id: str) -> BatchStatus:
+        batch = client.batches.retrieve(batch_id)
+        counts = batch.request_counts
+        errors = getattr(batch.errors, "data", None) or []
+        detail = "; ".join(_batch_error_text({"code": e.code, "message": e.message})
+                           + (f" (line {e.line})" if e.line is not None else "") for e in errors) or None
+        return BatchStatus(OPENAI_BATCH_STATES.get(batch.status, "running"), _count(getattr(counts, "total", 0)),
+                           _count(getattr(counts, "completed", 0)), _count(getattr(counts, "failed", 0)), detail)
+
+    def results(self, client: Any, batch_id: str, model: ModelConfig) -> Iterator[tuple[str, Completion]]:
+        batch = client.batches.retrieve(batch_id)
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if not file_id:
+                continue
+            for line in client.files.content(file_id).content.splitlines():
+                result = openai_batch_result(line, model, batch_id)
+                if result is None:
+                    if line.strip():
+                        log.warning("batch %s: a line of file %s names no request: ignored", batch_id, file_id)
+                    continue
+                yield result
+
+
+# The batch API of each api_type: --batch works with these only.
+BATCH_BACKENDS: dict[str, BatchBackend] = {
+    "openai": OpenAIBatches(),
+    "azure": OpenAIBatches("/chat/completions"),
+    "anthropic": AnthropicBatches(),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Batch runs: the Steps of every work item driven through batches, round after round
+# --------------------------------------------------------------------------------------------
+
+BATCH_STATE_SUFFIX = ".batches.json"
+DEFAULT_POLL_INTERVAL = 15.0  # seconds between the first polls; it doubles while nothing ends
+MAX_POLL_INTERVAL = 300.0
+CUSTOM_ID_MAX = 64  # Anthropic's limit, and its alphabet: [A-Za-z0-9_-]
+_CUSTOM_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class BatchGroup:
+    """The model that answers a work item's requests and the state file that lists their batches,
+    next to the item's output file (batch_state_file), whose lock covers it. A batch never holds
+    requests of two groups."""
+
+    model: ModelConfig
+    state_file: Path
+
+
+def batch_state_file(output: str | Path) -> Path:
+    """The file listing the batches of an output file's requests: <output>.batches.json."""
+    output = Path(output)
+    return output.with_name(output.name + BATCH_STATE_SUFFIX)
+
+
+def custom_id(label: str, round_number: int, index: int, entry: bytes) -> str:
+    """The id of a request in a batch, [A-Za-z0-9_-]{1,64} as both providers accept: the work's
+    label (unsafe characters as _, shortened), the round and the request's place in it, and a
+    digest of the whole label and the request entry: a rerun gives a request the same id, and a
+    changed request a new one."""
+    digest = hashlib.sha256(label.encode("utf-8", "surrogatepass") + b"\0" + entry).hexdigest()[:16]
+    suffix = f"-{round_number}-{index}-{digest}"
+    return (_CUSTOM_ID_UNSAFE.sub("_", label)[: CUSTOM_ID_MAX - len(suffix)] or "w") + suffix
+
+
+def split_batches(sizes: Sequence[int], max_requests: int, max_bytes: int) -> tuple[list[list[int]], list[int]]:
+    """(batches, too_big): the indexes of requests of these sizes (bytes) cut in order into batches of
+    at most max_requests requests and max_bytes bytes, and those larger than max_bytes alone."""
+    batches: list[list[int]] = []
+    too_big: list[int] = []
+    current: list[int] = []
+    used = 0
+    for i, size in enumerate(sizes):
+        if size > max_bytes:
+            too_big.append(i)
+            continue
+        if current and (len(current) >= max_requests or used + size > max_bytes):
+            batches.append(current)
+            current, used = [], 0
+        current.append(i)
+        used += size
+    if current:
+        batches.append(current)
+    return batches, too_big
+
+
+def check_batch_models(models: Iterable[ModelConfig], api_path: str | Path) -> None:
+    """ConfigError naming the first model whose api_type has no batch API here (BATCH_BACKENDS)."""
+    for model in models:
+        if model.api_type not in BATCH_BACKENDS:
+            raise ConfigError(f"{api_path}: {model.name}: --batch works with api_type {', '.join(BATCH_BACKENDS)}, "
+                              f"not {model.api_type}")
+
+
+def warn_saved_batches(outputs: Iterable[Path]) -> None:
+    """A warning for each output file whose batches an earlier --batch run left uncollected: a direct
+    run would pay for their requests again."""
+    for output in outputs:
+        state = batch_state_file(output)
+        try:
+            listed = json.loads(state.read_bytes()).get("batches")
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, RecursionError, AttributeError):  # unreadable: it may list some
+            listed = True
+        if listed:
+            log.warning("%s lists batches of an earlier --batch run: a direct run sends their requests again "
+                        "(paid twice); rerun with --batch to collect them", state)
+
+
+def _poll_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"expected seconds above 0 and at most {MAX_SECONDS:g}, got {text!r}")
+    return value
+
+
+def add_batch_flags(parser: argparse.ArgumentParser) -> None:
+    """--batch and --poll-interval (see check_batch_flags)."""
+    parser.add_argument("--batch", action="store_true",
+                        help="send the requests through the provider's batch API: half price, answered within "
+                             f"24 h (api_type {', '.join(BATCH_BACKENDS)})")
+    parser.add_argument("--poll-interval", type=_poll_seconds, metavar="SECONDS",
+                        help=f"with --batch: seconds between the first polls of a batch (default "
+                             f"{DEFAULT_POLL_INTERVAL:g}; doubles while nothing ends, up to {MAX_POLL_INTERVAL:g})")
+
+
+def check_batch_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """argparse's error when --poll-interval comes without --batch."""
+    if args.poll_interval is not None and not args.batch:
+        parser.error("--poll-interval goes with --batch")
+
+
+@dataclass(eq=False)
+class _Batch:
+    """A batch of one group, submitted by this run or an earlier one (listed in the state file)."""
+
+    id: str
+    custom_ids: list[str]
+    earlier: bool  # saved by an earlier run
+    waiting: set[str] = field(default_factory=set)  # its requests this run waits on
+    needed: bool = False  # some request of this run was in it
+    collected: bool = False  # its results were read
+    gone: bool = False  # the provider does not know it (an earlier run's): its requests were submitted again
+    lost: str | None = None  # why it could not be polled or read: it stays in the state file
+    kept: bool = False  # it answered a request of work that failed: the next run reuses that reply
+    bar: Any = None
+
+
+class _Group:
+    """One group's backend, client and batches, and its state file: {"version", "api_type",
+    "endpoint", "batches": [{"id", "custom_ids"}]}, rewritten atomically."""
+
+    VERSION = 1
+
+    def __init__(self, group: BatchGroup) -> None:
+        self.model = group.model
+        self.state_file = group.state_file
+        self.backend = BATCH_BACKENDS[self.model.api_type]
+        self.endpoint = self.model.endpoints[0]
+        self.url = endpoint_url(self.model.api_type, self.endpoint)
+        self.batches: list[_Batch] = self._load()
+        self.covering: dict[str, _Batch] = {cid: batch for batch in self.batches for cid in batch.custom_ids}
+
+    @property
+    def client(self) -> Any:
+        return get_client(self.model.api_type, self.endpoint, self.model.timeout)
+
+    def _load(self) -> list[_Batch]:
+        path = self.state_file
+        try:
+            state = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+        except (ValueError, RecursionError) as e:
+            raise DataError(f"{path}: not a batch state file (invalid JSON: {_json_error_reason(e)}); it lists "
+                            "the batches of an earlier --batch run: repair it, or delete it (they are then not "
+                            "collected)") from None
+        batches = state.get("batches") if isinstance(state, dict) else None
+        if (not isinstance(batches, list) or not all(
+                isinstance(b, dict) and isinstance(b.get("id"), str) and isinstance(b.get("custom_ids"), list)
+                and all(isinstance(c, str) for c in b["custom_ids"]) for b in batches)):
+            raise DataError(f"{path}: not a batch state file (expected {{\"batches\": [{{\"id\", \"custom_ids\"}}]}}); "
+                            "it lists the batches of an earlier --batch run: repair it, or delete it (they are "
+                            "then not collected)")
+        saved = (state.get("api_type"), state.get("endpoint"))
+        if batches and saved != (self.model.api_type, self.url):
+            raise ConfigError(redact(
+                f"{path}: its batches were made at {saved[1]} (api_type {saved[0]}), but {self.model.name} now "
+                f"uses {self.url} (api_type {self.model.api_type}): restore that endpoint as the first of "
+                f"{self.model.name}, or delete the file (its batches are then not collected)"))
+        return [_Batch(b["id"], list(b["custom_ids"]), earlier=True) for b in batches]
+
+    def save(self, batches: list[_Batch] | None = None) -> None:
+        """Write the state file atomically, listing `batches` (default: every batch of the group)."""
+        state = {"version": self.VERSION, "api_type": self.model.api_type, "endpoint": self.url,
+                 "batches": [{"id": b.id, "custom_ids": b.custom_ids}
+                             for b in (self.batches if batches is None else batches)]}
+        write_atomic(self.state_file, [json.dumps(state).encode("ascii")])
+
+    def add(self, batch: _Batch) -> None:
+        self.batches.append(batch)
+        self.covering.update(dict.fromkeys(batch.custom_ids, batch))
+
+
+@dataclass(eq=False)
+class _Work:
+    """A work item under way: its steps, and the requests of its current round and their replies."""
+
+    steps: Steps[Any]
+    group: _Group
+    round: int = 0
+    requests: list[Request] = field(default_factory=list)
+    replies: list[Completion | None] = field(default_factory=list)
+    paid: set[_Batch] = field(default_factory=set)  # batches that answered one of its requests
+
+
+class _BatchRun:
+    """The state of one run_batches call; see there."""
+
+    def __init__(self, items: Sequence[T], steps_of: Callable[[T], Steps[R]], label_of: Callable[[T], str],
+                 group_of: Callable[[T], BatchGroup], failed: Callable[[R], bool], poll_interval: float,
+                 progress: bool, hold: Callable[[], Any], sleep: Callable[[float], None]) -> None:
+        self.items, self.steps_of, self.failed = items, steps_of, failed
+        self.poll_interval, self.progress, self.hold, self.sleep = poll_interval, progress, hold, sleep
+        self.labels = [label_of(item) for item in items]
+        self.groups: dict[Path, _Group] = {}
+        self.group_of: list[_Group] = []
+        for item in items:  # every state file is read (and checked) before anything is sent
+            group = group_of(item)
+            if group.state_file not in self.groups:
+                self.groups[group.state_file] = _Group(group)
+            self.group_of.append(self.groups[group.state_file])
+        self.works: dict[int, _Work] = {}
+        self.owner: dict[str, tuple[int, int]] = {}  # custom_id -> (item, slot) waiting for its reply
+        self.waiting: list[str] = []  # custom_ids to answer from a result read, a saved batch or a new one
+        self.results: dict[str, tuple[Completion, _Batch]] = {}  # results read and not yet used
+        self.finished: list[tuple[int, Any]] = []
+        self.rng = random.Random()
+
+    # ---- the work's side ----------------------------------------------------------------------
+
+    def advance(self, i: int, replies: list[Completion] | None) -> None:
+        """Send the replies of item i's round to its steps (None: start them); list its next requests,
+        or keep its result when the steps end."""
+        work = self.works[i]
+        try:
+            requests = next(work.steps) if replies is None else work.steps.send(replies)
+            while not requests:
+                requests = work.steps.send([])
+        except StopIteration as stop:
+            del self.works[i]
+            self.finished.append((i, stop.value))
+            if work.paid and self.failed(stop.value):
+                for batch in work.paid:  # its paid replies stay listed for the next run
+                    batch.kept = True
+            return
+        work.round += 1
+        work.requests, work.replies = list(requests), [None] * len(requests)
+        for slot, request in enumerate(work.requests):
+            entry = work.group.backend.entry("-", work.group.model, request)  # any valid id: the digest is of the request
+            cid = custom_id(self.labels[i], work.round, slot, json.dumps(entry, sort_keys=True).encode("ascii"))
+            if cid in self.owner:
+                raise ValueError(f"two requests of this run have the custom_id {cid}: work labels must differ")
+            self.owner[cid] = (i, slot)
+            self.waiting.append(cid)
+
+    def deliver(self, cid: str, completion: Completion, batch: _Batch | None = None) -> None:
+        i, slot = self.owner.pop(cid)
+        work = self.works[i]
+        work.replies[slot] = completion
+        if batch is not None and completion.ok:
+            work.paid.add(batch)
+        if all(reply is not None for reply in work.replies):
+            self.advance(i, work.replies)  # type: ignore[arg-type]
+
+    def flush(self) -> Iterator[tuple[Any, Any]]:
+        finished, self.finished = self.finished, []
+        for i, result in finished:
+            yield self.items[i], result
+
+    # ---- placing requests: a result read, a saved batch, or a new batch ------------------------
+
+    def place(self) -> None:
+        while self.waiting:
+            waiting, self.waiting = self.waiting, []
+            new: dict[_Group, list[str]] = {}
+            for cid in waiting:
+                group = self.works[self.owner[cid][0]].group
+                if cid in self.results:
+                    completion, batch = self.results.pop(cid)
+                    if completion.ok or not batch.earlier:
+                        self.deliver(cid, completion, batch)
+                        continue
+                    # an earlier run's batch failed this request: it is submitted again below
+                else:
+                    batch = group.covering.get(cid)
+                    if batch is not None and batch.lost is not None:
+                        self.deliver(cid, Completion(None, batch.lost))
+                        continue
+                    if batch is not None and not (batch.collected or batch.gone):
+                        if not batch.needed:
+                            log.info("%s: waiting on batch %s, made by an earlier run (listed in %s): its "
+                                     "requests are not submitted again", group.model.name, batch.id, group.state_file)
+                        batch.needed = True
+                        batch.waiting.add(cid)
+                        continue
+                new.setdefault(group, []).append(cid)
+            for group, cids in new.items():
+                self.submit(group, cids)
+
+    def request_of(self, cid: str) -> Request:
+        i, slot = self.owner[cid]
+        return self.works[i].requests[slot]
+
+    def submit(self, group: _Group, cids: list[str]) -> None:
+        """Submit these requests in batches cut at the provider's limits, each saved in the group's
+        state file before anything waits on it."""
+        backend, model = group.backend, group.model
+        entries = [backend.entry(cid, model, self.request_of(cid)) for cid in cids]
+        sizes = [len(batch_line(entry)) for entry in entries]
+        chunks, too_big = split_batches(sizes, backend.max_requests, backend.max_bytes)
+        for k in too_big:
+            self.deliver(cids[k], Completion(None, f"request of {sizes[k]:,} bytes: a batch holds at most "
+                                                   f"{backend.max_bytes:,}"))
+        for chunk in chunks:
+            group.save()  # the state file can be written, before anything is paid for
+            with self.hold():  # Ctrl-C waits until the batch is listed in the state file
+                try:
+                    batch_id = self.call(model, "submitting a batch",
+                                         lambda: backend.submit(group.client, [entries[k] for k in chunk]))
+                except Exception as e:  # not submitted: its requests failed, as direct calls would
+                    error = f"{group.url}: batch not submitted: {describe_error(e)}"
+                    log.error("%s: %s", model.name, error)
+                    for k in chunk:
+                        self.deliver(cids[k], Completion(None, error))
+                    continue
+                batch = _Batch(batch_id, [cids[k] for k in chunk], earlier=False, needed=True)
+                batch.waiting.update(batch.custom_ids)
+                group.add(batch)
+                try:
+                    group.save()
+                except OSError as e:
+                    log.error("%s: batch %s was submitted but cannot be listed in %s (%s): collect its results "
+                              "by hand", model.name, batch_id, group.state_file, e.strerror or e)
+                    raise
+            log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch_id,
+                     plural(len(chunk), "request"), f"{sum(sizes[k] for k in chunk):,}", group.state_file)
+
+    # ---- waiting on batches --------------------------------------------------------------------
+
+    def call(self, model: ModelConfig, what: str, action: Callable[[], Any]) -> Any:
+        """action(), retried as the model's RetryPolicy says for what is_retryable."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return action()
+            except Exception as e:
+                if not is_retryable(e) or attempts > model.retry.max_retries:
+                    raise
+                wait_s = model.retry.delay(attempts - 1, _retry_after(e), self.rng)
+                log.warning("%s: %s: %s; retry %d/%d in %.1fs", model.name, what, describe_error(e), attempts,
+                            model.retry.max_retries, wait_s)
+                self.sleep(wait_s)
+
+    def active(self) -> list[tuple[_Group, _Batch]]:
+        return [(group, batch) for group in self.groups.values() for batch in group.batches
+                if batch.waiting and not (batch.collected or batch.lost or batch.gone)]
+
+    def poll(self, group: _Group, batch: _Batch) -> bool:
+        """Ask where the batch stands; once it has ended, read its results. True when it is done with."""
+        try:
+            status = self.call(group.model, f"polling batch {batch.id}",
+                               lambda: group.backend.status(group.client, batch.id))
+        except Exception as e:
+            self.lose(group, batch, e)
+            return True
+        self.show(group, batch, status)
+        if status.state == "running":
+            return False
+        try:
+            results = dict(self.call(group.model, f"reading the results of batch {batch.id}",
+                                     lambda: list(group.backend.results(group.client, batch.id, group.model))))
+        except Exception as e:
+            self.lose(group, batch, e)
+            return True
+        batch.collected = True
+        mine = set(batch.custom_ids)
+        unanswered = [cid for cid in batch.custom_ids if cid not in results]
+        reason = {"expired": "the batch expired before answering it", "cancelled": "the batch was cancelled "
+                  "before answering it", "failed": f"the batch failed: {status.detail or 'no reason given'}"
+                  }.get(status.state, "the batch ended without answering it")
+        for cid, completion in results.items():
+            if cid in mine:
+                self.results[cid] = (completion, batch)
+        for cid in unanswered:
+            self.results[cid] = (Completion(None, f"batch {batch.id}: {reason}"), batch)
+        errors = [self.results[cid][0].error for cid in batch.custom_ids if not self.results[cid][0].ok]
+        if errors:  # one line per batch
+            later = "they are submitted again" if batch.earlier else "rerun to submit them again"
+            what = "failed" if status.state == "ended" else "unanswered"
+            log.warning("%s: batch %s %s: %d of %s %s (first: %s); %s", group.model.name, batch.id, status.state,
+                        len(errors), plural(len(batch.custom_ids), "request"), what, errors[0], later)
+        self.waiting.extend(self.take_waiting(batch))
+        return True
+
+    @staticmethod
+    def take_waiting(batch: _Batch) -> list[str]:
+        """The requests this run waits on in the batch, in the batch's order; it waits on none after."""
+        waiting = [cid for cid in batch.custom_ids if cid in batch.waiting]
+        batch.waiting.clear()
+        return waiting
+
+    def lose(self, group: _Group, batch: _Batch, error: Exception) -> None:
+        """A batch that cannot be polled or read: an earlier run's unknown to the provider is made
+        again; else its requests fail for this run and it stays listed for the next."""
+        waiting = self.take_waiting(batch)
+        if batch.earlier and _status_code(error) == 404:
+            log.warning("%s: batch %s (listed in %s) is unknown at %s: its requests are submitted again",
+                        group.model.name, batch.id, group.state_file, group.url)
+            batch.gone = True
+            self.waiting.extend(waiting)
+            return
+        batch.lost = f"{group.url}: batch {batch.id}: {describe_error(error)}"
+        log.error("%s: %s; it stays listed in %s: rerun with --batch to collect it", group.model.name,
+                  batch.lost, group.state_file)
+        for cid in waiting:
+            self.deliver(cid, Completion(None, batch.lost))
+
+    def show(self, group: _Group, batch: _Batch, status: BatchStatus) -> None:
+        """The batch's progress bar, from the provider's request counts."""
+        from tqdm import tqdm
+
+        if batch.bar is None:
+            batch.bar = tqdm(total=status.total or len(batch.custom_ids), desc=f"{group.model.name} {batch.id}",
+                             disable=not self.progress, dynamic_ncols=True)
+        if status.total and batch.bar.total != status.total:
+            batch.bar.total = status.total
+        batch.bar.n = min(status.done + status.failed, batch.bar.total or 0)
+        batch.bar.refresh()
+
+    # ---- the run ------------------------------------------------------------------------------
+
+    def run(self) -> Iterator[tuple[Any, Any]]:
+        completed = False
+        try:
+            for i, item in enumerate(self.items):
+                self.works[i] = _Work(self.steps_of(item), self.group_of[i])
+                self.advance(i, None)
+            interval, polled = self.poll_interval, False
+            while True:
+                self.place()
+                yield from self.flush()
+                active = self.active()
+                if not active:
+                    break
+                if polled:  # a batch is asked at once after it is submitted, then after each wait
+                    self.sleep(interval)
+                    interval = min(interval * 2, max(MAX_POLL_INTERVAL, self.poll_interval))
+                ended = False
+                for group, batch in active:
+                    ended = self.poll(group, batch) or ended
+                polled = True
+                if ended:
+                    interval = self.poll_interval
+            if self.works:  # every request was placed, so nothing can be left waiting
+                raise RuntimeError(f"batch run ended with {len(self.works)} work items unfinished")
+            self.prune()
+            completed = True
+        finally:
+            for group in self.groups.values():
+                for batch in group.batches:
+                    if batch.bar is not None:
+                        batch.bar.close()
+            if not completed and any(group.batches for group in self.groups.values()):
+                log.warning("the batches of this run stay listed in their state files (%s): rerun with --batch "
+                            "to collect them; nothing is submitted twice",
+                            ", ".join(str(g.state_file) for g in self.groups.values() if g.batches))
+
+    def prune(self) -> None:
+        """At the end of a run: each state file keeps the batches still useful to the next run (those
+        that could not be read, or answered work that failed); without any it is removed."""
+        for group in self.groups.values():
+            unused = [batch.id for batch in group.batches if batch.earlier and not batch.needed]
+            if unused:
+                log.info("%s: %s listed in %s held nothing this run needed (stored since, or changed "
+                         "requests): no longer listed: %s", group.model.name, plural(len(unused), "batch", "batches"),
+                         group.state_file, ", ".join(unused))
+            keep = [batch for batch in group.batches if batch.needed and (batch.lost or batch.kept)]
+            try:
+                if keep:
+                    group.save(keep)
+                else:
+                    group.state_file.unlink(missing_ok=True)
+            except OSError as e:
+                log.warning("%s: not updated: %s", group.state_file, e.strerror or e)
+            group.batches = keep
+
+
+def run_batches(items: Sequence[T], steps_of: Callable[[T], Steps[R]], label_of: Callable[[T], str],
+                group_of: Callable[[T], BatchGroup], *, failed: Callable[[R], bool] = lambda result: False,
+                poll_interval: float = DEFAULT_POLL_INTERVAL, progress: bool = True,
+                hold: Callable[[], Any] = contextlib.nullcontext,
+                sleep: Callable[[float], None] = time.sleep) -> Iterator[tuple[T, R]]:
+    """Yield (item, result) as each item's steps end, their requests answered through batch APIs:
+    run_pool's counterpart for --batch, consumed the same way by one writer.
+
+    Each round, every request waiting gets a custom_id (custom_id: from label_of(item), the round,
+    its place and its entry) and is answered from a batch an earlier run listed in the group's state
+    file when one covers it (polled, never submitted again; a failed result of it is submitted
+    again), else submitted in new batches of its group (group_of(item): one model, one state file),
+    cut at the provider's limits and listed (atomically) in the state file before anything waits on
+    them. Batches are polled every `poll_interval` seconds, doubling while none ends (up to
+    MAX_POLL_INTERVAL); their replies go back into the steps, whose next requests (a follow-up, the
+    next turn) form the next batches. A request that failed, or that a batch that expired, failed or
+    was cancelled left unanswered, is a failed Completion (the next run submits it again). `hold` is
+    a context manager (InterruptGuard.hold) that defers Ctrl-C while a batch is submitted and listed.
+    A run that ends normally leaves in each state file only the batches the next run can use (that
+    could not be read, or that answered work whose result is `failed`), and removes it when none;
+    an interrupted one leaves it as it is. Every state file is read, and checked against the
+    group's endpoint, before this returns (DataError / ConfigError)."""
+    return _BatchRun(items, steps_of, label_of, group_of, failed, poll_interval, progress, hold, sleep).run()
 
 
 PREFLIGHT_TIMEOUT = 10.0  # seconds for the pre-flight request of each endpoint
@@ -2391,7 +3014,6 @@ def load_o200k_ranks(path: str | Path, expected_sha256: str = O200K_BASE_SHA256)
     """Token bytes -> rank from a gzipped .tiktoken file, once the sha256 of its decompressed
     bytes is `expected_sha256`; TokenizerDataError naming the file otherwise."""
     import gzip
-    import hashlib
     import zlib
 
     try:

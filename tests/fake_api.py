@@ -13,7 +13,9 @@ path and shapes), POST /openai/deployments/<deployment>/chat/completions (Azure,
 api-version), POST /v1/messages (Anthropic), POST /v1beta/models/<model>:generateContent (Gemini; also /v1/)
 and POST /v2/chat (Cohere); Anthropic's Message Batches under /v1/messages/batches (see FakeMessageBatches,
 api.message_batches). GET /v1/models answers a one-model list
-(GETs are counted in get_requests, not in requests). Anything else gets a 404 JSON error. Each SDK's base URL: openai_base,
+(GETs are counted in get_requests, not in requests). OpenAI's Files and Batches endpoints (also
+under Azure's /openai/) are served by OpenAIBatchAPI (api.openai_batches), whose requests are not
+in requests either. Anything else gets a 404 JSON error. Each SDK's base URL: openai_base,
 anthropic_base, mistral_base, gemini_base, cohere_base. Replies and error bodies follow each API's
 own shape; a responder sees the raw request body (`conversation(body)` reads any of them) and
 returns the reply's text, a whole response body (dict), or Reasoned(text, thought): a reasoning
@@ -216,6 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         with self.server.fake._lock:
             self.server.fake.get_requests.append(path)
+        if self.server.fake.openai_batches.handle(self, "GET", path, b""):
+            return
         if path == "/v1/models":  # the listing real servers answer (the scripts' pre-flight)
             self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
             return
@@ -250,7 +254,7 @@ class FakeAPI:
     """In-process fake model server; see the module docstring.
 
     Read: url, openai_base, anthropic_base, port, requests (list of {"path", "query", "headers",
-    "body", "fault"}; headers lower-case, body parsed JSON), get_requests (GET paths), connections (TCP connections
+    "body", "raw", "fault"}; headers lower-case, body parsed JSON, raw its bytes), get_requests (GET paths), connections (TCP connections
     accepted), faults_served (Counter by kind), errors (handler tracebacks).
     Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after, and
     fault_script(body, path) -> fault kind or None, asked first for every request (scripted,
@@ -278,6 +282,7 @@ class FakeAPI:
         self._handlers = 0  # connection handler threads still running
         self._open_sockets: set[socket.socket] = set()
         self._stopping = threading.Event()
+        self.openai_batches = OpenAIBatchAPI(self)  # the Files and Batches endpoints
         self._server = _Server(("127.0.0.1", port), self)
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -386,13 +391,15 @@ class FakeAPI:
         parsed = urllib.parse.urlsplit(handler.path)
         path = parsed.path
         query = dict(urllib.parse.parse_qsl(parsed.query))
+        if self.openai_batches.handle(handler, "POST", path, raw):
+            return
         headers = {name.lower(): value for name, value in handler.headers.items()}
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = None
         record: dict[str, Any] = {"path": path, "query": query, "headers": headers, "body": body,
-                                  "fault": None}
+                                  "raw": raw, "fault": None}
         with self._lock:
             self.requests.append(record)
             number = len(self.requests)
@@ -436,39 +443,38 @@ class FakeAPI:
             return
         if kind == "slow" and not self._sleep(self.slow_seconds):
             return
-        if kind == "malformed":
-            handler._send_bytes(200, b'{"id": "broken", "choices": [{"message": ', request_id)
-            return
         if kind == "echo_auth":
             self._send_error(handler, style, 401, echoed_credentials(headers, query), request_id)
             return
+        status, payload = self.reply(style, body, path, kind, number)
+        if kind is not None and kind.isdigit() and retry_after is not None:
+            request_id["Retry-After"] = f"{retry_after:g}"
+        if isinstance(payload, bytes):
+            handler._send_bytes(status, payload, request_id)
+        else:
+            handler._send_json(status, payload, request_id)
+
+    def reply(self, style: str, body: dict, path: str, kind: str | None, number: int) -> tuple[int, dict | bytes]:
+        """(HTTP status, response body) of a request of this API style with this fault: a batch line
+        is answered by the same code as a direct request ("malformed" gives bytes that are not JSON)."""
+        if kind == "malformed":
+            return 200, b'{"id": "broken", "choices": [{"message": '
         if kind is not None and kind.isdigit():
-            extra = dict(request_id)
-            if retry_after is not None:
-                extra["Retry-After"] = f"{retry_after:g}"
-            self._send_error(handler, style, int(kind), f"injected fault {kind}", extra)
-            return
-
-        status, response = self._model_reply(style, body, path, number, empty=kind == "empty_choices")
-        handler._send_json(status, response, request_id)
-
-    def _model_reply(self, style: str, body: dict, path: str, number: int, empty: bool) -> tuple[int, dict]:
-        """(HTTP status, response body) of the responder's reply to a request that drew no error
-        fault, in the API's style: what a direct request gets, and a batch request's result."""
+            return int(kind), self._error_payload(style, int(kind), f"injected fault {kind}")
         try:
             reply = self.responder(body, path)
         except Exception as exc:  # a broken responder is a test bug: make it loud, not a hang
-            return 500, self._error_body(style, 500, f"responder raised {exc!r}")
+            return 500, self._error_payload(style, 500, f"responder raised {exc!r}")
         if isinstance(reply, dict):
             return 200, reply
         thought = reply.thought if isinstance(reply, Reasoned) else None
         text = reply.text if isinstance(reply, Reasoned) else str(reply)
         if thought is not None and style not in ("openai", "anthropic"):
-            return 500, self._error_body(style, 500, f"the fake API sends a thought only in the OpenAI and "
-                                                     f"Anthropic styles, not {style}")
+            return 500, self._error_payload(style, 500, f"the fake API sends a thought only in the OpenAI and "
+                                                        f"Anthropic styles, not {style}")
         make = {"openai": self._openai_body, "anthropic": self._anthropic_body, "gemini": self._gemini_body,
                 "cohere": self._cohere_body}[style]
-        response = make(body, text, number, empty=empty)
+        response = make(body, text, number, empty=kind == "empty_choices")
         if thought is not None:
             self._add_thought(style, response, thought)
         return 200, response
@@ -534,11 +540,11 @@ class FakeAPI:
     @classmethod
     def _send_error(cls, handler: _Handler, style: str, status: int, message: str,
                     headers: dict[str, str] | None = None) -> None:
-        handler._send_json(status, cls._error_body(style, status, message), headers)
+        handler._send_json(status, cls._error_payload(style, status, message), headers)
 
     @staticmethod
-    def _error_body(style: str, status: int, message: str) -> dict:
-        """An error response body in the API's style."""
+    def _error_payload(style: str, status: int, message: str) -> dict:
+        """An error response body in the API style's shape."""
         if style == "anthropic":
             error_type = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
             payload: dict = {"type": "error", "error": {"type": error_type, "message": message}}
@@ -550,6 +556,243 @@ class FakeAPI:
             error_type = _OPENAI_ERROR_TYPES.get(status, "server_error")
             payload = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
         return payload
+
+
+class OpenAIBatchAPI:
+    """OpenAI's Files and Batches endpoints on the fake server (FakeAPI.openai_batches), under /v1 and
+    under Azure's /openai: POST files (multipart upload), GET files/<id>, GET files/<id>/content,
+    POST batches, GET batches/<id>, POST batches/<id>/cancel, GET batches (newest first).
+
+    A batch's input file is checked as OpenAI checks it (JSON lines, each with a custom_id unique in
+    the file, method POST, the batch's endpoint as url, and a body); a bad file fails the batch with
+    the errors. Each line is answered when the batch is created, by the code that answers a direct
+    /chat/completions request with that body (FakeAPI.reply, the responder, fault_script, fail_next
+    and random faults; "drop", "slow" and "echo_auth" give a 500 line); a line answered with another
+    status than 200 goes to the error file. A batch shows as in_progress (its counts rising) for
+    `polls_in_progress` retrievals, then as completed; a batch cancelled while it runs shows as
+    cancelling for one retrieval, then as cancelled with the lines its counts showed as done.
+
+    Knobs, read when a batch is created (set at any time): polls_in_progress; expire_after (N: the
+    batch answers its first N lines, then expires, the others in its error file as batch_expired);
+    fail_with (a message: the batch fails as a whole with it); faults (HTTP statuses: the next
+    requests to these endpoints get them, before anything is done); lost_create_replies (N: the next
+    N batches are made, but their create request is answered with a 500, as a reply lost on the way).
+    Records: uploads (the bytes of every uploaded file, in order), lines (every request line
+    answered, parsed), events (("create", id), ("retrieve", id, status), ("cancel", id), ("list",)).
+    on_event(event), when set, is called with each event as it happens (e.g. to interrupt a run
+    that is waiting on a batch).
+    """
+
+    PATH = re.compile(r"^/(?:v1|openai)/(files|batches)(?:/([^/]+))?(?:/(content|cancel))?$")
+
+    def __init__(self, fake: FakeAPI) -> None:
+        self.fake = fake
+        self.polls_in_progress = 0
+        self.expire_after: int | None = None
+        self.fail_with: str | None = None
+        self.faults: collections.deque[str] = collections.deque()
+        self.lost_create_replies = 0
+        self.files: dict[str, dict[str, Any]] = {}  # id -> file object, plus its "content"
+        self.batches: dict[str, dict[str, Any]] = {}  # id -> batch object, plus its "_" internals
+        self.uploads: list[bytes] = []
+        self.lines: list[dict] = []
+        self.events: list[tuple] = []
+        self.on_event: Callable[[tuple], None] | None = None
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def _event(self, event: tuple) -> None:
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _next_id(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}{self._count:06d}"
+
+    def handle(self, handler: _Handler, method: str, path: str, raw: bytes) -> bool:
+        """Serve the request if it is one of these endpoints; False otherwise."""
+        match = self.PATH.match(path)
+        if match is None:
+            return False
+        with self._lock:
+            fault = self.faults.popleft() if self.faults else None
+        if fault is not None:
+            handler._send_json(int(fault), FakeAPI._error_payload("openai", int(fault), f"injected fault {fault}"))
+            return True
+        kind, object_id, action = match.groups()
+        with self._lock:
+            status, payload = self._route(method, kind, object_id, action, raw, handler.headers)
+        if isinstance(payload, bytes):
+            handler._send_bytes(status, payload, content_type="application/octet-stream")
+        else:
+            handler._send_json(status, payload)
+        return True
+
+    def _route(self, method: str, kind: str, object_id: str | None, action: str | None, raw: bytes,
+               headers: Any) -> tuple[int, dict | bytes]:
+        route = (method, kind, object_id is not None, action)
+        if route == ("POST", "files", False, None):
+            return self._upload(raw, headers.get("Content-Type", ""))
+        if route == ("GET", "files", True, None) and object_id in self.files:
+            return 200, {k: v for k, v in self.files[object_id].items() if k != "content"}
+        if route == ("GET", "files", True, "content") and object_id in self.files:
+            return 200, self.files[object_id]["content"]
+        if route == ("POST", "batches", False, None):
+            return self._create(raw)
+        if route == ("GET", "batches", False, None):
+            self._event(("list",))
+            data = [self._public(b) for b in reversed(self.batches.values())]
+            return 200, {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                         "last_id": data[-1]["id"] if data else None, "has_more": False}
+        if route == ("GET", "batches", True, None) and object_id in self.batches:
+            return 200, self._retrieve(self.batches[object_id])
+        if route == ("POST", "batches", True, "cancel") and object_id in self.batches:
+            return 200, self._cancel(self.batches[object_id])
+        return 404, FakeAPI._error_payload("openai", 404, f"no {kind} {object_id or ''} for {method}")
+
+    @staticmethod
+    def _public(batch: dict) -> dict:
+        return {k: v for k, v in batch.items() if k != "_"}
+
+    def _upload(self, raw: bytes, content_type: str) -> tuple[int, dict]:
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+        fields = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()} \
+            if message.is_multipart() else {}
+        if "file" not in fields or "purpose" not in fields:
+            return 400, FakeAPI._error_payload("openai", 400, "expected a multipart upload with file and purpose")
+        content = fields["file"].get_payload(decode=True) or b""
+        purpose = (fields["purpose"].get_payload(decode=True) or b"").decode()
+        self.uploads.append(content)
+        return 200, {k: v for k, v in self._add_file(content, purpose, fields["file"].get_filename()).items()
+                     if k != "content"}
+
+    def _add_file(self, content: bytes, purpose: str, filename: str | None) -> dict:
+        file_id = self._next_id("file-fake")
+        self.files[file_id] = {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
+                               "filename": filename or "upload", "purpose": purpose, "status": "processed",
+                               "content": content}
+        return self.files[file_id]
+
+    def _create(self, raw: bytes) -> tuple[int, dict]:
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict) or request.get("input_file_id") not in self.files:
+            return 400, FakeAPI._error_payload("openai", 400, "input_file_id: no such file")
+        if request.get("completion_window") != "24h" or not isinstance(request.get("endpoint"), str):
+            return 400, FakeAPI._error_payload("openai", 400, "expected endpoint and completion_window 24h")
+        batch_id = self._next_id("batch_fake")
+        now = int(time.time())
+        batch = {"id": batch_id, "object": "batch", "endpoint": request["endpoint"], "errors": None,
+                 "input_file_id": request["input_file_id"], "completion_window": "24h", "status": "validating",
+                 "output_file_id": None, "error_file_id": None, "created_at": now, "expires_at": now + 86400,
+                 "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": request.get("metadata"),
+                 "_": {"polls": 0, "final": "completed", "outputs": [], "errors": []}}
+        self.batches[batch_id] = batch
+        self._event(("create", batch_id))
+        self._answer(batch, self.files[request["input_file_id"]]["content"])
+        if self.lost_create_replies > 0:
+            self.lost_create_replies -= 1
+            return 500, FakeAPI._error_payload("openai", 500, "the batch was made, but this reply was lost")
+        return 200, self._public(batch)
+
+    def _answer(self, batch: dict, content: bytes) -> None:
+        """Check the input file and answer its lines now; the batch shows them once it ends."""
+        inner = batch["_"]
+        errors, lines, seen = [], [], set()
+        for number, raw in enumerate(content.splitlines(), 1):
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                line = None
+            if not isinstance(line, dict) or not isinstance(line.get("body"), dict):
+                errors.append({"code": "invalid_json_line", "message": "not a JSON object with a body", "line": number})
+            elif not isinstance(line.get("custom_id"), str) or line["custom_id"] in seen:
+                errors.append({"code": "duplicate_custom_id", "message": "custom_id missing or repeated",
+                               "line": number})
+            elif line.get("method") != "POST" or line.get("url") != batch["endpoint"]:
+                errors.append({"code": "invalid_url", "message": f"url must be {batch['endpoint']} (POST)",
+                               "line": number})
+            else:
+                seen.add(line["custom_id"])
+                lines.append(line)
+        if self.fail_with is not None:
+            errors.append({"code": "batch_failed", "message": self.fail_with, "line": None})
+        if errors or not lines:
+            inner["final"] = "failed"
+            batch["errors"] = {"object": "list", "data": [{"param": None, **e} for e in errors]
+                               or [{"code": "empty_file", "message": "no requests", "param": None, "line": None}]}
+            return
+        batch["request_counts"]["total"] = len(lines)
+        answered = lines if self.expire_after is None else lines[:self.expire_after]
+        if len(answered) < len(lines):
+            inner["final"] = "expired"
+        for number, line in enumerate(lines):
+            if number >= len(answered):
+                inner["errors"].append({"id": f"batch_req_{batch['id']}_{number}", "custom_id": line["custom_id"],
+                                        "response": None, "error": {"code": "batch_expired", "message":
+                                        "This request could not be executed before the completion window expired."}})
+                continue
+            kind, _ = self.fake._next_fault(line["body"], line["url"])
+            if kind in ("drop", "slow", "echo_auth"):
+                kind = "500"
+            status, body = self.fake.reply("openai", line["body"], line["url"], kind, number)
+            self.lines.append(line)
+            record = {"id": f"batch_req_{batch['id']}_{number}", "custom_id": line["custom_id"],
+                      "response": {"status_code": status, "request_id": f"req_{batch['id']}_{number}",
+                                   "body": body.decode() if isinstance(body, bytes) else body}, "error": None}
+            (inner["outputs"] if status == 200 else inner["errors"]).append(record)
+
+    def _retrieve(self, batch: dict) -> dict:
+        inner = batch["_"]
+        if batch["status"] in ("validating", "in_progress"):
+            inner["polls"] += 1
+            total = batch["request_counts"]["total"]
+            if inner["final"] == "failed":
+                batch["status"] = "failed"
+            elif inner["polls"] <= self.polls_in_progress:
+                batch["status"] = "in_progress"
+                batch["request_counts"]["completed"] = total * (inner["polls"] - 1) // self.polls_in_progress
+            else:
+                self._end(batch, inner["final"])
+        elif batch["status"] == "cancelling":  # shown once as cancelling, then cancelled
+            if inner.setdefault("cancel_polls", 0) > 0:
+                self._end(batch, "cancelled")
+            inner["cancel_polls"] += 1
+        self._event(("retrieve", batch["id"], batch["status"]))
+        return self._public(batch)
+
+    def _cancel(self, batch: dict) -> dict:
+        self._event(("cancel", batch["id"]))
+        if batch["status"] in ("validating", "in_progress"):
+            batch["status"] = "cancelling"
+        return self._public(batch)
+
+    def _end(self, batch: dict, status: str) -> None:
+        """The batch ends as `status`: its output and error files are made (a cancelled batch keeps the
+        lines its counts showed as done, the others cancelled)."""
+        inner = batch["_"]
+        outputs, errors = inner["outputs"], inner["errors"]
+        if status == "cancelled":
+            done = batch["request_counts"]["completed"]
+            kept = {r["custom_id"] for r in (outputs + errors)[:done]}
+            errors = [r for r in errors if r["custom_id"] in kept] + [
+                {**r, "response": None, "error": {"code": "batch_cancelled", "message": "The batch was cancelled."}}
+                for r in outputs + errors if r["custom_id"] not in kept]
+            outputs = [r for r in outputs if r["custom_id"] in kept]
+        batch["status"] = status
+        batch["request_counts"]["completed"] = len(outputs)
+        batch["request_counts"]["failed"] = len(errors)
+        for key, records in (("output_file_id", outputs), ("error_file_id", errors)):
+            if records:
+                content = "".join(json.dumps(r) + "\n" for r in records).encode()
+                batch[key] = self._add_file(content, "batch_output", f"{batch['id']}_{key}.jsonl")["id"]
+
 
 
 class HoldAfter:
@@ -732,10 +975,10 @@ class FakeMessageBatches:
         elif params.get("stream"):
             error = 400, "stream: not allowed in a batch request"
         if error is not None:
-            status, message = error[0], self.fake._error_body("anthropic", *error)
+            status, message = error[0], self.fake._error_payload("anthropic", *error)
         else:
-            status, message = self.fake._model_reply("anthropic", params, "/v1/messages", number,
-                                                     empty=kind == "empty_choices")
+            status, message = self.fake.reply("anthropic", params, "/v1/messages",
+                                                "empty_choices" if kind == "empty_choices" else None, number)
         if status != 200:
             return {"type": "errored", "error": {**message, "request_id": f"req_fake_batch_{number}"}}
         if kind == "malformed":

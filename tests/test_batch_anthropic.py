@@ -300,3 +300,56 @@ def test_anthropic_batch_status(message_batch: SimpleNamespace, expected: utils.
 def test_anthropic_batch_completion_of_broken_results(result: object, error: str) -> None:
     model = utils.ModelConfig(name="claude", model_name="claude-test", api_type="anthropic")
     assert utils.anthropic_batch_completion(model, result) == utils.Completion(None, error)
+
+
+# ---- gen_judgment.py --batch with an Anthropic judge -----------------------------------------
+
+
+def test_judgment_batch_with_an_anthropic_judge_equals_direct_and_resumes(tmp_path, monkeypatch) -> None:
+    """Records and request bodies of a --batch run through Message Batches equal a direct run's,
+    follow-ups included; a run stopped while waiting is resumed without a new batch."""
+    from fake_api import message_text
+    from gen_judgment import CONTINUE_PROMPT
+    from test_batch import FAST, by_question, state_files
+    from test_gen_judgment import Setup, simple_bench
+
+    def responder(body: dict, path: str) -> str:
+        last = message_text(body["messages"][-1]["content"])
+        if last == CONTINUE_PROMPT:
+            return "Then: [[A>B]]"
+        return "No verdict yet." if "q001" in last else "Fine. [[B>A]]"
+
+    runs = {}
+    for mode in ("direct", "batch"):
+        with FakeAPI(responder=responder) as api:
+            simple_bench(tmp_path / mode / "data", 3)
+            setup = Setup(tmp_path / mode, api, api_type="anthropic")
+            if mode == "batch":  # the first run stops (Ctrl-C) while waiting on the first batch
+                api.message_batches.polls_in_progress = 10**9
+                status = utils.AnthropicBatches.status
+                polls = []
+
+                def interrupted_status(self, client, batch_id):
+                    polls.append(batch_id)
+                    if len(polls) == 3:
+                        raise KeyboardInterrupt
+                    return status(self, client, batch_id)
+
+                monkeypatch.setattr(utils.AnthropicBatches, "status", interrupted_status)
+                assert setup.run(*FAST) == 130
+                monkeypatch.setattr(utils.AnthropicBatches, "status", status)
+                assert setup.records() == [] and len(state_files(tmp_path / mode)) == 1
+                assert len(api.message_batches.submitted) == 6
+                api.message_batches.polls_in_progress = 0
+                assert setup.run(*FAST) == 0
+            else:
+                assert setup.run("--no-progress") == 0
+            runs[mode] = (setup, [json.dumps(r["body"], ensure_ascii=False) for r in api.requests
+                                  if r["path"] == "/v1/messages"],
+                          [json.dumps(e["params"], ensure_ascii=False) for e in api.message_batches.submitted])
+    (direct, direct_bodies, _), (batch, batch_bodies, batch_params) = runs["direct"], runs["batch"]
+    assert by_question(batch.records()) == by_question(direct.records()) and len(direct.records()) == 3
+    assert batch_bodies == []  # nothing went to /v1/messages directly
+    assert sorted(batch_params) == sorted(direct_bodies)  # 6 games + 2 follow-ups, none paid twice
+    assert len(batch_params) == 8
+    assert state_files(tmp_path / "batch") == []
