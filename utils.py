@@ -945,6 +945,56 @@ MAX_TOKENS_LIMIT = 10**9
 
 
 @dataclass(frozen=True)
+class Price:
+    """What a model's tokens cost: an api_config entry's `price`, in dollars per million tokens."""
+
+    input: float  # prompt tokens not read from the provider's cache
+    output: float  # output tokens, a reasoning model's thinking included
+    cached_input: float | None = None  # prompt tokens read from the cache; None: as input
+    batch_discount: float = 0.5  # the share a batch run takes off (0.5: half price)
+
+    def dollars(self, usage: Usage, batch: bool = False) -> float:
+        """The cost of `usage`, at the batch price when `batch`."""
+        cached = min(usage.cached_input_tokens, usage.input_tokens)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        cost = ((usage.input_tokens - cached) * self.input + cached * cached_price
+                + usage.output_tokens * self.output) / 1e6
+        return cost * (1 - self.batch_discount) if batch else cost
+
+
+PRICE_KEYS = {"input": True, "output": True, "cached_input": False, "batch_discount": False}  # key: required
+
+
+def parse_price(value: Any, where: str) -> Price | None:
+    """An api_config entry's `price` (null or absent: None); ConfigError naming `where`.price and
+    the key for anything but a mapping of known keys to finite non-negative numbers, dollars per
+    million tokens (batch_discount: a share from 0 to 1)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}.price: expected a mapping such as {{input: 2.5, output: 10}} (dollars per "
+                          f"million tokens), got {value!r}")
+    unknown = sorted(map(str, set(value) - set(PRICE_KEYS)))
+    if unknown:
+        raise ConfigError(f"{where}.price.{unknown[0]}: unknown key (expected {', '.join(PRICE_KEYS)})")
+    numbers: dict[str, float] = {}
+    for key, required in PRICE_KEYS.items():
+        number = value.get(key)
+        if number is None:
+            if required:
+                raise ConfigError(f"{where}.price.{key}: missing (dollars per million {key} tokens)")
+            continue
+        high = 1 if key == "batch_discount" else math.inf
+        if (isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number)
+                or not 0 <= number <= high):
+            expected = ("a share from 0 to 1 (0.5: half price)" if key == "batch_discount"
+                        else "a finite number of dollars per million tokens, at least 0")
+            raise ConfigError(f"{where}.price.{key}: expected {expected}, got {number!r}")
+        numbers[key] = float(number)
+    return Price(**numbers)
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """One entry of api_config.yaml: how to reach a model."""
 
@@ -962,11 +1012,12 @@ class ModelConfig:
     reasoning_effort: str | None = None  # OpenAI reasoning models: no temperature, max_completion_tokens
     budget_tokens: int | None = None  # Anthropic extended thinking
     end_think_token: str | None = None  # the reply's text before this marker is the thought
+    price: Price | None = None  # what its tokens cost; None: unknown
 
 
 _MODEL_KEYS = {"model_name", "endpoints", "api_type", "parallel", "tokenizer", "system_prompt",
                "max_retries", "retry_base_delay", "retry_max_delay", "timeout",
-               "temperature", "max_tokens", "reasoning_effort", "budget_tokens", "end_think_token"}
+               "temperature", "max_tokens", "reasoning_effort", "budget_tokens", "end_think_token", "price"}
 # Upstream v2.0's names for two of them: (its key, ours)
 _MODEL_KEY_ALIASES = (("model", "model_name"), ("sys_prompt", "system_prompt"))
 
@@ -1093,7 +1144,7 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
         retry=retry, timeout=_seconds(entry, "timeout", ModelConfig.timeout, where),
         temperature=None if temperature is None else float(temperature), max_tokens=max_tokens,
         reasoning_effort=reasoning_effort, budget_tokens=budget_tokens,
-        end_think_token=entry.get("end_think_token"),
+        end_think_token=entry.get("end_think_token"), price=parse_price(entry.get("price"), where),
     )
 
 
@@ -1700,9 +1751,12 @@ def anthropic_message_reply(message: Any) -> ProviderReply:
         raise EmptyResponse("response has no text content")
     thoughts = [block.thinking for block in blocks if getattr(block, "type", None) == "thinking"]
     usage = getattr(message, "usage", None)
-    return ProviderReply("".join(texts), _count(getattr(usage, "input_tokens", 0)),
-                         _count(getattr(usage, "output_tokens", 0)), "".join(thoughts) or None,
-                         _count(getattr(usage, "cache_read_input_tokens", 0)))
+    # Anthropic's input_tokens leaves out the prompt tokens read from or written to its cache:
+    # they are added, so prompt_tokens counts the whole prompt as OpenAI's does.
+    cached = _count(getattr(usage, "cache_read_input_tokens", 0))
+    prompt = _count(getattr(usage, "input_tokens", 0)) + cached + _count(getattr(usage, "cache_creation_input_tokens", 0))
+    return ProviderReply("".join(texts), prompt, _count(getattr(usage, "output_tokens", 0)),
+                         "".join(thoughts) or None, cached)
 
 
 def _call_anthropic(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
@@ -1970,6 +2024,83 @@ def together(parts: Sequence[Steps[Any]], failed: Callable[[Any], bool] = lambda
                 results[i] = stop.value
                 del pending[i]
     return results
+
+
+# --------------------------------------------------------------------------------------------
+# Token usage and cost: what the providers billed, stored with each record, and estimates
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The tokens of some calls as their provider reported them, summed."""
+
+    input_tokens: int = 0  # prompt tokens, cached ones included
+    cached_input_tokens: int = 0  # of input_tokens, those read from the provider's prompt cache
+    output_tokens: int = 0  # a reasoning model's thinking included
+    calls: int = 0  # replies received
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+
+    @classmethod
+    def of(cls, completions: Iterable[Completion]) -> Usage:
+        """The tokens of `completions`; a reply counts as a call (a failed call has no usage)."""
+        total = cls()
+        for c in completions:
+            total += cls(c.prompt_tokens, min(c.cached_tokens, c.prompt_tokens), c.completion_tokens, int(c.ok))
+        return total
+
+
+# The one key a stored answer or judgment gets beyond upstream's: the usage of the calls that made
+# it. Upstream's readers index the keys they know, so they ignore it.
+USAGE_KEY = "usage"
+
+
+def with_usage(record: dict, usage: Usage) -> dict:
+    """The record with its calls' usage under USAGE_KEY, the last key."""
+    return {**{k: v for k, v in record.items() if k != USAGE_KEY}, USAGE_KEY: dataclasses.asdict(usage)}
+
+
+def record_usage(record: dict) -> Usage | None:
+    """The usage stored with a record; None for a record without one (written before usage was
+    kept, or by upstream) or whose usage is not four counts."""
+    stored = record.get(USAGE_KEY)
+    if not isinstance(stored, dict):
+        return None
+    counts = [stored.get(f.name) for f in dataclasses.fields(Usage)]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+        return None
+    return Usage(*counts)
+
+
+def metered(steps: Steps[R]) -> Steps[tuple[R, Usage]]:
+    """`steps`, passed through, returning (its result, the usage of every reply it received)."""
+    usage = Usage()
+    try:
+        requests = next(steps)
+        while True:
+            replies = yield requests
+            usage += Usage.of(replies)
+            requests = steps.send(replies)
+    except StopIteration as stop:
+        return stop.value, usage
+
+
+def format_dollars(dollars: float) -> str:
+    """'$12.35', or '$0.0123' below a dollar."""
+    return f"${dollars:,.2f}" if dollars >= 1 else f"${dollars:.4f}"
+
+
+def describe_spending(usage: Usage, price: Price | None, batch: bool = False) -> str:
+    """What some calls cost, for a summary: '12,345 input tokens (1,024 cached), 678 output
+    tokens, $0.0123' (at the batch price when `batch`; no dollars without a price)."""
+    text = (f"{usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
+            f"{usage.output_tokens:,} output tokens")
+    if price is not None:
+        text += f", {format_dollars(price.dollars(usage, batch))}"
+        text += f" (batch price, {price.batch_discount:.0%} off)" if batch else ""
+    return text
 
 
 # --------------------------------------------------------------------------------------------

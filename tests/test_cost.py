@@ -1,0 +1,145 @@
+"""Cost: the `price` of an api_config entry, the usage providers report, the dollars it makes.
+
+Usage: python -m pytest tests/test_cost.py
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import utils
+from fake_api import FakeAPI
+
+
+def write_entry(tmp_path, text: str):
+    path = tmp_path / "api_config.yaml"
+    path.write_text("m:\n  model_name: x\n" + text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------- price in api_config
+
+
+def test_price_is_read_with_its_defaults(tmp_path):
+    path = write_entry(tmp_path, "  price: {input: 2.5, output: 10}\n")
+    assert utils.load_api_config(path)["m"].price == utils.Price(input=2.5, output=10.0, cached_input=None,
+                                                                  batch_discount=0.5)
+    path = write_entry(tmp_path, "  price:\n    input: 3\n    output: 15\n    cached_input: 0.3\n"
+                                 "    batch_discount: 0\n")
+    assert utils.load_api_config(path)["m"].price == utils.Price(3.0, 15.0, 0.3, 0.0)
+    assert utils.load_api_config(write_entry(tmp_path, "  price: null\n"))["m"].price is None
+    assert utils.load_api_config(write_entry(tmp_path, ""))["m"].price is None
+
+
+@pytest.mark.parametrize("price, message", [
+    ("{input: -1, output: 10}", r"m.price.input: expected a finite number of dollars per million tokens, at least 0, got -1"),
+    ("{input: .nan, output: 10}", r"m.price.input: expected a finite number .*got nan"),
+    ("{input: 1, output: .inf}", r"m.price.output: expected a finite number .*got inf"),
+    ("{input: '2.5', output: 10}", r"m.price.input: expected a finite number .*got '2.5'"),
+    ("{input: true, output: 10}", r"m.price.input: expected a finite number .*got True"),
+    ("{input: 1, output: 2, cached_input: -0.1}", r"m.price.cached_input: expected a finite number"),
+    ("{input: 1, output: 2, batch_discount: 1.5}", r"m.price.batch_discount: expected a share from 0 to 1 .*got 1.5"),
+    ("{input: 1, output: 2, batch_discount: .nan}", r"m.price.batch_discount: expected a share"),
+    ("{input: 1}", r"m.price.output: missing \(dollars per million output tokens\)"),
+    ("{input: 1, output: 2, cache: 0.5}", r"m.price.cache: unknown key \(expected input, output, cached_input, "
+                                         r"batch_discount\)"),
+    ("2.5", r"m.price: expected a mapping such as \{input: 2.5, output: 10\}"),
+    ("[1, 2]", r"m.price: expected a mapping"),
+])
+def test_bad_price_is_one_line_naming_file_and_key(tmp_path, price, message):
+    path = write_entry(tmp_path, f"  price: {price}\n")
+    with pytest.raises(utils.ConfigError, match=message) as info:
+        utils.load_api_config(path)
+    assert str(info.value).startswith(f"{path}: m.price")
+    assert "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------- usage and dollars
+
+
+def test_dollars_of_usage_direct_and_batch():
+    usage = utils.Usage(input_tokens=3_000_000, cached_input_tokens=1_000_000, output_tokens=500_000, calls=7)
+    price = utils.Price(input=2.0, output=8.0, cached_input=0.5)
+    assert price.dollars(usage) == pytest.approx(2 * 2.0 + 1 * 0.5 + 0.5 * 8.0)
+    assert price.dollars(usage, batch=True) == pytest.approx((4 + 0.5 + 4) / 2)
+    assert utils.Price(2.0, 8.0, batch_discount=0.25).dollars(usage, batch=True) == pytest.approx(0.75 * (6 + 4))
+    # without a cached price, cached tokens cost what the others do; a server's cached count
+    # above its prompt count is not paid twice
+    assert utils.Price(2.0, 8.0).dollars(usage) == pytest.approx(6 + 4)
+    odd = utils.Usage(input_tokens=100, cached_input_tokens=500)
+    assert utils.Price(1e6, 0, cached_input=0).dollars(odd) == 0
+
+
+def test_usage_of_completions_counts_replies_as_calls():
+    replies = [utils.Completion("a", None, 10, 3, cached_tokens=4), utils.Completion("b", None, 20, 5),
+               utils.Completion(None, "boom", attempts=3), utils.Completion("c", None, 7, 1, cached_tokens=99)]
+    assert utils.Usage.of(replies) == utils.Usage(input_tokens=37, cached_input_tokens=11, output_tokens=9, calls=3)
+    assert utils.Usage(1, 0, 2, 1) + utils.Usage(3, 1, 4, 1) == utils.Usage(4, 1, 6, 2)
+
+
+def test_usage_is_stored_under_one_last_key_and_read_back():
+    record = {"question_id": "q", "games": []}
+    stored = utils.with_usage(record, utils.Usage(10, 2, 3, 1))
+    assert list(stored) == ["question_id", "games", "usage"] and record == {"question_id": "q", "games": []}
+    assert stored["usage"] == {"input_tokens": 10, "cached_input_tokens": 2, "output_tokens": 3, "calls": 1}
+    assert utils.record_usage(stored) == utils.Usage(10, 2, 3, 1)
+    assert utils.record_usage(record) is None  # written before usage was kept, or by upstream
+    for junk in ("lots", None, {"input_tokens": 1}, {**stored["usage"], "output_tokens": -1},
+                 {**stored["usage"], "calls": math.nan}, {**stored["usage"], "calls": True}):
+        assert utils.record_usage({**record, "usage": junk}) is None
+
+
+def test_metered_steps_sum_the_usage_of_every_reply():
+    def steps():
+        [a, b] = yield [utils.Request([{"role": "user", "content": "1"}], None, None)] * 2
+        [c] = yield [utils.Request([{"role": "user", "content": "2"}], None, None)]
+        return a.text + b.text + c.text
+
+    gen = utils.metered(steps())
+    assert len(next(gen)) == 2
+    assert len(gen.send([utils.Completion("x", None, 5, 1), utils.Completion("y", None, 6, 2, cached_tokens=6)])) == 1
+    with pytest.raises(StopIteration) as stop:
+        gen.send([utils.Completion("z", None, 7, 3)])
+    assert stop.value.value == ("xyz", utils.Usage(18, 6, 6, 3))
+
+
+@pytest.mark.parametrize("batch, expected", [
+    (False, "1,234,567 input tokens (1,000 cached), 89 output tokens, $2.47"),
+    (True, "1,234,567 input tokens (1,000 cached), 89 output tokens, $1.23 (batch price, 50% off)"),
+])
+def test_spending_is_described_in_tokens_and_dollars(batch, expected):
+    usage = utils.Usage(1_234_567, 1_000, 89, 12)
+    assert utils.describe_spending(usage, utils.Price(2.0, 8.0), batch) == expected
+    assert utils.describe_spending(usage, None, batch) == "1,234,567 input tokens (1,000 cached), 89 output tokens"
+    assert utils.describe_spending(utils.Usage(100, 0, 10, 1), utils.Price(2.0, 8.0)) == (
+        "100 input tokens (0 cached), 10 output tokens, $0.0003")
+
+
+# ---------------------------------------------------------------------------- what providers report
+
+
+def model(api: FakeAPI, api_type: str) -> utils.ModelConfig:
+    base = api.anthropic_base if api_type == "anthropic" else api.openai_base
+    return utils.ModelConfig(name="m", model_name="api-model", api_type=api_type,
+                             endpoints=(utils.Endpoint(base, "sk-test-key"),), retry=utils.RetryPolicy(0))
+
+
+def test_cached_prompt_tokens_of_both_providers(api):
+    """OpenAI counts cached tokens within prompt_tokens; Anthropic's input_tokens leaves out the
+    tokens read from (and written to) its cache: both become the whole prompt and its cached part."""
+    messages = [{"role": "user", "content": "hi"}]
+    api.responder = lambda body, path: {
+        "id": "c", "object": "chat.completion", "created": 0, "model": "api-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 2000, "completion_tokens": 7, "total_tokens": 2007,
+                  "prompt_tokens_details": {"cached_tokens": 1536}}}
+    reply = utils.complete(model(api, "openai"), messages, None, 10)
+    assert (reply.prompt_tokens, reply.cached_tokens, reply.completion_tokens) == (2000, 1536, 7)
+    api.responder = lambda body, path: {
+        "id": "msg", "type": "message", "role": "assistant", "model": "api-model", "stop_reason": "end_turn",
+        "content": [{"type": "text", "text": "ok"}],
+        "usage": {"input_tokens": 300, "cache_read_input_tokens": 1500, "cache_creation_input_tokens": 200,
+                  "output_tokens": 9}}
+    reply = utils.complete(model(api, "anthropic"), messages, None, 10)
+    assert (reply.prompt_tokens, reply.cached_tokens, reply.completion_tokens) == (2000, 1500, 9)
