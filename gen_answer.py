@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import functools
 import logging
 import math
@@ -72,6 +73,7 @@ from utils import (
     Question,
     QuestionV2,
     Turn,
+    Usage,
     answer_dir,
     add_common_flags,
     api_output,
@@ -89,6 +91,7 @@ from utils import (
     load_api_config,
     load_questions,
     load_yaml,
+    metered,
     model_file,
     plural,
     question_turns,
@@ -103,6 +106,7 @@ from utils import (
     run_script,
     setup_logging,
     v2_metadata,
+    with_usage,
     write_atomic,
     write_jsonl_atomic,
 )
@@ -161,9 +165,11 @@ class Tally:
 
 @dataclass(frozen=True)
 class TooLong:
-    """A question whose conversation leaves no room for an answer under max_tokens."""
+    """A question whose conversation leaves no room for an answer under max_tokens (found before
+    any call, or after the turns before it: their usage)."""
 
     reason: str
+    usage: Usage = Usage()
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,6 +280,20 @@ def answer_question(question: Question | QuestionV2, model: ModelConfig, setting
 
 def answer_steps(question: Question | QuestionV2, model: ModelConfig, settings: Settings,
                  budget: TokenBudget | None = None) -> Steps[Answer | AnswerV2 | Completion | TooLong]:
+    """All choices of one question, with the usage of their calls (utils.USAGE_KEY); or the failed
+    Completion that stopped it, or TooLong, each carrying the tokens of the replies it did get
+    (paid for, not stored): see conversation_steps."""
+    result, usage = yield from metered(conversation_steps(question, model, settings, budget))
+    if isinstance(result, Completion):
+        return dataclasses.replace(result, prompt_tokens=usage.input_tokens, completion_tokens=usage.output_tokens,
+                                   cached_tokens=usage.cached_input_tokens)
+    if isinstance(result, TooLong):
+        return TooLong(result.reason, usage)
+    return with_usage(result, usage)  # type: ignore[return-value]
+
+
+def conversation_steps(question: Question | QuestionV2, model: ModelConfig, settings: Settings,
+                       budget: TokenBudget | None = None) -> Steps[Answer | AnswerV2 | Completion | TooLong]:
     """All choices of one question, the failed Completion that stopped it, or TooLong.
 
     Every turn sends the whole conversation so far; each choice starts a fresh conversation

@@ -80,12 +80,15 @@ from utils import (
     record_id,
     Request,
     Steps,
+    Usage,
+    metered,
     require_models,
     run_pool,
     run_script,
     run_steps,
     setup_logging,
     together,
+    with_usage,
 )
 
 log = logging.getLogger("arena_hard.gen_judgment")
@@ -119,9 +122,11 @@ class PairTaskV2:
 
 @dataclass(frozen=True)
 class PairFailure:
-    """A judge call that failed after its retries: nothing is written for the pair."""
+    """A judge call that failed after its retries: nothing is written for the pair (the replies
+    it did get were paid for: their usage)."""
 
     error: str
+    usage: Usage = Usage()
 
 
 @dataclass
@@ -274,8 +279,13 @@ def judge_pair_v2_steps(task: PairTaskV2, settings: JudgeSettings) -> Steps[Judg
 
 
 def pair_steps(task: PairTask | PairTaskV2, settings: JudgeSettings) -> Steps[Judgment | JudgmentV2 | PairFailure]:
-    """The steps of judging one task, of either generation."""
-    return judge_pair_v2_steps(task, settings) if isinstance(task, PairTaskV2) else judge_pair_steps(task, settings)
+    """The steps of judging one task, of either generation: the record with the usage of its
+    calls (utils.USAGE_KEY), or the failure with the usage of the replies it got."""
+    steps = judge_pair_v2_steps(task, settings) if isinstance(task, PairTaskV2) else judge_pair_steps(task, settings)
+    result, usage = yield from metered(steps)
+    if isinstance(result, PairFailure):
+        return PairFailure(result.error, usage)
+    return with_usage(result, usage)  # type: ignore[return-value]
 
 
 def judge_pair(task: PairTask | PairTaskV2, judge: ModelConfig, settings: JudgeSettings

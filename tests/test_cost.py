@@ -4,11 +4,20 @@ Usage: python -m pytest tests/test_cost.py
 """
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
+import yaml
 
+import add_markdown_info
+import fake_api
+import gen_answer
+import gen_judgment
+import qa_browser
+import show_result
 import utils
+from conftest import write_jsonl
 from fake_api import FakeAPI
 
 
@@ -143,3 +152,114 @@ def test_cached_prompt_tokens_of_both_providers(api):
                   "output_tokens": 9}}
     reply = utils.complete(model(api, "anthropic"), messages, None, 10)
     assert (reply.prompt_tokens, reply.cached_tokens, reply.completion_tokens) == (2000, 1500, 9)
+
+
+# ---------------------------------------------------------------------------- usage stored per record
+
+
+def bench_configs(tmp_path, api: FakeAPI, questions: list[dict], answer_models: list[str], *,
+                  num_choices: int = 1, price: dict | None = None) -> dict:
+    """A v0.1 bench under tmp_path/data (questions only), an api_config with every answering
+    model and the judge on the fake server, and the setting files of gen_answer and gen_judgment."""
+    entry = {"api_type": "openai", "parallel": 1, "max_retries": 0, "timeout": 10,
+             "endpoints": [{"api_base": api.openai_base, "api_key": "sk-test"}]}
+    if price is not None:
+        entry["price"] = price
+    data = tmp_path / "data"
+    write_jsonl(data / "bench" / "question.jsonl", questions)
+    files = {"data": data, "api": tmp_path / "api_config.yaml", "answer": tmp_path / "gen_answer_config.yaml",
+             "judge": tmp_path / "judge_config.yaml"}
+    models = {name: {**entry, "model_name": f"{name}-api"} for name in [*answer_models, "judge"]}
+    files["api"].write_text(yaml.safe_dump(models), encoding="utf-8")
+    files["answer"].write_text(yaml.safe_dump({"bench_name": "bench", "temperature": 0.0, "max_tokens": 1000,
+                                               "num_choices": num_choices, "model_list": answer_models}))
+    files["judge"].write_text(yaml.safe_dump({
+        "bench_name": "bench", "judge_model": "judge", "baseline": True, "baseline_model": answer_models[0],
+        "pairwise": True, "temperature": 0, "max_tokens": 500, "number_of_judgment_attempts": 2,
+        "system_prompt": "Compare the answers; end with a label such as [[A=B]].", "model_list": answer_models[1:],
+        "prompt_template": ["<|User Prompt|>\n{question_1}\n\n<|The Start of Assistant A's Answer|>\n{answer_1}\n"
+                            "<|The End of Assistant A's Answer|>\n\n<|The Start of Assistant B's Answer|>\n"
+                            "{answer_2}\n<|The End of Assistant B's Answer|>"]}))
+    return files
+
+
+def answer_argv(files: dict, *extra: str) -> list[str]:
+    return ["--setting-file", str(files["answer"]), "--endpoint-file", str(files["api"]), "--data-dir",
+            str(files["data"]), "--no-progress", *extra]
+
+
+def judge_argv(files: dict, *extra: str) -> list[str]:
+    return ["--setting-file", str(files["judge"]), "--endpoint-file", str(files["api"]), "--data-dir",
+            str(files["data"]), "--no-progress", *extra]
+
+
+def read_records(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def v01_question(qid: str, *turns: str) -> dict:
+    return {"question_id": qid, "category": "arena-hard-v0.1", "cluster": "c", "turns": [{"content": t} for t in turns]}
+
+
+def test_usage_of_a_record_sums_every_call_follow_ups_turns_and_choices(tmp_path, api):
+    """A two-turn question answered twice (num_choices 2) is 4 calls; a game whose first judge
+    reply has no verdict is asked again: the record's usage is the sum the server reported."""
+    files = bench_configs(tmp_path, api, [v01_question("q1", "First turn?", "Second turn?")], ["base", "m1"],
+                          num_choices=2)
+    assert gen_answer.main(answer_argv(files)) == 0
+    for model in ("base", "m1"):
+        [record] = read_records(files["data"] / "bench" / "model_answer" / f"{model}.jsonl")
+        sent = [r["body"] for r in api.requests if r["body"]["model"] == f"{model}-api"]
+        assert len(sent) == 4
+        assert record["usage"] == {
+            "input_tokens": sum(map(fake_api.prompt_tokens, sent)), "cached_input_tokens": 0,
+            "output_tokens": sum(fake_api.count_tokens(t["content"]) for c in record["choices"] for t in c["turns"]),
+            "calls": 4}
+
+    replies = iter(["Let me think.", "So: [[A>B]]", "Clearly [[B>A]]"])
+    api.responder = lambda body, path: next(replies)
+    api.requests.clear()
+    assert gen_judgment.main(judge_argv(files)) == 0  # game 1, game 2, then game 1 asked again
+    [judgment] = read_records(files["data"] / "bench" / "model_judgment" / "judge" / "m1.jsonl")
+    assert [g["score"] for g in judgment["games"]] == ["B>A", "A>B"]
+    assert len(api.requests) == 3 and api.requests[2]["body"]["messages"][-1]["content"] == gen_judgment.CONTINUE_PROMPT
+    assert judgment["usage"] == {"input_tokens": sum(fake_api.prompt_tokens(r["body"]) for r in api.requests),
+                                 "cached_input_tokens": 0,
+                                 "output_tokens": sum(map(fake_api.count_tokens, ["Let me think.", "So: [[A>B]]",
+                                                                                  "Clearly [[B>A]]"])),
+                                 "calls": 3}
+
+
+def test_records_with_and_without_usage_read_everywhere(tmp_path, api, capsys):
+    """Our readers take a record with usage and one written before usage was kept (or by
+    upstream); add_markdown_info, which rewrites answer files, keeps the usage."""
+    questions = [v01_question(f"q{i}", f"Question {i}?") for i in range(6)]
+    files = bench_configs(tmp_path, api, questions, ["base", "m1"])
+    api.responder = lambda body, path: ("Answer with **bold**: " + body["messages"][-1]["content"]
+                                        if body["model"] != "judge-api" else "[[B>A]]")
+    assert gen_answer.main(answer_argv(files)) == 0
+    answers = files["data"] / "bench" / "model_answer"
+    m1 = read_records(answers / "m1.jsonl")
+    old = {k: v for k, v in m1[0].items() if k != "usage"}  # as written before usage was kept
+    write_jsonl(answers / "m1.jsonl", [old] + m1[1:])
+    assert all(utils.is_complete_answer(r) for r in [old] + m1[1:])
+    assert gen_answer.main(answer_argv(files)) == 0 and len(read_records(answers / "m1.jsonl")) == 6  # none redone
+
+    assert add_markdown_info.main(["--dir", str(answers), "--workers", "1"]) == 0
+    annotated = read_records(answers / "m1.jsonl")
+    assert annotated == [old] + m1[1:] and all("usage" in r for r in annotated[1:])
+
+    assert gen_judgment.main(judge_argv(files)) == 0
+    judgments = files["data"] / "bench" / "model_judgment" / "judge" / "m1.jsonl"
+    records = read_records(judgments)
+    write_jsonl(judgments, [{k: v for k, v in records[0].items() if k != "usage"}] + records[1:])
+    assert all(utils.is_complete_judgment(r) for r in records)
+    assert gen_judgment.main(judge_argv(files)) == 0 and len(read_records(judgments)) == 6  # none redone
+    capsys.readouterr()
+    assert show_result.main(["--data-dir", str(files["data"]), "--bench-name", "bench", "--judge-name", "judge",
+                             "--baseline", "base", "--num-rounds", "3"]) == 0
+    assert "m1" in capsys.readouterr().out
+
+    views = qa_browser.selection_views(questions[1], "m1", qa_browser.ModelRecords(answers, qa_browser.ANSWER_KEYS),
+                                       qa_browser.judgment_records(judgments.parent), "base")
+    assert "Answer with" in views[2] and "B>A" in views[3] and "usage" not in "".join(views)

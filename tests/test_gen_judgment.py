@@ -23,6 +23,7 @@ import yaml
 
 import gen_judgment
 from conftest import disk_full_after, free_port, write_jsonl
+import fake_api
 from fake_api import FakeAPI, HoldAfter, message_text
 from gen_judgment import CONTINUE_PROMPT, build_game_prompt, parse_verdict
 from utils import load_judge_settings
@@ -226,13 +227,17 @@ def test_one_turn_messages_both_games_and_record(tmp_path, api):
         assert body["temperature"] == 0 and body["max_tokens"] == 512
         assert body["messages"] == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
 
+    # the usage of both calls as the server reported it (the fake's own counts)
+    usage = {"input_tokens": sum(fake_api.prompt_tokens(r["body"]) for r in api.requests),
+             "cached_input_tokens": 0, "output_tokens": 2 * fake_api.count_tokens(reply), "calls": 2}
     assert setup.records() == [{
         "question_id": "q1", "model": "m1", "judge": "the-judge",
         "games": [{"user_prompt": game1, "judgment": "\n" + reply, "score": "B>A"},
                   {"user_prompt": game2, "judgment": "\n" + reply, "score": "B>A"}],
+        "usage": usage,
     }]
-    # key order as upstream writes it
-    assert list(setup.records()[0]) == ["question_id", "model", "judge", "games"]
+    # key order as upstream writes it, then the one key upstream's readers ignore
+    assert list(setup.records()[0]) == ["question_id", "model", "judge", "games", "usage"]
     assert list(setup.records()[0]["games"][0]) == ["user_prompt", "judgment", "score"]
 
 

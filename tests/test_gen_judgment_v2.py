@@ -18,6 +18,7 @@ import yaml
 
 import gen_judgment
 from conftest import write_jsonl
+import fake_api
 from fake_api import FakeAPI, conversation
 from gen_judgment import last_verdict
 from utils import V2_VERDICT_REGEXES, claim_output, count_tokens, load_judge_settings
@@ -209,9 +210,12 @@ def test_record_is_upstream_v2_shape(tmp_path, api):
         "baseline": "o3-mini-as-written",
         "games": [{"score": "B>A", "judgment": {"answer": REPLY}, "prompt": game1},
                   {"score": "B>A", "judgment": {"answer": REPLY}, "prompt": game2}],
+        # what both calls cost, as the server reported it (the fake's own counts)
+        "usage": {"input_tokens": sum(fake_api.prompt_tokens(r["body"]) for r in api.requests),
+                  "cached_input_tokens": 0, "output_tokens": 2 * fake_api.count_tokens(REPLY), "calls": 2},
     }
     record = json.loads(line)
-    assert list(record) == ["uid", "category", "judge", "model", "baseline", "games"]
+    assert list(record) == ["uid", "category", "judge", "model", "baseline", "games", "usage"]
     assert all(list(game) == ["score", "judgment", "prompt"] for game in record["games"])
     # read as upstream v2.0's show_result and qa_browser read it
     scores = [record["games"][1]["score"], record["games"][0]["score"]]

@@ -254,7 +254,8 @@ def test_judgment_records_name_the_baseline_and_keep_the_judges_thought(bench):
         assert sorted(records) == sorted(q["uid"] for q in QUESTIONS)
         for q in QUESTIONS:
             record = records[q["uid"]]
-            assert list(record) == ["uid", "category", "judge", "model", "baseline", "games"]
+            assert list(record) == ["uid", "category", "judge", "model", "baseline", "games", "usage"]
+            assert record["usage"]["calls"] == 2 and record["usage"]["output_tokens"] > 0
             assert (record["category"], record["judge"], record["model"], record["baseline"]) == (
                 q["category"], judge, REASONER, BASELINE_OF[q["category"]])
             for g, (game, label) in enumerate(zip(record["games"], VERDICTS[served][q["uid"]]), start=1):
