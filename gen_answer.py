@@ -70,6 +70,7 @@ from utils import (
     JsonlAppender,
     Message,
     ModelConfig,
+    Price,
     Question,
     QuestionV2,
     Turn,
@@ -85,6 +86,7 @@ from utils import (
     claim_output,
     conv_metadata,
     count_tokens,
+    describe_spending,
     get_o200k_encoding,
     is_complete_answer,
     is_v2,
@@ -97,6 +99,7 @@ from utils import (
     question_turns,
     read_jsonl_by_id,
     record_id,
+    record_usage,
     require_keys,
     require_models,
     Request,
@@ -161,6 +164,7 @@ class Tally:
     failed: int = 0
     write_error: str | None = None  # the write that failed (disk full, read-only): the run stopped
     too_long: int = 0  # questions that leave no room under max_tokens: a rerun cannot help
+    usage: Usage = Usage()  # of every reply this run got, stored or not
 
 
 @dataclass(frozen=True)
@@ -422,6 +426,7 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
                                    progress=progress)
                 try:
                     for question, result in results:
+                        tally.usage += result_usage(result)
                         if isinstance(result, TooLong):
                             tally.too_long += 1
                             log.warning("%s: question %s skipped: %s", run.model.name,
@@ -451,12 +456,26 @@ def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple
     return tally, interrupted
 
 
-def summary_line(model_name: str, tally: Tally, max_tokens: int | None) -> str:
+def result_usage(result: Answer | AnswerV2 | Completion | TooLong) -> Usage:
+    """The usage of the replies behind one question's result (see answer_steps)."""
+    if isinstance(result, TooLong):
+        return result.usage
+    if isinstance(result, Completion):
+        return Usage.of([result])
+    return record_usage(result) or Usage()
+
+
+def summary_line(model_name: str, tally: Tally, max_tokens: int | None, price: Price | None = None,
+                 batch: bool = False) -> str:
+    """The model's line at the end of a run: what was answered, and what its calls cost (at the
+    batch price when `batch`)."""
     line = f"{model_name}: answered {tally.answered}, cached {tally.cached}, failed {tally.failed}"
     line += ": rerun to retry" if tally.failed else ""
     if tally.too_long:
         line += (f"; skipped {plural(tally.too_long, 'question')} too long for max_tokens {max_tokens}: "
                  "raise max_tokens")
+    if tally.usage != Usage():
+        line += f"; this run: {describe_spending(tally.usage, price, batch)}"
     return line
 
 
@@ -773,7 +792,7 @@ def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> 
         log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
                  run.cached, run.path)
         tally, interrupted = run_model(run, settings, progress=progress)
-        print(summary_line(run.model.name, tally, run.max_tokens), flush=True)
+        print(summary_line(run.model.name, tally, run.max_tokens, run.model.price), flush=True)
         failed += tally.failed
         if tally.write_error:
             log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)

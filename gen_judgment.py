@@ -66,6 +66,7 @@ from utils import (
     check_model_name,
     claim_output,
     count_tokens,
+    describe_spending,
     drop_superseded_lines,
     is_complete_answer,
     is_complete_judgment,
@@ -78,6 +79,7 @@ from utils import (
     question_turns,
     read_jsonl_by_id,
     record_id,
+    record_usage,
     Request,
     Steps,
     Usage,
@@ -522,6 +524,12 @@ def report_no_verdicts(tallies: dict[str, VerdictTally], judge_model: str) -> No
         warn(total, " of this run")
 
 
+def report_spending(judge: ModelConfig, usage: Usage, batch: bool = False) -> None:
+    """The summary line of what the judge's calls of this run cost (at the batch price when `batch`)."""
+    if usage != Usage():
+        log.info("judge %s, this run: %s", judge.name, describe_spending(usage, judge.price, batch))
+
+
 def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, settings: JudgeSettings,
                   out_dir: Path, progress: bool = True) -> int:
     """Judge every task in a pool of judge.parallel workers; this thread appends the records."""
@@ -531,6 +539,7 @@ def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, se
     written = 0
     tallies: dict[str, VerdictTally] = {}
     failures: list[tuple[PairTask | PairTaskV2, str]] = []
+    usage = Usage()  # of every reply this run got, stored or not
     interrupted = False
     write_error: str | None = None
     start = time.perf_counter()
@@ -540,8 +549,10 @@ def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, se
         with logging_redirect_tqdm(), InterruptGuard() as interrupts:
             for task, result in results:
                 if isinstance(result, PairFailure):
+                    usage += result.usage
                     failures.append((task, result.error))
                     continue
+                usage += record_usage(result) or Usage()
                 with interrupts.hold():  # a record is never written without being counted
                     appender = appenders.get(task.model)
                     if appender is None:
@@ -571,6 +582,7 @@ def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, se
     log.info("wrote %d of %s in %.1f s to %s; %d of %s without a verdict (stored with score null)",
              written, plural(len(tasks), "judgment"), time.perf_counter() - start, out_dir,
              total.no_verdict, plural(total.games, "game"))
+    report_spending(judge, usage)
     report_no_verdicts(tallies, settings.judge_model)
     for task, error in failures[:10]:
         log.error("not judged: %s, question %s: %s", task.model, task.question_id, error)

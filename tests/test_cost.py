@@ -5,6 +5,7 @@ Usage: python -m pytest tests/test_cost.py
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import pytest
@@ -263,3 +264,68 @@ def test_records_with_and_without_usage_read_everywhere(tmp_path, api, capsys):
     views = qa_browser.selection_views(questions[1], "m1", qa_browser.ModelRecords(answers, qa_browser.ANSWER_KEYS),
                                        qa_browser.judgment_records(judgments.parent), "base")
     assert "Answer with" in views[2] and "B>A" in views[3] and "usage" not in "".join(views)
+
+
+# ---------------------------------------------------------------------------- the end-of-run summary
+
+PRICE = {"input": 2.0, "output": 8.0}
+
+
+def paid_usage(api: FakeAPI, served: str) -> tuple[int, int]:
+    """(prompt, output) tokens the fake billed for the answered requests to `served` (echo replies)."""
+    bodies = [r["body"] for r in api.requests if r["fault"] is None and r["body"]["model"] == served]
+    return (sum(map(fake_api.prompt_tokens, bodies)),
+            sum(fake_api.count_tokens(fake_api.echo_responder(body, "")) for body in bodies))
+
+
+def test_answer_summary_gives_the_tokens_and_dollars_of_every_paid_call(tmp_path, api, capsys):
+    """The second turn of q3 fails: the question is not stored, its first turn was paid for and counted."""
+    questions = [v01_question("q1", "One?"), v01_question("q2", "Two?"), v01_question("q3", "Three?", "Then?")]
+    files = bench_configs(tmp_path, api, questions, ["base", "m1"], price=PRICE)
+    api.fault_script = lambda body, path: "400" if body["messages"][-1]["content"] == "Then?" else None
+    assert gen_answer.main(answer_argv(files)) == 1
+    out = capsys.readouterr().out
+    for model in ("base", "m1"):
+        prompt, output = paid_usage(api, f"{model}-api")
+        dollars = (prompt * 2.0 + output * 8.0) / 1e6
+        assert (f"{model}: answered 2, cached 0, failed 1: rerun to retry; this run: {prompt:,} input tokens "
+                f"(0 cached), {output:,} output tokens, ${dollars:.4f}\n") in out
+        stored = sum(r["usage"]["input_tokens"] for r in read_records(files["data"] / "bench" / "model_answer"
+                                                                       / f"{model}.jsonl"))
+        assert 0 < stored < prompt  # q3's first turn is paid for, not stored
+    api.fault_script = None
+    assert gen_answer.main(answer_argv(files)) == 0
+    out = capsys.readouterr().out
+    assert "m1: answered 1, cached 2, failed 0; this run: " in out
+    assert gen_answer.main(answer_argv(files)) == 0
+    assert "m1: answered 0, cached 3, failed 0\n" in capsys.readouterr().out  # nothing called, nothing spent
+
+
+def test_judge_summary_counts_the_paid_game_of_a_pair_that_failed(tmp_path, api, caplog):
+    questions = [v01_question("q1", "One?"), v01_question("q2", "Two?")]
+    files = bench_configs(tmp_path, api, questions, ["base", "m1"], price=PRICE)
+    api.responder = lambda body, path: f"{body['model']} says {body['messages'][-1]['content']}"
+    assert gen_answer.main(answer_argv(files)) == 0
+    api.requests.clear()
+    # game 2 of q2 shows m1's answer first: refused, so q2 is not stored
+    api.fault_script = lambda body, path: ("400" if "Assistant A's Answer|>\nm1-api says Two?" in body["messages"][-1]["content"]
+                                           else None)
+    api.responder = lambda body, path: "Fine. [[A=B]]"
+    with caplog.at_level(logging.INFO, logger="arena_hard"):
+        assert gen_judgment.main(judge_argv(files)) == 1
+    bodies = [r["body"] for r in api.requests if r["fault"] is None]
+    assert len(bodies) == 3  # q1's two games and q2's first
+    prompt, output = sum(map(fake_api.prompt_tokens, bodies)), 3 * fake_api.count_tokens("Fine. [[A=B]]")
+    assert (f"judge judge, this run: {prompt:,} input tokens (0 cached), {output:,} output tokens, "
+            f"${(prompt * 2 + output * 8) / 1e6:.4f}") in caplog.text
+
+
+def test_a_batch_run_is_summed_at_the_batch_price(caplog):
+    tally = gen_answer.Tally(answered=3, usage=utils.Usage(1_000_000, 0, 100_000, 3))
+    price = utils.Price(2.0, 8.0, batch_discount=0.5)
+    assert gen_answer.summary_line("m", tally, 100, price).endswith(", $2.80")
+    assert gen_answer.summary_line("m", tally, 100, price, batch=True).endswith(", $1.40 (batch price, 50% off)")
+    judge = utils.ModelConfig(name="j", model_name="j", api_type="openai", price=price)
+    with caplog.at_level(logging.INFO, logger="arena_hard"):
+        gen_judgment.report_spending(judge, tally.usage, batch=True)
+    assert "judge j, this run: 1,000,000 input tokens (0 cached), 100,000 output tokens, $1.40 (batch price" in caplog.text
