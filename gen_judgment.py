@@ -379,9 +379,22 @@ def make_task_v2(settings: JudgeSettings, question: dict, model: str, answer: di
                       games=games, kept=kept_games(previous, games))
 
 
+def judged_so_far(path: Path) -> dict[str, dict | None]:
+    """{question id: None} for each complete judgment in a judgment file, {question id: record}
+    for an unfinished one (whose games may be kept); empty when there is no file."""
+    if not path.exists():
+        return {}
+    return {qid: None if is_complete_judgment(record) else record
+            for qid, record in read_jsonl_by_id(path, ("question_id", "games")).items()}
+
+
 def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file: str | Path
                     ) -> tuple[list[PairTask | PairTaskV2], dict[str, ModelCounts]]:
     """Every (question, model) pair still to judge, and per model how the questions were sorted.
+
+    The pairs go question by question, every model's in turn: game 1 of each model on a question
+    starts with the same system prompt, question and baseline answer, so requests sharing that
+    prefix go out together and a provider's automatic prompt cache can serve it.
 
     Every file is read before anything is called: a model without answers is a ConfigError, and
     so is a question category a v2.0 config does not list; a template that needs more turns
@@ -406,21 +419,20 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
     out_dir = judgment_dir(settings.bench_name, settings.judge_model, data_dir)
 
     tasks: list[PairTask | PairTaskV2] = []
-    counts: dict[str, ModelCounts] = {}
-    for model in settings.model_list:
-        count = counts[model] = ModelCounts()
-        judged_file = model_file(out_dir, model)
-        judged = read_jsonl_by_id(judged_file, ("question_id", "games")) if judged_file.exists() else {}
-        for question in questions:
-            qid = str(record_id(question))
+    counts = {model: ModelCounts() for model in settings.model_list}
+    unfinished = {model: judged_so_far(model_file(out_dir, model)) for model in settings.model_list}
+    for question in questions:
+        qid = str(record_id(question))
+        for model in settings.model_list:
+            count = counts[model]
             answer = answers[model].get(qid)
             if answer is None or not is_complete_answer(answer):
                 count.no_answer.append(qid)
                 continue
-            previous = judged.get(qid)
-            if previous is not None and is_complete_judgment(previous):
+            if qid in unfinished[model] and unfinished[model][qid] is None:
                 count.cached += 1
                 continue
+            previous = unfinished[model].get(qid)
             baseline = baseline_of(settings, question)
             base = baselines[baseline].get(qid) if baseline is not None else None
             if baseline is not None and (base is None or not is_complete_answer(base)):

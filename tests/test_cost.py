@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import zlib
 
 import pytest
 import yaml
@@ -329,3 +330,52 @@ def test_a_batch_run_is_summed_at_the_batch_price(caplog):
     with caplog.at_level(logging.INFO, logger="arena_hard"):
         gen_judgment.report_spending(judge, tally.usage, batch=True)
     assert "judge j, this run: 1,000,000 input tokens (0 cached), 100,000 output tokens, $1.40 (batch price" in caplog.text
+
+
+# ---------------------------------------------------------------------------- cache-friendly order
+
+
+def long_text(seed: int, words: int) -> str:
+    """A text of varied words (several hundred tokens for a few hundred words), the same for a seed."""
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = ("alpha beta gamma delta sort list tree graph cache value index query thread lock parse "
+                  "token model answer judge reason proof case step first then finally because").split()
+    return " ".join(rng.choice(vocabulary) for _ in range(words))
+
+
+def test_judge_work_goes_question_by_question_across_models(tmp_path, api):
+    questions = [v01_question(f"q{i}", f"Question {i}?") for i in range(3)]
+    files = bench_configs(tmp_path, api, questions, ["base", "m1", "m2", "m3"])
+    assert gen_answer.main(answer_argv(files)) == 0
+    settings = utils.load_judge_settings(files["judge"])
+    tasks, counts = gen_judgment.build_work_list(settings, files["data"], files["judge"])
+    assert [(t.question_id, t.model) for t in tasks] == [(q, m) for q in ("q0", "q1", "q2") for m in ("m1", "m2", "m3")]
+    assert {m: c.to_judge for m, c in counts.items()} == {"m1": 3, "m2": 3, "m3": 3}
+
+
+def test_shared_prefixes_go_out_together_and_the_cached_tokens_are_reported(tmp_path, caplog):
+    """With a provider's prompt cache that keeps only the last few prompts, game 1 of the second
+    model on a question reads system prompt, question and baseline answer from the cache; the
+    summary and the records give the cached tokens the server reported."""
+    with FakeAPI(prefix_cache=fake_api.PrefixCache(capacity=4)) as api:
+        questions = [v01_question(f"q{i}", f"Question {i}: " + long_text(i, 40)) for i in range(5)]
+        files = bench_configs(tmp_path, api, questions, ["base", "m1", "m2"], price={**PRICE, "cached_input": 0.5})
+        # long answers (over 1024 tokens), different for every model and question
+        api.responder = lambda body, path: long_text(zlib.crc32(json.dumps(body).encode()), 1500)
+        assert gen_answer.main(answer_argv(files)) == 0
+        api.responder = lambda body, path: "Equal. [[A=B]]"
+        api.requests.clear()
+        with caplog.at_level(logging.INFO, logger="arena_hard"):
+            assert gen_judgment.main(judge_argv(files)) == 0
+    judgments = files["data"] / "bench" / "model_judgment" / "judge"
+    m1, m2 = (read_records(judgments / f"{m}.jsonl") for m in ("m1", "m2"))
+    assert all(r["usage"]["cached_input_tokens"] == 0 for r in m1)  # first to send each prefix
+    assert all(r["usage"]["cached_input_tokens"] >= 1024 for r in m2)  # game 1 read the shared prefix
+    usage = sum((utils.record_usage(r) for r in m1 + m2), utils.Usage())
+    assert usage.input_tokens == sum(fake_api.prompt_tokens(r["body"]) for r in api.requests)
+    dollars = ((usage.input_tokens - usage.cached_input_tokens) * 2 + usage.cached_input_tokens * 0.5
+               + usage.output_tokens * 8) / 1e6
+    assert (f"judge judge, this run: {usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
+            f"{usage.output_tokens:,} output tokens, ${dollars:.4f}") in caplog.text
