@@ -2,7 +2,7 @@
 
 Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
                             [--endpoint-file config/api_config.yaml] [--model NAME] [--data-dir data]
-                            [--no-progress] [--verbose]
+                            [--dry-run] [--no-progress] [--verbose]
        python gen_answer.py --fetch-official-data [--bench arena-hard-v2.0] [--data-dir data]
 
 Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
@@ -11,8 +11,11 @@ the questions still missing. A question whose call failed after the retries is n
 is counted, reported, and the exit status is 1 (rerun to retry). A question too long for
 max_tokens (with a `tokenizer`) is reported apart and does not change the exit status: no
 rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count as missing.
-At the end the file is rewritten sorted by question_id, one line per question. Differences from
-upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
+At the end the file is rewritten sorted by question_id, one line per question. Each answer keeps
+the usage its calls reported (utils.USAGE_KEY), and the summary gives this run's tokens and, for a
+model with a price, dollars; --dry-run prints the requests, tokens and dollars a run would take,
+calling nothing and writing nothing. Differences from upstream (lmarena/arena-hard-auto): README,
+"Differences from upstream".
 
 A v2.0 bench (questions with uid and prompt) gets upstream v2.0's records: one turn each, the
 entry's system prompt only, a reasoning model's thought apart from the answer, metadata counted
@@ -56,6 +59,9 @@ import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from utils import (
+    CHAT_TOKENS_PER_MESSAGE,
+    CHAT_TOKENS_PER_REQUEST,
+    PREVIEW_REPLY,
     Answer,
     AnswerV2,
     Choice,
@@ -65,11 +71,13 @@ from utils import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     ConfigError,
+    CostEstimate,
     DataError,
     InterruptGuard,
     JsonlAppender,
     Message,
     ModelConfig,
+    OutputEstimate,
     Price,
     Question,
     QuestionV2,
@@ -86,7 +94,11 @@ from utils import (
     claim_output,
     conv_metadata,
     count_tokens,
+    describe_price,
     describe_spending,
+    estimate_output,
+    estimate_requests,
+    estimate_table,
     get_o200k_encoding,
     is_complete_answer,
     is_v2,
@@ -96,6 +108,7 @@ from utils import (
     metered,
     model_file,
     plural,
+    preview_requests,
     question_turns,
     read_jsonl_by_id,
     record_id,
@@ -479,6 +492,52 @@ def summary_line(model_name: str, tally: Tally, max_tokens: int | None, price: P
     return line
 
 
+def estimate_run(run: ModelRun, settings: Settings) -> tuple[CostEstimate, OutputEstimate, int, int]:
+    """A dry run's figures for one model: (its estimate, its output tokens a request, the requests
+    whose input holds earlier replies of the model, counted as that estimate, the questions too
+    long for max_tokens). Nothing is called."""
+    stored: list[dict] = []
+    if run.path.exists():
+        records = read_jsonl_by_id(run.path, ("question_id", "choices")).values()
+        stored = [r for r in records if is_complete_answer(r)]
+    output = estimate_output(stored, run.max_tokens, f"model {run.model.name}")
+    estimate, later_turns, too_long = CostEstimate(), 0, 0
+    for question in run.todo:
+        requests, result = preview_requests(answer_steps(question, run.model, settings, run.budget))
+        too_long += isinstance(result, TooLong)
+        later_turns += sum(any(m["content"] == PREVIEW_REPLY for m in r.messages) for r in requests)
+        estimate = estimate + estimate_requests(requests, output)
+    return estimate, output, later_turns, too_long
+
+
+def print_dry_run(runs: list[ModelRun], settings: Settings, endpoint_file: str | Path) -> None:
+    """Per model: the requests the run would send, their input tokens (counted on the exact
+    messages), output tokens (estimated) and dollars, direct and batch. Nothing is called."""
+    rows, notes = {}, []
+    for run in runs:
+        estimate, output, later_turns, too_long = estimate_run(run, settings)
+        rows[run.model.name] = (estimate, run.model.price)
+        per_request = "?" if output.per_request is None else f"{output.per_request:,.0f}"
+        note = f"{run.model.name}: output {per_request} tokens a request, from {output.basis}"
+        if later_turns:
+            note += (f"; the input of {plural(later_turns, 'request')} of later turns holds the model's earlier "
+                     f"replies, counted as {per_request} tokens each")
+        if too_long:
+            note += f"; {plural(too_long, 'question')} too long for max_tokens {run.max_tokens} (not sent)"
+        note += (f"; dollars: {describe_price(run.model.price)}" if run.model.price is not None
+                 else f"; no price in {endpoint_file} (see README, Cost)")
+        notes.append(note)
+    print(f"dry run: {settings.bench_name}, {plural(sum(len(run.todo) for run in runs), 'question')} to answer; "
+          "nothing is called or written")
+    for line in estimate_table(rows):
+        print(line)
+    print(f"input tokens: cl100k_base tokens of the exact messages (system prompt included) plus "
+          f"{CHAT_TOKENS_PER_MESSAGE} a message and {CHAT_TOKENS_PER_REQUEST} a request for the chat format "
+          "(other providers' tokenizers count somewhat differently)")
+    for note in notes:
+        print(note)
+
+
 # --------------------------------------------------------------------------------------------
 # Official data from the upstream repository, pinned and checked
 # --------------------------------------------------------------------------------------------
@@ -726,8 +785,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "config into <data-dir> and <data-dir>/../config, then exit")
     parser.add_argument("--bench", choices=FETCH_BENCHES, default=None,
                         help="with --fetch-official-data: the bench to download (default arena-hard-v0.1)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the requests, tokens and dollars the run would take; call nothing")
     add_common_flags(parser, progress_bar=True)
     args = parser.parse_args(argv)
+    if args.dry_run and args.fetch_official_data:
+        parser.error("--dry-run goes with answering, not with --fetch-official-data")
     if args.bench is not None and not args.fetch_official_data:
         parser.error("--bench goes with --fetch-official-data (answering reads bench_name from --setting-file)")
     return args
@@ -753,7 +816,7 @@ def fetch_data(data_dir: Path, bench: str | None = None) -> int:
 
 def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, list[ModelRun]]:
     """Load and check every config and data file, and claim every answer file for the run
-    (into `claims`) before reading it; raises ConfigError / DataError."""
+    (into `claims`; not for a dry run) before reading it; raises ConfigError / DataError."""
     settings = load_settings(args.setting_file)
     out_dir = answer_dir(settings.bench_name, args.data_dir)
     names = list(settings.model_list)
@@ -780,7 +843,7 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
         get_o200k_encoding()
     for model in models:
         check_sampling(model, sampling_for(model, settings)[1], args.endpoint_file, settings.path)
-    for model in models:  # all of them first: a run that must stop stops before any request
+    for model in models if not args.dry_run else ():  # all first: a run that must stop stops before any request
         claims.enter_context(claim_output(model_file(out_dir, model.name)))
     return settings, [plan_model(m, questions, out_dir, args.endpoint_file, settings) for m in models]
 
@@ -807,6 +870,9 @@ def answer_all(args: argparse.Namespace) -> int:
     """Plan every model's run, check its endpoints, then answer; raises ConfigError / DataError."""
     with ExitStack() as claims:  # every answer file of the run is held until it ends
         settings, runs = plan_runs(args, claims)
+        if args.dry_run:
+            print_dry_run(runs, settings, args.endpoint_file)
+            return EXIT_OK
         check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
         return run_all(runs, settings, progress=not args.no_progress)
 

@@ -10,7 +10,11 @@ judgment yet, the judge plays two games (one when pairwise is off): game 1 shows
 as Assistant A and the model as B, game 2 swaps them. Records go to
 data/<bench>/model_judgment/<judge_model>/<model>.jsonl, one whole line per question, written
 only when every game got a reply from the judge; a call that still fails after the retries of
-utils.complete writes nothing, is redone on the next run and makes the exit status 1.
+utils.complete writes nothing, is redone on the next run and makes the exit status 1. The work goes
+question by question across models (shared prompt prefixes together, for providers' prompt
+caches); each record keeps the usage of its calls (utils.USAGE_KEY), and the summary gives this
+run's tokens and, for a judge with a price, dollars. --dry-run prints the requests, tokens and
+dollars a run would take, calling nothing and writing nothing.
 
 A v2.0 setting file (with `categories`) picks the baseline and system prompt by each question's
 category, sends one request per game (no follow-up), reads the verdict with its list of
@@ -65,8 +69,18 @@ from utils import (
     check_sampling,
     check_model_name,
     claim_output,
-    count_tokens,
+    CHAT_TOKENS_PER_MESSAGE,
+    CHAT_TOKENS_PER_REQUEST,
+    ESTIMATE_SAMPLE,
+    CostEstimate,
+    OutputEstimate,
+    describe_price,
     describe_spending,
+    estimate_output,
+    estimate_requests,
+    estimate_table,
+    iter_jsonl,
+    preview_requests,
     drop_superseded_lines,
     is_complete_answer,
     is_complete_judgment,
@@ -478,29 +492,47 @@ def report_counts(counts: dict[str, ModelCounts], settings: JudgeSettings) -> No
                         ", ".join(settings.ref_models), some(c.no_reference))
 
 
-def prompt_tokens(task: PairTask | PairTaskV2, system_tokens: int) -> int:
-    """cl100k_base tokens of the first request of every game a task will send."""
-    if isinstance(task, PairTaskV2):
-        return sum(count_tokens(m["content"]) for messages, kept in zip(task.games, task.kept) if kept is None
-                   for m in messages)
-    return sum(system_tokens + sum(count_tokens(p) for p in game) for game in task.games)
+def judge_output_estimate(out_dir: Path, settings: JudgeSettings) -> OutputEstimate:
+    """Output tokens a judge request, from the judge's stored judgments (of any model, newest
+    files first, until ESTIMATE_SAMPLE with usage are found or five times as many read)."""
+    records: list[dict] = []
+    files = sorted(out_dir.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True) if out_dir.is_dir() else []
+    for path in files:
+        try:
+            records += [record for _, record in iter_jsonl(path) if is_complete_judgment(record)]
+        except DataError as e:  # not this run's file: it only makes the estimate
+            log.warning("%s (not used for the estimate)", e)
+        if (sum(record_usage(r) is not None for r in records) >= ESTIMATE_SAMPLE
+                or len(records) >= 5 * ESTIMATE_SAMPLE):
+            break
+    return estimate_output(records, settings.max_tokens, f"judge {settings.judge_model}")
 
 
-def print_dry_run(tasks: Sequence[PairTask | PairTaskV2], settings: JudgeSettings) -> None:
-    """Per model: judgments that would be made and an estimate of the prompt tokens sent."""
-    system_tokens = count_tokens(settings.system_prompt)
-    per_model: dict[str, list[int]] = {model: [0, 0] for model in settings.model_list}
-    for task in tasks:
-        tokens = prompt_tokens(task, system_tokens)
-        per_model[task.model][0] += 1
-        per_model[task.model][1] += tokens
-    width = max([len(m) for m in per_model] + [5])
-    print(f"dry run: judge {settings.judge_model}, {settings.games} game(s) per judgment; prompt tokens are "
-          f"cl100k_base counts of the first request of each game (follow-ups not included)")
-    print(f"{'model':<{width}}  {'judgments':>9}  {'prompt tokens':>13}")
-    for model, (n, tokens) in per_model.items():
-        print(f"{model:<{width}}  {n:>9,}  {tokens:>13,}")
-    print(f"{'total':<{width}}  {len(tasks):>9,}  {sum(t for _, t in per_model.values()):>13,}")
+def print_dry_run(tasks: Sequence[PairTask | PairTaskV2], settings: JudgeSettings, judge: ModelConfig,
+                  out_dir: Path, endpoint_file: str | Path) -> None:
+    """Per model: the requests the run would send, their input tokens (counted on the exact
+    messages), output tokens (estimated) and dollars, direct and batch. Nothing is called."""
+    output = judge_output_estimate(out_dir, settings)
+    rows = {model: CostEstimate() for model in settings.model_list}
+    for task in tasks:  # the first request of each game: its follow-ups depend on the replies
+        requests, _ = preview_requests(pair_steps(task, settings), rounds=1)
+        rows[task.model] = rows[task.model] + estimate_requests(requests, output)
+    print(f"dry run: judge {settings.judge_model} ({judge.model_name}), {plural(len(tasks), 'judgment')} to make; "
+          "nothing is called or written")
+    for line in estimate_table({model: (row, judge.price) for model, row in rows.items()}):
+        print(line)
+    follow_ups = (f"; a reply without a verdict is asked again, up to {settings.attempts} requests a game "
+                  "(not counted)" if settings.attempts > 1 else "")
+    print(f"requests: the first of each game{follow_ups}")
+    print(f"input tokens: cl100k_base tokens of the exact messages (system prompt included) plus "
+          f"{CHAT_TOKENS_PER_MESSAGE} a message and {CHAT_TOKENS_PER_REQUEST} a request for the chat format "
+          "(other providers' tokenizers count somewhat differently)")
+    per_request = "?" if output.per_request is None else f"{output.per_request:,.0f}"
+    print(f"output tokens: {per_request} a request, from {output.basis}")
+    if judge.price is None:
+        print(f"dollars: no price for {settings.judge_model} in {endpoint_file} (see README, Cost)")
+    else:
+        print(f"dollars: {describe_price(judge.price)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -673,7 +705,7 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
         log.warning("%s: model_list is empty: nothing to judge", args.setting_file)
     report_counts(counts, settings)
     if args.dry_run:
-        print_dry_run(tasks, settings)
+        print_dry_run(tasks, settings, judge, out_dir, args.endpoint_file)
         return EXIT_OK
     if not tasks:
         log.info("nothing to judge")

@@ -2092,6 +2092,13 @@ def format_dollars(dollars: float) -> str:
     return f"${dollars:,.2f}" if dollars >= 1 else f"${dollars:.4f}"
 
 
+def describe_price(price: Price) -> str:
+    """'$2 input, $0.5 cached input, $8 output a million tokens; batch 50% off'."""
+    cached = "" if price.cached_input is None else f", ${price.cached_input:g} cached input"
+    return (f"${price.input:g} input{cached}, ${price.output:g} output a million tokens; "
+            f"batch {price.batch_discount:.0%} off")
+
+
 def describe_spending(usage: Usage, price: Price | None, batch: bool = False) -> str:
     """What some calls cost, for a summary: '12,345 input tokens (1,024 cached), 678 output
     tokens, $0.0123' (at the batch price when `batch`; no dollars without a price)."""
@@ -2101,6 +2108,132 @@ def describe_spending(usage: Usage, price: Price | None, batch: bool = False) ->
         text += f", {format_dollars(price.dollars(usage, batch))}"
         text += f" (batch price, {price.batch_discount:.0%} off)" if batch else ""
     return text
+
+
+# A dry run's estimate. The input is counted on the exact messages a run would send (the work's
+# own Steps, driven without calling anything), in cl100k_base tokens plus what OpenAI's chat format
+# adds: about 4 tokens a message (its role and separators) and 3 that start the reply (OpenAI's
+# cookbook, "How to count tokens"). A reply the run has not seen yet (the earlier turns of a
+# multi-turn question) is a placeholder, counted as the estimated reply.
+CHAT_TOKENS_PER_MESSAGE = 4
+CHAT_TOKENS_PER_REQUEST = 3
+PREVIEW_REPLY = "(a reply not known before the run)"
+ESTIMATE_SAMPLE = 200  # stored records an output estimate reads at most
+
+
+def chat_tokens(messages: Sequence[Message], reply_tokens: float = 0) -> float:
+    """Estimated prompt tokens of one request (see CHAT_TOKENS_PER_MESSAGE); a message holding
+    PREVIEW_REPLY counts as `reply_tokens`."""
+    return CHAT_TOKENS_PER_REQUEST + sum(
+        CHAT_TOKENS_PER_MESSAGE + (reply_tokens if m["content"] == PREVIEW_REPLY else count_tokens(m["content"]))
+        for m in messages)
+
+
+def preview_requests(steps: Steps[R], rounds: int | None = None) -> tuple[list[Request], R | None]:
+    """The requests a piece of work would send in its first `rounds` rounds (None: all), each
+    answered with a reply of PREVIEW_REPLY, and the work's result when it ended within them.
+    Nothing is called."""
+    requests: list[Request] = []
+    try:
+        batch = next(steps)
+        done = 0
+        while True:
+            requests += batch
+            done += 1
+            if rounds is not None and done >= rounds:
+                steps.close()
+                return requests, None
+            batch = steps.send([Completion(PREVIEW_REPLY) for _ in batch])
+    except StopIteration as stop:
+        return requests, stop.value
+
+
+def reply_texts(record: dict) -> list[str]:
+    """What a model wrote in a stored record, one text per first request: each turn of each
+    choice of a v0.1 answer, a v2.0 answer with its thought, each game of a judgment with its
+    thought (follow-up replies included)."""
+    games = record.get("games")
+    if isinstance(games, list):
+        return [game_judgment_text(g) + (game_thought(g) or "") for g in games if isinstance(g, dict)]
+    if is_v2(record):
+        return [v2_answer_text(record) + (answer_thought(record) or "")]
+    return [t["content"] for choice in record["choices"] for t in choice["turns"]]
+
+
+@dataclass(frozen=True)
+class OutputEstimate:
+    """A dry run's output tokens per request, and what they come from."""
+
+    per_request: float | None  # None: unknown
+    basis: str
+
+
+def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str) -> OutputEstimate:
+    """Output tokens per request from `records`, complete answers or judgments of the model (the
+    first ESTIMATE_SAMPLE of them): their stored usage where they have one, else the cl100k_base
+    tokens of their texts; without records, max_tokens as a ceiling; else unknown."""
+    metered = [(usage, len(reply_texts(r))) for r in records if (usage := record_usage(r)) is not None]
+    if metered:
+        metered = metered[:ESTIMATE_SAMPLE]
+        requests = sum(n for _, n in metered)
+        return OutputEstimate(sum(u.output_tokens for u, _ in metered) / max(requests, 1),
+                              f"the stored usage of {plural(len(metered), 'record')} of {whose}")
+    texts = [text for r in records[:ESTIMATE_SAMPLE] for text in reply_texts(r)]
+    if texts:
+        return OutputEstimate(sum(map(count_tokens, texts)) / len(texts),
+                              f"cl100k_base counts of the texts of {plural(len(records[:ESTIMATE_SAMPLE]), 'record')} "
+                              f"of {whose} (stored without usage)")
+    if max_tokens is not None:
+        return OutputEstimate(max_tokens, f"max_tokens {max_tokens} a request, a ceiling (no stored record of {whose})")
+    return OutputEstimate(None, f"unknown (no stored record of {whose}, no max_tokens)")
+
+
+@dataclass
+class CostEstimate:
+    """A dry run's figures for one row: requests, input tokens, output tokens (None: unknown)."""
+
+    requests: int = 0
+    input_tokens: float = 0
+    output_tokens: float | None = 0
+
+    def __add__(self, other: CostEstimate) -> CostEstimate:
+        out = None if self.output_tokens is None or other.output_tokens is None else self.output_tokens + other.output_tokens
+        return CostEstimate(self.requests + other.requests, self.input_tokens + other.input_tokens, out)
+
+
+def estimate_requests(requests: Sequence[Request], output: OutputEstimate) -> CostEstimate:
+    """The estimate of some requests: their input counted (chat_tokens), their output estimated."""
+    reply = output.per_request or 0
+    return CostEstimate(len(requests), sum(chat_tokens(r.messages, reply) for r in requests),
+                        None if output.per_request is None else len(requests) * output.per_request)
+
+
+def estimate_table(rows: dict[str, tuple[CostEstimate, Price | None]], label: str = "model") -> list[str]:
+    """A dry run's table: per row requests, input and output tokens, dollars direct and batch
+    (blank without a price or an output estimate); a total row when there are several."""
+    def dollars(estimate: CostEstimate, price: Price | None, batch: bool) -> float | None:
+        if price is None or estimate.output_tokens is None:
+            return None
+        usage = Usage(round(estimate.input_tokens), 0, round(estimate.output_tokens), estimate.requests)
+        return price.dollars(usage, batch)
+
+    def cells(name: str, estimate: CostEstimate, costs: list[float | None]) -> list[str]:
+        out = "?" if estimate.output_tokens is None else f"{round(estimate.output_tokens):,}"
+        return [name, f"{estimate.requests:,}", f"{round(estimate.input_tokens):,}", out,
+                *("" if c is None else format_dollars(c) for c in costs)]
+
+    table = [[label, "requests", "input tokens", "output tokens", "$ direct", "$ batch"]]
+    total, total_costs = CostEstimate(), [0.0, 0.0]
+    for name, (estimate, price) in rows.items():
+        costs = [dollars(estimate, price, batch) for batch in (False, True)]
+        table.append(cells(name, estimate, costs))
+        total = total + estimate
+        total_costs = [None if t is None or c is None else t + c for t, c in zip(total_costs, costs)]
+    if len(rows) > 1:
+        table.append(cells("total", total, total_costs))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+            for row in table]
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import zlib
 
 import pytest
@@ -379,3 +380,115 @@ def test_shared_prefixes_go_out_together_and_the_cached_tokens_are_reported(tmp_
                + usage.output_tokens * 8) / 1e6
     assert (f"judge judge, this run: {usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
             f"{usage.output_tokens:,} output tokens, ${dollars:.4f}") in caplog.text
+
+
+# ---------------------------------------------------------------------------- --dry-run
+
+
+def dry_run_table(out: str) -> dict[str, list[str]]:
+    """The rows of a dry run's table: {name: [requests, input tokens, output tokens, $ direct, $ batch]}."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["model", "requests"])
+    rows = {}
+    for line in lines[start + 1:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if not cells[1:] or not cells[1].replace(",", "").isdigit():
+            break
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def number(cell: str) -> float:
+    return float(cell.replace(",", "").replace("$", ""))
+
+
+def within(estimate: float, real: float, share: float = 0.10) -> bool:
+    return abs(estimate - real) <= share * real
+
+
+def varied_reply(body: dict, path: str) -> str:
+    """A reply of 60 to 180 words, its length drawn from the whole request (model, question, answers)."""
+    seed = zlib.crc32(json.dumps(body, sort_keys=True).encode())
+    return long_text(seed, 60 + seed % 121) + " [[A=B]]"
+
+
+def test_answer_dry_run_estimate_is_within_ten_percent_of_the_run(tmp_path, api, capsys):
+    """Ten questions answered; ten more, five of them with two turns: the dry run counts their
+    input, estimates their output from the stored usage, then the run uses what it said."""
+    api.responder = varied_reply
+    first = [v01_question(f"q{i:02d}", long_text(i, 30 + 7 * i)) for i in range(10)]
+    more = [v01_question(f"q{i:02d}", long_text(i, 20 + 9 * i), *([long_text(100 + i, 25)] if i % 2 == 0 else []))
+            for i in range(10, 20)]
+    files = bench_configs(tmp_path, api, first, ["m1"], price=PRICE)
+    assert gen_answer.main(answer_argv(files)) == 0
+    write_jsonl(files["data"] / "bench" / "question.jsonl", first + more)
+    answers = files["data"] / "bench" / "model_answer" / "m1.jsonl"
+    stored, sent = answers.read_bytes(), len(api.requests)
+    capsys.readouterr()
+
+    with utils.claim_output(answers):  # a run holds the file: a dry run takes no lock
+        assert gen_answer.main(answer_argv(files, "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert len(api.requests) == sent and answers.read_bytes() == stored  # nothing called, nothing written
+    assert not list(answers.parent.glob("*.lock"))
+    requests, input_tokens, output_tokens, direct, batch = dry_run_table(out)["m1"]
+    assert "output " in out and "tokens a request, from the stored usage of 10 records of model m1" in out
+    assert ("the input of 5 requests of later turns holds the model's earlier replies, counted as "
+            in out)
+    assert number(batch) == pytest.approx(number(direct) / 2, abs=1e-4)
+
+    assert gen_answer.main(answer_argv(files)) == 0
+    new = [r for r in read_records(answers) if r["question_id"] >= "q10"]
+    real = sum((utils.record_usage(r) for r in new), utils.Usage())
+    assert int(requests) == real.calls == 15
+    assert within(number(input_tokens), real.input_tokens), (input_tokens, real)
+    assert within(number(output_tokens), real.output_tokens), (output_tokens, real)
+    assert within(number(direct), utils.Price(**PRICE).dollars(real))
+
+
+def test_answer_dry_run_without_stored_answers_takes_max_tokens_as_a_ceiling(tmp_path, api, capsys):
+    files = bench_configs(tmp_path, api, [v01_question("q1", "Hello?"), v01_question("q2", "Bye?", "Really?")],
+                          ["m1", "m2"], price=PRICE)
+    assert gen_answer.main(answer_argv(files, "--model", "m1", "--dry-run")) == 0
+    out = capsys.readouterr().out
+    # the second turn's input holds the first reply, estimated at the ceiling too
+    count = utils.count_tokens
+    input_tokens = 3 * 3 + 5 * 4 + count("Hello?") + 2 * count("Bye?") + 1000 + count("Really?")
+    dollars = (input_tokens * 2.0 + 3000 * 8.0) / 1e6
+    assert dry_run_table(out) == {"m1": ["3", f"{input_tokens:,}", "3,000", f"${dollars:.4f}", f"${dollars / 2:.4f}"]}
+    assert "m1: output 1,000 tokens a request, from max_tokens 1000 a request, a ceiling (no stored record of model m1)" in out
+    assert api.requests == [] and not (files["data"] / "bench" / "model_answer").exists()
+
+
+def test_judge_dry_run_estimate_is_within_ten_percent_of_the_run(tmp_path, api, capsys):
+    """m1 judged; then m2: the dry run counts the judge's input on the exact messages, estimates
+    its output from m1's stored judgments, and the run uses what it said."""
+    questions = [v01_question(f"q{i:02d}", long_text(i, 20 + 5 * i)) for i in range(20)]
+    files = bench_configs(tmp_path, api, questions, ["base", "m1", "m2"], price=PRICE)
+    api.responder = lambda body, path: long_text(zlib.crc32(json.dumps(body).encode()), 150 + len(body["model"]) * 20)
+    assert gen_answer.main(answer_argv(files)) == 0
+    config = yaml.safe_load(files["judge"].read_text())
+    files["judge"].write_text(yaml.safe_dump({**config, "model_list": ["m1"]}))
+    api.responder = varied_reply
+    assert gen_judgment.main(judge_argv(files)) == 0
+    files["judge"].write_text(yaml.safe_dump(config))
+    judgments = files["data"] / "bench" / "model_judgment" / "judge"
+    sent = len(api.requests)
+    capsys.readouterr()
+
+    with utils.claim_output(judgments / "m2.jsonl"):
+        assert gen_judgment.main(judge_argv(files, "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert len(api.requests) == sent and sorted(p.name for p in judgments.iterdir()) == ["m1.jsonl"]
+    rows = dry_run_table(out)
+    assert rows["m1"][:3] == ["0", "0", "0"]
+    requests, input_tokens, output_tokens, direct, batch = rows["m2"]
+    assert "from the stored usage of 20 records of judge judge" in out
+    assert number(batch) == pytest.approx(number(direct) / 2, abs=1e-4)
+
+    assert gen_judgment.main(judge_argv(files)) == 0
+    real = sum((utils.record_usage(r) for r in read_records(judgments / "m2.jsonl")), utils.Usage())
+    assert int(requests) == real.calls == 40
+    assert within(number(input_tokens), real.input_tokens), (input_tokens, real)
+    assert within(number(output_tokens), real.output_tokens), (output_tokens, real)
+    assert within(number(direct), utils.Price(**PRICE).dollars(real))

@@ -530,13 +530,16 @@ def test_dry_run_calls_nothing_and_counts(tmp_path, api, capsys):
         for q in ids:
             for a, b in (("base", model), (model, "base")):
                 prompt = filled_1(f"question {q}", f"{a} answers {q}", f"{b} answers {q}")
-                total += count_tokens(SYSTEM) + count_tokens(prompt)
+                # the chat format: 4 tokens a message ([system, user]), 3 a request
+                total += count_tokens(SYSTEM) + count_tokens(prompt) + 2 * 4 + 3
         return total
 
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
-    assert rows["m1"] == ["5", f"{expected_tokens('m1', qids):,}"]
-    assert rows["m2"] == ["4", f"{expected_tokens('m2', qids[1:]):,}"]
-    assert rows["total"][0] == "9"
+    # requests (two games a judgment), input tokens, output tokens (from m2's stored judgment)
+    per_game = count_tokens("\n[[A=B]]")
+    assert rows["m1"] == ["10", f"{expected_tokens('m1', qids):,}", f"{10 * per_game}"]
+    assert rows["m2"] == ["8", f"{expected_tokens('m2', qids[1:]):,}", f"{8 * per_game}"]
+    assert rows["total"][0] == "18"
 
 
 # --------------------------------------------------------------------------------------------
@@ -767,7 +770,7 @@ def test_upstream_config_and_data(tmp_path, api, capsys, shared_data):
 
     assert gen_judgment.main([*args, "--dry-run"]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["gpt-3.5-turbo-0125"][0] == "3" and int(rows["total"][1].replace(",", "")) > 1000
+    assert rows["gpt-3.5-turbo-0125"][0] == "6" and int(rows["gpt-3.5-turbo-0125"][1].replace(",", "")) > 1000
     assert gen_judgment.main(args) == 0
 
     base = {r["question_id"]: r for r in map(json.loads, open(src / "model_answer" / "gpt-4-0314.jsonl"))}

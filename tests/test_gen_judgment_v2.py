@@ -332,12 +332,14 @@ def test_resume_by_uid_and_dry_run(tmp_path, api, capsys):
     assert api.requests == [] and not setup.judgment_file("m1").exists()
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
 
-    def tokens(model: str, uids: list[str]) -> int:
-        return sum(count_tokens(m["content"]) for uid in uids for game in expected_messages(uid, model) for m in game)
+    def tokens(model: str, uids: list[str]) -> int:  # the chat format: 4 tokens a message, 3 a request
+        return sum(count_tokens(m["content"]) + 4 for uid in uids for game in expected_messages(uid, model)
+                   for m in game) + 3 * 2 * len(uids)
 
     all_uids = [q[0] for q in QUESTIONS]
-    assert rows["m1"] == ["4", f"{tokens('m1', all_uids):,}"]
-    assert rows["m2"] == ["3", f"{tokens('m2', [u for u in all_uids if u != 'u-cw']):,}"]
+    per_game = count_tokens("[[A=B]]")  # output: the texts of m2's stored judgment
+    assert rows["m1"] == ["8", f"{tokens('m1', all_uids):,}", f"{8 * per_game}"]
+    assert rows["m2"] == ["6", f"{tokens('m2', [u for u in all_uids if u != 'u-cw']):,}", f"{6 * per_game}"]
     assert setup.run() == 0
     assert len(api.requests) == 14  # 4 + 3 questions, 2 games each
     assert setup.records("m2")["u-cw"]["games"] == [game, game]  # cached record kept as it was
