@@ -492,3 +492,49 @@ def test_judge_dry_run_estimate_is_within_ten_percent_of_the_run(tmp_path, api, 
     assert within(number(input_tokens), real.input_tokens), (input_tokens, real)
     assert within(number(output_tokens), real.output_tokens), (output_tokens, real)
     assert within(number(direct), utils.Price(**PRICE).dollars(real))
+
+
+# ---------------------------------------------------------------------------- show_result --full-stats
+
+
+def judge_token_rows(out: str) -> dict[str, list[str]]:
+    """The rows of --full-stats' judge token table: {model: [input, output]} (blank cells as "")."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "judge input tokens" in line)
+    rows = {}
+    for line in lines[start + 1:]:
+        if "|" not in line:
+            break
+        cells = [c.strip() for c in line.split("|")]
+        rows[cells[0]] = cells[1:] + [""] * (3 - len(cells))
+    return rows
+
+
+def test_full_stats_give_the_judges_tokens_per_model(tmp_path, api, capsys):
+    questions = [v01_question(f"q{i}", f"Question {i}?") for i in range(8)]
+    files = bench_configs(tmp_path, api, questions, ["base", "m1", "m2", "m3"])
+    api.responder = lambda body, path: ("[[B>A]] " if body["model"] == "judge-api" else "") + long_text(
+        zlib.crc32(json.dumps(body).encode()), 30)
+    assert gen_answer.main(answer_argv(files)) == 0
+    assert gen_judgment.main(judge_argv(files)) == 0
+    judgments = files["data"] / "bench" / "model_judgment" / "judge"
+    m1, m2 = read_records(judgments / "m1.jsonl"), read_records(judgments / "m2.jsonl")
+    write_jsonl(judgments / "m2.jsonl", [{k: v for k, v in r.items() if k != "usage"} for r in m2])  # as upstream's
+    write_jsonl(judgments / "m3.jsonl", [{k: v for k, v in r.items() if k != "usage"} if r["question_id"] == "q0" else r
+                                         for r in read_records(judgments / "m3.jsonl")])
+    capsys.readouterr()
+    argv = ["--data-dir", str(files["data"]), "--bench-name", "bench", "--judge-name", "judge", "--baseline", "base",
+            "--num-rounds", "3", "--full-stats"]
+    assert show_result.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "strong_wins" in out  # the game counts, then the judge's tokens
+    rows = judge_token_rows(out)
+    m3 = [r for r in read_records(judgments / "m3.jsonl") if "usage" in r]
+    assert rows == {
+        "m1": [f"{sum(r['usage']['input_tokens'] for r in m1):,}", f"{sum(r['usage']['output_tokens'] for r in m1):,}"],
+        "m2": ["", ""],  # no judgment kept its usage
+        "m3": [f"{sum(r['usage']['input_tokens'] for r in m3):,}", f"{sum(r['usage']['output_tokens'] for r in m3):,}"],
+    }
+    assert "(from the usage stored with 15 of 24 judgments: records written before usage was kept have none)" in out
+    assert show_result.main(argv + ["--load-battles"]) == 0  # the judgments are read for --full-stats
+    assert judge_token_rows(capsys.readouterr().out) == rows
