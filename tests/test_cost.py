@@ -538,3 +538,9 @@ def test_full_stats_give_the_judges_tokens_per_model(tmp_path, api, capsys):
     assert "(from the usage stored with 15 of 24 judgments: records written before usage was kept have none)" in out
     assert show_result.main(argv + ["--load-battles"]) == 0  # the judgments are read for --full-stats
     assert judge_token_rows(capsys.readouterr().out) == rows
+
+
+def test_dry_run_does_not_go_with_fetching_data(capsys):
+    with pytest.raises(SystemExit) as e:
+        gen_answer.main(["--fetch-official-data", "--dry-run"])
+    assert e.value.code == 2 and "--dry-run goes with answering" in capsys.readouterr().err
