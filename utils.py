@@ -2041,25 +2041,35 @@ class Usage:
     calls: int = 0  # replies received
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+        return Usage(self.input_tokens + other.input_tokens, self.cached_input_tokens + other.cached_input_tokens,
+                     self.output_tokens + other.output_tokens, self.calls + other.calls)
 
     @classmethod
     def of(cls, completions: Iterable[Completion]) -> Usage:
         """The tokens of `completions`; a reply counts as a call (a failed call has no usage)."""
-        total = cls()
+        counts = [0, 0, 0, 0]
         for c in completions:
-            total += cls(c.prompt_tokens, min(c.cached_tokens, c.prompt_tokens), c.completion_tokens, int(c.ok))
-        return total
+            counts[0] += c.prompt_tokens
+            counts[1] += min(c.cached_tokens, c.prompt_tokens)
+            counts[2] += c.completion_tokens
+            counts[3] += c.error is None
+        return cls(*counts)
+
+    def as_record(self) -> dict[str, int]:
+        """The usage as stored in a record (USAGE_KEY)."""
+        return {"input_tokens": self.input_tokens, "cached_input_tokens": self.cached_input_tokens,
+                "output_tokens": self.output_tokens, "calls": self.calls}
 
 
 # The one key a stored answer or judgment gets beyond upstream's: the usage of the calls that made
 # it. Upstream's readers index the keys they know, so they ignore it.
 USAGE_KEY = "usage"
+_USAGE_RECORD_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "calls")  # Usage's fields, in order
 
 
 def with_usage(record: dict, usage: Usage) -> dict:
     """The record with its calls' usage under USAGE_KEY, the last key."""
-    return {**{k: v for k, v in record.items() if k != USAGE_KEY}, USAGE_KEY: dataclasses.asdict(usage)}
+    return {**{k: v for k, v in record.items() if k != USAGE_KEY}, USAGE_KEY: usage.as_record()}
 
 
 def record_usage(record: dict) -> Usage | None:
@@ -2068,8 +2078,8 @@ def record_usage(record: dict) -> Usage | None:
     stored = record.get(USAGE_KEY)
     if not isinstance(stored, dict):
         return None
-    counts = [stored.get(f.name) for f in dataclasses.fields(Usage)]
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+    counts = [stored.get(key) for key in _USAGE_RECORD_KEYS]
+    if not all(type(n) is int and n >= 0 for n in counts):  # type(): not a bool
         return None
     return Usage(*counts)
 

@@ -5,7 +5,7 @@ Usage:
     with FakeAPI(latency=0.0) as api:          # in a test
         client = openai.OpenAI(base_url=api.openai_base, api_key="test", max_retries=0)
         api.fail_next("429", retry_after=0.1)
-    python tests/fake_api.py --port 0 --latency 0.05 [--fault 429=0.1 --seed 0]   # own process,
+    python tests/fake_api.py --port 0 --latency 0.05 [--fault 429=0.1 --seed 0] [--usage-counts words]   # own process,
                                                 # prints "READY <url>" and serves until killed
 
 Routes: POST /v1/chat/completions (OpenAI, and Mistral, whose chat completions API has the same
@@ -314,14 +314,19 @@ class FakeAPI:
     fault_script(body, path) -> fault kind or None, asked first for every request (scripted,
     deterministic faults whatever the order requests arrive in); prefix_cache, a PrefixCache
     that makes OpenAI-style replies report prompt_tokens_details.cached_tokens (None: no cache,
-    no such field).
+    no such field). usage_counts="words" counts usage in words instead of tokens: for benchmarks,
+    where tokenizing every prompt would make the fake server the slowest part.
     """
 
     def __init__(self, latency: float = 0.0, responder: Responder | None = None, *,
                  fault_rates: dict[str, float] | None = None, seed: int = 0,
-                 slow_seconds: float = 5.0, port: int = 0, prefix_cache: PrefixCache | None = None) -> None:
+                 slow_seconds: float = 5.0, port: int = 0, prefix_cache: PrefixCache | None = None,
+                 usage_counts: str = "cl100k") -> None:
+        if usage_counts not in ("cl100k", "words") or (usage_counts == "words" and prefix_cache is not None):
+            raise ValueError(f"usage_counts: cl100k, or words without a prefix cache; got {usage_counts!r}")
         self.latency = latency
         self.prefix_cache = prefix_cache
+        self.usage_counts = usage_counts
         self.responder: Responder = responder or echo_responder
         self.slow_seconds = slow_seconds
         self.fault_rates: dict[str, float] = dict(fault_rates or {})
@@ -524,13 +529,23 @@ class FakeAPI:
             return
         make = {"openai": self._openai_body, "anthropic": self._anthropic_body, "gemini": self._gemini_body,
                 "cohere": self._cohere_body}[style]
-        response = make(body, text, number, empty=kind == "empty_choices")
+        empty = kind == "empty_choices"
+        response = make(body, text, number, empty, self._usage(body, style, "" if empty else text))
         if thought is not None:
-            self._add_thought(style, response, thought)
+            self._add_thought(style, response, thought, self._usage(body, style, thought)["completion"])
         handler._send_json(200, response, request_id)
 
+    def _usage(self, body: dict, style: str, text: str) -> dict[str, int]:
+        """{"prompt", "completion", "cached"} tokens of a reply's usage (see the module docstring)."""
+        if self.usage_counts == "words":
+            return {"prompt": sum(len(m["content"].split()) for m in conversation(body)),
+                    "completion": len(text.split()), "cached": 0}
+        ids = prompt_token_ids(body)
+        cached = self.prefix_cache.read(ids) if self.prefix_cache is not None and style == "openai" else 0
+        return {"prompt": len(ids), "completion": count_tokens(text), "cached": cached}
+
     @staticmethod
-    def _add_thought(style: str, response: dict, thought: str) -> None:
+    def _add_thought(style: str, response: dict, thought: str, thought_tokens: int) -> None:
         """A reasoning model's thought in the reply, where each API puts it."""
         if style == "openai":
             for choice in response["choices"]:
@@ -538,40 +553,38 @@ class FakeAPI:
         else:  # anthropic: a thinking block (with its opaque signature) before the text
             response["content"].insert(0, {"type": "thinking", "thinking": thought,
                                            "signature": "fake-signature"})
-            response["usage"]["output_tokens"] += count_tokens(thought)
+            response["usage"]["output_tokens"] += thought_tokens
 
-    def _openai_body(self, body: dict, text: str, number: int, empty: bool) -> dict:
+    def _openai_body(self, body: dict, text: str, number: int, empty: bool, counts: dict[str, int]) -> dict:
         choice_count = int(body.get("n") or 1)
         choices = [] if empty else [
             {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop",
              "logprobs": None}
             for i in range(choice_count)
         ]
-        ids = prompt_token_ids(body)
-        prompt, completion = len(ids), count_tokens(text) * len(choices)
+        prompt, completion = counts["prompt"], counts["completion"] * len(choices)
         usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                                  "total_tokens": prompt + completion}
         if self.prefix_cache is not None:
-            usage["prompt_tokens_details"] = {"cached_tokens": self.prefix_cache.read(ids)}
+            usage["prompt_tokens_details"] = {"cached_tokens": counts["cached"]}
         return {
             "id": f"chatcmpl-fake-{number}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "fake-model"), "choices": choices, "usage": usage,
         }
 
     @staticmethod
-    def _anthropic_body(body: dict, text: str, number: int, empty: bool) -> dict:
+    def _anthropic_body(body: dict, text: str, number: int, empty: bool, counts: dict[str, int]) -> dict:
         return {
             "id": f"msg_fake_{number}", "type": "message", "role": "assistant",
             "model": body.get("model", "fake-model"),
             "content": [] if empty else [{"type": "text", "text": text}],
             "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": prompt_tokens(body),
-                      "output_tokens": 0 if empty else count_tokens(text)},
+            "usage": {"input_tokens": counts["prompt"], "output_tokens": counts["completion"]},
         }
 
     @staticmethod
-    def _gemini_body(body: dict, text: str, number: int, empty: bool) -> dict:
-        prompt, completion = prompt_tokens(body), 0 if empty else count_tokens(text)
+    def _gemini_body(body: dict, text: str, number: int, empty: bool, counts: dict[str, int]) -> dict:
+        prompt, completion = counts["prompt"], counts["completion"]
         return {
             "candidates": [] if empty else [
                 {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}],
@@ -581,8 +594,8 @@ class FakeAPI:
         }
 
     @staticmethod
-    def _cohere_body(body: dict, text: str, number: int, empty: bool) -> dict:
-        tokens = {"input_tokens": prompt_tokens(body), "output_tokens": 0 if empty else count_tokens(text)}
+    def _cohere_body(body: dict, text: str, number: int, empty: bool, counts: dict[str, int]) -> dict:
+        tokens = {"input_tokens": counts["prompt"], "output_tokens": counts["completion"]}
         return {
             "id": f"fake-{number}", "finish_reason": "COMPLETE",
             "message": {"role": "assistant", "content": [] if empty else [{"type": "text", "text": text}]},
@@ -649,11 +662,11 @@ def _fault_rate(text: str) -> tuple[str, float]:
 
 
 def start_fake_api_process(latency: float = 0.0, *, fault_rates: dict[str, float] | None = None,
-                           seed: int = 0, slow_seconds: float = 5.0,
+                           seed: int = 0, slow_seconds: float = 5.0, usage_counts: str = "cl100k",
                            ready_timeout: float = 10.0) -> tuple[subprocess.Popen, str]:
     """Run the fake server in its own Python process; returns (process, url). Kill it when done."""
     command = [sys.executable, __file__, "--port", "0", "--latency", str(latency), "--seed", str(seed),
-               "--slow-seconds", str(slow_seconds)]
+               "--slow-seconds", str(slow_seconds), "--usage-counts", usage_counts]
     for kind, rate in (fault_rates or {}).items():
         command += ["--fault", f"{kind}={rate}"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -677,8 +690,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="KIND=RATE random fault, e.g. 429=0.1 (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random faults")
     parser.add_argument("--slow-seconds", type=float, default=5.0, help="delay of the 'slow' fault")
+    parser.add_argument("--usage-counts", choices=("cl100k", "words"), default="cl100k",
+                        help="how usage is counted (words: cheaper, for benchmarks)")
     args = parser.parse_args(argv)
-    api = FakeAPI(args.latency, fault_rates=dict(args.fault), seed=args.seed,
+    api = FakeAPI(args.latency, fault_rates=dict(args.fault), seed=args.seed, usage_counts=args.usage_counts,
                   slow_seconds=args.slow_seconds, port=args.port)
     with api:
         print(f"READY {api.url}", flush=True)

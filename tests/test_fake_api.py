@@ -115,6 +115,14 @@ def test_usage_counts_cl100k_tokens_of_the_prompt_in_chatml() -> None:
             == fake_api.prompt_tokens({"messages": [system, {"role": "user", "content": "hi there"}]}) == 10 + 7)
 
 
+def test_word_counts_for_benchmarks() -> None:
+    with FakeAPI(usage_counts="words") as api, openai_client(api) as client:
+        usage = ask_openai(client).usage
+    assert (usage.prompt_tokens, usage.completion_tokens) == (2 + 2 + 5, 6)  # words of MESSAGES, of the echo
+    with pytest.raises(ValueError, match="usage_counts"):
+        FakeAPI(usage_counts="words", prefix_cache=fake_api.PrefixCache())
+
+
 def test_prefix_cache_reads_whole_blocks_of_a_recent_prompt_sharing_the_start() -> None:
     cache = fake_api.PrefixCache(capacity=2, min_tokens=1024, block=128)
     first = list(range(2000))
