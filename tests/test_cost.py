@@ -128,6 +128,51 @@ def test_spending_is_described_in_tokens_and_dollars(batch, expected):
         "100 input tokens (0 cached), 10 output tokens, $0.0003")
 
 
+# ---------------------------------------------------------------------------- estimates
+
+
+def test_output_estimate_prefers_stored_usage_then_texts_then_the_max_tokens_ceiling():
+    game = {"user_prompt": "p", "judgment": "one two three", "score": "A=B"}
+    metered = utils.with_usage({"question_id": "q", "model": "m", "judge": "j", "games": [game, game]},
+                               utils.Usage(1000, 0, 300, 3))  # a follow-up: 3 calls for 2 games
+    plain = {"question_id": "r", "model": "m", "judge": "j", "games": [game, game]}
+    estimate = utils.estimate_output([plain, metered], 512, "judge j")
+    assert estimate == utils.OutputEstimate(150.0, "the stored usage of 1 record of judge j")  # a game's output
+    estimate = utils.estimate_output([plain], 512, "judge j")
+    assert estimate.per_request == utils.count_tokens("one two three")
+    assert estimate.basis == "cl100k_base counts of the texts of 1 record of judge j (stored without usage)"
+    v2 = {"uid": "u", "messages": [{"role": "user", "content": "q"},
+                                   {"role": "assistant", "content": {"thought": "hmm " * 10, "answer": "yes"}}]}
+    assert utils.estimate_output([v2], None, "model m").per_request == utils.count_tokens("yes" + "hmm " * 10)
+    assert utils.estimate_output([], 512, "model m") == utils.OutputEstimate(
+        512, "max_tokens 512 a request, a ceiling (no stored record of model m)")
+    assert utils.estimate_output([], None, "model m").per_request is None
+
+
+def test_estimate_table_leaves_unknown_dollars_blank():
+    rows = {"a": (utils.CostEstimate(2, 1000, 500), utils.Price(2.0, 8.0)),
+            "b": (utils.CostEstimate(1, 400, None), utils.Price(2.0, 8.0)),  # no output estimate
+            "c": (utils.CostEstimate(1, 100, 50), None)}  # no price
+    lines = utils.estimate_table(rows)
+    cells = [re.split(r"\s{2,}", line) for line in lines]
+    assert cells[0] == ["model", "requests", "input tokens", "output tokens", "$ direct", "$ batch"]
+    assert cells[1:] == [["a", "2", "1,000", "500", "$0.0060", "$0.0030"], ["b", "1", "400", "?"],
+                         ["c", "1", "100", "50"], ["total", "4", "1,500", "?"]]
+
+
+def test_preview_requests_answers_every_round_with_a_placeholder():
+    def steps():
+        [first] = yield [utils.Request([{"role": "user", "content": "1"}], None, None)]
+        yield [utils.Request([{"role": "assistant", "content": first.text}], None, None)] * 2
+        return "done"
+
+    requests, result = utils.preview_requests(steps())
+    assert len(requests) == 3 and result == "done"
+    assert requests[1].messages == [{"role": "assistant", "content": utils.PREVIEW_REPLY}]
+    assert utils.chat_tokens(requests[1].messages, reply_tokens=100) == 3 + 4 + 100
+    assert utils.preview_requests(steps(), rounds=1) == (requests[:1], None)
+
+
 # ---------------------------------------------------------------------------- what providers report
 
 
