@@ -7,7 +7,8 @@ Usage: python show_result.py [--setting-file config/judge_config.yaml] [--bench-
 Upstream's battles, estimators (unpenalised Bradley-Terry; L2-penalised, C = 1, with style
 features) and bootstrap draws for a given --seed. Differences from upstream: README.
 
---quality adds the benchmark-quality figures of the Arena-Hard paper (section 3): separability
+--full-stats adds each model's game counts and the judge's tokens on its judgments (from the usage
+stored with them). --quality adds the benchmark-quality figures of the Arena-Hard paper (section 3): separability
 with confidence, and with --reference-ranking agreement with confidence, the pair rank Brier score
 and Spearman's correlation, plus judge diagnostics (position consistency, null and strong shares).
 

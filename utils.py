@@ -2182,7 +2182,9 @@ def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str)
     """Output tokens per request from `records`, complete answers or judgments of the model (the
     first ESTIMATE_SAMPLE of them): their stored usage where they have one, else the cl100k_base
     tokens of their texts; without records, max_tokens as a ceiling; else unknown."""
-    metered = [(usage, len(reply_texts(r))) for r in records if (usage := record_usage(r)) is not None]
+    # a usage of no tokens at all is a server that reports none: its records are read as texts
+    metered = [(usage, len(reply_texts(r))) for r in records
+               if (usage := record_usage(r)) is not None and usage.input_tokens + usage.output_tokens > 0]
     if metered:
         metered = metered[:ESTIMATE_SAMPLE]
         requests = sum(n for _, n in metered)
@@ -2192,7 +2194,7 @@ def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str)
     if texts:
         return OutputEstimate(sum(map(count_tokens, texts)) / len(texts),
                               f"cl100k_base counts of the texts of {plural(len(records[:ESTIMATE_SAMPLE]), 'record')} "
-                              f"of {whose} (stored without usage)")
+                              f"of {whose} (no stored usage with tokens)")
     if max_tokens is not None:
         return OutputEstimate(max_tokens, f"max_tokens {max_tokens} a request, a ceiling (no stored record of {whose})")
     return OutputEstimate(None, f"unknown (no stored record of {whose}, no max_tokens)")

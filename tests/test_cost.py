@@ -136,11 +136,12 @@ def test_output_estimate_prefers_stored_usage_then_texts_then_the_max_tokens_cei
     metered = utils.with_usage({"question_id": "q", "model": "m", "judge": "j", "games": [game, game]},
                                utils.Usage(1000, 0, 300, 3))  # a follow-up: 3 calls for 2 games
     plain = {"question_id": "r", "model": "m", "judge": "j", "games": [game, game]}
-    estimate = utils.estimate_output([plain, metered], 512, "judge j")
+    unreported = utils.with_usage(plain, utils.Usage(0, 0, 0, 2))  # a server that reports no usage
+    estimate = utils.estimate_output([plain, unreported, metered], 512, "judge j")
     assert estimate == utils.OutputEstimate(150.0, "the stored usage of 1 record of judge j")  # a game's output
-    estimate = utils.estimate_output([plain], 512, "judge j")
+    estimate = utils.estimate_output([plain, unreported], 512, "judge j")
     assert estimate.per_request == utils.count_tokens("one two three")
-    assert estimate.basis == "cl100k_base counts of the texts of 1 record of judge j (stored without usage)"
+    assert estimate.basis == "cl100k_base counts of the texts of 2 records of judge j (no stored usage with tokens)"
     v2 = {"uid": "u", "messages": [{"role": "user", "content": "q"},
                                    {"role": "assistant", "content": {"thought": "hmm " * 10, "answer": "yes"}}]}
     assert utils.estimate_output([v2], None, "model m").per_request == utils.count_tokens("yes" + "hmm " * 10)
