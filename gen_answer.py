@@ -59,8 +59,7 @@ import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from utils import (
-    CHAT_TOKENS_PER_MESSAGE,
-    CHAT_TOKENS_PER_REQUEST,
+    INPUT_ESTIMATE_NOTE,
     PREVIEW_REPLY,
     Answer,
     AnswerV2,
@@ -531,9 +530,7 @@ def print_dry_run(runs: list[ModelRun], settings: Settings, endpoint_file: str |
           "nothing is called or written")
     for line in estimate_table(rows):
         print(line)
-    print(f"input tokens: cl100k_base tokens of the exact messages (system prompt included) plus "
-          f"{CHAT_TOKENS_PER_MESSAGE} a message and {CHAT_TOKENS_PER_REQUEST} a request for the chat format "
-          "(other providers' tokenizers count somewhat differently)")
+    print(INPUT_ESTIMATE_NOTE)
     for note in notes:
         print(note)
 

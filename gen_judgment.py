@@ -69,8 +69,7 @@ from utils import (
     check_sampling,
     check_model_name,
     claim_output,
-    CHAT_TOKENS_PER_MESSAGE,
-    CHAT_TOKENS_PER_REQUEST,
+    INPUT_ESTIMATE_NOTE,
     ESTIMATE_SAMPLE,
     CostEstimate,
     OutputEstimate,
@@ -521,12 +520,10 @@ def print_dry_run(tasks: Sequence[PairTask | PairTaskV2], settings: JudgeSetting
           "nothing is called or written")
     for line in estimate_table({model: (row, judge.price) for model, row in rows.items()}):
         print(line)
-    follow_ups = (f"; a reply without a verdict is asked again, up to {settings.attempts} requests a game "
-                  "(not counted)" if settings.attempts > 1 else "")
-    print(f"requests: the first of each game{follow_ups}")
-    print(f"input tokens: cl100k_base tokens of the exact messages (system prompt included) plus "
-          f"{CHAT_TOKENS_PER_MESSAGE} a message and {CHAT_TOKENS_PER_REQUEST} a request for the chat format "
-          "(other providers' tokenizers count somewhat differently)")
+    print("requests: one a game" if settings.attempts == 1 else
+          f"requests: the first of each game; a reply without a verdict is asked again, up to {settings.attempts} "
+          "requests a game (not counted)")
+    print(INPUT_ESTIMATE_NOTE)
     per_request = "?" if output.per_request is None else f"{output.per_request:,.0f}"
     print(f"output tokens: {per_request} a request, from {output.basis}")
     if judge.price is None:

@@ -2128,6 +2128,9 @@ def describe_spending(usage: Usage, price: Price | None, batch: bool = False) ->
 CHAT_TOKENS_PER_MESSAGE = 4
 CHAT_TOKENS_PER_REQUEST = 3
 PREVIEW_REPLY = "(a reply not known before the run)"
+INPUT_ESTIMATE_NOTE = (f"input tokens: cl100k_base tokens of the exact messages (system prompt included) plus "
+                       f"{CHAT_TOKENS_PER_MESSAGE} a message and {CHAT_TOKENS_PER_REQUEST} a request for the chat "
+                       "format (other providers' tokenizers count somewhat differently)")
 ESTIMATE_SAMPLE = 200  # stored records an output estimate reads at most
 
 
