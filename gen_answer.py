@@ -2,7 +2,7 @@
 
 Usage: python gen_answer.py [--setting-file config/gen_answer_config.yaml]
                             [--endpoint-file config/api_config.yaml] [--model NAME] [--data-dir data]
-                            [--batch [--poll-interval SECONDS]] [--no-progress] [--verbose]
+                            [--dry-run] [--batch [--poll-interval SECONDS]] [--no-progress] [--verbose]
        python gen_answer.py --fetch-official-data [--bench arena-hard-v2.0] [--data-dir data]
 
 Answers go to <data-dir>/<bench_name>/model_answer/<model>.jsonl. Each finished answer is
@@ -11,8 +11,11 @@ the questions still missing. A question whose call failed after the retries is n
 is counted, reported, and the exit status is 1 (rerun to retry). A question too long for
 max_tokens (with a `tokenizer`) is reported apart and does not change the exit status: no
 rerun can answer it, a larger max_tokens can. Upstream's "$ERROR$" answers count as missing.
-At the end the file is rewritten sorted by question_id, one line per question. Differences from
-upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
+At the end the file is rewritten sorted by question_id, one line per question. Each answer keeps
+the usage its calls reported (utils.USAGE_KEY), and the summary gives this run's tokens and, for a
+model with a price, dollars; --dry-run prints the requests, tokens and dollars a run would take,
+calling nothing and writing nothing. Differences from upstream (lmarena/arena-hard-auto): README,
+"Differences from upstream".
 
 A v2.0 bench (questions with uid and prompt) gets upstream v2.0's records: one turn each, the
 entry's system prompt only, a reasoning model's thought apart from the answer, metadata counted
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import functools
 import logging
 import math
@@ -62,6 +66,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from utils import (
     DEFAULT_POLL_INTERVAL,
+    INPUT_ESTIMATE_NOTE,
+    PREVIEW_REPLY,
     Answer,
     AnswerV2,
     BatchGroup,
@@ -72,14 +78,18 @@ from utils import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     ConfigError,
+    CostEstimate,
     DataError,
     InterruptGuard,
     JsonlAppender,
     Message,
     ModelConfig,
+    OutputEstimate,
+    Price,
     Question,
     QuestionV2,
     Turn,
+    Usage,
     answer_dir,
     add_batch_flags,
     add_common_flags,
@@ -95,17 +105,25 @@ from utils import (
     claim_output,
     conv_metadata,
     count_tokens,
+    describe_price,
+    describe_spending,
+    estimate_output,
+    estimate_requests,
+    estimate_table,
     get_o200k_encoding,
     is_complete_answer,
     is_v2,
     load_api_config,
     load_questions,
     load_yaml,
+    metered,
     model_file,
     plural,
+    preview_requests,
     question_turns,
     read_jsonl_by_id,
     record_id,
+    record_usage,
     require_keys,
     require_models,
     Request,
@@ -117,6 +135,7 @@ from utils import (
     setup_logging,
     v2_metadata,
     warn_saved_batches,
+    with_usage,
     write_atomic,
     write_jsonl_atomic,
 )
@@ -171,13 +190,16 @@ class Tally:
     failed: int = 0
     write_error: str | None = None  # the write that failed (disk full, read-only): the run stopped
     too_long: int = 0  # questions that leave no room under max_tokens: a rerun cannot help
+    usage: Usage = Usage()  # of every reply this run got, stored or not
 
 
 @dataclass(frozen=True)
 class TooLong:
-    """A question whose conversation leaves no room for an answer under max_tokens."""
+    """A question whose conversation leaves no room for an answer under max_tokens (found before
+    any call, or after the turns before it: their usage)."""
 
     reason: str
+    usage: Usage = Usage()
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,6 +310,20 @@ def answer_question(question: Question | QuestionV2, model: ModelConfig, setting
 
 def answer_steps(question: Question | QuestionV2, model: ModelConfig, settings: Settings,
                  budget: TokenBudget | None = None) -> Steps[Answer | AnswerV2 | Completion | TooLong]:
+    """All choices of one question, with the usage of their calls (utils.USAGE_KEY); or the failed
+    Completion that stopped it, or TooLong, each carrying the tokens of the replies it did get
+    (paid for, not stored): see conversation_steps."""
+    result, usage = yield from metered(conversation_steps(question, model, settings, budget))
+    if isinstance(result, Completion):
+        return dataclasses.replace(result, prompt_tokens=usage.input_tokens, completion_tokens=usage.output_tokens,
+                                   cached_tokens=usage.cached_input_tokens)
+    if isinstance(result, TooLong):
+        return TooLong(result.reason, usage)
+    return with_usage(result, usage)  # type: ignore[return-value]
+
+
+def conversation_steps(question: Question | QuestionV2, model: ModelConfig, settings: Settings,
+                       budget: TokenBudget | None = None) -> Steps[Answer | AnswerV2 | Completion | TooLong]:
     """All choices of one question, the failed Completion that stopped it, or TooLong.
 
     Every turn sends the whole conversation so far; each choice starts a fresh conversation
@@ -400,7 +436,8 @@ def plan_model(model: ModelConfig, questions: list[Question | QuestionV2], out_d
 def store_result(run: ModelRun, question: Question | QuestionV2, result: Answer | AnswerV2 | Completion | TooLong,
                  tally: Tally, appender: JsonlAppender, interrupts: InterruptGuard) -> None:
     """Append an answer (one whole line, by the writer thread only) and count it; count and log a
-    question skipped as too long or not answered."""
+    question skipped as too long or not answered. The usage of its replies is counted either way."""
+    tally.usage += result_usage(result)
     if isinstance(result, TooLong):
         tally.too_long += 1
         log.warning("%s: question %s skipped: %s", run.model.name, record_id(question), result.reason)
@@ -493,13 +530,71 @@ def run_models_batched(runs: list[ModelRun], settings: Settings, poll_interval: 
     return tallies, interrupted, None
 
 
-def summary_line(model_name: str, tally: Tally, max_tokens: int | None) -> str:
+def result_usage(result: Answer | AnswerV2 | Completion | TooLong) -> Usage:
+    """The usage of the replies behind one question's result (see answer_steps)."""
+    if isinstance(result, TooLong):
+        return result.usage
+    if isinstance(result, Completion):
+        return Usage.of([result])
+    return record_usage(result) or Usage()
+
+
+def summary_line(model_name: str, tally: Tally, max_tokens: int | None, price: Price | None = None,
+                 batch: bool = False) -> str:
+    """The model's line at the end of a run: what was answered, and what its calls cost (at the
+    batch price when `batch`)."""
     line = f"{model_name}: answered {tally.answered}, cached {tally.cached}, failed {tally.failed}"
     line += ": rerun to retry" if tally.failed else ""
     if tally.too_long:
         line += (f"; skipped {plural(tally.too_long, 'question')} too long for max_tokens {max_tokens}: "
                  "raise max_tokens")
+    if tally.usage != Usage():
+        line += f"; this run: {describe_spending(tally.usage, price, batch)}"
     return line
+
+
+def estimate_run(run: ModelRun, settings: Settings) -> tuple[CostEstimate, OutputEstimate, int, int]:
+    """A dry run's figures for one model: (its estimate, its output tokens a request, the requests
+    whose input holds earlier replies of the model, counted as that estimate, the questions too
+    long for max_tokens). Nothing is called."""
+    stored: list[dict] = []
+    if run.path.exists():
+        records = read_jsonl_by_id(run.path, ("question_id", "choices")).values()
+        stored = [r for r in records if is_complete_answer(r)]
+    output = estimate_output(stored, run.max_tokens, f"model {run.model.name}")
+    estimate, later_turns, too_long = CostEstimate(), 0, 0
+    for question in run.todo:
+        requests, result = preview_requests(answer_steps(question, run.model, settings, run.budget))
+        too_long += isinstance(result, TooLong)
+        later_turns += sum(any(m["content"] == PREVIEW_REPLY for m in r.messages) for r in requests)
+        estimate = estimate + estimate_requests(requests, output)
+    return estimate, output, later_turns, too_long
+
+
+def print_dry_run(runs: list[ModelRun], settings: Settings, endpoint_file: str | Path) -> None:
+    """Per model: the requests the run would send, their input tokens (counted on the exact
+    messages), output tokens (estimated) and dollars, direct and batch. Nothing is called."""
+    rows, notes = {}, []
+    for run in runs:
+        estimate, output, later_turns, too_long = estimate_run(run, settings)
+        rows[run.model.name] = (estimate, run.model.price)
+        per_request = "?" if output.per_request is None else f"{output.per_request:,.0f}"
+        note = f"{run.model.name}: output {per_request} tokens a request, from {output.basis}"
+        if later_turns:
+            note += (f"; the input of {plural(later_turns, 'request')} of later turns holds the model's earlier "
+                     f"replies, counted as {per_request} tokens each")
+        if too_long:
+            note += f"; {plural(too_long, 'question')} too long for max_tokens {run.max_tokens} (not sent)"
+        note += (f"; dollars: {describe_price(run.model.price)}" if run.model.price is not None
+                 else f"; no price in {endpoint_file} (see README, Cost)")
+        notes.append(note)
+    print(f"dry run: {settings.bench_name}, {plural(sum(len(run.todo) for run in runs), 'question')} to answer; "
+          "nothing is called or written")
+    for line in estimate_table(rows):
+        print(line)
+    print(INPUT_ESTIMATE_NOTE)
+    for note in notes:
+        print(note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -749,10 +844,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "config into <data-dir> and <data-dir>/../config, then exit")
     parser.add_argument("--bench", choices=FETCH_BENCHES, default=None,
                         help="with --fetch-official-data: the bench to download (default arena-hard-v0.1)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the requests, tokens and dollars the run would take; call nothing")
     add_batch_flags(parser)
     add_common_flags(parser, progress_bar=True)
     args = parser.parse_args(argv)
     check_batch_flags(parser, args)
+    if args.dry_run and args.fetch_official_data:
+        parser.error("--dry-run goes with answering, not with --fetch-official-data")
     if args.bench is not None and not args.fetch_official_data:
         parser.error("--bench goes with --fetch-official-data (answering reads bench_name from --setting-file)")
     return args
@@ -778,7 +877,7 @@ def fetch_data(data_dir: Path, bench: str | None = None) -> int:
 
 def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, list[ModelRun]]:
     """Load and check every config and data file, and claim every answer file for the run
-    (into `claims`) before reading it; raises ConfigError / DataError."""
+    (into `claims`; not for a dry run) before reading it; raises ConfigError / DataError."""
     settings = load_settings(args.setting_file)
     out_dir = answer_dir(settings.bench_name, args.data_dir)
     names = list(settings.model_list)
@@ -807,7 +906,7 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
         get_o200k_encoding()
     for model in models:
         check_sampling(model, sampling_for(model, settings)[1], args.endpoint_file, settings.path)
-    for model in models:  # all of them first: a run that must stop stops before any request
+    for model in models if not args.dry_run else ():  # all first: a run that must stop stops before any request
         claims.enter_context(claim_output(model_file(out_dir, model.name)))
     return settings, [plan_model(m, questions, out_dir, args.endpoint_file, settings) for m in models]
 
@@ -819,7 +918,7 @@ def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> 
         log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
                  run.cached, run.path)
         tally, interrupted = run_model(run, settings, progress=progress)
-        print(summary_line(run.model.name, tally, run.max_tokens), flush=True)
+        print(summary_line(run.model.name, tally, run.max_tokens, run.model.price), flush=True)
         failed += tally.failed
         if tally.write_error:
             log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)
@@ -838,7 +937,8 @@ def run_all_batched(runs: list[ModelRun], settings: Settings, poll_interval: flo
                  run.cached, run.path)
     tallies, interrupted, write_error = run_models_batched(runs, settings, poll_interval, progress)
     for run in runs:
-        print(summary_line(run.model.name, tallies[run.model.name], run.max_tokens), flush=True)
+        print(summary_line(run.model.name, tallies[run.model.name], run.max_tokens, run.model.price, batch=True),
+              flush=True)
     if write_error:
         log.error("cannot write %s: stopped; every answer written before is kept", write_error)
         return EXIT_FAILED
@@ -852,6 +952,9 @@ def answer_all(args: argparse.Namespace) -> int:
     """Plan every model's run, check its endpoints, then answer; raises ConfigError / DataError."""
     with ExitStack() as claims:  # every answer file of the run is held until it ends
         settings, runs = plan_runs(args, claims)
+        if args.dry_run:
+            print_dry_run(runs, settings, args.endpoint_file)
+            return EXIT_OK
         check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
         if args.batch:
             return run_all_batched(runs, settings, args.poll_interval or DEFAULT_POLL_INTERVAL,

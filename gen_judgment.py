@@ -10,14 +10,18 @@ judgment yet, the judge plays two games (one when pairwise is off): game 1 shows
 as Assistant A and the model as B, game 2 swaps them. Records go to
 data/<bench>/model_judgment/<judge_model>/<model>.jsonl, one whole line per question, written
 only when every game got a reply from the judge; a call that still fails after the retries of
-utils.complete writes nothing, is redone on the next run and makes the exit status 1.
+utils.complete writes nothing, is redone on the next run and makes the exit status 1. The work goes
+question by question across models (shared prompt prefixes together, for providers' prompt
+caches); each record keeps the usage of its calls (utils.USAGE_KEY), and the summary gives this
+run's tokens and, for a judge with a price, dollars. --dry-run prints the requests, tokens and
+dollars a run would take, calling nothing and writing nothing.
 
 A v2.0 setting file (with `categories`) picks the baseline and system prompt by each question's
 category, sends one request per game (no follow-up), reads the verdict with its list of
 regex_patterns and writes upstream v2.0's records (uid, category, judge, model, baseline, games).
 Differences from upstream (lmarena/arena-hard-auto): README, "Differences from upstream".
 
-With --batch the same requests go through the judge's batch API (api_type openai or azure; half
+With --batch the same requests go through the judge's batch API (api_type openai, azure or anthropic; half
 price, answered within 24 h): utils.run_batches, the batches of each judgment file listed in
 <file>.batches.json until the run ends, so a rerun after a kill collects them instead of paying
 again. The records are those of a direct run.
@@ -76,7 +80,17 @@ from utils import (
     check_sampling,
     check_model_name,
     claim_output,
-    count_tokens,
+    INPUT_ESTIMATE_NOTE,
+    ESTIMATE_SAMPLE,
+    CostEstimate,
+    OutputEstimate,
+    describe_price,
+    describe_spending,
+    estimate_output,
+    estimate_requests,
+    estimate_table,
+    iter_jsonl,
+    preview_requests,
     drop_superseded_lines,
     is_complete_answer,
     is_complete_judgment,
@@ -89,8 +103,11 @@ from utils import (
     question_turns,
     read_jsonl_by_id,
     record_id,
+    record_usage,
     Request,
     Steps,
+    Usage,
+    metered,
     require_models,
     run_batches,
     run_pool,
@@ -99,6 +116,7 @@ from utils import (
     setup_logging,
     together,
     warn_saved_batches,
+    with_usage,
 )
 
 log = logging.getLogger("arena_hard.gen_judgment")
@@ -132,9 +150,11 @@ class PairTaskV2:
 
 @dataclass(frozen=True)
 class PairFailure:
-    """A judge call that failed after its retries: nothing is written for the pair."""
+    """A judge call that failed after its retries: nothing is written for the pair (the replies
+    it did get were paid for: their usage)."""
 
     error: str
+    usage: Usage = Usage()
 
 
 @dataclass
@@ -287,8 +307,13 @@ def judge_pair_v2_steps(task: PairTaskV2, settings: JudgeSettings) -> Steps[Judg
 
 
 def pair_steps(task: PairTask | PairTaskV2, settings: JudgeSettings) -> Steps[Judgment | JudgmentV2 | PairFailure]:
-    """The steps of judging one task, of either generation."""
-    return judge_pair_v2_steps(task, settings) if isinstance(task, PairTaskV2) else judge_pair_steps(task, settings)
+    """The steps of judging one task, of either generation: the record with the usage of its
+    calls (utils.USAGE_KEY), or the failure with the usage of the replies it got."""
+    steps = judge_pair_v2_steps(task, settings) if isinstance(task, PairTaskV2) else judge_pair_steps(task, settings)
+    result, usage = yield from metered(steps)
+    if isinstance(result, PairFailure):
+        return PairFailure(result.error, usage)
+    return with_usage(result, usage)  # type: ignore[return-value]
 
 
 def judge_pair(task: PairTask | PairTaskV2, judge: ModelConfig, settings: JudgeSettings
@@ -380,9 +405,22 @@ def make_task_v2(settings: JudgeSettings, question: dict, model: str, answer: di
                       games=games, kept=kept_games(previous, games))
 
 
+def judged_so_far(path: Path) -> dict[str, dict | None]:
+    """{question id: None} for each complete judgment in a judgment file, {question id: record}
+    for an unfinished one (whose games may be kept); empty when there is no file."""
+    if not path.exists():
+        return {}
+    return {qid: None if is_complete_judgment(record) else record
+            for qid, record in read_jsonl_by_id(path, ("question_id", "games")).items()}
+
+
 def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file: str | Path
                     ) -> tuple[list[PairTask | PairTaskV2], dict[str, ModelCounts]]:
     """Every (question, model) pair still to judge, and per model how the questions were sorted.
+
+    The pairs go question by question, every model's in turn: game 1 of each model on a question
+    starts with the same system prompt, question and baseline answer, so requests sharing that
+    prefix go out together and a provider's automatic prompt cache can serve it.
 
     Every file is read before anything is called: a model without answers is a ConfigError, and
     so is a question category a v2.0 config does not list; a template that needs more turns
@@ -407,21 +445,20 @@ def build_work_list(settings: JudgeSettings, data_dir: str | Path, setting_file:
     out_dir = judgment_dir(settings.bench_name, settings.judge_model, data_dir)
 
     tasks: list[PairTask | PairTaskV2] = []
-    counts: dict[str, ModelCounts] = {}
-    for model in settings.model_list:
-        count = counts[model] = ModelCounts()
-        judged_file = model_file(out_dir, model)
-        judged = read_jsonl_by_id(judged_file, ("question_id", "games")) if judged_file.exists() else {}
-        for question in questions:
-            qid = str(record_id(question))
+    counts = {model: ModelCounts() for model in settings.model_list}
+    unfinished = {model: judged_so_far(model_file(out_dir, model)) for model in settings.model_list}
+    for question in questions:
+        qid = str(record_id(question))
+        for model in settings.model_list:
+            count = counts[model]
             answer = answers[model].get(qid)
             if answer is None or not is_complete_answer(answer):
                 count.no_answer.append(qid)
                 continue
-            previous = judged.get(qid)
-            if previous is not None and is_complete_judgment(previous):
+            if qid in unfinished[model] and unfinished[model][qid] is None:
                 count.cached += 1
                 continue
+            previous = unfinished[model].get(qid)
             baseline = baseline_of(settings, question)
             base = baselines[baseline].get(qid) if baseline is not None else None
             if baseline is not None and (base is None or not is_complete_answer(base)):
@@ -467,29 +504,45 @@ def report_counts(counts: dict[str, ModelCounts], settings: JudgeSettings) -> No
                         ", ".join(settings.ref_models), some(c.no_reference))
 
 
-def prompt_tokens(task: PairTask | PairTaskV2, system_tokens: int) -> int:
-    """cl100k_base tokens of the first request of every game a task will send."""
-    if isinstance(task, PairTaskV2):
-        return sum(count_tokens(m["content"]) for messages, kept in zip(task.games, task.kept) if kept is None
-                   for m in messages)
-    return sum(system_tokens + sum(count_tokens(p) for p in game) for game in task.games)
+def judge_output_estimate(out_dir: Path, settings: JudgeSettings) -> OutputEstimate:
+    """Output tokens a judge request, from the judge's stored judgments (of any model, newest
+    files first, until ESTIMATE_SAMPLE with usage are found or five times as many read)."""
+    records: list[dict] = []
+    files = sorted(out_dir.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True) if out_dir.is_dir() else []
+    for path in files:
+        try:
+            records += [record for _, record in iter_jsonl(path) if is_complete_judgment(record)]
+        except DataError as e:  # not this run's file: it only makes the estimate
+            log.warning("%s (not used for the estimate)", e)
+        if (sum(record_usage(r) is not None for r in records) >= ESTIMATE_SAMPLE
+                or len(records) >= 5 * ESTIMATE_SAMPLE):
+            break
+    return estimate_output(records, settings.max_tokens, f"judge {settings.judge_model}")
 
 
-def print_dry_run(tasks: Sequence[PairTask | PairTaskV2], settings: JudgeSettings) -> None:
-    """Per model: judgments that would be made and an estimate of the prompt tokens sent."""
-    system_tokens = count_tokens(settings.system_prompt)
-    per_model: dict[str, list[int]] = {model: [0, 0] for model in settings.model_list}
-    for task in tasks:
-        tokens = prompt_tokens(task, system_tokens)
-        per_model[task.model][0] += 1
-        per_model[task.model][1] += tokens
-    width = max([len(m) for m in per_model] + [5])
-    print(f"dry run: judge {settings.judge_model}, {settings.games} game(s) per judgment; prompt tokens are "
-          f"cl100k_base counts of the first request of each game (follow-ups not included)")
-    print(f"{'model':<{width}}  {'judgments':>9}  {'prompt tokens':>13}")
-    for model, (n, tokens) in per_model.items():
-        print(f"{model:<{width}}  {n:>9,}  {tokens:>13,}")
-    print(f"{'total':<{width}}  {len(tasks):>9,}  {sum(t for _, t in per_model.values()):>13,}")
+def print_dry_run(tasks: Sequence[PairTask | PairTaskV2], settings: JudgeSettings, judge: ModelConfig,
+                  out_dir: Path, endpoint_file: str | Path) -> None:
+    """Per model: the requests the run would send, their input tokens (counted on the exact
+    messages), output tokens (estimated) and dollars, direct and batch. Nothing is called."""
+    output = judge_output_estimate(out_dir, settings)
+    rows = {model: CostEstimate() for model in settings.model_list}
+    for task in tasks:  # the first request of each game: its follow-ups depend on the replies
+        requests, _ = preview_requests(pair_steps(task, settings), rounds=1)
+        rows[task.model] = rows[task.model] + estimate_requests(requests, output)
+    print(f"dry run: judge {settings.judge_model} ({judge.model_name}), {plural(len(tasks), 'judgment')} to make; "
+          "nothing is called or written")
+    for line in estimate_table({model: (row, judge.price) for model, row in rows.items()}):
+        print(line)
+    print("requests: one a game" if settings.attempts == 1 else
+          f"requests: the first of each game; a reply without a verdict is asked again, up to {settings.attempts} "
+          "requests a game (not counted)")
+    print(INPUT_ESTIMATE_NOTE)
+    per_request = "?" if output.per_request is None else f"{output.per_request:,.0f}"
+    print(f"output tokens: {per_request} a request, from {output.basis}")
+    if judge.price is None:
+        print(f"dollars: no price for {settings.judge_model} in {endpoint_file} (see README, Cost)")
+    else:
+        print(f"dollars: {describe_price(judge.price)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,6 +581,10 @@ def report_no_verdicts(tallies: dict[str, VerdictTally], judge_model: str) -> No
 def task_label(task: PairTask | PairTaskV2) -> str:
     """What a task's batch requests are named after (utils.custom_id): its question and model."""
     return f"{task.question_id}_{task.model}"
+def report_spending(judge: ModelConfig, usage: Usage, batch: bool = False) -> None:
+    """The summary line of what the judge's calls of this run cost (at the batch price when `batch`)."""
+    if usage != Usage():
+        log.info("judge %s, this run: %s", judge.name, describe_spending(usage, judge.price, batch))
 
 
 def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, settings: JudgeSettings,
@@ -541,6 +598,7 @@ def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, se
     written = 0
     tallies: dict[str, VerdictTally] = {}
     failures: list[tuple[PairTask | PairTaskV2, str]] = []
+    usage = Usage()  # of every reply this run got, stored or not
     interrupted = False
     write_error: str | None = None
     start = time.perf_counter()
@@ -558,8 +616,10 @@ def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, se
         with logging_redirect_tqdm(), guard as interrupts:
             for task, result in results:
                 if isinstance(result, PairFailure):
+                    usage += result.usage
                     failures.append((task, result.error))
                     continue
+                usage += record_usage(result) or Usage()
                 with interrupts.hold():  # a record is never written without being counted
                     appender = appenders.get(task.model)
                     if appender is None:
@@ -589,6 +649,7 @@ def run_judgments(tasks: Sequence[PairTask | PairTaskV2], judge: ModelConfig, se
     log.info("wrote %d of %s in %.1f s to %s; %d of %s without a verdict (stored with score null)",
              written, plural(len(tasks), "judgment"), time.perf_counter() - start, out_dir,
              total.no_verdict, plural(total.games, "game"))
+    report_spending(judge, usage, batch)
     report_no_verdicts(tallies, settings.judge_model)
     for task, error in failures[:10]:
         log.error("not judged: %s, question %s: %s", task.model, task.question_id, error)
@@ -672,7 +733,7 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
         log.warning("%s: model_list is empty: nothing to judge", args.setting_file)
     report_counts(counts, settings)
     if args.dry_run:
-        print_dry_run(tasks, settings)
+        print_dry_run(tasks, settings, judge, out_dir, args.endpoint_file)
         return EXIT_OK
     if not tasks:
         log.info("nothing to judge")

@@ -7,7 +7,8 @@ Usage: python show_result.py [--setting-file config/judge_config.yaml] [--bench-
 Upstream's battles, estimators (unpenalised Bradley-Terry; L2-penalised, C = 1, with style
 features) and bootstrap draws for a given --seed. Differences from upstream: README.
 
---quality adds the benchmark-quality figures of the Arena-Hard paper (section 3): separability
+--full-stats adds each model's game counts and the judge's tokens on its judgments (from the usage
+stored with them). --quality adds the benchmark-quality figures of the Arena-Hard paper (section 3): separability
 with confidence, and with --reference-ranking agreement with confidence, the pair rank Brier score
 and Spearman's correlation, plus judge diagnostics (position consistency, null and strong shares).
 
@@ -32,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import scipy.sparse
@@ -45,12 +46,14 @@ from utils import (
     MODEL_A,
     MODEL_B,
     TIE,
+    USAGE_KEY,
     V2_SAME_LABEL,
     ConfigError,
     DataError,
     Game,
     InterruptGuard,
     Judgment,
+    Usage,
     add_common_flags,
     answer_dir,
     style_metadata,
@@ -68,6 +71,7 @@ from utils import (
     model_from_filename,
     played_games,
     plural,
+    record_usage,
     run_script,
     safe_name,
     setup_logging,
@@ -255,7 +259,10 @@ def read_judgments(directory: Path, first_game_only: bool = False) -> list[Judgm
             if model != file_model:
                 others[model] += 1
             kept = [None if g is None else Game(user_prompt="", judgment="", score=g.get("score")) for g in games]
-            judgments.append(Judgment(question_id=qid, model=model, judge=str(record.get("judge", "")), games=kept))
+            judgment = Judgment(question_id=qid, model=model, judge=str(record.get("judge", "")), games=kept)
+            if USAGE_KEY in record:  # the judge's tokens, for --full-stats
+                judgment[USAGE_KEY] = record[USAGE_KEY]  # type: ignore[literal-required]
+            judgments.append(judgment)
         if failed:
             log.warning("%s: %d judgments are upstream's failures (\"$ERROR$\" games) or have no games: those "
                         "games count as missing, not unparsable (%d rows left without a game are skipped); "
@@ -899,6 +906,55 @@ def format_full_stats(counts: dict[str, dict[str, int]], order: list[str]) -> li
     return lines
 
 
+@dataclass
+class JudgeTokens:
+    """The judge's tokens on one model's judgments, from the usage stored with them."""
+
+    usage: Usage = field(default_factory=Usage)
+    metered: int = 0  # judgments with a usage
+    judgments: int = 0
+
+
+def judge_tokens(judgments: Iterable[Judgment]) -> dict[str, JudgeTokens]:
+    """Per model (the judgments' "model"), the judge's tokens summed over the judgments that kept
+    their usage (records written before usage was kept, or by upstream, have none)."""
+    totals: dict[str, JudgeTokens] = {}
+    for judgment in judgments:
+        total = totals.setdefault(judgment["model"], JudgeTokens())
+        total.judgments += 1
+        usage = record_usage(judgment)
+        if usage is not None:
+            total.usage += usage
+            total.metered += 1
+    return totals
+
+
+def format_judge_tokens(totals: dict[str, JudgeTokens], order: list[str]) -> list[str]:
+    """--full-stats: the judge's input and output tokens per model, in leaderboard order; blank for
+    a model none of whose judgments kept its usage, and a note when only some did."""
+    lines = [f"{'model' : <30} | {'judge input tokens' : >18} | {'judge output tokens' : >19}"]
+    for model in order + sorted(set(totals) - set(order)):
+        if model not in totals:
+            continue
+        total = totals[model]
+        cells = (f"{total.usage.input_tokens:,}", f"{total.usage.output_tokens:,}") if total.metered else ("", "")
+        lines.append(f"{model : <30} | {cells[0] : >18} | {cells[1] : >19}".rstrip())
+    metered, judged = sum(t.metered for t in totals.values()), sum(t.judgments for t in totals.values())
+    if 0 < metered < judged:
+        lines.append(f"(from the usage stored with {metered:,} of {plural(judged, 'judgment')}: records written before "
+                     "usage was kept have none)")
+    return lines
+
+
+def print_full_stats(judgments: list[Judgment], order: list[str], first_game_only: bool = False) -> None:
+    """--full-stats: each model's game counts, then the judge's tokens on its judgments."""
+    for line in format_full_stats(game_counts(judgments, first_game_only), order):
+        print(line)
+    print()
+    for line in format_judge_tokens(judge_tokens(judgments), order):
+        print(line)
+
+
 # --------------------------------------------------------------------------------------------
 # Benchmark quality: Li et al., "From Crowdsourced Data to High-Quality Benchmarks: Arena-Hard
 # and BenchBuilder Pipeline" (2024), section 3
@@ -1219,6 +1275,7 @@ class V2Judgments:
     labels: list[tuple[str | None, str | None]] = field(default_factory=list)
     rows_per_record: list[int] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    usage: list[Any] = field(default_factory=list)  # per record, its stored usage (utils.USAGE_KEY) or None
 
     @property
     def kept(self) -> np.ndarray:
@@ -1311,7 +1368,7 @@ def read_v2_judgments(directory: Path, into: V2Judgments, weight: int = 3) -> No
     record_scores = v2_record_scores(weight)
     labels = v2_label_scores(weight)
     models, uids, categories, baselines = into.model, into.uid, into.category, into.baseline
-    pairs, rows_per_record, scores = into.labels, into.rows_per_record, into.scores
+    pairs, rows_per_record, scores, usages = into.labels, into.rows_per_record, into.scores, into.usage
     for path in sorted(directory.glob("*.jsonl")):
         for lineno, record in iter_jsonl_fast(path):
             try:  # the common case, checked quickly; check_v2_judgment decides the others
@@ -1335,6 +1392,7 @@ def read_v2_judgments(directory: Path, into: V2Judgments, weight: int = 3) -> No
             categories.append(category)
             baselines.append(baseline if type(baseline) is str and baseline else None)
             pairs.append((label1, label2))
+            usages.append(record.get(USAGE_KEY))
             if label1 and label2:
                 these = record_scores[(label1, label2)]
                 rows_per_record.append(len(these))
@@ -1866,7 +1924,10 @@ def v2_category_judgments(judgments: V2Judgments, category: str, baseline: str) 
             continue
         games = [None if label is None else Game(user_prompt="", judgment="", score=V2_SAME_LABEL.get(label))
                  for label in judgments.labels[i]]
-        out.append(Judgment(question_id=judgments.uid[i], model=tail, judge="", games=games))
+        judgment = Judgment(question_id=judgments.uid[i], model=tail, judge="", games=games)
+        if judgments.usage[i] is not None:
+            judgment[USAGE_KEY] = judgments.usage[i]  # type: ignore[literal-required]
+        out.append(judgment)
     return out
 
 
@@ -1972,9 +2033,7 @@ def run_v2(args: argparse.Namespace, given: argparse.Namespace) -> int:
             print(f"Feature Coefs: {format_torch_vector(board.feature_coefs)}")
         if args.full_stats:
             print()
-            counts = game_counts(v2_category_judgments(judgments, category, rows.baseline))
-            for line in format_full_stats(counts, [r["Model"] for r in table]):
-                print(line)
+            print_full_stats(v2_category_judgments(judgments, category, rows.baseline), [r["Model"] for r in table])
         write_v2_outputs(args, judges, category, table, features, len(categories) > 1)
     return 0
 
@@ -2184,8 +2243,7 @@ def no_usable_verdict(judgments: list[Judgment], judges_path: Path, first_game_o
     without = counts["unparsable"]
     with_verdict = sum(counts.values()) - without
     if full_stats:
-        for line in format_full_stats(game_counts(judgments, first_game_only), []):
-            print(line)
+        print_full_stats(judgments, [], first_game_only)
         print()
     for line in format_judge_diagnostics(judge_diagnostics(judgments), []):
         print(line)
@@ -2269,8 +2327,7 @@ def print_stats(args: argparse.Namespace, rows: list[Row], judgments: list[Judgm
             log.warning("--full-stats needs the judgments in %s; not found", judges_path)
         else:
             print()
-            for line in format_full_stats(game_counts(judgments, args.first_game_only), order):
-                print(line)
+            print_full_stats(judgments, order, args.first_game_only)
     if not args.quality:
         return None
     if judgments is None:

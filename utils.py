@@ -948,6 +948,56 @@ MAX_TOKENS_LIMIT = 10**9
 
 
 @dataclass(frozen=True)
+class Price:
+    """What a model's tokens cost: an api_config entry's `price`, in dollars per million tokens."""
+
+    input: float  # prompt tokens not read from the provider's cache
+    output: float  # output tokens, a reasoning model's thinking included
+    cached_input: float | None = None  # prompt tokens read from the cache; None: as input
+    batch_discount: float = 0.5  # the share a batch run takes off (0.5: half price)
+
+    def dollars(self, usage: Usage, batch: bool = False) -> float:
+        """The cost of `usage`, at the batch price when `batch`."""
+        cached = min(usage.cached_input_tokens, usage.input_tokens)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        cost = ((usage.input_tokens - cached) * self.input + cached * cached_price
+                + usage.output_tokens * self.output) / 1e6
+        return cost * (1 - self.batch_discount) if batch else cost
+
+
+PRICE_KEYS = {"input": True, "output": True, "cached_input": False, "batch_discount": False}  # key: required
+
+
+def parse_price(value: Any, where: str) -> Price | None:
+    """An api_config entry's `price` (null or absent: None); ConfigError naming `where`.price and
+    the key for anything but a mapping of known keys to finite non-negative numbers, dollars per
+    million tokens (batch_discount: a share from 0 to 1)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}.price: expected a mapping such as {{input: 2.5, output: 10}} (dollars per "
+                          f"million tokens), got {value!r}")
+    unknown = sorted(map(str, set(value) - set(PRICE_KEYS)))
+    if unknown:
+        raise ConfigError(f"{where}.price.{unknown[0]}: unknown key (expected {', '.join(PRICE_KEYS)})")
+    numbers: dict[str, float] = {}
+    for key, required in PRICE_KEYS.items():
+        number = value.get(key)
+        if number is None:
+            if required:
+                raise ConfigError(f"{where}.price.{key}: missing (dollars per million {key} tokens)")
+            continue
+        high = 1 if key == "batch_discount" else math.inf
+        if (isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number)
+                or not 0 <= number <= high):
+            expected = ("a share from 0 to 1 (0.5: half price)" if key == "batch_discount"
+                        else "a finite number of dollars per million tokens, at least 0")
+            raise ConfigError(f"{where}.price.{key}: expected {expected}, got {number!r}")
+        numbers[key] = float(number)
+    return Price(**numbers)
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """One entry of api_config.yaml: how to reach a model."""
 
@@ -965,11 +1015,12 @@ class ModelConfig:
     reasoning_effort: str | None = None  # OpenAI reasoning models: no temperature, max_completion_tokens
     budget_tokens: int | None = None  # Anthropic extended thinking
     end_think_token: str | None = None  # the reply's text before this marker is the thought
+    price: Price | None = None  # what its tokens cost; None: unknown
 
 
 _MODEL_KEYS = {"model_name", "endpoints", "api_type", "parallel", "tokenizer", "system_prompt",
                "max_retries", "retry_base_delay", "retry_max_delay", "timeout",
-               "temperature", "max_tokens", "reasoning_effort", "budget_tokens", "end_think_token"}
+               "temperature", "max_tokens", "reasoning_effort", "budget_tokens", "end_think_token", "price"}
 # Upstream v2.0's names for two of them: (its key, ours)
 _MODEL_KEY_ALIASES = (("model", "model_name"), ("sys_prompt", "system_prompt"))
 
@@ -1096,7 +1147,7 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
         retry=retry, timeout=_seconds(entry, "timeout", ModelConfig.timeout, where),
         temperature=None if temperature is None else float(temperature), max_tokens=max_tokens,
         reasoning_effort=reasoning_effort, budget_tokens=budget_tokens,
-        end_think_token=entry.get("end_think_token"),
+        end_think_token=entry.get("end_think_token"), price=parse_price(entry.get("price"), where),
     )
 
 
@@ -1703,9 +1754,12 @@ def anthropic_message_reply(message: Any) -> ProviderReply:
         raise EmptyResponse("response has no text content")
     thoughts = [block.thinking for block in blocks if getattr(block, "type", None) == "thinking"]
     usage = getattr(message, "usage", None)
-    return ProviderReply("".join(texts), _count(getattr(usage, "input_tokens", 0)),
-                         _count(getattr(usage, "output_tokens", 0)), "".join(thoughts) or None,
-                         _count(getattr(usage, "cache_read_input_tokens", 0)))
+    # Anthropic's input_tokens leaves out the prompt tokens read from or written to its cache:
+    # they are added, so prompt_tokens counts the whole prompt as OpenAI's does.
+    cached = _count(getattr(usage, "cache_read_input_tokens", 0))
+    prompt = _count(getattr(usage, "input_tokens", 0)) + cached + _count(getattr(usage, "cache_creation_input_tokens", 0))
+    return ProviderReply("".join(texts), prompt, _count(getattr(usage, "output_tokens", 0)),
+                         "".join(thoughts) or None, cached)
 
 
 def _call_anthropic(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
@@ -1973,6 +2027,231 @@ def together(parts: Sequence[Steps[Any]], failed: Callable[[Any], bool] = lambda
                 results[i] = stop.value
                 del pending[i]
     return results
+
+
+# --------------------------------------------------------------------------------------------
+# Token usage and cost: what the providers billed, stored with each record, and estimates
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The tokens of some calls as their provider reported them, summed."""
+
+    input_tokens: int = 0  # prompt tokens, cached ones included
+    cached_input_tokens: int = 0  # of input_tokens, those read from the provider's prompt cache
+    output_tokens: int = 0  # a reasoning model's thinking included
+    calls: int = 0  # replies received
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.input_tokens + other.input_tokens, self.cached_input_tokens + other.cached_input_tokens,
+                     self.output_tokens + other.output_tokens, self.calls + other.calls)
+
+    @classmethod
+    def of(cls, completions: Iterable[Completion]) -> Usage:
+        """The tokens of `completions`; a reply counts as a call (a failed call has no usage)."""
+        counts = [0, 0, 0, 0]
+        for c in completions:
+            counts[0] += c.prompt_tokens
+            counts[1] += min(c.cached_tokens, c.prompt_tokens)
+            counts[2] += c.completion_tokens
+            counts[3] += c.error is None
+        return cls(*counts)
+
+    def as_record(self) -> dict[str, int]:
+        """The usage as stored in a record (USAGE_KEY)."""
+        return {"input_tokens": self.input_tokens, "cached_input_tokens": self.cached_input_tokens,
+                "output_tokens": self.output_tokens, "calls": self.calls}
+
+
+# The one key a stored answer or judgment gets beyond upstream's: the usage of the calls that made
+# it. Upstream's readers index the keys they know, so they ignore it.
+USAGE_KEY = "usage"
+_USAGE_RECORD_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "calls")  # Usage's fields, in order
+
+
+def with_usage(record: dict, usage: Usage) -> dict:
+    """The record with its calls' usage under USAGE_KEY, the last key."""
+    return {**{k: v for k, v in record.items() if k != USAGE_KEY}, USAGE_KEY: usage.as_record()}
+
+
+def record_usage(record: dict) -> Usage | None:
+    """The usage stored with a record; None for a record without one (written before usage was
+    kept, or by upstream) or whose usage is not four counts."""
+    stored = record.get(USAGE_KEY)
+    if not isinstance(stored, dict):
+        return None
+    counts = [stored.get(key) for key in _USAGE_RECORD_KEYS]
+    if not all(type(n) is int and n >= 0 for n in counts):  # type(): not a bool
+        return None
+    return Usage(*counts)
+
+
+def metered(steps: Steps[R]) -> Steps[tuple[R, Usage]]:
+    """`steps`, passed through, returning (its result, the usage of every reply it received)."""
+    usage = Usage()
+    try:
+        requests = next(steps)
+        while True:
+            replies = yield requests
+            usage += Usage.of(replies)
+            requests = steps.send(replies)
+    except StopIteration as stop:
+        return stop.value, usage
+
+
+def format_dollars(dollars: float) -> str:
+    """'$12.35', or '$0.0123' below a dollar."""
+    return f"${dollars:,.2f}" if dollars >= 1 else f"${dollars:.4f}"
+
+
+def describe_price(price: Price) -> str:
+    """'$2 input, $0.5 cached input, $8 output a million tokens; batch 50% off'."""
+    cached = "" if price.cached_input is None else f", ${price.cached_input:g} cached input"
+    return (f"${price.input:g} input{cached}, ${price.output:g} output a million tokens; "
+            f"batch {price.batch_discount:.0%} off")
+
+
+def describe_spending(usage: Usage, price: Price | None, batch: bool = False) -> str:
+    """What some calls cost, for a summary: '12,345 input tokens (1,024 cached), 678 output
+    tokens, $0.0123' (at the batch price when `batch`; no dollars without a price)."""
+    text = (f"{usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
+            f"{usage.output_tokens:,} output tokens")
+    if price is not None:
+        text += f", {format_dollars(price.dollars(usage, batch))}"
+        text += f" (batch price, {price.batch_discount:.0%} off)" if batch else ""
+    return text
+
+
+# A dry run's estimate. The input is counted on the exact messages a run would send (the work's
+# own Steps, driven without calling anything), in cl100k_base tokens plus what OpenAI's chat format
+# adds: about 4 tokens a message (its role and separators) and 3 that start the reply (OpenAI's
+# cookbook, "How to count tokens"). A reply the run has not seen yet (the earlier turns of a
+# multi-turn question) is a placeholder, counted as the estimated reply.
+CHAT_TOKENS_PER_MESSAGE = 4
+CHAT_TOKENS_PER_REQUEST = 3
+PREVIEW_REPLY = "(a reply not known before the run)"
+INPUT_ESTIMATE_NOTE = (f"input tokens: cl100k_base tokens of the exact messages (system prompt included) plus "
+                       f"{CHAT_TOKENS_PER_MESSAGE} a message and {CHAT_TOKENS_PER_REQUEST} a request for the chat "
+                       "format (other providers' tokenizers count somewhat differently)")
+ESTIMATE_SAMPLE = 200  # stored records an output estimate reads at most
+
+
+def chat_tokens(messages: Sequence[Message], reply_tokens: float = 0) -> float:
+    """Estimated prompt tokens of one request (see CHAT_TOKENS_PER_MESSAGE); a message holding
+    PREVIEW_REPLY counts as `reply_tokens`."""
+    return CHAT_TOKENS_PER_REQUEST + sum(
+        CHAT_TOKENS_PER_MESSAGE + (reply_tokens if m["content"] == PREVIEW_REPLY else count_tokens(m["content"]))
+        for m in messages)
+
+
+def preview_requests(steps: Steps[R], rounds: int | None = None) -> tuple[list[Request], R | None]:
+    """The requests a piece of work would send in its first `rounds` rounds (None: all), each
+    answered with a reply of PREVIEW_REPLY, and the work's result when it ended within them.
+    Nothing is called."""
+    requests: list[Request] = []
+    try:
+        batch = next(steps)
+        done = 0
+        while True:
+            requests += batch
+            done += 1
+            if rounds is not None and done >= rounds:
+                steps.close()
+                return requests, None
+            batch = steps.send([Completion(PREVIEW_REPLY) for _ in batch])
+    except StopIteration as stop:
+        return requests, stop.value
+
+
+def reply_texts(record: dict) -> list[str]:
+    """What a model wrote in a stored record, one text per first request: each turn of each
+    choice of a v0.1 answer, a v2.0 answer with its thought, each game of a judgment with its
+    thought (follow-up replies included)."""
+    games = record.get("games")
+    if isinstance(games, list):
+        return [game_judgment_text(g) + (game_thought(g) or "") for g in games if isinstance(g, dict)]
+    if is_v2(record):
+        return [v2_answer_text(record) + (answer_thought(record) or "")]
+    return [t["content"] for choice in record["choices"] for t in choice["turns"]]
+
+
+@dataclass(frozen=True)
+class OutputEstimate:
+    """A dry run's output tokens per request, and what they come from."""
+
+    per_request: float | None  # None: unknown
+    basis: str
+
+
+def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str) -> OutputEstimate:
+    """Output tokens per request from `records`, complete answers or judgments of the model (the
+    first ESTIMATE_SAMPLE of them): their stored usage where they have one, else the cl100k_base
+    tokens of their texts; without records, max_tokens as a ceiling; else unknown."""
+    # a usage of no tokens at all is a server that reports none: its records are read as texts
+    metered = [(usage, len(reply_texts(r))) for r in records
+               if (usage := record_usage(r)) is not None and usage.input_tokens + usage.output_tokens > 0]
+    if metered:
+        metered = metered[:ESTIMATE_SAMPLE]
+        requests = sum(n for _, n in metered)
+        return OutputEstimate(sum(u.output_tokens for u, _ in metered) / max(requests, 1),
+                              f"the stored usage of {plural(len(metered), 'record')} of {whose}")
+    texts = [text for r in records[:ESTIMATE_SAMPLE] for text in reply_texts(r)]
+    if texts:
+        return OutputEstimate(sum(map(count_tokens, texts)) / len(texts),
+                              f"cl100k_base counts of the texts of {plural(len(records[:ESTIMATE_SAMPLE]), 'record')} "
+                              f"of {whose} (no stored usage with tokens)")
+    if max_tokens is not None:
+        return OutputEstimate(max_tokens, f"max_tokens {max_tokens} a request, a ceiling (no stored record of {whose})")
+    return OutputEstimate(None, f"unknown (no stored record of {whose}, no max_tokens)")
+
+
+@dataclass
+class CostEstimate:
+    """A dry run's figures for one row: requests, input tokens, output tokens (None: unknown)."""
+
+    requests: int = 0
+    input_tokens: float = 0
+    output_tokens: float | None = 0
+
+    def __add__(self, other: CostEstimate) -> CostEstimate:
+        out = None if self.output_tokens is None or other.output_tokens is None else self.output_tokens + other.output_tokens
+        return CostEstimate(self.requests + other.requests, self.input_tokens + other.input_tokens, out)
+
+
+def estimate_requests(requests: Sequence[Request], output: OutputEstimate) -> CostEstimate:
+    """The estimate of some requests: their input counted (chat_tokens), their output estimated."""
+    reply = output.per_request or 0
+    return CostEstimate(len(requests), sum(chat_tokens(r.messages, reply) for r in requests),
+                        None if output.per_request is None else len(requests) * output.per_request)
+
+
+def estimate_table(rows: dict[str, tuple[CostEstimate, Price | None]], label: str = "model") -> list[str]:
+    """A dry run's table: per row requests, input and output tokens, dollars direct and batch
+    (blank without a price or an output estimate); a total row when there are several."""
+    def dollars(estimate: CostEstimate, price: Price | None, batch: bool) -> float | None:
+        if price is None or estimate.output_tokens is None:
+            return None
+        usage = Usage(round(estimate.input_tokens), 0, round(estimate.output_tokens), estimate.requests)
+        return price.dollars(usage, batch)
+
+    def cells(name: str, estimate: CostEstimate, costs: list[float | None]) -> list[str]:
+        out = "?" if estimate.output_tokens is None else f"{round(estimate.output_tokens):,}"
+        return [name, f"{estimate.requests:,}", f"{round(estimate.input_tokens):,}", out,
+                *("" if c is None else format_dollars(c) for c in costs)]
+
+    table = [[label, "requests", "input tokens", "output tokens", "$ direct", "$ batch"]]
+    total, total_costs = CostEstimate(), [0.0, 0.0]
+    for name, (estimate, price) in rows.items():
+        costs = [dollars(estimate, price, batch) for batch in (False, True)]
+        table.append(cells(name, estimate, costs))
+        total = total + estimate
+        total_costs = [None if t is None or c is None else t + c for t, c in zip(total_costs, costs)]
+    if len(rows) > 1:
+        table.append(cells("total", total, total_costs))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+            for row in table]
 
 
 # --------------------------------------------------------------------------------------------

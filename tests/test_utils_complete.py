@@ -266,7 +266,8 @@ def test_optional_provider_reply_text_usage_and_request(api, api_type):
     result = utils.complete(model(api, api_type), MESSAGES, temperature=0.3, max_tokens=50)
     assert result.ok, result.error
     assert result.text == "Echo: Hello there"
-    assert (result.prompt_tokens, result.completion_tokens) == (4, 3)  # the fake counts words
+    # the fake's counts: the [system, user] prompt in ChatML and the reply, in cl100k tokens
+    assert (result.prompt_tokens, result.completion_tokens) == (18, 4)
     [request] = api.requests
     body, headers = request["body"], request["headers"]
     if api_type == "gemini":

@@ -254,7 +254,8 @@ def test_judgment_records_name_the_baseline_and_keep_the_judges_thought(bench):
         assert sorted(records) == sorted(q["uid"] for q in QUESTIONS)
         for q in QUESTIONS:
             record = records[q["uid"]]
-            assert list(record) == ["uid", "category", "judge", "model", "baseline", "games"]
+            assert list(record) == ["uid", "category", "judge", "model", "baseline", "games", "usage"]
+            assert record["usage"]["calls"] == 2 and record["usage"]["output_tokens"] > 0
             assert (record["category"], record["judge"], record["model"], record["baseline"]) == (
                 q["category"], judge, REASONER, BASELINE_OF[q["category"]])
             for g, (game, label) in enumerate(zip(record["games"], VERDICTS[served][q["uid"]]), start=1):
@@ -314,6 +315,23 @@ def test_show_result_pools_both_judges_per_category(bench, capsys):
         names = [line.split()[1] for line in table.splitlines()[2:] if line.strip() and line.split()[0].isdigit()]
         assert sorted(names) == sorted(["reasoner", baseline])
     assert "Number of null judgments found: 1" in text
+
+
+def test_full_stats_give_each_categorys_judge_tokens_per_model(bench, capsys):
+    """Per category, the judge's tokens on the model's judgments, summed from their stored usage."""
+    argv = ["--data-dir", str(bench.data), "-b", BENCH, "-j", "judge-two", "-c", "hard_prompt", "creative_writing",
+            "--full-stats", "--num-rounds", "5"]
+    assert show_result.main(argv) == 0
+    out = capsys.readouterr().out
+    records = bench.judgments("judge-two").values()
+    for category in ("hard_prompt", "creative_writing"):
+        section = out.split(f"##### Category: {category} #####\n")[1].split("##### Category")[0]
+        table = section.split("judge input tokens", 1)[1]
+        row = next(line for line in table.splitlines() if line.startswith("reasoner "))
+        mine = [r["usage"] for r in records if r["category"] == category]
+        assert len(mine) == 3
+        assert [c.strip() for c in row.split("|")] == [
+            "reasoner", f"{sum(u['input_tokens'] for u in mine):,}", f"{sum(u['output_tokens'] for u in mine):,}"]
 
 
 def test_qa_browser_shows_a_v2_judgment_with_both_thoughts_folded(bench):
