@@ -21,7 +21,6 @@ import contextlib
 import csv
 import datetime
 import functools
-import gc
 import io
 import json
 import logging
@@ -59,6 +58,7 @@ from utils import (
     count_games,
     game_counts,
     game_outcome,
+    gc_paused,
     has_game,
     is_complete_judgment,
     is_v2,
@@ -1251,53 +1251,6 @@ class V2Judgments:
         return np.repeat(np.arange(len(self.uid)), self.rows_per_record)
 
 
-_BLANK = object()  # a blank line, for iter_jsonl_fast
-
-
-def iter_jsonl_fast(path: Path) -> Iterator[tuple[int, dict]]:
-    """iter_jsonl's (line number, record) pairs, parsed by orjson when it is installed (it comes
-    with gradio; several times faster on long judge texts). From a line where orjson meets
-    anything unusual (bad JSON, NaN, a lone surrogate, a torn last line) on, iter_jsonl reads the
-    file: it decides, and names the line."""
-    try:
-        import orjson
-    except ImportError:
-        yield from iter_jsonl(path)
-        return
-    data = Path(path).read_bytes()
-    view = memoryview(data)  # lines parsed in place, not copied
-    start, lineno = 0, 0
-    while start < len(data):
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end
-        lineno += 1
-        try:
-            record = orjson.loads(view[start:end])
-        except orjson.JSONDecodeError:
-            record = None if data[start:end].strip() else _BLANK
-        start = end + 1
-        if record is _BLANK:
-            continue
-        if type(record) is not dict:
-            yield from ((n, r) for n, r in iter_jsonl(path) if n >= lineno)
-            return
-        yield lineno, record
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while many records are parsed and dropped (it would scan
-    the growing lists again and again: half the loading time); back to its state after (nothing
-    here makes reference cycles of any size)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def check_v2_judgment(record: dict, where: str, labels: dict) -> tuple[str | None, str | None]:
     """The labels of a judgment's two games (None: null game, "": null score); DataError naming
     `where` for a record that is not a v2.0 judgment."""
@@ -1331,7 +1284,7 @@ def read_v2_judgments(directory: Path, into: V2Judgments, weight: int = 3) -> No
     models, uids, categories, baselines = into.model, into.uid, into.category, into.baseline
     pairs, rows_per_record, scores = into.labels, into.rows_per_record, into.scores
     for path in sorted(directory.glob("*.jsonl")):
-        for lineno, record in iter_jsonl_fast(path):
+        for lineno, record in iter_jsonl(path):
             try:  # the common case, checked quickly; check_v2_judgment decides the others
                 model, category, uid, games = record["model"], record["category"], record["uid"], record["games"]
                 game1, game2 = games
@@ -1389,7 +1342,7 @@ def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, Answ
         info = AnswerInfo(path, with_style=with_style)
         model = None
         uids: set[str] = set()
-        for lineno, record in iter_jsonl_fast(path):
+        for lineno, record in iter_jsonl(path):
             if "uid" not in record:
                 raise DataError(f"{path}:{lineno}: missing key 'uid'")
             uid = str(record["uid"])

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -635,26 +636,15 @@ def test_average_tokens_of_real_o3_mini_answers(shared_data, tmp_path, capsys):
     assert out.count("Reference ranking: 2 models in both") == 2 and "Pair rank Brier score: n/a" not in out
 
 
-@pytest.mark.parametrize("text", [
-    b'{"a": 1}\n\n{"b": NaN}\n{"c": "\\ud800"}\n{"d": 2}\n',  # json reads what orjson refuses
-    b'{"a": 1}\n{"b": 2}\n{"c": 3',  # a torn last line: dropped
-    b'{"a": 1}\n[1, 2]\n',  # not an object: iter_jsonl's error
-    b'{"a": 1}\n{"b": \n{"c": 3}\n',  # bad JSON: iter_jsonl's error
-])
-def test_fast_reader_as_iter_jsonl(tmp_path, text):
-    path = tmp_path / "f.jsonl"
-    path.write_bytes(text)
-
-    def read(reader):
-        try:
-            return repr(list(reader(path)))
-        except sr.DataError as e:
-            return str(e)
-
-    assert read(sr.iter_jsonl_fast) == read(sr.iter_jsonl)
-
-
-def test_fast_reader_blank_lines_and_empty_objects(tmp_path):
-    path = tmp_path / "f.jsonl"
-    path.write_bytes(b'\n{}\n  \r\n{"a": 1}\r\n\n{}')
-    assert list(sr.iter_jsonl_fast(path)) == list(sr.iter_jsonl(path)) == [(2, {}), (4, {"a": 1}), (6, {})]
+def test_deeply_nested_judgment_is_an_error_not_a_crash(tmp_path):
+    """A judgment line nested 100000 objects deep: one line naming file and line, exit 2 (orjson,
+    given it, overflows the stack: the process dies)."""
+    data = tmp_path / "data"
+    write_bench_v2(data, n_models=1, n_questions=5, seed=8, judges=("gpt-4.1",), null_share=0.0)
+    path = data / BENCH_V2 / "model_judgment" / "gpt-4.1" / "model-000.jsonl"
+    with open(path, "ab") as f:
+        f.write(b'{"uid": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001 + b"\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "show_result.py"), "--data-dir", str(data), "-b", BENCH_V2],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith(f"{path}:6: invalid JSON (nested too deeply)")
