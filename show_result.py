@@ -1236,7 +1236,8 @@ class V2Judgments:
     # per record, each game's label: None for a null game, "" for a game without a verdict
     labels: list[tuple[str | None, str | None]] = field(default_factory=list)
     rows_per_record: list[int] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # each 0, 0.5 or 1
+    _codes: dict[str, tuple[list, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def kept(self) -> np.ndarray:
@@ -1249,6 +1250,16 @@ class V2Judgments:
 
     def row_record(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.uid)), self.rows_per_record)
+
+    def codes(self, column: str) -> tuple[list, np.ndarray]:
+        """The distinct values of a column ("model", "uid", "category" or "baseline"), in order of
+        first appearance, and each record's index into them; computed once, after reading."""
+        if column not in self._codes:
+            index: dict = {}
+            values = getattr(self, column)
+            code = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
+            self._codes[column] = (list(index), code)
+        return self._codes[column]
 
 
 def check_v2_judgment(record: dict, where: str, labels: dict) -> tuple[str | None, str | None]:
@@ -1342,21 +1353,26 @@ def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, Answ
         info = AnswerInfo(path, with_style=with_style)
         model = None
         uids: set[str] = set()
+        token_lens = info.token_lens
         for lineno, record in iter_jsonl(path):
             if "uid" not in record:
                 raise DataError(f"{path}:{lineno}: missing key 'uid'")
-            uid = str(record["uid"])
+            uid = record["uid"]
+            if type(uid) is not str:
+                uid = str(uid)
             uids.add(uid)
+            name = record.get("model")
+            if type(name) is str:
+                info.model_ids.add(name)
             if model is None:
-                model = record.get("model") if isinstance(record.get("model"), str) else model_from_filename(path)
-            if isinstance(record.get("model"), str):
-                info.model_ids.add(record["model"])
+                model = name if type(name) is str else model_from_filename(path)
             meta = style_metadata(record)
             length = None if meta is None else meta.get("token_len")
-            info.token_lens.pop(uid, None)
-            info.style.pop(uid, None)
-            if is_count(length):
-                info.token_lens[uid] = length
+            token_lens.pop(uid, None)  # a repeated uid: its last line counts
+            if (type(length) is int and 0 <= length <= MAX_COUNT) or is_count(length):
+                token_lens[uid] = length
+            if with_style:
+                info.style.pop(uid, None)
             if with_style and meta is not None:
                 vector = plain_style_vector(meta)
                 if vector is not None:
@@ -1376,7 +1392,8 @@ def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, Answ
 
 def v2_category_baseline(judgments: V2Judgments, records: np.ndarray, category: str) -> str:
     """The baseline of a category: its judgments' `baseline` field, else upstream's table."""
-    named = {judgments.baseline[i] for i in records} - {None}
+    baselines, code = judgments.codes("baseline")
+    named = {baselines[c] for c in np.unique(code[records])} - {None}
     if len(named) > 1:
         raise DataError(f"judgments of category {category!r} name several baselines: {', '.join(sorted(named))}")
     if named:
@@ -1402,33 +1419,36 @@ class V2Category:
 def v2_category(judgments: V2Judgments, category: str) -> V2Category:
     """Upstream's rows of `category` in order; rows of the baseline judged against itself are left
     out with a warning (upstream listed it twice)."""
-    categories = np.array(judgments.category, dtype=object)
-    in_category = (categories == category) & judgments.kept
+    categories, category_code = judgments.codes("category")
+    in_category = judgments.kept & (category_code == (categories.index(category) if category in categories else -1))
     records = np.flatnonzero(in_category)
     baseline = v2_category_baseline(judgments, records, category)
-    tail_of = {m: model_tail(m) for m in set(judgments.model)}
-    tails = [tail_of[judgments.model[i]] for i in records]
-    own = np.array([t == baseline for t in tails], dtype=bool)
+    names, name_code = judgments.codes("model")
+    tails = [model_tail(m) for m in names]
+    own = np.array([t == baseline for t in tails], dtype=bool)[name_code[records]]
     if own.any():
         log.warning("category %s: %d judgments of the baseline %s against itself are left out", category,
                     int(own.sum()), baseline)
-        records, tails = records[~own], [t for t, o in zip(tails, own) if not o]
+        records = records[~own]
+    present = np.unique(name_code[records])
     full_names: dict[str, set[str]] = {}
-    for model in {judgments.model[i] for i in records}:
-        full_names.setdefault(tail_of[model], set()).add(model)
-    for tail, names in full_names.items():
-        if len(names) > 1:
+    for c in present:
+        full_names.setdefault(tails[c], set()).add(names[c])
+    for tail, these in full_names.items():
+        if len(these) > 1:
             log.warning("category %s: models %s share the table name %r and are counted as one (as upstream)",
-                        category, ", ".join(sorted(names)), tail)
+                        category, ", ".join(sorted(these)), tail)
     models = sorted(full_names)
-    code = {m: j for j, m in enumerate(models)}
+    table_code = {m: j for j, m in enumerate(models)}
+    model_of_name = np.full(len(names), -1, dtype=np.int64)
+    model_of_name[present] = [table_code[tails[c]] for c in present]
     row_record_all = judgments.row_record()
     keep_record = np.zeros(len(judgments.uid), dtype=bool)
     keep_record[records] = True
     rows = keep_record[row_record_all]
     row_record = row_record_all[rows]
     record_model = np.full(len(judgments.uid), -1, dtype=np.int64)
-    record_model[records] = [code[t] for t in tails]
+    record_model[records] = model_of_name[name_code[records]]
     return V2Category(category=category, baseline=baseline, records=records, row_record=row_record,
                       row_score=np.asarray(judgments.scores, dtype=float)[rows], models=models,
                       row_model=record_model[row_record])
@@ -1823,14 +1843,21 @@ def _warn_v2_separated(rows: V2Category, theta: np.ndarray) -> None:
 def v2_avg_tokens(judgments: V2Judgments, rows: V2Category, answers: dict[str, AnswerInfo]) -> dict[str, int]:
     """Per table name, the mean token_len (truncated) of the model's answers to the category's
     questions it was judged on; for the baseline, of its answers to all of them."""
+    names, name_code = judgments.codes("model")
+    uids, uid_code = judgments.codes("uid")
+    judged = np.unique(name_code[rows.records] * len(uids) + uid_code[rows.records])  # (model, question) pairs
+    judged_name, judged_uid = np.divmod(judged, len(uids))
+    # per model's full name, the questions it was judged on (indices into uids)
+    questions = {names[c]: judged_uid[judged_name == c] for c in np.unique(judged_name)}
+    questions[rows.baseline] = np.union1d(questions.get(rows.baseline, []), uid_code[rows.records]).astype(np.int64)
     lengths: dict[str, list[float]] = {}
-    pairs = {(judgments.model[i], judgments.uid[i]) for i in rows.records}
-    pairs.update((rows.baseline, uid) for uid in {judgments.uid[i] for i in rows.records})
-    for model, uid in pairs:
+    for model, these in questions.items():
         info = answers.get(model)
-        length = None if info is None else info.token_lens.get(uid)
-        if length is not None:
-            lengths.setdefault(model_tail(model) if model != rows.baseline else model, []).append(length)
+        if info is None:
+            continue
+        found = [length for length in map(info.token_lens.get, (uids[u] for u in these)) if length is not None]
+        if found:
+            lengths.setdefault(model_tail(model) if model != rows.baseline else model, []).extend(found)
     return {name: int(sum(values) / len(values)) for name, values in lengths.items()}
 
 
