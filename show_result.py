@@ -1255,10 +1255,10 @@ class V2Judgments:
         """The distinct values of a column ("model", "uid", "category" or "baseline"), in order of
         first appearance, and each record's index into them; computed once, after reading."""
         if column not in self._codes:
-            index: dict = {}
             values = getattr(self, column)
-            code = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
-            self._codes[column] = (list(index), code)
+            distinct = list(dict.fromkeys(values))
+            index = {value: i for i, value in enumerate(distinct)}
+            self._codes[column] = (distinct, np.fromiter(map(index.__getitem__, values), np.int64, len(values)))
         return self._codes[column]
 
 
