@@ -355,6 +355,7 @@ def test_missing_config_file(tmp_path):
 @pytest.mark.parametrize("entry, message", [
     ("m:\n  api_type: openai\n", r"m: missing model_name"),
     ("m:\n  model_name: x\n  api_type: bard\n", r"m.api_type: unknown api_type 'bard'"),
+    ("m:\n  model_name: x\n  api_type: [openai]\n", r"m.api_type: unknown api_type \['openai'\]"),
     ("m:\n  model_name: x\n  endpoints: {api_base: y}\n", r"m.endpoints: expected null or a non-empty list"),
     ("m:\n  model_name: x\n  parallel: 0\n", r"m.parallel: expected an integer from 1 to 1024, got 0"),
     ("m:\n  model_name: x\n  parallel: many\n", r"m.parallel: expected an integer from 1 to 1024"),
