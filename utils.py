@@ -227,12 +227,13 @@ def judgment_dir(bench_name: str, judge_model: str, data_dir: str | Path = "data
 
 
 # orjson (it comes with gradio) reads a line several times faster than json; iter_jsonl uses it
-# where it reads a line as json does, and lets json decide every other line. Two differences are
-# kept out: orjson (3.8) recurses without a limit, so deep nesting overflows a thread's stack (a
-# crash, past some 30000 levels, which a line under FAST_LINE_BYTES cannot reach; a longer line is
-# given to it only with fewer than FAST_MAX_BRACKETS brackets); and it reads nesting that json
-# refuses (past about 990 levels): a record for which it built FAST_MAX_CONTAINERS dicts and lists
-# or more, counted by the garbage collector's allocation counter, goes to json.
+# where it reads a line as json does, and lets json decide every other line. Where they differ:
+# orjson (3.8) recurses without a limit, so deep nesting overflows the stack (a segfault, past some
+# 40000 levels on an 8 MB stack, which a line under FAST_LINE_BYTES cannot reach; a longer line is
+# given to it only with fewer than FAST_MAX_BRACKETS brackets); it reads nesting that json refuses
+# (past about 990 levels): a record for which it built FAST_MAX_CONTAINERS dicts and lists or more,
+# counted by the garbage collector's allocation counter, goes to json; and it reads an integer
+# beyond 64 bits as a float, which json is told to do too (json_int).
 FAST_LINE_BYTES = 32 * 1024
 FAST_MAX_BRACKETS = 1024
 FAST_MAX_CONTAINERS = 64
