@@ -22,7 +22,6 @@ import contextlib
 import csv
 import datetime
 import functools
-import gc
 import io
 import json
 import logging
@@ -62,6 +61,7 @@ from utils import (
     count_games,
     game_counts,
     game_outcome,
+    gc_paused,
     has_game,
     is_complete_judgment,
     is_v2,
@@ -947,12 +947,15 @@ def format_judge_tokens(totals: dict[str, JudgeTokens], order: list[str]) -> lis
 
 
 def print_full_stats(judgments: list[Judgment], order: list[str], first_game_only: bool = False) -> None:
-    """--full-stats: each model's game counts, then the judge's tokens on its judgments."""
+    """--full-stats: each model's game counts, then the judge's tokens on its judgments (when any
+    judgment kept its usage)."""
     for line in format_full_stats(game_counts(judgments, first_game_only), order):
         print(line)
-    print()
-    for line in format_judge_tokens(judge_tokens(judgments), order):
-        print(line)
+    totals = judge_tokens(judgments)
+    if any(total.metered for total in totals.values()):
+        print()
+        for line in format_judge_tokens(totals, order):
+            print(line)
 
 
 # --------------------------------------------------------------------------------------------
@@ -975,7 +978,8 @@ def confidently_separated(x: Interval, y: Interval) -> int:
 def separability(intervals: dict[str, Interval]) -> tuple[float, int]:
     """Separability with confidence (paper, section 3): (share of pairs, number of pairs).
 
-    Over the n(n-1)/2 pairs of models, the share whose 95% bootstrap intervals do not overlap:
+    Over the n(n-1)/2 pairs of models, the share whose bootstrap intervals (95% on v0.1, 90% on
+    v2.0) do not overlap:
     S = (1 / |P|) * sum_{(i, j) in P} 1[CI_i and CI_j are disjoint]. NaN with fewer than 2 models.
     """
     models = sorted(intervals)
@@ -1124,22 +1128,33 @@ def read_reference_ranking(path: Path) -> dict[str, Interval]:
 
 def quality_report(intervals: dict[str, Interval], judgments: list[Judgment] | None,
                    reference: dict[str, Interval] | None, boot_models: list[str] | None = None,
-                   boot: np.ndarray | None = None) -> dict:
-    """All quality figures as one JSON-ready dict (NaN becomes None)."""
+                   boot: np.ndarray | None = None, *, ratings: dict[str, float] | None = None,
+                   no_ratings: str | None = None) -> dict:
+    """All quality figures as one JSON-ready dict (NaN becomes None).
+
+    intervals: (score, lower, upper) per model; boot: (rounds, boot_models) of bootstrap scores.
+    The win-probability Brier score needs Bradley-Terry ratings (Elo scale): `ratings`, by default
+    the interval scores (v0.1's are ratings); a leaderboard without any passes `no_ratings`, the
+    reason, which the report gives in place of that figure.
+    """
     sep, n_pairs = separability(intervals)
     report: dict = {"separability": {"value": sep, "pairs": n_pairs, "models": len(intervals)}}
     if reference is not None:
-        ratings = {m: v[0] for m, v in intervals.items()}
+        scores = {m: v[0] for m, v in intervals.items()}
         agreement, n_agree = agreement_with_confidence(intervals, reference)
-        brier, n_brier = pair_rank_brier(win_probabilities(ratings), intervals, reference)
+        if no_ratings is None:
+            brier, n_brier = pair_rank_brier(win_probabilities(ratings or scores), intervals, reference)
+            win_brier: dict = {"value": brier, "pairs": n_brier}
+        else:
+            win_brier = {"value": None, "pairs": 0, "unavailable": no_ratings}
         report["reference"] = {
             "models_in_both": sorted(set(intervals) & set(reference)),
             "missing_from_reference": sorted(set(intervals) - set(reference)),
             "missing_from_benchmark": sorted(set(reference) - set(intervals)),
             "agreement_with_confidence": {"value": agreement, "pairs": n_agree},
-            "pair_rank_brier": {"value": brier, "pairs": n_brier},
+            "pair_rank_brier": win_brier,
             "pair_rank_brier_bootstrap": {"value": None, "pairs": 0},
-            "spearman": spearman_correlation(ratings, reference),
+            "spearman": spearman_correlation(scores, reference),
         }
         if boot is not None and boot_models is not None and len(boot):
             value, pairs = pair_rank_brier(rank_probabilities(boot_models, boot), intervals, reference)
@@ -1157,8 +1172,8 @@ def quality_report(intervals: dict[str, Interval], judgments: list[Judgment] | N
     return clean(report)
 
 
-def format_quality(report: dict, order: list[str]) -> list[str]:
-    """The quality figures as printed after the table."""
+def format_quality(report: dict, order: list[str], interval_percent: int = 95) -> list[str]:
+    """The quality figures as printed after the table (intervals of `interval_percent`)."""
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -1167,7 +1182,7 @@ def format_quality(report: dict, order: list[str]) -> list[str]:
 
     sep = report["separability"]
     lines = [f"Separability with confidence: {pct(sep['value'])} of {sep['pairs']} model pairs "
-             "have disjoint 95% intervals"]
+             f"have disjoint {interval_percent}% intervals"]
     ref = report.get("reference")
     if ref is not None:
         lines.append(f"Reference ranking: {len(ref['models_in_both'])} models in both"
@@ -1178,8 +1193,13 @@ def format_quality(report: dict, order: list[str]) -> list[str]:
         agree, brier = ref["agreement_with_confidence"], ref["pair_rank_brier"]
         lines.append(f"Agreement with confidence: {num(agree['value'])} over {agree['pairs']} pairs the reference "
                      "separates")
-        lines.append(f"Pair rank Brier score: {num(brier['value'])} over {brier['pairs']} pairs (win probabilities); "
-                     f"{num(ref['pair_rank_brier_bootstrap']['value'])} (bootstrap rank probabilities)")
+        boot_brier = ref["pair_rank_brier_bootstrap"]
+        if "unavailable" in brier:
+            lines.append(f"Pair rank Brier score: n/a with win probabilities ({brier['unavailable']}); "
+                         f"{num(boot_brier['value'])} over {boot_brier['pairs']} pairs (bootstrap rank probabilities)")
+        else:
+            lines.append(f"Pair rank Brier score: {num(brier['value'])} over {brier['pairs']} pairs "
+                         f"(win probabilities); {num(boot_brier['value'])} (bootstrap rank probabilities)")
         lines.append(f"Spearman correlation: {num(ref['spearman'])}")
     judge = report.get("judge")
     if judge:
@@ -1213,6 +1233,7 @@ V2_CATEGORY = "hard_prompt"
 V2_BASELINES = {"hard_prompt": "o3-mini-2025-01-31", "coding": "o3-mini-2025-01-31", "math": "o3-mini-2025-01-31",
                 "creative_writing": "gemini-2.0-flash-001", "arena-hard-v0.1": "gpt-4-0314"}
 V2_PERCENTILES = (5.0, 95.0)  # upstream's 90% interval
+V2_INTERVAL_PERCENT = 90
 # --control-features: which of the style columns (length, header, list, bold density) each name selects
 V2_FEATURE_COLUMNS = {"length": (0,), "markdown": (1, 2, 3)}
 V2_FEATURE_NAMES = ("length", "header", "list", "bold")
@@ -1274,8 +1295,9 @@ class V2Judgments:
     # per record, each game's label: None for a null game, "" for a game without a verdict
     labels: list[tuple[str | None, str | None]] = field(default_factory=list)
     rows_per_record: list[int] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # each 0, 0.5 or 1
     usage: list[Any] = field(default_factory=list)  # per record, its stored usage (utils.USAGE_KEY) or None
+    _codes: dict[str, tuple[list, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def kept(self) -> np.ndarray:
@@ -1289,52 +1311,15 @@ class V2Judgments:
     def row_record(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.uid)), self.rows_per_record)
 
-
-_BLANK = object()  # a blank line, for iter_jsonl_fast
-
-
-def iter_jsonl_fast(path: Path) -> Iterator[tuple[int, dict]]:
-    """iter_jsonl's (line number, record) pairs, parsed by orjson when it is installed (it comes
-    with gradio; several times faster on long judge texts). From a line where orjson meets
-    anything unusual (bad JSON, NaN, a lone surrogate, a torn last line) on, iter_jsonl reads the
-    file: it decides, and names the line."""
-    try:
-        import orjson
-    except ImportError:
-        yield from iter_jsonl(path)
-        return
-    data = Path(path).read_bytes()
-    view = memoryview(data)  # lines parsed in place, not copied
-    start, lineno = 0, 0
-    while start < len(data):
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end
-        lineno += 1
-        try:
-            record = orjson.loads(view[start:end])
-        except orjson.JSONDecodeError:
-            record = None if data[start:end].strip() else _BLANK
-        start = end + 1
-        if record is _BLANK:
-            continue
-        if type(record) is not dict:
-            yield from ((n, r) for n, r in iter_jsonl(path) if n >= lineno)
-            return
-        yield lineno, record
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while many records are parsed and dropped (it would scan
-    the growing lists again and again: half the loading time); back to its state after (nothing
-    here makes reference cycles of any size)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    def codes(self, column: str) -> tuple[list, np.ndarray]:
+        """The distinct values of a column ("model", "uid", "category" or "baseline"), in order of
+        first appearance, and each record's index into them; computed once, after reading."""
+        if column not in self._codes:
+            values = getattr(self, column)
+            distinct = list(dict.fromkeys(values))
+            index = {value: i for i, value in enumerate(distinct)}
+            self._codes[column] = (distinct, np.fromiter(map(index.__getitem__, values), np.int64, len(values)))
+        return self._codes[column]
 
 
 def check_v2_judgment(record: dict, where: str, labels: dict) -> tuple[str | None, str | None]:
@@ -1370,7 +1355,7 @@ def read_v2_judgments(directory: Path, into: V2Judgments, weight: int = 3) -> No
     models, uids, categories, baselines = into.model, into.uid, into.category, into.baseline
     pairs, rows_per_record, scores, usages = into.labels, into.rows_per_record, into.scores, into.usage
     for path in sorted(directory.glob("*.jsonl")):
-        for lineno, record in iter_jsonl_fast(path):
+        for lineno, record in iter_jsonl(path):
             try:  # the common case, checked quickly; check_v2_judgment decides the others
                 model, category, uid, games = record["model"], record["category"], record["uid"], record["games"]
                 game1, game2 = games
@@ -1429,21 +1414,26 @@ def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, Answ
         info = AnswerInfo(path, with_style=with_style)
         model = None
         uids: set[str] = set()
-        for lineno, record in iter_jsonl_fast(path):
+        token_lens = info.token_lens
+        for lineno, record in iter_jsonl(path):
             if "uid" not in record:
                 raise DataError(f"{path}:{lineno}: missing key 'uid'")
-            uid = str(record["uid"])
+            uid = record["uid"]
+            if type(uid) is not str:
+                uid = str(uid)
             uids.add(uid)
+            name = record.get("model")
+            if type(name) is str:
+                info.model_ids.add(name)
             if model is None:
-                model = record.get("model") if isinstance(record.get("model"), str) else model_from_filename(path)
-            if isinstance(record.get("model"), str):
-                info.model_ids.add(record["model"])
+                model = name if type(name) is str else model_from_filename(path)
             meta = style_metadata(record)
             length = None if meta is None else meta.get("token_len")
-            info.token_lens.pop(uid, None)
-            info.style.pop(uid, None)
-            if is_count(length):
-                info.token_lens[uid] = length
+            token_lens.pop(uid, None)  # a repeated uid: its last line counts
+            if (type(length) is int and 0 <= length <= MAX_COUNT) or is_count(length):
+                token_lens[uid] = length
+            if with_style:
+                info.style.pop(uid, None)
             if with_style and meta is not None:
                 vector = plain_style_vector(meta)
                 if vector is not None:
@@ -1463,7 +1453,8 @@ def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, Answ
 
 def v2_category_baseline(judgments: V2Judgments, records: np.ndarray, category: str) -> str:
     """The baseline of a category: its judgments' `baseline` field, else upstream's table."""
-    named = {judgments.baseline[i] for i in records} - {None}
+    baselines, code = judgments.codes("baseline")
+    named = {baselines[c] for c in np.unique(code[records])} - {None}
     if len(named) > 1:
         raise DataError(f"judgments of category {category!r} name several baselines: {', '.join(sorted(named))}")
     if named:
@@ -1489,33 +1480,36 @@ class V2Category:
 def v2_category(judgments: V2Judgments, category: str) -> V2Category:
     """Upstream's rows of `category` in order; rows of the baseline judged against itself are left
     out with a warning (upstream listed it twice)."""
-    categories = np.array(judgments.category, dtype=object)
-    in_category = (categories == category) & judgments.kept
+    categories, category_code = judgments.codes("category")
+    in_category = judgments.kept & (category_code == (categories.index(category) if category in categories else -1))
     records = np.flatnonzero(in_category)
     baseline = v2_category_baseline(judgments, records, category)
-    tail_of = {m: model_tail(m) for m in set(judgments.model)}
-    tails = [tail_of[judgments.model[i]] for i in records]
-    own = np.array([t == baseline for t in tails], dtype=bool)
+    names, name_code = judgments.codes("model")
+    tails = [model_tail(m) for m in names]
+    own = np.array([t == baseline for t in tails], dtype=bool)[name_code[records]]
     if own.any():
         log.warning("category %s: %d judgments of the baseline %s against itself are left out", category,
                     int(own.sum()), baseline)
-        records, tails = records[~own], [t for t, o in zip(tails, own) if not o]
+        records = records[~own]
+    present = np.unique(name_code[records])
     full_names: dict[str, set[str]] = {}
-    for model in {judgments.model[i] for i in records}:
-        full_names.setdefault(tail_of[model], set()).add(model)
-    for tail, names in full_names.items():
-        if len(names) > 1:
+    for c in present:
+        full_names.setdefault(tails[c], set()).add(names[c])
+    for tail, these in full_names.items():
+        if len(these) > 1:
             log.warning("category %s: models %s share the table name %r and are counted as one (as upstream)",
-                        category, ", ".join(sorted(names)), tail)
+                        category, ", ".join(sorted(these)), tail)
     models = sorted(full_names)
-    code = {m: j for j, m in enumerate(models)}
+    table_code = {m: j for j, m in enumerate(models)}
+    model_of_name = np.full(len(names), -1, dtype=np.int64)
+    model_of_name[present] = [table_code[tails[c]] for c in present]
     row_record_all = judgments.row_record()
     keep_record = np.zeros(len(judgments.uid), dtype=bool)
     keep_record[records] = True
     rows = keep_record[row_record_all]
     row_record = row_record_all[rows]
     record_model = np.full(len(judgments.uid), -1, dtype=np.int64)
-    record_model[records] = [code[t] for t in tails]
+    record_model[records] = model_of_name[name_code[records]]
     return V2Category(category=category, baseline=baseline, records=records, row_record=row_record,
                       row_score=np.asarray(judgments.scores, dtype=float)[rows], models=models,
                       row_model=record_model[row_record])
@@ -1576,7 +1570,9 @@ class V2Leaderboard:
     score: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    rounds: np.ndarray | None = None  # (rounds, models): each bootstrap round's score (the baseline's 0.5 too)
     feature_coefs: np.ndarray | None = None  # style control: median coefficient of each chosen feature
+    ratings: np.ndarray | None = None  # style control: Bradley-Terry ratings (Elo scale, baseline 1000)
 
 
 def v2_plain_leaderboard(rows: V2Category, num_rounds: int, rng: np.random.RandomState) -> V2Leaderboard:
@@ -1590,7 +1586,8 @@ def v2_plain_leaderboard(rows: V2Category, num_rounds: int, rng: np.random.Rando
     return V2Leaderboard(rows.category, rows.baseline, rows.models + [rows.baseline],
                          np.concatenate([pandas_group_mean(means), half]),
                          np.concatenate([pandas_group_quantile(means, V2_PERCENTILES[0] / 100), half]),
-                         np.concatenate([pandas_group_quantile(means, V2_PERCENTILES[1] / 100), half]))
+                         np.concatenate([pandas_group_quantile(means, V2_PERCENTILES[1] / 100), half]),
+                         rounds=np.column_stack([means, np.full(num_rounds, 0.5)]))
 
 
 def v2_descending_order(values: Sequence[float]) -> np.ndarray:
@@ -1854,7 +1851,7 @@ def v2_style_leaderboard(rows: V2Category, design: V2StyleDesign, num_rounds: in
                          rng: np.random.RandomState) -> V2Leaderboard:
     """Upstream's style-controlled table: per round the fit's win rate against the baseline,
     e^theta_m / (e^theta_m + e^theta_baseline); score = median over rounds, 5% and 95% quantiles;
-    feature coefficients = their medians."""
+    feature coefficients = their medians; ratings: the median theta on the Elo scale."""
     n_models = len(rows.models)
     units = len(design.unit_model)
     chunk = max(1, V2_CELLS_PER_CHUNK // max(1, units))
@@ -1879,16 +1876,20 @@ def v2_style_leaderboard(rows: V2Category, design: V2StyleDesign, num_rounds: in
     _warn_v2_separated(rows, theta)
     names = sorted(rows.models + [rows.baseline])
     win = np.full((num_rounds, len(names)), 0.5)
+    ratings = np.full(len(names), INIT_RATING)
     for j, model in enumerate(rows.models):
         win[:, names.index(model)] = expit(theta[j])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a model absent from every round: NaN
         lower, score, upper = np.nanpercentile(win, [V2_PERCENTILES[0], 50.0, V2_PERCENTILES[1]], axis=0)
+        for j, model in enumerate(rows.models):
+            ratings[names.index(model)] += SCALE / LN10 * np.nanmedian(theta[j])
     coefs = np.zeros(len(design.columns))
     fitted = [j for j, c in enumerate(design.columns) if c not in design.constant]
     if fitted and num_rounds:
         coefs[fitted] = np.percentile(beta, 50.0, axis=1)
-    return V2Leaderboard(rows.category, rows.baseline, names, score, lower, upper, coefs)
+    return V2Leaderboard(rows.category, rows.baseline, names, score, lower, upper, rounds=win, feature_coefs=coefs,
+                         ratings=ratings)
 
 
 def _warn_v2_separated(rows: V2Category, theta: np.ndarray) -> None:
@@ -1903,20 +1904,27 @@ def _warn_v2_separated(rows: V2Category, theta: np.ndarray) -> None:
 def v2_avg_tokens(judgments: V2Judgments, rows: V2Category, answers: dict[str, AnswerInfo]) -> dict[str, int]:
     """Per table name, the mean token_len (truncated) of the model's answers to the category's
     questions it was judged on; for the baseline, of its answers to all of them."""
+    names, name_code = judgments.codes("model")
+    uids, uid_code = judgments.codes("uid")
+    judged = np.unique(name_code[rows.records] * len(uids) + uid_code[rows.records])  # (model, question) pairs
+    judged_name, judged_uid = np.divmod(judged, len(uids))
+    # per model's full name, the questions it was judged on (indices into uids)
+    questions = {names[c]: judged_uid[judged_name == c] for c in np.unique(judged_name)}
+    questions[rows.baseline] = np.union1d(questions.get(rows.baseline, []), uid_code[rows.records]).astype(np.int64)
     lengths: dict[str, list[float]] = {}
-    pairs = {(judgments.model[i], judgments.uid[i]) for i in rows.records}
-    pairs.update((rows.baseline, uid) for uid in {judgments.uid[i] for i in rows.records})
-    for model, uid in pairs:
+    for model, these in questions.items():
         info = answers.get(model)
-        length = None if info is None else info.token_lens.get(uid)
-        if length is not None:
-            lengths.setdefault(model_tail(model) if model != rows.baseline else model, []).append(length)
+        if info is None:
+            continue
+        found = [length for length in map(info.token_lens.get, (uids[u] for u in these)) if length is not None]
+        if found:
+            lengths.setdefault(model_tail(model) if model != rows.baseline else model, []).extend(found)
     return {name: int(sum(values) / len(values)) for name, values in lengths.items()}
 
 
 def v2_category_judgments(judgments: V2Judgments, category: str, baseline: str) -> list[Judgment]:
     """The category's records as v0.1 judgments (labels of the same meaning, table names), null
-    ones included, for --full-stats."""
+    ones included, for --full-stats and the judge diagnostics of --quality."""
     out = []
     for i, c in enumerate(judgments.category):
         tail = model_tail(judgments.model[i])
@@ -1964,21 +1972,36 @@ def v2_control_features(args: argparse.Namespace) -> list[str]:
 def v2_unsupported_flags(args: argparse.Namespace, given: argparse.Namespace) -> list[str]:
     flags = [("--show-elo", args.show_elo), ("--load-battles", args.load_battles),
              ("--load-bootstrap", args.load_bootstrap), ("--first-game-only", args.first_game_only),
-             ("--quality", args.quality), ("--baseline", given.baseline is not None)]
+             ("--baseline", given.baseline is not None)]
     return [flag for flag, on in flags if on]
 
 
-def write_v2_outputs(args: argparse.Namespace, judges: list[str], category: str, table: list[dict],
-                     features: list[str], several: bool) -> None:
-    """--output: leaderboard/arena_hard_leaderboard_DATE_<category>.csv; --plot: the chart (the
-    category added to its file name when there are several)."""
-    rows = [Row(model=r["Model"], score=r["score"], lower=r["lower"], upper=r["upper"], avg_tokens=r["Avg Tokens"])
-            for r in table]
+V2_NO_RATINGS = "v2.0's plain score is a mean score, not a Bradley-Terry rating"
+
+
+def v2_ratings(board: V2Leaderboard) -> dict:
+    """quality_report's `ratings` of a v2.0 table (style control: its Bradley-Terry ratings), or
+    its `no_ratings` (plain: why there are none)."""
+    if board.ratings is None:
+        return {"no_ratings": V2_NO_RATINGS}
+    return {"ratings": dict(zip(board.models, map(float, board.ratings)))}
+
+
+def write_v2_outputs(args: argparse.Namespace, judges: list[str], category: str, board: V2Leaderboard,
+                     rows: list[Row], features: list[str], several: bool, report: dict | None) -> None:
+    """--output: leaderboard/arena_hard_leaderboard_DATE_<category>.csv (and, with --quality,
+    arena_hard_quality_DATE_<category>.json); --plot: the chart (the category added to its file
+    name when there are several)."""
     judge_name = "+".join(judges)
     if args.output:
         path = write_leaderboard_csv(rows, args.leaderboard_dir, bench_name=args.bench_name, judge_name=judge_name,
                                      name_suffix="_" + safe_name(category))
         log.info("wrote %s", path)
+        if report is not None:
+            report.update(bench_name=args.bench_name, judge_name=judge_name, category=category,
+                          baseline=board.baseline, control_features=features, interval_percent=V2_INTERVAL_PERCENT,
+                          reference_ranking=str(args.reference_ranking or "") or None)
+            write_quality_json(path, report)
     if args.plot:
         path = args.plot.with_name(f"{args.plot.stem}_{safe_name(category)}{args.plot.suffix}") if several else args.plot
         mode = f"style-controlled ({' and '.join(features)})" if features else "plain"
@@ -1997,6 +2020,7 @@ def run_v2(args: argparse.Namespace, given: argparse.Namespace) -> int:
     features = v2_control_features(args)
     columns = tuple(sorted({c for name in features for c in V2_FEATURE_COLUMNS[name]}))
     categories = list(args.category or [V2_CATEGORY])
+    reference = read_reference_ranking(args.reference_ranking) if args.reference_ranking else None
     judgments = V2Judgments()
     for judge in judges:
         directory = judgment_dir(args.bench_name, judge, args.data_dir)
@@ -2031,10 +2055,15 @@ def run_v2(args: argparse.Namespace, given: argparse.Namespace) -> int:
         print(format_v2_table(table))
         if features:
             print(f"Feature Coefs: {format_torch_vector(board.feature_coefs)}")
-        if args.full_stats:
-            print()
-            print_full_stats(v2_category_judgments(judgments, category, rows.baseline), [r["Model"] for r in table])
-        write_v2_outputs(args, judges, category, table, features, len(categories) > 1)
+        leaderboard = [Row(model=r["Model"], score=r["score"], lower=r["lower"], upper=r["upper"],
+                           avg_tokens=r["Avg Tokens"]) for r in table]
+        category_judgments = (v2_category_judgments(judgments, category, rows.baseline)
+                              if args.full_stats or args.quality else None)
+        intervals = {r["model"]: (r["score"], r["lower"], r["upper"]) for r in leaderboard}
+        report = print_stats(args, leaderboard, category_judgments, bench_dir(args.bench_name, args.data_dir),
+                             intervals, reference, board.models, board.rounds, interval_percent=V2_INTERVAL_PERCENT,
+                             **v2_ratings(board))
+        write_v2_outputs(args, judges, category, board, leaderboard, features, len(categories) > 1, report)
     return 0
 
 
@@ -2319,8 +2348,10 @@ def print_table(rows: list[Row], decimal: int, judgments: list[Judgment] | None,
 
 def print_stats(args: argparse.Namespace, rows: list[Row], judgments: list[Judgment] | None, judges_path: Path,
                 intervals: dict[str, Interval], reference: dict[str, Interval] | None, boot_models: list[str],
-                boot: np.ndarray) -> dict | None:
-    """--full-stats and --quality after the table; returns the quality report (None without --quality)."""
+                boot: np.ndarray, *, interval_percent: int = 95, ratings: dict[str, float] | None = None,
+                no_ratings: str | None = None) -> dict | None:
+    """--full-stats and --quality after the table; returns the quality report (None without
+    --quality). ratings and no_ratings: as quality_report's."""
     order = [r["model"] for r in rows]
     if args.full_stats:
         if judgments is None:
@@ -2332,11 +2363,19 @@ def print_stats(args: argparse.Namespace, rows: list[Row], judgments: list[Judgm
         return None
     if judgments is None:
         log.warning("judge diagnostics need the judgments in %s; not found", judges_path)
-    report = quality_report(intervals, judgments, reference, boot_models, boot)
+    report = quality_report(intervals, judgments, reference, boot_models, boot, ratings=ratings, no_ratings=no_ratings)
     print()
-    for line in format_quality(report, order):
+    for line in format_quality(report, order, interval_percent):
         print(line)
     return report
+
+
+def write_quality_json(leaderboard_csv: Path, report: dict) -> None:
+    """The quality report beside its leaderboard CSV: arena_hard_quality_<the CSV's suffix>.json; atomic."""
+    path = leaderboard_csv.with_name(leaderboard_csv.name.replace("arena_hard_leaderboard_", "arena_hard_quality_"))
+    path = path.with_suffix(".json")
+    write_atomic(path, [(json.dumps(report, indent=2) + "\n").encode("utf-8")])
+    log.info("wrote %s", path)
 
 
 def write_outputs(args: argparse.Namespace, rows: list[Row], report: dict | None, mode: str | None) -> None:
@@ -2348,10 +2387,7 @@ def write_outputs(args: argparse.Namespace, rows: list[Row], report: dict | None
         if report is not None:
             report.update(bench_name=args.bench_name, judge_name=args.judge_name, baseline=args.baseline,
                           style_control=mode, reference_ranking=str(args.reference_ranking or "") or None)
-            quality_path = path.with_name(path.name.replace("arena_hard_leaderboard_", "arena_hard_quality_"))
-            quality_path = quality_path.with_suffix(".json")
-            write_atomic(quality_path, [(json.dumps(report, indent=2) + "\n").encode("utf-8")])
-            log.info("wrote %s", quality_path)
+            write_quality_json(path, report)
     if args.plot:
         plot_leaderboard(rows, args.plot, plot_title(args.bench_name, args.judge_name, mode), args.show_elo)
         log.info("wrote %s", args.plot)

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
+import gc
 import hashlib
 import json
 import logging
@@ -228,25 +229,93 @@ def judgment_dir(bench_name: str, judge_model: str, data_dir: str | Path = "data
 # --------------------------------------------------------------------------------------------
 
 
+# orjson reads a line several times faster than json; iter_jsonl reads every line with it and lets
+# json decide a line orjson refuses (NaN, a lone surrogate, nesting past its 1024 levels), so the
+# errors are json's. They differ only where both read a line: an integer beyond 64 bits, which
+# orjson reads as a float and json is told to read so too (json_int); and nesting of about 990 to
+# 1024 levels, which json refuses and orjson reads.
+ORJSON_MAX_DEPTH = 1024
+
+
+@functools.cache
+def fast_json_loads() -> Callable[[bytes | memoryview], Any] | None:
+    """orjson.loads, if orjson is installed and stops at ORJSON_MAX_DEPTH levels of nesting (3.10
+    and later; older versions recurse without a limit, so a deep line overflows the stack), else
+    None: json reads every line."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    deep = ORJSON_MAX_DEPTH + 1
+    try:
+        orjson.loads(b"[" * deep + b"]" * deep)
+    except orjson.JSONDecodeError:
+        return orjson.loads
+    log.debug("orjson %s not used: it has no nesting limit (3.10 or later has)", orjson.__version__)
+    return None
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off, back to its state after: no collection resets its counters
+    meanwhile, and none scans the growing lists of a loop that parses many records (half of
+    show_result's loading time; nothing there makes reference cycles of any size)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def json_int(text: str) -> int | float:
+    """An integer literal read as orjson reads it, so that json and orjson agree: a float beyond the
+    64-bit range; beyond a float's, or past 4300 digits (int()'s limit), ValueError."""
+    value = int(text)
+    if -(2**63) <= value < 2**64:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError("integer too large for a number") from None
+
+
 def iter_jsonl(path: str | Path, *, allow_torn_tail: bool = True) -> Iterator[tuple[int, dict]]:
     """Yield (line number, record) for each non-blank line of a JSONL file.
 
     A last line without its newline that does not parse is a write cut short by a crash: it is
     dropped with a warning when allow_torn_tail, else an error. Any other bad line raises
-    DataError naming file and line.
+    DataError naming file and line. An integer beyond the 64-bit range is read as a float.
+    Lines are parsed by orjson, and by json where orjson refuses them (see ORJSON_MAX_DEPTH).
     """
     path = Path(path)
     with open(path, "rb") as f:
         data = f.read()
-    lines = data.split(b"\n")
-    # After the final "\n" split() leaves b""; anything else there is an unterminated last line.
-    for i, raw in enumerate(lines):
-        lineno = i + 1
+    fast = fast_json_loads()
+    view = memoryview(data)  # lines handed to orjson in place, not copied
+    size, start, lineno = len(data), 0, 0
+    find = data.find  # (one lookup less per line)
+    while start < size:
+        end = find(b"\n", start)
+        is_torn_candidate = end < 0  # no newline after it
+        end = size if is_torn_candidate else end
+        line_start, start = start, end + 1
+        lineno += 1
+        record = None
+        if fast is not None:
+            try:
+                record = fast(view[line_start:end])
+            except ValueError:  # bad JSON for orjson (NaN, a lone surrogate, ...): json decides
+                record = None
+        if type(record) is dict:
+            yield lineno, record
+            continue
+        raw = data[line_start:end]
         if not raw.strip():
             continue
-        is_torn_candidate = i == len(lines) - 1  # no newline after it
         try:
-            record = json.loads(raw)
+            record = json.loads(raw, parse_int=json_int)
         except (ValueError, RecursionError) as e:  # ValueError: bad JSON or UTF-8, an integer too long
             if is_torn_candidate and allow_torn_tail:
                 log.warning("%s:%d: dropping incomplete last line (interrupted write)", path, lineno)
@@ -940,8 +1009,41 @@ class RetryPolicy:
 
 
 API_TYPES = ("openai", "azure", "anthropic", "mistral", "gemini", "cohere")
-# Upstream v2.0's api_types for reasoning models, read as the plain type plus its option.
-API_TYPE_ALIASES = {"openai_thinking": "openai", "anthropic_thinking": "anthropic"}
+# Upstream v2.0's api_types read as one of ours: those of reasoning models (the plain type plus its
+# option) and those of OpenAI-compatible servers (openai, with SERVER_TYPES' defaults).
+API_TYPE_ALIASES = {"openai_thinking": "openai", "anthropic_thinking": "anthropic",
+                    "deepseek_reasoner": "openai", "deepseek": "openai", "xai": "openai"}
+
+
+@dataclass(frozen=True)
+class ServerType:
+    """What one of upstream v2.0's api_types for an OpenAI-compatible server does: the model and
+    the server it sends to when the entry names none, the sampling it adds, the key it needs."""
+
+    key_variable: str  # the usual environment variable of the server's key, for messages
+    model_name: str | None = None
+    api_base: str | None = None
+    top_p: float | None = None
+
+
+SERVER_TYPES = {
+    # DeepSeek's API (its reasoning model returns the thought as reasoning_content)
+    "deepseek_reasoner": ServerType("DEEPSEEK_API_KEY", "deepseek-reasoner", "https://api.deepseek.com"),
+    "deepseek": ServerType("DEEPSEEK_API_KEY", "deepseek-chat", "https://api.deepseek.com"),
+    # upstream's xai_sdk client took api_base as its API host (api.x.ai), with top_p 0.95
+    "xai": ServerType("XAI_API_KEY", top_p=0.95),
+}
+# Upstream v2.0's api_types that need another SDK or a local engine: (what it is, what to write instead)
+UNSUPPORTED_API_TYPES = {
+    "vertex": ("Google Vertex AI through gcloud", "api_type: gemini with a Gemini API key (GEMINI_API_KEY)"),
+    "aws_": ("AWS Bedrock through boto3", "api_type: openai with the api_base of an OpenAI-compatible "
+                                          "server of the model"),
+    "meta": ("Meta's streaming API", "api_type: openai with the api_base of an OpenAI-compatible server of "
+                                     "the model"),
+    "sglang": ("an SGLang engine started by gen_answer", "api_type: openai with api_base "
+               "http://localhost:30000/v1 after `python -m sglang.launch_server --model-path MODEL "
+               "--port 30000` (and end_think_token: \"</think>\" for a thinking model)"),
+}
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 MIN_BUDGET_TOKENS = 1024  # Anthropic's least thinking budget
 MAX_TOKENS_LIMIT = 10**9
@@ -1016,6 +1118,7 @@ class ModelConfig:
     budget_tokens: int | None = None  # Anthropic extended thinking
     end_think_token: str | None = None  # the reply's text before this marker is the thought
     price: Price | None = None  # what its tokens cost; None: unknown
+    top_p: float | None = None  # sent beside temperature (upstream's api_type xai: 0.95)
 
 
 _MODEL_KEYS = {"model_name", "endpoints", "api_type", "parallel", "tokenizer", "system_prompt",
@@ -1068,10 +1171,47 @@ def _aliased(entry: dict, where: str) -> dict:
     return entry
 
 
+def check_api_type(api_type: Any, where: str) -> None:
+    """ConfigError unless api_type is ours or an alias: one line saying, for upstream v2.0's
+    api_types that need another SDK or a local engine, what to write instead."""
+    if isinstance(api_type, str):
+        if api_type in API_TYPES or api_type in API_TYPE_ALIASES:
+            return
+        for upstream, (what, instead) in UNSUPPORTED_API_TYPES.items():  # "aws_": every aws_* type
+            if api_type == upstream or (upstream.endswith("_") and api_type.startswith(upstream)):
+                raise ConfigError(f"{where}.api_type: upstream's {api_type!r} ({what}) is not supported; "
+                                  f"write {instead}")
+    raise ConfigError(f"{where}.api_type: unknown api_type {api_type!r} (expected one of "
+                      f"{', '.join(API_TYPES + tuple(API_TYPE_ALIASES))})")
+
+
+def server_type_endpoints(upstream_type: str, endpoints: list[Endpoint], where: str) -> list[Endpoint]:
+    """The endpoints of an entry of upstream's api_type for an OpenAI-compatible server: its
+    api_base where an endpoint has none (xai: a bare API host, as upstream's SDK took it, becomes
+    https://HOST/v1); each needs an api_key, which the OpenAI SDK would otherwise take from
+    OPENAI_API_KEY and send to that other server."""
+    server = SERVER_TYPES[upstream_type]
+    if not endpoints or not all(ep.api_key for ep in endpoints):
+        raise ConfigError(f"{where}.endpoints: api_type {upstream_type} needs an api_key in every endpoint (e.g. "
+                          f"api_key: ${{{server.key_variable}}}); without one the OpenAI SDK would send "
+                          "OPENAI_API_KEY to that server")
+    out = []
+    for ep in endpoints:
+        base = ep.api_base or server.api_base
+        if base is None:
+            raise ConfigError(f"{where}.endpoints: api_type {upstream_type} needs an api_base in every endpoint "
+                              "(xAI's is https://api.x.ai/v1)")
+        if upstream_type == "xai" and "://" not in base and "$" not in base:
+            base = f"https://{base.strip('/')}/v1"
+        out.append(dataclasses.replace(ep, api_base=base))
+    return out
+
+
 def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
     """Validate one api_config entry; errors name the file and key. Upstream v2.0's keys are
     accepted too: `model`, `sys_prompt`, api_type openai_thinking (reasoning_effort, default
-    medium) and anthropic_thinking (budget_tokens)."""
+    medium), anthropic_thinking (budget_tokens), and deepseek_reasoner, deepseek and xai (openai,
+    with upstream's model, server and sampling for them: SERVER_TYPES)."""
     where = f"{path}: {name}"
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a mapping of settings")
@@ -1079,15 +1219,14 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
     unknown = sorted(set(entry) - _MODEL_KEYS)
     if unknown:
         log.warning("%s: unknown key(s) ignored: %s", where, ", ".join(unknown))
-    model_name = entry.get("model_name")
-    if not model_name or not isinstance(model_name, str):
-        raise ConfigError(f"{where}: missing model_name (or upstream v2.0's model)")
     api_type = entry.get("api_type", "openai")
+    check_api_type(api_type, where)
     upstream_type = api_type if api_type in API_TYPE_ALIASES else None
     api_type = API_TYPE_ALIASES.get(api_type, api_type)
-    if api_type not in API_TYPES:
-        raise ConfigError(f"{where}.api_type: unknown api_type {api_type!r} (expected one of "
-                          f"{', '.join(API_TYPES + tuple(API_TYPE_ALIASES))})")
+    server = SERVER_TYPES.get(upstream_type)
+    model_name = entry.get("model_name") or (server and server.model_name)
+    if not model_name or not isinstance(model_name, str):
+        raise ConfigError(f"{where}: missing model_name (or upstream v2.0's model)")
     raw_endpoints = entry.get("endpoints")
     endpoints: list[Endpoint] = []
     if raw_endpoints is not None:
@@ -1104,6 +1243,8 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
             }))
     if api_type == "azure" and not all(ep.api_base and ep.api_version for ep in endpoints):
         raise ConfigError(f"{where}.endpoints: azure needs api_base and api_version in every endpoint")
+    if server is not None:
+        endpoints = server_type_endpoints(upstream_type, endpoints, where)
     parallel = _integer(entry, "parallel", 1, 1, MAX_PARALLEL, where)
     retry = RetryPolicy(
         max_retries=_integer(entry, "max_retries", RetryPolicy.max_retries, 0, MAX_RETRIES, where),
@@ -1147,7 +1288,8 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
         retry=retry, timeout=_seconds(entry, "timeout", ModelConfig.timeout, where),
         temperature=None if temperature is None else float(temperature), max_tokens=max_tokens,
         reasoning_effort=reasoning_effort, budget_tokens=budget_tokens,
-        end_think_token=entry.get("end_think_token"), price=parse_price(entry.get("price"), where),
+        end_think_token=entry.get("end_think_token"), top_p=server.top_p if server else None,
+        price=parse_price(entry.get("price"), where),
     )
 
 
@@ -1689,6 +1831,8 @@ def openai_chat_body(model: ModelConfig, messages: list[Message], temperature: f
     else:
         if temperature is not None:
             body["temperature"] = temperature
+        if model.top_p is not None:
+            body["top_p"] = model.top_p
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
     return body

@@ -284,6 +284,70 @@ def test_reasoning_content_is_stored_as_the_thought_apart_from_the_answer(projec
                                "max_tokens": 2000}
 
 
+# ---------------------------------------------------------------------------- upstream's server api_types
+
+
+def test_deepseek_reasoner_entry_as_upstream_writes_it(project, api, monkeypatch):
+    """Upstream's example entry (a key, no model, no api_base): its model, at its server (here the
+    fake one in its place), the reasoning_content kept apart as the thought; nothing else sent."""
+    server = utils.SERVER_TYPES["deepseek_reasoner"]
+    assert (server.model_name, server.api_base) == ("deepseek-reasoner", "https://api.deepseek.com")
+    monkeypatch.setitem(utils.SERVER_TYPES, "deepseek_reasoner", utils.ServerType(
+        server.key_variable, server.model_name, api.openai_base))
+    api.responder = lambda body, path: Reasoned("The **answer**.", "Thinking it over.")
+    entry = {"endpoints": [{"api_key": "sk-deepseek"}], "api_type": "deepseek_reasoner", "parallel": 32, **FAST_RETRY}
+    project.write({"deepseek-r1": entry}, [v2_question("u1", "Hi")])
+    assert project.run() == 0
+    [record] = project.answers("deepseek-r1")
+    assert record["messages"][-1]["content"] == {"thought": "Thinking it over.", "answer": "The **answer**."}
+    assert record["metadata"] == expected_metadata("The **answer**.")
+    [request] = api.requests
+    assert request["path"] == "/v1/chat/completions" and request["headers"]["authorization"] == "Bearer sk-deepseek"
+    assert request["body"] == {"model": "deepseek-reasoner", "messages": [{"role": "user", "content": "Hi"}]}
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"api_type": "deepseek_reasoner", "model": "deepseek-r1-0528"}, {"model": "deepseek-r1-0528"}),
+    ({"api_type": "deepseek", "max_tokens": 512}, {"model": "deepseek-chat", "max_tokens": 512}),
+    ({"api_type": "xai", "model": "grok-3", "temperature": 0.7, "max_tokens": 100},
+     {"model": "grok-3", "temperature": 0.7, "top_p": 0.95, "max_tokens": 100}),  # upstream's xai: top_p 0.95
+    ({"api_type": "xai", "model": "grok-3"}, {"model": "grok-3", "top_p": 0.95}),
+])
+def test_server_api_types_are_openai_with_upstreams_defaults(project, api, entry, expected):
+    """An entry's own model and api_base win over upstream's defaults."""
+    entry = {"endpoints": [{"api_base": api.openai_base, "api_key": "test"}], **FAST_RETRY, **entry}
+    project.write({"m": entry}, [v2_question("u1", "Hi")])
+    assert project.run() == 0
+    [request] = api.requests
+    assert request["body"] == {"messages": [{"role": "user", "content": "Hi"}], **expected}
+
+
+@pytest.mark.parametrize("base, expected", [
+    ("api.x.ai", "https://api.x.ai/v1"),  # upstream's xai SDK took the API host
+    ("https://api.x.ai/v1", "https://api.x.ai/v1"),
+    ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),
+])
+def test_xai_api_base_is_a_url_or_upstreams_host(base, expected):
+    entry = {"model": "grok-3", "api_type": "xai", "endpoints": [{"api_base": base, "api_key": "k"}]}
+    model = utils.parse_model_config("grok", entry, "api_config.yaml")
+    assert model.api_type == "openai" and [ep.api_base for ep in model.endpoints] == [expected]
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"api_type": "deepseek_reasoner", "endpoints": None}, ["m.endpoints", "api_key: ${DEEPSEEK_API_KEY}"]),
+    ({"api_type": "deepseek", "endpoints": [{"api_base": "http://127.0.0.1:9/v1"}]}, ["needs an api_key"]),
+    ({"api_type": "xai", "model": "grok-3", "endpoints": [{"api_key": "k"}]}, ["https://api.x.ai/v1"]),
+    ({"api_type": "vertex", "model": "gemini-2.5-pro"}, ["m.api_type", "'vertex'", "write api_type: gemini"]),
+    ({"api_type": "aws_claude", "model": "c"}, ["'aws_claude'", "write api_type: openai with the api_base"]),
+    ({"api_type": "sglang", "model": "Qwen/QwQ-32B", "local_engine": True},
+     ["'sglang'", "sglang.launch_server", "api_base http://localhost:30000/v1", "end_think_token"]),
+    ({"api_type": "meta", "model": "llama"}, ["'meta'", "write api_type: openai"]),
+], ids=["deepseek-no-endpoints", "deepseek-no-key", "xai-no-base", "vertex", "aws", "sglang", "meta"])
+def test_other_upstream_api_types_are_refused_saying_what_to_write(project, api, caplog, entry, expected):
+    project.write({"m": {"parallel": 1, **entry}}, [v2_question("u1", "Hi")])
+    assert_refused_before_any_request(project, api, caplog, expected)
+
+
 @pytest.mark.parametrize("reply, content", [
     ("<think>\nhmm\n</think>\n\nFinal **answer**.", {"thought": "<think>\nhmm\n", "answer": "\n\nFinal **answer**."}),
     ("No thinking tags at all.", {"answer": "No thinking tags at all."}),

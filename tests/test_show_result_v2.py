@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,13 +86,18 @@ def format_confidence_interval(mean_scores, lower_scores, upper_scores, baseline
     return board.sort_values(by="Scores (%)", ascending=False).reset_index(drop=True)
 
 
-def upstream_plain(battles: pd.DataFrame, category: str, metadata: dict, rounds: int, out: io.StringIO) -> None:
-    baseline = BASELINES_V2[category]
+def upstream_plain_bootstraps(battles: pd.DataFrame, rounds: int) -> pd.DataFrame:
+    """The per-round means of each table name's rows, the rounds stacked (index: model)."""
     rows = battles[["model", "scores"]].copy()
     rows["model"] = rows["model"].map(lambda x: x.split("/")[-1])
     rows["scores"] = rows["scores"].astype(float)  # exact: 0, 0.5, 1 (pandas 3 averages no object column)
-    bootstraps = pd.concat([rows.groupby("model").sample(frac=1.0, replace=True).groupby("model").mean()
-                            for _ in range(rounds)])
+    return pd.concat([rows.groupby("model").sample(frac=1.0, replace=True).groupby("model").mean()
+                      for _ in range(rounds)])
+
+
+def upstream_plain(battles: pd.DataFrame, category: str, metadata: dict, rounds: int, out: io.StringIO) -> None:
+    baseline = BASELINES_V2[category]
+    bootstraps = upstream_plain_bootstraps(battles, rounds)
     mean_scores = bootstraps.groupby("model").mean().reset_index()
     lower = bootstraps.groupby("model").quantile(0.05).reset_index().rename(columns={"scores": "lower"})
     upper = bootstraps.groupby("model").quantile(0.95).reset_index().rename(columns={"scores": "upper"})
@@ -415,6 +421,127 @@ def test_output_plot_full_stats(bench, tmp_path, capsys):
     assert counts == expected
 
 
+def write_reference(path: Path, scores: dict[str, float]) -> Path:
+    """A reference ranking CSV: each model's score with an interval of +-5."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model", "score", "lower", "upper"])
+        writer.writerows([m, v, v - 5, v + 5] for m, v in scores.items())
+    return path
+
+
+# a reference ranking of the bench's models (gamma and delta overlapping) and one model it lacks
+REFERENCE_SCORES = {"eps": 1100.0, "beta": 1080.0, "alpha": 1060.0, "gamma": 1040.0, "delta": 1036.0,
+                    "not-benchmarked": 900.0}
+
+
+@pytest.mark.parametrize("judges, categories, seed", [
+    (["gpt-4.1"], ["hard_prompt"], 42),
+    (list(JUDGES_V2), ["creative_writing", "hard_prompt"], 5),
+])
+def test_quality_plain_from_the_bootstrap_means(bench, tmp_path, capsys, judges, categories, seed):
+    """--quality on v2.0: per category, from that table's bootstrap (upstream's draws, computed here
+    with pandas) and 90% intervals; the win-probability Brier score is said to be unavailable."""
+    reference = write_reference(tmp_path / "ref.csv", REFERENCE_SCORES)
+    board = tmp_path / "lb"
+    rounds = 40
+    code, out, _ = run_main(["--data-dir", str(bench), "-b", BENCH_V2, "-j", *judges, "-c", *categories,
+                             "--seed", str(seed), "--num-rounds", str(rounds), "--reference-ranking", str(reference),
+                             "--output", "--leaderboard-dir", str(board)], capsys)
+    assert code == 0
+    battles = upstream_battles(bench, judges, io.StringIO())
+    np.random.seed(seed)
+    sections = out.split("##### Category: ")[1:]
+    assert [section.split(" ")[0] for section in sections] == categories
+    for category, section in zip(categories, sections):
+        baseline = BASELINES_V2[category]
+        boot = upstream_plain_bootstraps(battles[battles.category == category], rounds)
+        models = sorted(set(boot.index))
+        means = boot["scores"].to_numpy().reshape(rounds, len(models))
+        intervals = {m: (100 * boot.loc[m, "scores"].mean(), 100 * boot.loc[m, "scores"].quantile(0.05),
+                         100 * boot.loc[m, "scores"].quantile(0.95)) for m in models}
+        intervals[baseline] = (50.0, 50.0, 50.0)
+        ref = sr.read_reference_ranking(reference)
+        separability, pairs = sr.separability(intervals)
+        agreement = sr.agreement_with_confidence(intervals, ref)
+        brier = sr.pair_rank_brier(sr.rank_probabilities(models + [baseline], np.column_stack(
+            [means, np.full(rounds, 0.5)])), intervals, ref)
+        [path] = board.glob(f"arena_hard_quality_*_{category}.json")
+        report = json.loads(path.read_text())
+        assert report["separability"] == {"value": pytest.approx(separability, abs=1e-12), "pairs": pairs,
+                                          "models": len(MODELS) + 1}
+        assert (report["reference"]["agreement_with_confidence"]["value"],
+                report["reference"]["agreement_with_confidence"]["pairs"]) == pytest.approx(agreement)
+        assert (report["reference"]["pair_rank_brier_bootstrap"]["value"],
+                report["reference"]["pair_rank_brier_bootstrap"]["pairs"]) == pytest.approx(brier)
+        assert report["reference"]["pair_rank_brier"]["value"] is None
+        assert "not a Bradley-Terry rating" in report["reference"]["pair_rank_brier"]["unavailable"]
+        assert report["reference"]["spearman"] == pytest.approx(
+            sr.spearman_correlation({m: v[0] for m, v in intervals.items()}, ref))
+        assert report["reference"]["missing_from_reference"] == [baseline]
+        assert report["reference"]["missing_from_benchmark"] == ["not-benchmarked"]
+        assert {k: report[k] for k in ("category", "baseline", "judge_name", "control_features",
+                                       "interval_percent")} == {
+            "category": category, "baseline": baseline, "judge_name": "+".join(judges), "control_features": [],
+            "interval_percent": 90}
+        # judge diagnostics: every record of the category, null games included, from the model's side
+        records = [json.loads(line) for judge in judges
+                   for f in sorted((bench / BENCH_V2 / "model_judgment" / judge).glob("*.jsonl"))
+                   for line in f.read_text().splitlines()]
+        records = [r for r in records if r["category"] == category]
+        assert {m: d["judgments"] for m, d in report["judge"].items()} == {
+            m.split("/")[-1]: sum(r["model"] == m for r in records) for m in MODELS}
+        games = [g for r in records if r["model"] == "beta" for g in r["games"] if g is not None]
+        assert report["judge"]["beta"]["null_share"] == pytest.approx(
+            sum(g["score"] is None for g in games) / len(games))
+        # printed after the table, as on v0.1, with the 90% intervals named
+        assert (f"Separability with confidence: {100 * separability:.1f}% of {pairs} model pairs have disjoint "
+                "90% intervals") in section
+        assert "Pair rank Brier score: n/a with win probabilities (v2.0's plain score is a mean score" in section
+        assert f"{brier[0]:.3f} over {brier[1]} pairs (bootstrap rank probabilities)" in section
+        assert "judge diagnostics" in section
+
+
+def test_quality_style_control_win_probabilities(bench, tmp_path, capsys):
+    """With style features the table is a Bradley-Terry fit: the win-probability Brier score uses its
+    ratings, whose win probability against the baseline is the table's score (odd rounds: the median
+    of the win rates is the win rate of the median rating)."""
+    reference = write_reference(tmp_path / "ref.csv", REFERENCE_SCORES)
+    board = tmp_path / "lb"
+    code, out, _ = run_main(["--data-dir", str(bench), "-b", BENCH_V2, "-f", "length", "markdown", "--num-rounds",
+                             "31", "--reference-ranking", str(reference), "--output", "--leaderboard-dir", str(board)],
+                            capsys)
+    assert code == 0
+    [csv_path] = board.glob("arena_hard_leaderboard_*.csv")
+    with open(csv_path, newline="") as f:
+        scores = {r["model"]: float(r["score"]) / 100 for r in csv.DictReader(f)}
+    odds = {m: s / (1 - s) for m, s in scores.items()}  # e^theta against the baseline
+    ref = sr.read_reference_ranking(reference)
+    expected = sr.pair_rank_brier(lambda a, b: odds[a] / (odds[a] + odds[b]), scores, ref)
+    report = json.loads(next(board.glob("arena_hard_quality_*.json")).read_text())
+    assert report["control_features"] == ["length", "markdown"]
+    brier = report["reference"]["pair_rank_brier"]
+    assert (brier["value"], brier["pairs"]) == (pytest.approx(expected[0], abs=1e-9), expected[1])
+    assert f"Pair rank Brier score: {expected[0]:.3f} over {expected[1]} pairs (win probabilities)" in out
+
+
+def test_quality_without_reference_or_output(bench, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_main(["--data-dir", str(bench), "-b", BENCH_V2, "--num-rounds", "5", "--quality",
+                             "--full-stats"], capsys)
+    assert code == 0
+    after = out.split("##### Category: hard_prompt #####\n")[1].split("\n\n")
+    assert after[1].startswith("model ") and after[2].startswith("Separability with confidence: ")
+    assert "Reference ranking" not in out and "judge diagnostics" in after[2]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quality_bad_reference_is_a_one_line_error(bench, tmp_path, capsys, caplog):
+    code, out, _ = run_main(["--data-dir", str(bench), "-b", BENCH_V2, "--reference-ranking",
+                             str(tmp_path / "none.csv")], capsys)
+    assert code == 2 and out == "" and "none.csv: reference ranking not found" in caplog.text
+
+
 def test_seed_reproducible(bench, capsys):
     runs = [run_main(["--data-dir", str(bench), "-b", BENCH_V2, "--seed", seed], capsys)[1] for seed in ("1", "1", "2")]
     assert runs[0] == runs[1] != runs[2]
@@ -499,32 +626,25 @@ def test_average_tokens_of_real_o3_mini_answers(shared_data, tmp_path, capsys):
     assert len(lengths) == len(hard) > 200
     row = next(line for line in out.splitlines() if "o3-mini-2025-01-31" in line)
     assert int(row.split()[-1]) == int(sum(lengths) / len(lengths))
-    # and with style control, on upstream's real metadata
+    # and with style control, on upstream's real metadata, with the quality figures of both tables
+    reference = write_reference(tmp_path / "ref.csv", {"model-000": 1100.0, "model-001": 1000.0})
     code, out, _ = run_main(["--data-dir", str(data), "-b", BENCH_V2, "--num-rounds", "3", "-f", "length",
-                             "markdown"], capsys)
-    assert code == 0 and "Feature Coefs: tensor([" in out
+                             "markdown", "-c", "hard_prompt", "creative_writing", "--reference-ranking",
+                             str(reference)], capsys)
+    assert code == 0 and out.count("Feature Coefs: tensor([") == 2
+    assert out.count("Separability with confidence: ") == 2 and out.count("judge diagnostics") == 2
+    assert out.count("Reference ranking: 2 models in both") == 2 and "Pair rank Brier score: n/a" not in out
 
 
-@pytest.mark.parametrize("text", [
-    b'{"a": 1}\n\n{"b": NaN}\n{"c": "\\ud800"}\n{"d": 2}\n',  # json reads what orjson refuses
-    b'{"a": 1}\n{"b": 2}\n{"c": 3',  # a torn last line: dropped
-    b'{"a": 1}\n[1, 2]\n',  # not an object: iter_jsonl's error
-    b'{"a": 1}\n{"b": \n{"c": 3}\n',  # bad JSON: iter_jsonl's error
-])
-def test_fast_reader_as_iter_jsonl(tmp_path, text):
-    path = tmp_path / "f.jsonl"
-    path.write_bytes(text)
-
-    def read(reader):
-        try:
-            return repr(list(reader(path)))
-        except sr.DataError as e:
-            return str(e)
-
-    assert read(sr.iter_jsonl_fast) == read(sr.iter_jsonl)
-
-
-def test_fast_reader_blank_lines_and_empty_objects(tmp_path):
-    path = tmp_path / "f.jsonl"
-    path.write_bytes(b'\n{}\n  \r\n{"a": 1}\r\n\n{}')
-    assert list(sr.iter_jsonl_fast(path)) == list(sr.iter_jsonl(path)) == [(2, {}), (4, {"a": 1}), (6, {})]
+def test_deeply_nested_judgment_is_an_error_not_a_crash(tmp_path):
+    """A judgment line nested 100000 objects deep: one line naming file and line, exit 2 (orjson,
+    given it, overflows the stack: the process dies)."""
+    data = tmp_path / "data"
+    write_bench_v2(data, n_models=1, n_questions=5, seed=8, judges=("gpt-4.1",), null_share=0.0)
+    path = data / BENCH_V2 / "model_judgment" / "gpt-4.1" / "model-000.jsonl"
+    with open(path, "ab") as f:
+        f.write(b'{"uid": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001 + b"\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "show_result.py"), "--data-dir", str(data), "-b", BENCH_V2],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith(f"{path}:6: invalid JSON (nested too deeply)")

@@ -141,6 +141,88 @@ def test_blank_lines_and_crlf_are_tolerated(tmp_path):
     assert list(utils.read_jsonl_by_id(f)) == ["q1", "q2"]
 
 
+# ---------------------------------------------------------------------------- orjson's fast path
+
+DEEP_OBJECTS = b'{"a": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001  # past orjson 3.8's stack (a crash)
+FILES = {
+    "plain": b'{"a": 1, "b": [1.5, -0.0, 5e-324, "x\\u00e9\xc3\xa9"], "c": {"d": null}}\n{"e": true}\n',
+    "blank and whitespace lines": b'\n{}\n  \r\n{"a": 1}\r\n\x0c\n\n{}',
+    "empty": b"",
+    "NaN and infinities": b'{"a": NaN}\n{"b": -Infinity}\n{"c": 1e400}\n',
+    "lone surrogate escape": b'{"a": "\\ud800"}\n{"b": 1}\n',
+    "encoded surrogate": b'{"a": "\xed\xa0\x80"}\n',
+    "byte order mark": b'\xef\xbb\xbf{"a": 1}\n',
+    "invalid UTF-8": b'{"a": 1}\n{"a": "\xff"}\n',
+    "torn last line": b'{"a": 1}\n{"b": 2}\n{"c": 3',
+    "whole last line without newline": b'{"a": 1}\n{"b": 2}',
+    "not an object": b'{"a": 1}\n[1, 2]\n',
+    "bad JSON": b'{"a": 1}\n{"b": \n{"c": 3}\n',
+    "duplicate keys": b'{"a": 1, "b": 2, "a": 3}\n',
+    "64-bit integers": b'{"a": 18446744073709551615, "b": -9223372036854775808, "c": -0}\n',
+    "integers beyond 64 bits": b'{"a": 18446744073709551616, "b": -9223372036854775809, "c": 1' + b"0" * 30 + b"}\n",
+    "integer beyond a float": b'{"a": 1' + b"0" * 400 + b"}\n",
+    "integer past 4300 digits": b'{"a": ' + b"9" * 5000 + b"}\n",
+    "nested 60 deep": b'{"a": ' + b"[" * 60 + b"]" * 60 + b"}\n",
+    "nested 600 deep": b'{"a": ' + b"[" * 600 + b"]" * 600 + b"}\n",
+    "nested 5000 deep": b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}\n",
+    "nested 5000 deep in a long line": b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b', "b": "' + b"x" * 40_000 + b'"}\n',
+    "objects nested 100000 deep": b'{"a": 1}\n' + DEEP_OBJECTS + b"\n",
+    "a long line": b'{"a": "' + b"[{" * 30_000 + b'"}\n',
+}
+
+
+def read_outcome(path: Path, allow_torn_tail: bool, caplog) -> str:
+    """What iter_jsonl yields (or the error it raises) and the warnings it logs."""
+    caplog.clear()
+    try:
+        result = repr(list(utils.iter_jsonl(path, allow_torn_tail=allow_torn_tail)))
+    except utils.DataError as e:
+        result = f"DataError: {e}"
+    return result + " | " + caplog.text
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+@pytest.mark.parametrize("allow_torn_tail", [True, False])
+def test_orjson_reads_as_json(tmp_path, monkeypatch, caplog, name, allow_torn_tail):
+    """The same records (or error, naming the same line) and warnings with orjson as with json alone."""
+    assert utils.fast_json_loads() is not None  # orjson comes with gradio: the fast path is tested
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(FILES[name])
+    fast = read_outcome(path, allow_torn_tail, caplog)
+    monkeypatch.setattr(utils, "fast_json_loads", lambda: None)
+    assert fast == read_outcome(path, allow_torn_tail, caplog)
+
+
+@pytest.mark.parametrize("name, outcome", [
+    ("integers beyond 64 bits", [(1, {"a": 1.8446744073709552e19, "b": -9.223372036854776e18, "c": 1e30})]),
+    ("integer beyond a float", "f.jsonl:1: invalid JSON (integer too large for a number)"),
+])
+def test_integers_beyond_64_bits_are_read_as_orjson_reads_them(tmp_path, name, outcome):
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(FILES[name])
+    if isinstance(outcome, str):
+        with pytest.raises(utils.DataError) as e:
+            list(utils.iter_jsonl(path))
+        assert str(e.value).endswith(outcome)
+    else:
+        assert list(utils.iter_jsonl(path)) == outcome
+
+
+def test_ordinary_lines_are_read_by_orjson(tmp_path, monkeypatch):
+    """json reads only the lines orjson refuses (here a NaN and a lone surrogate)."""
+    path = tmp_path / "f.jsonl"
+    lines = [json.dumps({"uid": str(i), "games": [{"score": "A>B", "text": "x" * 5000}, None]}) for i in range(50)]
+    lines[10] = '{"a": NaN}'
+    lines[20] = '{"a": "\\ud800"}'
+    lines[30] = '{"a": ' + "[" * 100 + "]" * 100 + "}"  # nested, within both readers' limits
+    path.write_text("\n".join(lines) + "\n")
+    parsed = []
+    json_loads = json.loads
+    monkeypatch.setattr(utils.json, "loads", lambda raw, **kw: parsed.append(raw) or json_loads(raw, **kw))
+    assert len(list(utils.iter_jsonl(path))) == 50
+    assert parsed == [lines[10].encode(), lines[20].encode()]
+
+
 def test_model_files_in_a_folder_map_back_to_model_names(tmp_path):
     d = tmp_path / "model_answer"
     d.mkdir()
@@ -274,6 +356,7 @@ def test_missing_config_file(tmp_path):
 @pytest.mark.parametrize("entry, message", [
     ("m:\n  api_type: openai\n", r"m: missing model_name"),
     ("m:\n  model_name: x\n  api_type: bard\n", r"m.api_type: unknown api_type 'bard'"),
+    ("m:\n  model_name: x\n  api_type: [openai]\n", r"m.api_type: unknown api_type \['openai'\]"),
     ("m:\n  model_name: x\n  endpoints: {api_base: y}\n", r"m.endpoints: expected null or a non-empty list"),
     ("m:\n  model_name: x\n  parallel: 0\n", r"m.parallel: expected an integer from 1 to 1024, got 0"),
     ("m:\n  model_name: x\n  parallel: many\n", r"m.parallel: expected an integer from 1 to 1024"),
@@ -514,3 +597,20 @@ def test_config_that_is_not_utf8_or_not_a_file(tmp_path):
 ])
 def test_answer_turns_need_text(answer, complete):
     assert utils.is_complete_answer(answer) is complete
+
+
+def test_an_orjson_without_a_nesting_limit_is_not_used(monkeypatch):
+    """orjson before 3.10 recursed without a limit (a deep line crashed the process): json reads."""
+    import types
+
+    import orjson
+
+    unlimited = types.SimpleNamespace(loads=lambda data: [], JSONDecodeError=orjson.JSONDecodeError, __version__="3.8.3")
+    monkeypatch.setitem(sys.modules, "orjson", unlimited)
+    utils.fast_json_loads.cache_clear()
+    try:
+        assert utils.fast_json_loads() is None
+    finally:
+        monkeypatch.undo()
+        utils.fast_json_loads.cache_clear()
+    assert utils.fast_json_loads() is orjson.loads
