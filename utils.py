@@ -821,28 +821,34 @@ def _umask() -> int:
 def write_atomic(path: str | Path, chunks: Iterable[bytes]) -> None:
     """Replace `path` with the bytes of `chunks` through a temporary file and a rename, so a
     reader sees the old file or the new one, never a part. The file keeps its permissions
-    (a new one gets the usual 0666 less the umask)."""
+    (a new one gets the usual 0666 less the umask). An OSError names `path` (a full disk seen
+    by a write or fsync names no file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+                f.flush()
+                os.fchmod(f.fileno(), mode)
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:

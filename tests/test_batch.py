@@ -660,3 +660,44 @@ def test_answer_write_error_keeps_the_batches_listed_for_the_rerun(tmp_path, api
     assert project.run(*FAST) == 0
     assert [r["question_id"] for r in project.answers("m")] == ["q0", "q1", "q2"]
     assert len(api.openai_batches.uploads) == 1 and not state.exists()  # the results were collected, not bought again
+
+
+def fsync_fails_for(monkeypatch, name: str) -> None:
+    """os.fsync fails with ENOSPC on a file whose name matches the regex `name` (a full disk seen at
+    the end of an atomic write: the error names no file)."""
+    import errno
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if re.search(name, os.readlink(f"/proc/self/fd/{fd}")):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.mark.parametrize("script", ["gen_judgment", "gen_answer"])
+def test_a_full_disk_when_the_state_file_is_written_names_it(tmp_path, api, monkeypatch, caplog, script):
+    """Nothing is submitted: the one error line names the state file that could not be written."""
+    if script == "gen_judgment":
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api)
+        state = utils.batch_state_file(setup.judgment_file())
+    else:
+        setup = Project(tmp_path)
+        setup.write({"m": openai_entry(api)}, [question("q1", "hello")])
+        state = utils.batch_state_file(setup.answer_path("m"))
+    fsync_fails_for(monkeypatch, re.escape(utils.BATCH_STATE_SUFFIX))
+    assert setup.run(*FAST) == 1
+    assert f"cannot write {state}: No space left on device" in caplog.text
+    assert api.openai_batches.uploads == [] and not state.exists() and not list(state.parent.glob("*.tmp"))
+
+
+def test_a_full_disk_in_the_sorted_rewrite_of_a_batch_run_names_the_answer_file(tmp_path, api, monkeypatch, caplog):
+    project = Project(tmp_path)
+    project.write({"m": openai_entry(api)}, [question("q2", "two"), question("q1", "one")])
+    fsync_fails_for(monkeypatch, r"/m\.jsonl\.[^.]+\.tmp$")  # the temporary file of the rewrite, not the state file's
+    assert project.run(*FAST) == 1
+    assert f"cannot write {project.answer_path('m')}: No space left on device" in caplog.text
+    assert sorted(r["question_id"] for r in project.answers("m")) == ["q1", "q2"]  # every answer kept
