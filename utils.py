@@ -2019,6 +2019,30 @@ class BatchBackend(Protocol):
         failed Completion for a request that errored, expired or was cancelled."""
 
 
+def named_result(line: bytes | str) -> dict[str, Any] | None:
+    """One line of a batch's results as a JSON object naming a custom_id (a string); else None."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("custom_id"), str) else None
+
+
+def batch_result_lines(lines: Iterable[bytes | str], parse: Callable[[bytes | str], tuple[str, Completion] | None],
+                       batch_id: str) -> Iterator[tuple[str, Completion]]:
+    """What `parse` reads in each line of a batch's results; the other lines that are not blank
+    (garbled, or naming no request) are skipped and counted in one warning."""
+    unnamed = 0
+    for line in lines:
+        result = parse(line)
+        if result is not None:
+            yield result
+        elif line.strip():
+            unnamed += 1
+    if unnamed:
+        log.warning("batch %s: %s of its results name no request: ignored", batch_id, plural(unnamed, "line"))
+
+
 # Anthropic Message Batches (https://docs.anthropic.com/en/docs/build-with-claude/batch-processing):
 # the provider's limits per batch, read when a batch is split (a test may lower them).
 ANTHROPIC_BATCH_MAX_REQUESTS = 100_000
@@ -2086,6 +2110,21 @@ def anthropic_batch_completion(model: ModelConfig, result: Any) -> Completion:
     return Completion(None, redact(f"batch result of unknown type {kind!r}"))
 
 
+def anthropic_batch_result(line: bytes | str, model: ModelConfig) -> tuple[str, Completion] | None:
+    """(custom_id, Completion) of one line of a message batch's results (anthropic_batch_completion,
+    the result built as the SDK builds it); None for a line that names no custom_id."""
+    from anthropic.types.messages import MessageBatchIndividualResponse
+
+    record = named_result(line)
+    if record is None:
+        return None
+    try:
+        result = MessageBatchIndividualResponse.construct(**record).result
+    except Exception as e:  # a shape even the lenient construct refuses
+        return record["custom_id"], Completion(None, f"batch result: {describe_error(e)}")
+    return record["custom_id"], anthropic_batch_completion(model, result)
+
+
 class AnthropicBatches:
     """BatchBackend of Anthropic's Message Batches API, through the anthropic SDK client that
     get_client makes: each request's params are exactly what a direct Messages call sends."""
@@ -2110,18 +2149,17 @@ class AnthropicBatches:
         return anthropic_batch_status(client.messages.batches.retrieve(batch_id))
 
     def results(self, client: Any, batch_id: str, model: ModelConfig) -> Iterator[tuple[str, Completion]]:
-        """Every result line of an ended batch (any order); a line without a custom_id is skipped
-        (logged). SDK errors (the batch unknown, the results file unreadable) are raised."""
-        lines = client.messages.batches.results(batch_id)
+        """Every result line of an ended batch (any order), read line by line (batch_result_lines:
+        the SDK's decoder would stop at a garbled line). SDK errors (the batch unknown, the results
+        unreachable) are raised."""
+        decoder = client.messages.batches.results(batch_id)
         try:
-            for line in lines:
-                custom_id = getattr(line, "custom_id", None)
-                if not isinstance(custom_id, str):
-                    log.warning("message batch %s: a result line without a custom_id skipped", batch_id)
-                    continue
-                yield custom_id, anthropic_batch_completion(model, getattr(line, "result", None))
+            yield from batch_result_lines(decoder.http_response.iter_lines(),
+                                          lambda line: anthropic_batch_result(line, model), batch_id)
         finally:
-            lines.close()
+            decoder.close()
+
+
 def batch_line(entry: dict[str, Any]) -> bytes:
     """A batch request entry as one JSON line, written as the openai SDK writes a request body
     (compact, UTF-8), so a line's body is byte for byte a direct call's; text UTF-8 cannot hold
@@ -2158,11 +2196,8 @@ def openai_batch_result(line: bytes, model: ModelConfig, batch_id: str) -> tuple
     """(custom_id, Completion) of one line of an OpenAI batch's output or error file: the reply of a
     200 response, else a failed Completion saying why (a line's error, a non-200 status, a body
     without a reply); None for a line that names no custom_id."""
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):
+    record = named_result(line)
+    if record is None:
         return None
     cid, response = record["custom_id"], record.get("response")
     status = response.get("status_code") if isinstance(response, dict) else None
@@ -2221,17 +2256,11 @@ class OpenAIBatches:
                            _count(getattr(counts, "completed", 0)), _count(getattr(counts, "failed", 0)), detail)
 
     def results(self, client: Any, batch_id: str, model: ModelConfig) -> Iterator[tuple[str, Completion]]:
+        """Every line of the batch's output file, then of its error file (batch_result_lines)."""
         batch = client.batches.retrieve(batch_id)
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if not file_id:
-                continue
-            for line in client.files.content(file_id).content.splitlines():
-                result = openai_batch_result(line, model, batch_id)
-                if result is None:
-                    if line.strip():
-                        log.warning("batch %s: a line of file %s names no request: ignored", batch_id, file_id)
-                    continue
-                yield result
+        lines = (line for file_id in (batch.output_file_id, batch.error_file_id) if file_id
+                 for line in client.files.content(file_id).content.splitlines())
+        yield from batch_result_lines(lines, lambda line: openai_batch_result(line, model, batch_id), batch_id)
 
 
 # The batch API of each api_type: --batch works with these only.
@@ -2601,20 +2630,19 @@ class _BatchRun:
         if status.state == "running":
             return False
         try:
-            results = dict(self.call(group.model, f"reading the results of batch {batch.id}",
-                                     lambda: list(group.backend.results(group.client, batch.id, group.model))))
+            lines = self.call(group.model, f"reading the results of batch {batch.id}",
+                              lambda: list(group.backend.results(group.client, batch.id, group.model)))
         except Exception as e:
             self.lose(group, batch, e)
             return True
         batch.collected = True
-        mine = set(batch.custom_ids)
+        results = self.own_results(group, batch, lines)
         unanswered = [cid for cid in batch.custom_ids if cid not in results]
         reason = {"expired": "the batch expired before answering it", "cancelled": "the batch was cancelled "
                   "before answering it", "failed": f"the batch failed: {status.detail or 'no reason given'}"
                   }.get(status.state, "the batch ended without answering it")
         for cid, completion in results.items():
-            if cid in mine:
-                self.results[cid] = (completion, batch)
+            self.results[cid] = (completion, batch)
         for cid in unanswered:
             self.results[cid] = (Completion(None, f"batch {batch.id}: {reason}"), batch)
         errors = [self.results[cid][0].error for cid in batch.custom_ids if not self.results[cid][0].ok]
@@ -2625,6 +2653,28 @@ class _BatchRun:
                         len(errors), plural(len(batch.custom_ids), "request"), what, errors[0], later)
         self.waiting.extend(self.take_waiting(batch))
         return True
+
+    @staticmethod
+    def own_results(group: _Group, batch: _Batch, lines: list[tuple[str, Completion]]) -> dict[str, Completion]:
+        """The result of each request of the batch among the (custom_id, Completion) its provider
+        returned: one naming a request the batch was not sent is ignored, and of two for one request
+        the first reply is kept (a paid reply is never replaced by a failure); both counted in a warning."""
+        mine = set(batch.custom_ids)
+        results: dict[str, Completion] = {}
+        foreign = repeated = 0
+        for cid, completion in lines:
+            if cid not in mine:
+                foreign += 1
+                continue
+            earlier = results.get(cid)
+            repeated += earlier is not None
+            if earlier is None or not earlier.ok:
+                results[cid] = completion
+        if foreign or repeated:
+            log.warning("%s: batch %s: %s naming a request it was not sent, %s repeating one already read (a reply "
+                        "is kept over a failure): ignored", group.model.name, batch.id, plural(foreign, "result"),
+                        plural(repeated, "result"))
+        return results
 
     @staticmethod
     def take_waiting(batch: _Batch) -> list[str]:

@@ -576,7 +576,9 @@ class OpenAIBatchAPI:
     batch answers its first N lines, then expires, the others in its error file as batch_expired);
     fail_with (a message: the batch fails as a whole with it); faults (HTTP statuses: the next
     requests to these endpoints get them, before anything is done); lost_create_replies (N: the next
-    N batches are made, but their create request is answered with a 500, as a reply lost on the way).
+    N batches are made, but their create request is answered with a 500, as a reply lost on the way);
+    extra_result_lines(custom_ids) -> raw lines added at the end of the batch's output file (the
+    custom_ids of its requests, in order; lines a real provider should never send).
     Records: uploads (the bytes of every uploaded file, in order), lines (every request line
     answered, parsed), events (("create", id), ("retrieve", id, status), ("cancel", id), ("list",)).
     on_event(event), when set, is called with each event as it happens (e.g. to interrupt a run
@@ -592,6 +594,7 @@ class OpenAIBatchAPI:
         self.fail_with: str | None = None
         self.faults: collections.deque[str] = collections.deque()
         self.lost_create_replies = 0
+        self.extra_result_lines: Callable[[list[str]], list[bytes]] | None = None
         self.files: dict[str, dict[str, Any]] = {}  # id -> file object, plus its "content"
         self.batches: dict[str, dict[str, Any]] = {}  # id -> batch object, plus its "_" internals
         self.uploads: list[bytes] = []
@@ -729,6 +732,7 @@ class OpenAIBatchAPI:
                                or [{"code": "empty_file", "message": "no requests", "param": None, "line": None}]}
             return
         batch["request_counts"]["total"] = len(lines)
+        inner["custom_ids"] = [line["custom_id"] for line in lines]
         answered = lines if self.expire_after is None else lines[:self.expire_after]
         if len(answered) < len(lines):
             inner["final"] = "expired"
@@ -788,9 +792,12 @@ class OpenAIBatchAPI:
         batch["status"] = status
         batch["request_counts"]["completed"] = len(outputs)
         batch["request_counts"]["failed"] = len(errors)
-        for key, records in (("output_file_id", outputs), ("error_file_id", errors)):
-            if records:
-                content = "".join(json.dumps(r) + "\n" for r in records).encode()
+        extra = b""
+        if self.extra_result_lines is not None:
+            extra = b"".join(line + b"\n" for line in self.extra_result_lines(inner["custom_ids"]))
+        for key, records, added in (("output_file_id", outputs, extra), ("error_file_id", errors, b"")):
+            if records or added:
+                content = "".join(json.dumps(r) + "\n" for r in records).encode() + added
                 batch[key] = self._add_file(content, "batch_output", f"{batch['id']}_{key}.jsonl")["id"]
 
 
@@ -858,7 +865,8 @@ class FakeMessageBatches:
     Set at any time: polls_in_progress (GETs of a batch answered "in_progress" before it ends;
     the SDK's results() GETs the batch too), outcome(custom_id, params) -> "expired", "canceled",
     a fault kind or None (asked first for each request when its batch ends), max_requests and
-    max_bytes (a larger create gets 400 / 413, as from the API).
+    max_bytes (a larger create gets 400 / 413, as from the API), extra_result_lines(custom_ids) ->
+    raw lines added at the end of the results (the custom_ids of the batch's requests, in order).
     Read: batches (id -> {"requests", "headers", "polls", "cancel_initiated_at", "results", ...}),
     submitted (every {"custom_id", "params"} created, in order, as the JSON received).
     """
@@ -867,6 +875,7 @@ class FakeMessageBatches:
         self.fake = fake
         self.polls_in_progress = 0
         self.outcome: Callable[[str, dict], str | None] | None = None
+        self.extra_result_lines: Callable[[list[str]], list[bytes]] | None = None
         self.max_requests = 100_000
         self.max_bytes = 256 * 1000 * 1000
         self.batches: dict[str, dict[str, Any]] = {}
@@ -903,8 +912,10 @@ class FakeMessageBatches:
         if batch["results"] is None:
             self._error(handler, 404, f"message batch {batch['id']} has not ended: no results yet")
             return
-        lines = [json.dumps(line) + "\n" for line in reversed(batch["results"])]
-        handler._send_bytes(200, "".join(lines).encode(), content_type="application/binary")
+        lines = [json.dumps(line).encode() + b"\n" for line in reversed(batch["results"])]
+        if self.extra_result_lines is not None:
+            lines += [line + b"\n" for line in self.extra_result_lines([r["custom_id"] for r in batch["requests"]])]
+        handler._send_bytes(200, b"".join(lines), content_type="application/binary")
 
     def _cancel(self, handler: _Handler, batch: dict) -> None:
         if batch["results"] is None and batch["cancel_initiated_at"] is None:

@@ -701,3 +701,28 @@ def test_a_full_disk_in_the_sorted_rewrite_of_a_batch_run_names_the_answer_file(
     assert project.run(*FAST) == 1
     assert f"cannot write {project.answer_path('m')}: No space left on device" in caplog.text
     assert sorted(r["question_id"] for r in project.answers("m")) == ["q1", "q2"]  # every answer kept
+
+
+def test_results_never_sent_repeated_or_naming_no_request_are_counted_and_every_reply_kept(tmp_path, api, caplog):
+    """The output file also holds a result for a custom_id never sent, a failed line repeating a request
+    already answered, a line naming no request and a garbled one: every paid reply is stored (exit 0),
+    and what was ignored is counted in one line each."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+
+    def extra(custom_ids: list[str]) -> list[bytes]:
+        failed_again = {"custom_id": custom_ids[0], "response": None, "error": {"code": "server_error", "message": "x"}}
+        never_sent = {"custom_id": "someone-else-1-0-0123456789abcdef", "response": {"status_code": 200, "body": {
+            "choices": [{"message": {"role": "assistant", "content": "[[A>>B]]"}}]}}, "error": None}
+        return [json.dumps(failed_again).encode(), json.dumps(never_sent).encode(), b'{"response": null}', b"{garbled"]
+
+    api.openai_batches.extra_result_lines = extra
+    assert setup.run(*FAST) == 0
+    assert sorted(r["question_id"] for r in setup.records()) == ["q000", "q001"]
+    assert all(g["score"] == "B>A" for r in setup.records() for g in r["games"])
+    (batch_id,) = created(api)
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"batch {batch_id}: 2 lines of its results name no request: ignored" in messages
+    assert (f"the-judge: batch {batch_id}: 1 result naming a request it was not sent, 1 result repeating one "
+            "already read (a reply is kept over a failure): ignored") in messages
+    assert state_files(tmp_path) == []

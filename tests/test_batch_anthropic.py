@@ -353,3 +353,18 @@ def test_judgment_batch_with_an_anthropic_judge_equals_direct_and_resumes(tmp_pa
     assert sorted(batch_params) == sorted(direct_bodies)  # 6 games + 2 follow-ups, none paid twice
     assert len(batch_params) == 8
     assert state_files(tmp_path / "batch") == []
+
+
+def test_malformed_and_unnamed_result_lines_leave_every_other_result(api: FakeAPI, fresh_clients: dict,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A garbled line, a blank one and one naming no request are counted and skipped; a named line of
+    the wrong shape is that request's failure; the other results are read (the SDK's own decoder stops
+    at the first bad line)."""
+    api.message_batches.extra_result_lines = lambda custom_ids: [b"{garbled", b"", b'{"result": {"type": "succeeded"}}',
+                                                                 b'{"custom_id": "stranger", "result": 5}']
+    _, results = run_batch(api, claude(api), REQUESTS)
+    assert {custom_id: completion.ok for custom_id, completion in results.items()} == {
+        **dict.fromkeys(REQUESTS, True), "stranger": False}
+    assert results["stranger"].error == "batch result of unknown type None"
+    (batch_id,) = api.message_batches.batches
+    assert f"batch {batch_id}: 2 lines of its results name no request: ignored" in caplog.text
