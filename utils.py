@@ -2019,6 +2019,40 @@ class BatchBackend(Protocol):
         failed Completion for a request that errored, expired or was cancelled."""
 
 
+BATCH_LOOKBACK = 100  # the newest batches listed to find one whose create call failed
+
+
+class BatchUncertain(Exception):
+    """A create call failed, and whether it made the batch anyway cannot be told: not retried (a
+    retry could pay twice)."""
+
+
+def create_once(create: Callable[[], str], made_since: Callable[[], list[str]], what: str) -> str:
+    """The id of the batch create() makes, never two. A call that fails in a way that may have made
+    the batch anyway (a lost reply, a timeout, a 5xx; not a 4xx) asks made_since() for the ids of the
+    batches that can be it: one is taken for that batch (were it another's, its results hold none of
+    this run's custom_ids: they fail, and the next run submits them); none, the failure is raised (a
+    retry is then safe); more than one, or a listing that fails, is BatchUncertain, saying to look for
+    `what` (the batch)."""
+    try:
+        return create()
+    except Exception as error:
+        status = _status_code(error)
+        if status is not None and 400 <= status < 500 and status != 408:
+            raise
+        try:
+            made = made_since()
+        except Exception as e:
+            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made, and listing the batches "
+                                 f"failed ({describe_error(e)}): look for {what} before running again") from None
+        if len(made) > 1:
+            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made: {what} may be any of "
+                                 f"{', '.join(made)}; look before running again") from None
+        if not made:
+            raise
+        return made[0]
+
+
 def named_result(line: bytes | str) -> dict[str, Any] | None:
     """One line of a batch's results as a JSON object naming a custom_id (a string); else None."""
     try:
@@ -2143,7 +2177,24 @@ class AnthropicBatches:
                 "params": anthropic_message_params(model, list(request.messages), request.max_tokens)}
 
     def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
-        return client.messages.batches.create(requests=entries).id
+        """Create the batch (create_once: a batch of as many requests made after the newest one
+        listed before the call is the one a failed call made)."""
+        newest = client.messages.batches.list(limit=1).data
+        return create_once(lambda: client.messages.batches.create(requests=entries).id,
+                           lambda: self._made_after(client, newest[0] if newest else None, len(entries)),
+                           f"a message batch of {len(entries)} requests made after "
+                           f"{newest[0].id if newest else 'every other'}")
+
+    @staticmethod
+    def _made_after(client: Any, before: Any, count: int) -> list[str]:
+        """The ids of the batches of `count` requests made after `before` (a MessageBatch, or None)."""
+        made = []
+        for batch in client.messages.batches.list(limit=BATCH_LOOKBACK).data:  # newest first
+            if before is not None and (batch.id == before.id or batch.created_at < before.created_at):
+                break
+            if anthropic_batch_status(batch).total == count:
+                made.append(batch.id)
+        return made
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         return anthropic_batch_status(client.messages.batches.retrieve(batch_id))
@@ -2179,7 +2230,6 @@ OPENAI_BATCH_WINDOW = "24h"
 OPENAI_BATCH_STATES = {"validating": "running", "in_progress": "running", "finalizing": "running",
                        "cancelling": "running", "completed": "ended", "expired": "expired", "failed": "failed",
                        "cancelled": "cancelled"}
-OPENAI_BATCH_LOOKBACK = 100  # batches listed to find one whose create call broke off
 
 
 def _batch_error_text(error: Any) -> str:
@@ -2232,19 +2282,15 @@ class OpenAIBatches:
         return {"custom_id": custom_id, "method": "POST", "url": self.url, "body": body}
 
     def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
+        """Upload the entries, then create the batch (create_once: the batch made of that upload is
+        the one a failed call made)."""
         data = b"".join(batch_line(entry) for entry in entries)
         upload = client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
-        try:
-            batch = client.batches.create(input_file_id=upload.id, endpoint=self.url,
-                                          completion_window=OPENAI_BATCH_WINDOW)
-        except Exception:
-            # The batch may exist though its answer was lost (a timeout): never make it twice.
-            made = next((b for b in client.batches.list(limit=OPENAI_BATCH_LOOKBACK).data
-                         if b.input_file_id == upload.id), None)
-            if made is None:
-                raise
-            return made.id
-        return batch.id
+        return create_once(lambda: client.batches.create(input_file_id=upload.id, endpoint=self.url,
+                                                         completion_window=OPENAI_BATCH_WINDOW).id,
+                           lambda: [b.id for b in client.batches.list(limit=BATCH_LOOKBACK).data
+                                    if b.input_file_id == upload.id],
+                           f"the batch of input file {upload.id}")
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         batch = client.batches.retrieve(batch_id)

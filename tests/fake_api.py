@@ -223,8 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/models":  # the listing real servers answer (the scripts' pre-flight)
             self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
             return
-        if path.startswith(MESSAGE_BATCHES_PATH + "/"):
-            self.server.fake.message_batches.serve(self, "GET", path)
+        if path == MESSAGE_BATCHES_PATH or path.startswith(MESSAGE_BATCHES_PATH + "/"):
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            self.server.fake.message_batches.serve(self, "GET", path, query=query)
             return
         self._send_json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
 
@@ -850,8 +851,9 @@ def _timestamp(seconds: float) -> str:
 
 class FakeMessageBatches:
     """The Message Batches endpoints of the fake (api.message_batches): POST /v1/messages/batches,
-    GET /v1/messages/batches/<id>, GET .../<id>/results (JSON lines, at the batch's results_url,
-    which points back to the fake) and POST .../<id>/cancel.
+    GET /v1/messages/batches (newest first, ?limit=N), GET /v1/messages/batches/<id>, GET
+    .../<id>/results (JSON lines, at the batch's results_url, which points back to the fake) and
+    POST .../<id>/cancel.
 
     Each request of a batch is answered, once its batch ends, as a direct POST /v1/messages with
     the same body would be: the same fault draw (fault_script(params, "/v1/messages"), the
@@ -866,7 +868,9 @@ class FakeMessageBatches:
     the SDK's results() GETs the batch too), outcome(custom_id, params) -> "expired", "canceled",
     a fault kind or None (asked first for each request when its batch ends), max_requests and
     max_bytes (a larger create gets 400 / 413, as from the API), extra_result_lines(custom_ids) ->
-    raw lines added at the end of the results (the custom_ids of the batch's requests, in order).
+    raw lines added at the end of the results (the custom_ids of the batch's requests, in order),
+    lost_create_replies (N: the next N batches are made, but their create request is answered with
+    a 500, as a reply lost on the way).
     Read: batches (id -> {"requests", "headers", "polls", "cancel_initiated_at", "results", ...}),
     submitted (every {"custom_id", "params"} created, in order, as the JSON received).
     """
@@ -876,6 +880,7 @@ class FakeMessageBatches:
         self.polls_in_progress = 0
         self.outcome: Callable[[str, dict], str | None] | None = None
         self.extra_result_lines: Callable[[list[str]], list[bytes]] | None = None
+        self.lost_create_replies = 0
         self.max_requests = 100_000
         self.max_bytes = 256 * 1000 * 1000
         self.batches: dict[str, dict[str, Any]] = {}
@@ -884,10 +889,13 @@ class FakeMessageBatches:
         self._messages = 0  # numbers the messages of batch results
 
     def serve(self, handler: _Handler, method: str, path: str, raw: bytes = b"", body: Any = None,
-              headers: dict[str, str] | None = None) -> None:
+              headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> None:
         """Answer a request under /v1/messages/batches."""
         if method == "POST" and path == MESSAGE_BATCHES_PATH:
             self._create(handler, raw, body, headers or {})
+            return
+        if method == "GET" and path == MESSAGE_BATCHES_PATH:
+            self._list(handler, int((query or {}).get("limit", 20)))
             return
         match = _MESSAGE_BATCH_PATH.match(path)
         routes = {("GET", None): self._retrieve, ("GET", "/results"): self._results, ("POST", "/cancel"): self._cancel}
@@ -901,6 +909,13 @@ class FakeMessageBatches:
                 self._error(handler, 404, f"no message batch {match.group(1)}")
                 return
             action(handler, batch)
+
+    def _list(self, handler: _Handler, limit: int) -> None:
+        with self._lock:
+            newest = list(reversed(self.batches.values()))
+            data = [self._batch_body(batch) for batch in newest[:limit]]
+        handler._send_json(200, {"data": data, "has_more": len(newest) > limit,
+                                 "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})
 
     def _retrieve(self, handler: _Handler, batch: dict) -> None:
         batch["polls"] += 1
@@ -952,6 +967,10 @@ class FakeMessageBatches:
                      "polls": 0, "cancel_initiated_at": None, "ended_at": None, "results": None}
             self.batches[batch_id] = batch
             self.submitted.extend(requests)
+            if self.lost_create_replies > 0:
+                self.lost_create_replies -= 1
+                self._error(handler, 500, "the batch was made, but this reply was lost")
+                return
             handler._send_json(200, self._batch_body(batch))
 
     def _end(self, batch: dict) -> None:

@@ -726,3 +726,16 @@ def test_results_never_sent_repeated_or_naming_no_request_are_counted_and_every_
     assert (f"the-judge: batch {batch_id}: 1 result naming a request it was not sent, 1 result repeating one "
             "already read (a reply is kept over a failure): ignored") in messages
     assert state_files(tmp_path) == []
+
+
+def test_a_lost_create_reply_that_cannot_be_looked_up_is_not_made_again(tmp_path, api, caplog):
+    """The create reply is lost and the listing that would find the batch fails too: the requests
+    fail for this run (exit 1), the batch is not made a second time, and the error says to look."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    api.openai_batches.lost_create_replies = 1
+    api.openai_batches.on_event = lambda event: event[0] == "create" and api.openai_batches.faults.append("500")
+    assert setup.run(*FAST) == 1
+    assert len(created(api)) == 1 and setup.records() == []
+    (upload,) = api.openai_batches.files.values()
+    assert "BatchUncertain" in caplog.text and f"input file {upload['id']}" in caplog.text

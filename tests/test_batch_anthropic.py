@@ -5,6 +5,7 @@ Usage: python -m pytest tests/test_batch_anthropic.py
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 from types import SimpleNamespace
@@ -368,3 +369,46 @@ def test_malformed_and_unnamed_result_lines_leave_every_other_result(api: FakeAP
     assert results["stranger"].error == "batch result of unknown type None"
     (batch_id,) = api.message_batches.batches
     assert f"batch {batch_id}: 2 lines of its results name no request: ignored" in caplog.text
+
+
+def test_a_batch_whose_create_reply_is_lost_is_found_not_made_twice(api: FakeAPI, fresh_clients: dict) -> None:
+    model = claude(api)
+    client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
+    earlier = BATCHES.submit(client, [BATCHES.entry("old", model, REQUESTS["q1-game1"])])
+    api.message_batches.lost_create_replies = 1
+    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
+    assert list(api.message_batches.batches) == [earlier, batch_id]
+    assert [entry["custom_id"] for entry in api.message_batches.batches[batch_id]["requests"]] == list(REQUESTS)
+
+
+def test_a_lost_create_reply_with_another_batch_of_the_same_size_made_meanwhile_is_not_retried(
+        api: FakeAPI, fresh_clients: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run made a batch of as many requests while this one's create reply was lost: which
+    batch is this run's cannot be told, so the create is not retried (BatchUncertain names both)."""
+    model = claude(api)
+    client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
+    create = anthropic.resources.messages.batches.Batches.create
+
+    def create_after_another_run(self, **kwargs):
+        with anthropic_client(api) as other, contextlib.suppress(anthropic.InternalServerError):
+            create(other.messages.batches, requests=batch_requests(len(kwargs["requests"])))
+        return create(self, **kwargs)
+
+    monkeypatch.setattr(anthropic.resources.messages.batches.Batches, "create", create_after_another_run)
+    api.message_batches.lost_create_replies = 2  # the other run's reply is lost too: it does not matter
+    with pytest.raises(utils.BatchUncertain, match="msgbatch_fake_2, msgbatch_fake_1") as uncertain:
+        BATCHES.submit(client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
+    assert not utils.is_retryable(uncertain.value) and len(api.message_batches.batches) == 2
+
+
+def test_judgment_batch_with_an_anthropic_judge_whose_create_reply_is_lost_pays_once(tmp_path) -> None:
+    from test_batch import FAST
+    from test_gen_judgment import Setup, simple_bench, verdict_responder
+
+    with FakeAPI(responder=verdict_responder()) as api:
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api, api_type="anthropic")
+        api.message_batches.lost_create_replies = 1
+        assert setup.run(*FAST) == 0
+        assert len(api.message_batches.batches) == 1 and len(api.message_batches.submitted) == 4
+        assert len(setup.records()) == 2
