@@ -2326,6 +2326,7 @@ DEFAULT_POLL_INTERVAL = 15.0  # seconds between the first polls; it doubles whil
 MAX_POLL_INTERVAL = 300.0
 CUSTOM_ID_MAX = 64  # Anthropic's limit, and its alphabet: [A-Za-z0-9_-]
 _CUSTOM_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}")  # what a provider's batch id can be (batch_..., msgbatch_...)
 
 
 @dataclass(frozen=True)
@@ -2479,6 +2480,10 @@ class _Group:
             raise DataError(f"{path}: not a batch state file (expected {{\"batches\": [{{\"id\", \"custom_ids\"}}]}}); "
                             "it lists the batches of an earlier --batch run: repair it, or delete it (they are "
                             "then not collected)")
+        bad_id = next((b["id"] for b in batches if not BATCH_ID.fullmatch(b["id"])), None)
+        if bad_id is not None:
+            raise DataError(f"{path}: {bad_id[:80]!r} is not a batch id; the file lists the batches of an earlier "
+                            "--batch run: repair it, or delete it (they are then not collected)")
         saved = (state.get("api_type"), state.get("endpoint"))
         if batches and saved != (self.model.api_type, self.url):
             raise ConfigError(redact(

@@ -513,12 +513,17 @@ def test_a_listed_batch_unknown_to_the_provider_is_submitted_again(tmp_path, api
     ('{"batches": [{"id": 3}]}', "not a batch state file (expected"),
     ('{"version": 1, "api_type": "openai", "endpoint": "http://127.0.0.1:1/v1", "batches": [{"id": "b", '
      '"custom_ids": []}]}', "its batches were made at http://127.0.0.1:1/v1"),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "", "custom_ids": []}]}',
+     "'' is not a batch id"),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "../files/file-1", '
+     '"custom_ids": []}]}', "'../files/file-1' is not a batch id"),
 ])
 def test_a_bad_state_file_stops_the_run_before_any_request(tmp_path, api, caplog, content, message):
     simple_bench(tmp_path / "data", 2)
     setup = Setup(tmp_path, api)
     state = utils.batch_state_file(setup.judgment_file())
     state.parent.mkdir(parents=True, exist_ok=True)
+    content = content.replace("ENDPOINT", api.openai_base)  # else the endpoint differs
     state.write_text(content)
     assert setup.run(*FAST) == 2
     assert message in caplog.text and str(state) in caplog.text
