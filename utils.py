@@ -2645,8 +2645,8 @@ class _BatchRun:
                     log.error("%s: batch %s was submitted but cannot be listed in %s (%s): collect its results "
                               "by hand", model.name, batch_id, group.state_file, e.strerror or e)
                     raise
-            log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch_id,
-                     plural(len(chunk), "request"), f"{sum(sizes[k] for k in chunk):,}", group.state_file)
+                log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch_id,
+                         plural(len(chunk), "request"), f"{sum(sizes[k] for k in chunk):,}", group.state_file)
 
     # ---- waiting on batches --------------------------------------------------------------------
 

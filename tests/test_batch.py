@@ -744,3 +744,21 @@ def test_a_lost_create_reply_that_cannot_be_looked_up_is_not_made_again(tmp_path
     assert len(created(api)) == 1 and setup.records() == []
     (upload,) = api.openai_batches.files.values()
     assert "BatchUncertain" in caplog.text and f"input file {upload['id']}" in caplog.text
+
+
+def test_ctrl_c_while_a_batch_is_submitted_waits_until_it_is_listed_and_logged(tmp_path, api, caplog):
+    """Ctrl-C during the create call: the batch is listed and its id logged before the run stops
+    (exit 130); the rerun collects it without submitting anything."""
+    caplog.set_level(logging.INFO)
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    api.openai_batches.on_event = lambda event: event[0] == "create" and os.kill(os.getpid(), signal.SIGINT)
+    assert setup.run(*FAST) == 130
+    (batch_id,) = created(api)
+    (state,) = state_files(tmp_path)
+    assert [b["id"] for b in json.loads(state.read_text())["batches"]] == [batch_id]
+    assert f"the-judge: submitted batch {batch_id}: 4 requests" in caplog.text
+
+    api.openai_batches.on_event = None
+    assert setup.run(*FAST) == 0
+    assert created(api) == [batch_id] and len(setup.records()) == 2 and not state.exists()
