@@ -812,21 +812,33 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
     return settings, [plan_model(m, questions, out_dir, args.endpoint_file, settings) for m in models]
 
 
+def announce(run: ModelRun) -> None:
+    """Log what a model's run has to do, and where its answers go."""
+    log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo), run.cached, run.path)
+
+
+def stopped_status(write_error: str | None, interrupted: bool) -> int | None:
+    """The exit status of a run that a failed write or Ctrl-C stopped, said in one line; else None."""
+    if write_error:
+        log.error("cannot write %s: stopped; every answer written before is kept", write_error)
+        return EXIT_FAILED
+    if interrupted:
+        log.warning("%s", INTERRUPTED)
+        return EXIT_INTERRUPTED
+    return None
+
+
 def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> int:
     """Run every model in turn; the exit status."""
     failed = 0
     for run in runs:
-        log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
-                 run.cached, run.path)
+        announce(run)
         tally, interrupted = run_model(run, settings, progress=progress)
         print(summary_line(run.model.name, tally, run.max_tokens), flush=True)
         failed += tally.failed
-        if tally.write_error:
-            log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)
-            return EXIT_FAILED
-        if interrupted:
-            log.warning("%s", INTERRUPTED)
-            return EXIT_INTERRUPTED
+        status = stopped_status(tally.write_error, interrupted)
+        if status is not None:
+            return status
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -834,17 +846,13 @@ def run_all_batched(runs: list[ModelRun], settings: Settings, poll_interval: flo
                     progress: bool = True) -> int:
     """--batch: every model at once (run_models_batched), then each model's summary; the exit status."""
     for run in runs:
-        log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
-                 run.cached, run.path)
+        announce(run)
     tallies, interrupted, write_error = run_models_batched(runs, settings, poll_interval, progress)
     for run in runs:
         print(summary_line(run.model.name, tallies[run.model.name], run.max_tokens), flush=True)
-    if write_error:
-        log.error("cannot write %s: stopped; every answer written before is kept", write_error)
-        return EXIT_FAILED
-    if interrupted:
-        log.warning("%s", INTERRUPTED)
-        return EXIT_INTERRUPTED
+    status = stopped_status(write_error, interrupted)
+    if status is not None:
+        return status
     return EXIT_FAILED if any(tally.failed for tally in tallies.values()) else EXIT_OK
 
 
