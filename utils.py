@@ -1890,6 +1890,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
     rng = rng or random.Random()
     endpoint = endpoint or rng.choice(model.endpoints)
     provider = PROVIDERS[model.api_type]
+    url = endpoint_url(model.api_type, endpoint)
     attempts = empty_replies = 0
     while True:
         attempts += 1
@@ -1900,7 +1901,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
-            error = f"{endpoint_url(model.api_type, endpoint)}: {describe_error(e)}"
+            error = f"{url}: {describe_error(e)}"
             # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
             empty_replies += isinstance(e, EmptyResponse)
             if not is_retryable(e) or empty_replies > MAX_EMPTY_RETRIES:
@@ -1909,10 +1910,17 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
             if attempts > model.retry.max_retries:
                 log.error("%s: %s (gave up after %d attempts)", model.name, error, attempts)
                 return Completion(None, error, attempts=attempts)
-            wait_s = model.retry.delay(attempts - 1, _retry_after(e), rng)
-            log.warning("%s: %s; retry %d/%d in %.1fs", model.name, error, attempts,
-                        model.retry.max_retries, wait_s)
-            sleep(wait_s)
+            wait_to_retry(model, url, e, attempts, rng, sleep)
+
+
+def wait_to_retry(model: ModelConfig, what: str, error: Exception, attempts: int, rng: random.Random,
+                  sleep: Callable[[float], None]) -> None:
+    """Wait as the model's RetryPolicy says after `attempts` failed attempts of a call (`what`), the
+    last with `error`; the wait is logged."""
+    wait_s = model.retry.delay(attempts - 1, _retry_after(error), rng)
+    log.warning("%s: %s: %s; retry %d/%d in %.1fs", model.name, what, describe_error(error), attempts,
+                model.retry.max_retries, wait_s)
+    sleep(wait_s)
 
 
 T = TypeVar("T")
@@ -2660,10 +2668,7 @@ class _BatchRun:
             except Exception as e:
                 if not is_retryable(e) or attempts > model.retry.max_retries:
                     raise
-                wait_s = model.retry.delay(attempts - 1, _retry_after(e), self.rng)
-                log.warning("%s: %s: %s; retry %d/%d in %.1fs", model.name, what, describe_error(e), attempts,
-                            model.retry.max_retries, wait_s)
-                self.sleep(wait_s)
+                wait_to_retry(model, what, e, attempts, self.rng, self.sleep)
 
     def active(self) -> list[tuple[_Group, _Batch]]:
         return [(group, batch) for group in self.groups.values() for batch in group.batches
