@@ -2444,7 +2444,6 @@ class _Batch:
     waiting: set[str] = field(default_factory=set)  # its requests this run waits on
     needed: bool = False  # some request of this run was in it
     collected: bool = False  # its results were read
-    gone: bool = False  # the provider does not know it (an earlier run's): its requests were submitted again
     lost: str | None = None  # why it could not be polled or read: it stays in the state file
     kept: bool = False  # it answered a request of work that failed: the next run reuses that reply
     bar: Any = None
@@ -2607,7 +2606,7 @@ class _BatchRun:
                     if batch is not None and batch.lost is not None:
                         self.deliver(cid, Completion(None, batch.lost))
                         continue
-                    if batch is not None and not (batch.collected or batch.gone):
+                    if batch is not None and not batch.collected:
                         if not batch.needed:
                             log.info("%s: waiting on batch %s, made by an earlier run (listed in %s): its "
                                      "requests are not submitted again", group.model.name, batch.id, group.state_file)
@@ -2672,7 +2671,7 @@ class _BatchRun:
 
     def active(self) -> list[tuple[_Group, _Batch]]:
         return [(group, batch) for group in self.groups.values() for batch in group.batches
-                if batch.waiting and not (batch.collected or batch.lost or batch.gone)]
+                if batch.waiting and not (batch.collected or batch.lost)]
 
     def poll(self, group: _Group, batch: _Batch) -> bool:
         """Ask where the batch stands; once it has ended, read its results. True when it is done with."""
@@ -2740,18 +2739,18 @@ class _BatchRun:
         return waiting
 
     def lose(self, group: _Group, batch: _Batch, error: Exception) -> None:
-        """A batch that cannot be polled or read: an earlier run's unknown to the provider is made
-        again; else its requests fail for this run and it stays listed for the next."""
+        """A batch that cannot be polled or read: its requests fail for this run and it stays listed for
+        the next. One unknown to the provider (404) is not made again either: it most likely runs under
+        another API key, project or workspace, still paid for."""
         waiting = self.take_waiting(batch)
-        if batch.earlier and _status_code(error) == 404:
-            log.warning("%s: batch %s (listed in %s) is unknown at %s: its requests are submitted again",
-                        group.model.name, batch.id, group.state_file, group.url)
-            batch.gone = True
-            self.waiting.extend(waiting)
-            return
         batch.lost = f"{group.url}: batch {batch.id}: {describe_error(error)}"
-        log.error("%s: %s; it stays listed in %s: rerun with --batch to collect it", group.model.name,
-                  batch.lost, group.state_file)
+        if _status_code(error) == 404:
+            log.error("%s: %s; made with another API key, project or workspace? Rerun with it to collect the "
+                      "batch, or delete %s to submit its requests again (paid twice if it still runs)",
+                      group.model.name, batch.lost, group.state_file)
+        else:
+            log.error("%s: %s; it stays listed in %s: rerun with --batch to collect it", group.model.name,
+                      batch.lost, group.state_file)
         for cid in waiting:
             self.deliver(cid, Completion(None, batch.lost))
 

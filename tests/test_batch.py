@@ -494,17 +494,29 @@ def test_transient_faults_of_the_batch_api_are_retried(tmp_path, api):
     assert len(created(api)) == 1 and len(setup.records()) == 2
 
 
-def test_a_listed_batch_unknown_to_the_provider_is_submitted_again(tmp_path, api, caplog):
+def test_a_listed_batch_unknown_to_the_provider_is_not_paid_again_unless_its_listing_is_deleted(tmp_path, api,
+                                                                                                  caplog):
+    """A 404 for a listed batch most likely means another API key, project or workspace, where the
+    batch still runs: its requests fail (exit 1) and it stays listed; deleting the state file is the
+    user's way to pay for them again."""
     simple_bench(tmp_path / "data", 2)
     setup = Setup(tmp_path, api)
     state = utils.batch_state_file(setup.judgment_file())
     assert setup.run(*FAST) == 0  # its upload shows the custom ids a run gives
     ids = [json.loads(line)["custom_id"] for line in api.openai_batches.uploads[0].splitlines()]
     setup.judgment_file().unlink()
-    state.write_text(json.dumps({"version": 1, "api_type": "openai", "endpoint": api.openai_base,
-                                 "batches": [{"id": "batch_gone", "custom_ids": ids}]}))
+    listing = json.dumps({"version": 1, "api_type": "openai", "endpoint": api.openai_base,
+                          "batches": [{"id": "batch_elsewhere", "custom_ids": ids}]})
+    state.write_text(listing)
+    assert setup.run(*FAST) == 1
+    assert len(created(api)) == 1 and setup.records() == []
+    assert json.loads(state.read_text())["batches"] == json.loads(listing)["batches"]
+    assert "batch batch_elsewhere: NotFoundError (HTTP 404)" in caplog.text
+    assert f"another API key, project or workspace? Rerun with it to collect the batch, or delete {state}" \
+        in caplog.text
+
+    state.unlink()
     assert setup.run(*FAST) == 0
-    assert "batch batch_gone (listed in" in caplog.text and "is unknown at" in caplog.text
     assert len(created(api)) == 2 and len(setup.records()) == 2 and not state.exists()
 
 
