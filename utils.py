@@ -2334,7 +2334,7 @@ DEFAULT_POLL_INTERVAL = 15.0  # seconds between the first polls; it doubles whil
 MAX_POLL_INTERVAL = 300.0
 CUSTOM_ID_MAX = 64  # Anthropic's limit, and its alphabet: [A-Za-z0-9_-]
 _CUSTOM_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}")  # what a provider's batch id can be (batch_..., msgbatch_...)
+BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}")  # a provider's batch id: batch_..., msgbatch_...
 
 
 @dataclass(frozen=True)
@@ -2688,8 +2688,12 @@ class _BatchRun:
             lines = self.call(group.model, f"reading the results of batch {batch.id}",
                               lambda: list(group.backend.results(group.client, batch.id, group.model)))
         except Exception as e:
-            self.lose(group, batch, e)
-            return True
+            if _status_code(e) != 404:
+                self.lose(group, batch, e)
+                return True
+            # the batch is known but its results are not (deleted, past retention): none will ever come
+            lines = []
+            status = BatchStatus("failed", detail=f"its results are no longer available ({describe_error(e)})")
         batch.collected = True
         results = self.own_results(group, batch, lines)
         unanswered = [cid for cid in batch.custom_ids if cid not in results]

@@ -774,3 +774,26 @@ def test_ctrl_c_while_a_batch_is_submitted_waits_until_it_is_listed_and_logged(t
     api.openai_batches.on_event = None
     assert setup.run(*FAST) == 0
     assert created(api) == [batch_id] and len(setup.records()) == 2 and not state.exists()
+
+
+def test_a_listed_batch_whose_results_are_gone_is_submitted_again(tmp_path, api, caplog):
+    """The batch exists but its output file does not any more (deleted, past its retention): its
+    requests cannot be collected, so the rerun submits them again (unlike a batch unknown to the
+    provider, which may still run elsewhere)."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    api.openai_batches.polls_in_progress = 1
+    api.openai_batches.on_event = lambda event: event[0] == "retrieve" and os.kill(os.getpid(), signal.SIGINT)
+    assert setup.run(*FAST) == 130
+    (listed,) = created(api)
+
+    def delete_output(event: tuple) -> None:
+        batch = api.openai_batches.batches[listed]
+        if event[0] == "retrieve" and batch["output_file_id"] in api.openai_batches.files:
+            del api.openai_batches.files[batch["output_file_id"]]
+
+    api.openai_batches.on_event = delete_output
+    assert setup.run(*FAST) == 0
+    assert len(created(api)) == 2 and len(setup.records()) == 2 and state_files(tmp_path) == []
+    assert f"batch {listed} failed: 4 of 4 requests unanswered (first: batch {listed}: the batch failed: its " \
+           "results are no longer available (NotFoundError (HTTP 404)" in caplog.text
