@@ -106,6 +106,7 @@ from utils import (
     question_turns,
     read_jsonl_by_id,
     record_id,
+    refuse_saved_batches,
     require_keys,
     require_models,
     Request,
@@ -116,7 +117,6 @@ from utils import (
     run_script,
     setup_logging,
     v2_metadata,
-    warn_saved_batches,
     write_atomic,
     write_jsonl_atomic,
 )
@@ -860,11 +860,12 @@ def answer_all(args: argparse.Namespace) -> int:
     """Plan every model's run, check its endpoints, then answer; raises ConfigError / DataError."""
     with ExitStack() as claims:  # every answer file of the run is held until it ends
         settings, runs = plan_runs(args, claims)
+        if not args.batch:
+            refuse_saved_batches(run.path for run in runs if run.todo)
         check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
         if args.batch:
             return run_all_batched(runs, settings, args.poll_interval or DEFAULT_POLL_INTERVAL,
                                    progress=not args.no_progress)
-        warn_saved_batches(run.path for run in runs if run.todo)
         return run_all(runs, settings, progress=not args.no_progress)
 
 

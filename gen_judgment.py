@@ -89,6 +89,7 @@ from utils import (
     question_turns,
     read_jsonl_by_id,
     record_id,
+    refuse_saved_batches,
     Request,
     Steps,
     require_models,
@@ -98,7 +99,6 @@ from utils import (
     run_steps,
     setup_logging,
     together,
-    warn_saved_batches,
 )
 
 log = logging.getLogger("arena_hard.gen_judgment")
@@ -677,9 +677,9 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
     if not tasks:
         log.info("nothing to judge")
         return EXIT_OK
-    check_endpoints([judge], args.endpoint_file)
     if not args.batch:
-        warn_saved_batches(model_file(out_dir, model) for model in dict.fromkeys(task.model for task in tasks))
+        refuse_saved_batches(model_file(out_dir, model) for model in dict.fromkeys(task.model for task in tasks))
+    check_endpoints([judge], args.endpoint_file)
     return run_judgments(tasks, judge, settings, out_dir, progress=not args.no_progress, batch=args.batch,
                          poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL)
 

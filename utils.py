@@ -2392,9 +2392,9 @@ def check_batch_models(models: Iterable[ModelConfig], api_path: str | Path) -> N
                               f"not {model.api_type}")
 
 
-def warn_saved_batches(outputs: Iterable[Path]) -> None:
-    """A warning for each output file whose batches an earlier --batch run left uncollected: a direct
-    run would pay for their requests again."""
+def refuse_saved_batches(outputs: Iterable[Path]) -> None:
+    """OutputError for the first output file whose batches an earlier --batch run left listed (still
+    running, or holding paid replies): a direct run would pay for their requests again."""
     for output in outputs:
         state = batch_state_file(output)
         try:
@@ -2404,8 +2404,8 @@ def warn_saved_batches(outputs: Iterable[Path]) -> None:
         except (OSError, ValueError, RecursionError, AttributeError):  # unreadable: it may list some
             listed = True
         if listed:
-            log.warning("%s lists batches of an earlier --batch run: a direct run sends their requests again "
-                        "(paid twice); rerun with --batch to collect them", state)
+            raise OutputError(f"{state} lists batches of an earlier --batch run, paid for: rerun with --batch to "
+                              "collect them, or delete it to send their requests again directly (paid twice)")
 
 
 def _poll_seconds(text: str) -> float:

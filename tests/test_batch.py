@@ -542,18 +542,32 @@ def test_a_bad_state_file_stops_the_run_before_any_request(tmp_path, api, caplog
     assert api.openai_batches.uploads == [] and state.read_text() == content
 
 
-def test_a_direct_run_warns_of_listed_batches(tmp_path, api, caplog):
-    simple_bench(tmp_path / "data", 2)
-    setup = Setup(tmp_path, api)
-    state = utils.batch_state_file(setup.judgment_file())
+@pytest.mark.parametrize("script", ["gen_judgment", "gen_answer"])
+def test_a_direct_run_refuses_an_output_with_listed_batches(tmp_path, api, caplog, script):
+    """Batches an earlier --batch run left listed are paid for (still running, or holding replies):
+    a direct run would send their requests again, so it stops at start (exit 2) with one line."""
+    if script == "gen_judgment":
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api)
+        output = setup.judgment_file()
+    else:
+        setup = Project(tmp_path)
+        setup.write({"m": openai_entry(api)}, [question("q1", "hello")])
+        output = setup.answer_path("m")
+    state = utils.batch_state_file(output)
     state.parent.mkdir(parents=True, exist_ok=True)
-    state.write_text('{"batches": []}')  # what an interrupted first submit may leave: no warning
+    state.write_text('{"batches": []}')  # what an interrupted first submit may leave: nothing paid
     assert setup.run("--no-progress") == 0
-    assert "lists batches" not in caplog.text
+    output.unlink()
+    requests = len(api.requests)
     state.write_text('{"batches": [{"id": "batch_1", "custom_ids": ["q000_m1-1-0-0123456789abcdef"]}]}')
-    setup.judgment_file().unlink()
+    assert setup.run("--no-progress") == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [f"{state} lists batches of an earlier --batch run, paid for: rerun with --batch to collect "
+                      "them, or delete it to send their requests again directly (paid twice)"]
+    assert len(api.requests) == requests and not output.exists()
+    state.unlink()
     assert setup.run("--no-progress") == 0
-    assert f"{state} lists batches of an earlier --batch run" in caplog.text
 
 
 def test_azure_batches_name_chat_completions(tmp_path):
