@@ -278,15 +278,18 @@ def test_v2_judgment_batch_records_equal_direct_ones_with_a_reasoning_judge(tmp_
     assert batch.records()["u-hard"]["games"][0]["judgment"] == {"thought": "the judge thinks", "answer": v2.REPLY}
 
 
+def follow_up_responder(body: dict, path: str) -> str:
+    """A judge that gives no verdict for q001 until it is asked to go on."""
+    last = message_text(body["messages"][-1]["content"])
+    if last == CONTINUE_PROMPT:
+        return "Then: [[A>B]]"
+    return "No verdict yet." if "q001" in last else "Fine. [[B>A]]"
+
+
 def test_judge_follow_up_is_the_next_round(tmp_path):
     """A reply without a verdict is asked again: the follow-ups form a second batch."""
-    def responder(body, path):
-        last = message_text(body["messages"][-1]["content"])
-        if last == CONTINUE_PROMPT:
-            return "Then: [[A>B]]"
-        return "No verdict yet." if "q001" in last else "Fine. [[B>A]]"
-
-    direct, direct_api, batch, batch_api = judge_both_ways(tmp_path, lambda data: simple_bench(data, 3), responder)
+    direct, direct_api, batch, batch_api = judge_both_ways(tmp_path, lambda data: simple_bench(data, 3),
+                                                           follow_up_responder)
     assert by_question(batch.records()) == by_question(direct.records())
     follow_up = next(r for r in batch.records() if r["question_id"] == "q001")
     assert [g["judgment"] for g in follow_up["games"]] == ["\nNo verdict yet.\nThen: [[A>B]]"] * 2

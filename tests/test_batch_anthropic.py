@@ -309,20 +309,12 @@ def test_anthropic_batch_completion_of_broken_results(result: object, error: str
 def test_judgment_batch_with_an_anthropic_judge_equals_direct_and_resumes(tmp_path, monkeypatch) -> None:
     """Records and request bodies of a --batch run through Message Batches equal a direct run's,
     follow-ups included; a run stopped while waiting is resumed without a new batch."""
-    from fake_api import message_text
-    from gen_judgment import CONTINUE_PROMPT
-    from test_batch import FAST, by_question, state_files
+    from test_batch import FAST, by_question, follow_up_responder, state_files
     from test_gen_judgment import Setup, simple_bench
-
-    def responder(body: dict, path: str) -> str:
-        last = message_text(body["messages"][-1]["content"])
-        if last == CONTINUE_PROMPT:
-            return "Then: [[A>B]]"
-        return "No verdict yet." if "q001" in last else "Fine. [[B>A]]"
 
     runs = {}
     for mode in ("direct", "batch"):
-        with FakeAPI(responder=responder) as api:
+        with FakeAPI(responder=follow_up_responder) as api:
             simple_bench(tmp_path / mode / "data", 3)
             setup = Setup(tmp_path / mode, api, api_type="anthropic")
             if mode == "batch":  # the first run stops (Ctrl-C) while waiting on the first batch
