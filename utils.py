@@ -2241,13 +2241,14 @@ OPENAI_BATCH_STATES = {"validating": "running", "in_progress": "running", "final
 
 
 def _batch_error_text(error: Any) -> str:
-    """'code: message' of a batch line's error, or of an error response body ({"error": {...}})."""
+    """'code: message' of a batch line's error, or of an error response body ({"error": {...}}), on
+    one line of at most 300 characters (a body may be a proxy's HTML page)."""
     if isinstance(error, dict) and isinstance(error.get("error"), dict):
         error = error["error"]
+    text = str(error)
     if isinstance(error, dict):
-        text = ": ".join(str(error[key]) for key in ("code", "message") if error.get(key))
-        return text or json.dumps(error)[:300]
-    return str(error)[:300]
+        text = ": ".join(str(error[key]) for key in ("code", "message") if error.get(key)) or json.dumps(error)
+    return " ".join(text.split())[:300]
 
 
 def openai_batch_result(line: bytes, model: ModelConfig, batch_id: str) -> tuple[str, Completion] | None:

@@ -133,6 +133,10 @@ CHAT_BODY = {"id": "c", "choices": [{"index": 0, "message": {"role": "assistant"
     ({"custom_id": "a", "response": {"status_code": 200, "body": {"choices": []}}},
      ("a", None, "batch b1: unreadable reply: EmptyResponse: response has no choices")),
     ({"custom_id": "a"}, ("a", None, "batch b1: HTTP None: None")),
+    ({"custom_id": "a", "response": {"status_code": 502, "body": "<html>\n<h1>502 Bad Gateway</h1>\n</html>"}},
+     ("a", None, "batch b1: HTTP 502: <html> <h1>502 Bad Gateway</h1> </html>")),  # one line, whatever the server sends
+    ({"custom_id": "a", "response": None, "error": {"code": "server_error", "message": "first\r\nsecond"}},
+     ("a", None, "batch b1: server_error: first second")),
     ({"response": {"status_code": 200, "body": CHAT_BODY}}, None),
     ("not json", None),
     ([1, 2], None),
