@@ -124,6 +124,7 @@ from utils import (
     read_jsonl_by_id,
     record_id,
     record_usage,
+    refuse_saved_batches,
     require_keys,
     require_models,
     Request,
@@ -134,7 +135,6 @@ from utils import (
     run_script,
     setup_logging,
     v2_metadata,
-    warn_saved_batches,
     with_usage,
     write_atomic,
     write_jsonl_atomic,
@@ -911,21 +911,33 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
     return settings, [plan_model(m, questions, out_dir, args.endpoint_file, settings) for m in models]
 
 
+def announce(run: ModelRun) -> None:
+    """Log what a model's run has to do, and where its answers go."""
+    log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo), run.cached, run.path)
+
+
+def stopped_status(write_error: str | None, interrupted: bool) -> int | None:
+    """The exit status of a run that a failed write or Ctrl-C stopped, said in one line; else None."""
+    if write_error:
+        log.error("cannot write %s: stopped; every answer written before is kept", write_error)
+        return EXIT_FAILED
+    if interrupted:
+        log.warning("%s", INTERRUPTED)
+        return EXIT_INTERRUPTED
+    return None
+
+
 def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> int:
     """Run every model in turn; the exit status."""
     failed = 0
     for run in runs:
-        log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
-                 run.cached, run.path)
+        announce(run)
         tally, interrupted = run_model(run, settings, progress=progress)
         print(summary_line(run.model.name, tally, run.max_tokens, run.model.price), flush=True)
         failed += tally.failed
-        if tally.write_error:
-            log.error("cannot write %s: stopped; every answer written before is kept", tally.write_error)
-            return EXIT_FAILED
-        if interrupted:
-            log.warning("%s", INTERRUPTED)
-            return EXIT_INTERRUPTED
+        status = stopped_status(tally.write_error, interrupted)
+        if status is not None:
+            return status
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -933,18 +945,14 @@ def run_all_batched(runs: list[ModelRun], settings: Settings, poll_interval: flo
                     progress: bool = True) -> int:
     """--batch: every model at once (run_models_batched), then each model's summary; the exit status."""
     for run in runs:
-        log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo),
-                 run.cached, run.path)
+        announce(run)
     tallies, interrupted, write_error = run_models_batched(runs, settings, poll_interval, progress)
     for run in runs:
         print(summary_line(run.model.name, tallies[run.model.name], run.max_tokens, run.model.price, batch=True),
               flush=True)
-    if write_error:
-        log.error("cannot write %s: stopped; every answer written before is kept", write_error)
-        return EXIT_FAILED
-    if interrupted:
-        log.warning("%s", INTERRUPTED)
-        return EXIT_INTERRUPTED
+    status = stopped_status(write_error, interrupted)
+    if status is not None:
+        return status
     return EXIT_FAILED if any(tally.failed for tally in tallies.values()) else EXIT_OK
 
 
@@ -955,11 +963,12 @@ def answer_all(args: argparse.Namespace) -> int:
         if args.dry_run:
             print_dry_run(runs, settings, args.endpoint_file)
             return EXIT_OK
+        if not args.batch:
+            refuse_saved_batches(run.path for run in runs if run.todo)
         check_endpoints([run.model for run in runs if run.todo], args.endpoint_file)
         if args.batch:
             return run_all_batched(runs, settings, args.poll_interval or DEFAULT_POLL_INTERVAL,
                                    progress=not args.no_progress)
-        warn_saved_batches(run.path for run in runs if run.todo)
         return run_all(runs, settings, progress=not args.no_progress)
 
 

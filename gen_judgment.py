@@ -104,6 +104,7 @@ from utils import (
     read_jsonl_by_id,
     record_id,
     record_usage,
+    refuse_saved_batches,
     Request,
     Steps,
     Usage,
@@ -115,7 +116,6 @@ from utils import (
     run_steps,
     setup_logging,
     together,
-    warn_saved_batches,
     with_usage,
 )
 
@@ -738,9 +738,9 @@ def run(args: argparse.Namespace, claims: ExitStack) -> int:
     if not tasks:
         log.info("nothing to judge")
         return EXIT_OK
-    check_endpoints([judge], args.endpoint_file)
     if not args.batch:
-        warn_saved_batches(model_file(out_dir, model) for model in dict.fromkeys(task.model for task in tasks))
+        refuse_saved_batches(model_file(out_dir, model) for model in dict.fromkeys(task.model for task in tasks))
+    check_endpoints([judge], args.endpoint_file)
     return run_judgments(tasks, judge, settings, out_dir, progress=not args.no_progress, batch=args.batch,
                          poll_interval=args.poll_interval or DEFAULT_POLL_INTERVAL)
 

@@ -890,28 +890,34 @@ def _umask() -> int:
 def write_atomic(path: str | Path, chunks: Iterable[bytes]) -> None:
     """Replace `path` with the bytes of `chunks` through a temporary file and a rename, so a
     reader sees the old file or the new one, never a part. The file keeps its permissions
-    (a new one gets the usual 0666 less the umask)."""
+    (a new one gets the usual 0666 less the umask). An OSError names `path` (a full disk seen
+    by a write or fsync names no file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+                f.flush()
+                os.fchmod(f.fileno(), mode)
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:
@@ -2082,6 +2088,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
     rng = rng or random.Random()
     endpoint = endpoint or rng.choice(model.endpoints)
     provider = PROVIDERS[model.api_type]
+    url = endpoint_url(model.api_type, endpoint)
     attempts = empty_replies = 0
     while True:
         attempts += 1
@@ -2092,7 +2099,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
-            error = f"{endpoint_url(model.api_type, endpoint)}: {describe_error(e)}"
+            error = f"{url}: {describe_error(e)}"
             # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
             empty_replies += isinstance(e, EmptyResponse)
             if not is_retryable(e) or empty_replies > MAX_EMPTY_RETRIES:
@@ -2101,10 +2108,17 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
             if attempts > model.retry.max_retries:
                 log.error("%s: %s (gave up after %d attempts)", model.name, error, attempts)
                 return Completion(None, error, attempts=attempts)
-            wait_s = model.retry.delay(attempts - 1, _retry_after(e), rng)
-            log.warning("%s: %s; retry %d/%d in %.1fs", model.name, error, attempts,
-                        model.retry.max_retries, wait_s)
-            sleep(wait_s)
+            wait_to_retry(model, url, e, attempts, rng, sleep)
+
+
+def wait_to_retry(model: ModelConfig, what: str, error: Exception, attempts: int, rng: random.Random,
+                  sleep: Callable[[float], None]) -> None:
+    """Wait as the model's RetryPolicy says after `attempts` failed attempts of a call (`what`), the
+    last with `error`; the wait is logged."""
+    wait_s = model.retry.delay(attempts - 1, _retry_after(error), rng)
+    log.warning("%s: %s: %s; retry %d/%d in %.1fs", model.name, what, describe_error(error), attempts,
+                model.retry.max_retries, wait_s)
+    sleep(wait_s)
 
 
 T = TypeVar("T")
@@ -2436,6 +2450,64 @@ class BatchBackend(Protocol):
         failed Completion for a request that errored, expired or was cancelled."""
 
 
+BATCH_LOOKBACK = 100  # the newest batches listed to find one whose create call failed
+
+
+class BatchUncertain(Exception):
+    """A create call failed, and whether it made the batch anyway cannot be told: not retried (a
+    retry could pay twice)."""
+
+
+def create_once(create: Callable[[], str], made_since: Callable[[], list[str]], what: str) -> str:
+    """The id of the batch create() makes, never two. A call that fails in a way that may have made
+    the batch anyway (a lost reply, a timeout, a 5xx; not a 4xx) asks made_since() for the ids of the
+    batches that can be it: one is taken for that batch (were it another's, its results hold none of
+    this run's custom_ids: they fail, and the next run submits them); none, the failure is raised (a
+    retry is then safe); more than one, or a listing that fails, is BatchUncertain, saying to look for
+    `what` (the batch)."""
+    try:
+        return create()
+    except Exception as error:
+        status = _status_code(error)
+        if status is not None and 400 <= status < 500 and status != 408:
+            raise
+        try:
+            made = made_since()
+        except Exception as e:
+            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made, and listing the batches "
+                                 f"failed ({describe_error(e)}): look for {what} before running again") from None
+        if len(made) > 1:
+            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made: {what} may be any of "
+                                 f"{', '.join(made)}; look before running again") from None
+        if not made:
+            raise
+        return made[0]
+
+
+def named_result(line: bytes | str) -> dict[str, Any] | None:
+    """One line of a batch's results as a JSON object naming a custom_id (a string); else None."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("custom_id"), str) else None
+
+
+def batch_result_lines(lines: Iterable[bytes | str], parse: Callable[[bytes | str], tuple[str, Completion] | None],
+                       batch_id: str) -> Iterator[tuple[str, Completion]]:
+    """What `parse` reads in each line of a batch's results; the other lines that are not blank
+    (garbled, or naming no request) are skipped and counted in one warning."""
+    unnamed = 0
+    for line in lines:
+        result = parse(line)
+        if result is not None:
+            yield result
+        elif line.strip():
+            unnamed += 1
+    if unnamed:
+        log.warning("batch %s: %s of its results name no request: ignored", batch_id, plural(unnamed, "line"))
+
+
 # Anthropic Message Batches (https://docs.anthropic.com/en/docs/build-with-claude/batch-processing):
 # the provider's limits per batch, read when a batch is split (a test may lower them).
 ANTHROPIC_BATCH_MAX_REQUESTS = 100_000
@@ -2503,6 +2575,21 @@ def anthropic_batch_completion(model: ModelConfig, result: Any) -> Completion:
     return Completion(None, redact(f"batch result of unknown type {kind!r}"))
 
 
+def anthropic_batch_result(line: bytes | str, model: ModelConfig) -> tuple[str, Completion] | None:
+    """(custom_id, Completion) of one line of a message batch's results (anthropic_batch_completion,
+    the result built as the SDK builds it); None for a line that names no custom_id."""
+    from anthropic.types.messages import MessageBatchIndividualResponse
+
+    record = named_result(line)
+    if record is None:
+        return None
+    try:
+        result = MessageBatchIndividualResponse.construct(**record).result
+    except Exception as e:  # a shape even the lenient construct refuses
+        return record["custom_id"], Completion(None, f"batch result: {describe_error(e)}")
+    return record["custom_id"], anthropic_batch_completion(model, result)
+
+
 class AnthropicBatches:
     """BatchBackend of Anthropic's Message Batches API, through the anthropic SDK client that
     get_client makes: each request's params are exactly what a direct Messages call sends."""
@@ -2521,24 +2608,40 @@ class AnthropicBatches:
                 "params": anthropic_message_params(model, list(request.messages), request.max_tokens)}
 
     def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
-        return client.messages.batches.create(requests=entries).id
+        """Create the batch (create_once: a batch of as many requests made after the newest one
+        listed before the call is the one a failed call made)."""
+        newest = client.messages.batches.list(limit=1).data
+        return create_once(lambda: client.messages.batches.create(requests=entries).id,
+                           lambda: self._made_after(client, newest[0] if newest else None, len(entries)),
+                           f"a message batch of {len(entries)} requests made after "
+                           f"{newest[0].id if newest else 'every other'}")
+
+    @staticmethod
+    def _made_after(client: Any, before: Any, count: int) -> list[str]:
+        """The ids of the batches of `count` requests made after `before` (a MessageBatch, or None)."""
+        made = []
+        for batch in client.messages.batches.list(limit=BATCH_LOOKBACK).data:  # newest first
+            if before is not None and (batch.id == before.id or batch.created_at < before.created_at):
+                break
+            if anthropic_batch_status(batch).total == count:
+                made.append(batch.id)
+        return made
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         return anthropic_batch_status(client.messages.batches.retrieve(batch_id))
 
     def results(self, client: Any, batch_id: str, model: ModelConfig) -> Iterator[tuple[str, Completion]]:
-        """Every result line of an ended batch (any order); a line without a custom_id is skipped
-        (logged). SDK errors (the batch unknown, the results file unreadable) are raised."""
-        lines = client.messages.batches.results(batch_id)
+        """Every result line of an ended batch (any order), read line by line (batch_result_lines:
+        the SDK's decoder would stop at a garbled line). SDK errors (the batch unknown, the results
+        unreachable) are raised."""
+        decoder = client.messages.batches.results(batch_id)
         try:
-            for line in lines:
-                custom_id = getattr(line, "custom_id", None)
-                if not isinstance(custom_id, str):
-                    log.warning("message batch %s: a result line without a custom_id skipped", batch_id)
-                    continue
-                yield custom_id, anthropic_batch_completion(model, getattr(line, "result", None))
+            yield from batch_result_lines(decoder.http_response.iter_lines(),
+                                          lambda line: anthropic_batch_result(line, model), batch_id)
         finally:
-            lines.close()
+            decoder.close()
+
+
 def batch_line(entry: dict[str, Any]) -> bytes:
     """A batch request entry as one JSON line, written as the openai SDK writes a request body
     (compact, UTF-8), so a line's body is byte for byte a direct call's; text UTF-8 cannot hold
@@ -2558,28 +2661,25 @@ OPENAI_BATCH_WINDOW = "24h"
 OPENAI_BATCH_STATES = {"validating": "running", "in_progress": "running", "finalizing": "running",
                        "cancelling": "running", "completed": "ended", "expired": "expired", "failed": "failed",
                        "cancelled": "cancelled"}
-OPENAI_BATCH_LOOKBACK = 100  # batches listed to find one whose create call broke off
 
 
 def _batch_error_text(error: Any) -> str:
-    """'code: message' of a batch line's error, or of an error response body ({"error": {...}})."""
+    """'code: message' of a batch line's error, or of an error response body ({"error": {...}}), on
+    one line of at most 300 characters (a body may be a proxy's HTML page)."""
     if isinstance(error, dict) and isinstance(error.get("error"), dict):
         error = error["error"]
+    text = str(error)
     if isinstance(error, dict):
-        text = ": ".join(str(error[key]) for key in ("code", "message") if error.get(key))
-        return text or json.dumps(error)[:300]
-    return str(error)[:300]
+        text = ": ".join(str(error[key]) for key in ("code", "message") if error.get(key)) or json.dumps(error)
+    return " ".join(text.split())[:300]
 
 
 def openai_batch_result(line: bytes, model: ModelConfig, batch_id: str) -> tuple[str, Completion] | None:
     """(custom_id, Completion) of one line of an OpenAI batch's output or error file: the reply of a
     200 response, else a failed Completion saying why (a line's error, a non-200 status, a body
     without a reply); None for a line that names no custom_id."""
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):
+    record = named_result(line)
+    if record is None:
         return None
     cid, response = record["custom_id"], record.get("response")
     status = response.get("status_code") if isinstance(response, dict) else None
@@ -2614,19 +2714,15 @@ class OpenAIBatches:
         return {"custom_id": custom_id, "method": "POST", "url": self.url, "body": body}
 
     def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
+        """Upload the entries, then create the batch (create_once: the batch made of that upload is
+        the one a failed call made)."""
         data = b"".join(batch_line(entry) for entry in entries)
         upload = client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
-        try:
-            batch = client.batches.create(input_file_id=upload.id, endpoint=self.url,
-                                          completion_window=OPENAI_BATCH_WINDOW)
-        except Exception:
-            # The batch may exist though its answer was lost (a timeout): never make it twice.
-            made = next((b for b in client.batches.list(limit=OPENAI_BATCH_LOOKBACK).data
-                         if b.input_file_id == upload.id), None)
-            if made is None:
-                raise
-            return made.id
-        return batch.id
+        return create_once(lambda: client.batches.create(input_file_id=upload.id, endpoint=self.url,
+                                                         completion_window=OPENAI_BATCH_WINDOW).id,
+                           lambda: [b.id for b in client.batches.list(limit=BATCH_LOOKBACK).data
+                                    if b.input_file_id == upload.id],
+                           f"the batch of input file {upload.id}")
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         batch = client.batches.retrieve(batch_id)
@@ -2638,17 +2734,11 @@ class OpenAIBatches:
                            _count(getattr(counts, "completed", 0)), _count(getattr(counts, "failed", 0)), detail)
 
     def results(self, client: Any, batch_id: str, model: ModelConfig) -> Iterator[tuple[str, Completion]]:
+        """Every line of the batch's output file, then of its error file (batch_result_lines)."""
         batch = client.batches.retrieve(batch_id)
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if not file_id:
-                continue
-            for line in client.files.content(file_id).content.splitlines():
-                result = openai_batch_result(line, model, batch_id)
-                if result is None:
-                    if line.strip():
-                        log.warning("batch %s: a line of file %s names no request: ignored", batch_id, file_id)
-                    continue
-                yield result
+        lines = (line for file_id in (batch.output_file_id, batch.error_file_id) if file_id
+                 for line in client.files.content(file_id).content.splitlines())
+        yield from batch_result_lines(lines, lambda line: openai_batch_result(line, model, batch_id), batch_id)
 
 
 # The batch API of each api_type: --batch works with these only.
@@ -2668,6 +2758,7 @@ DEFAULT_POLL_INTERVAL = 15.0  # seconds between the first polls; it doubles whil
 MAX_POLL_INTERVAL = 300.0
 CUSTOM_ID_MAX = 64  # Anthropic's limit, and its alphabet: [A-Za-z0-9_-]
 _CUSTOM_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}")  # a provider's batch id: batch_..., msgbatch_...
 
 
 @dataclass(frozen=True)
@@ -2725,9 +2816,9 @@ def check_batch_models(models: Iterable[ModelConfig], api_path: str | Path) -> N
                               f"not {model.api_type}")
 
 
-def warn_saved_batches(outputs: Iterable[Path]) -> None:
-    """A warning for each output file whose batches an earlier --batch run left uncollected: a direct
-    run would pay for their requests again."""
+def refuse_saved_batches(outputs: Iterable[Path]) -> None:
+    """OutputError for the first output file whose batches an earlier --batch run left listed (still
+    running, or holding paid replies): a direct run would pay for their requests again."""
     for output in outputs:
         state = batch_state_file(output)
         try:
@@ -2737,8 +2828,8 @@ def warn_saved_batches(outputs: Iterable[Path]) -> None:
         except (OSError, ValueError, RecursionError, AttributeError):  # unreadable: it may list some
             listed = True
         if listed:
-            log.warning("%s lists batches of an earlier --batch run: a direct run sends their requests again "
-                        "(paid twice); rerun with --batch to collect them", state)
+            raise OutputError(f"{state} lists batches of an earlier --batch run, paid for: rerun with --batch to "
+                              "collect them, or delete it to send their requests again directly (paid twice)")
 
 
 def _poll_seconds(text: str) -> float:
@@ -2777,7 +2868,6 @@ class _Batch:
     waiting: set[str] = field(default_factory=set)  # its requests this run waits on
     needed: bool = False  # some request of this run was in it
     collected: bool = False  # its results were read
-    gone: bool = False  # the provider does not know it (an earlier run's): its requests were submitted again
     lost: str | None = None  # why it could not be polled or read: it stays in the state file
     kept: bool = False  # it answered a request of work that failed: the next run reuses that reply
     bar: Any = None
@@ -2821,6 +2911,10 @@ class _Group:
             raise DataError(f"{path}: not a batch state file (expected {{\"batches\": [{{\"id\", \"custom_ids\"}}]}}); "
                             "it lists the batches of an earlier --batch run: repair it, or delete it (they are "
                             "then not collected)")
+        bad_id = next((b["id"] for b in batches if not BATCH_ID.fullmatch(b["id"])), None)
+        if bad_id is not None:
+            raise DataError(f"{path}: {bad_id[:80]!r} is not a batch id; the file lists the batches of an earlier "
+                            "--batch run: repair it, or delete it (they are then not collected)")
         saved = (state.get("api_type"), state.get("endpoint"))
         if batches and saved != (self.model.api_type, self.url):
             raise ConfigError(redact(
@@ -2936,7 +3030,7 @@ class _BatchRun:
                     if batch is not None and batch.lost is not None:
                         self.deliver(cid, Completion(None, batch.lost))
                         continue
-                    if batch is not None and not (batch.collected or batch.gone):
+                    if batch is not None and not batch.collected:
                         if not batch.needed:
                             log.info("%s: waiting on batch %s, made by an earlier run (listed in %s): its "
                                      "requests are not submitted again", group.model.name, batch.id, group.state_file)
@@ -2982,8 +3076,8 @@ class _BatchRun:
                     log.error("%s: batch %s was submitted but cannot be listed in %s (%s): collect its results "
                               "by hand", model.name, batch_id, group.state_file, e.strerror or e)
                     raise
-            log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch_id,
-                     plural(len(chunk), "request"), f"{sum(sizes[k] for k in chunk):,}", group.state_file)
+                log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch_id,
+                         plural(len(chunk), "request"), f"{sum(sizes[k] for k in chunk):,}", group.state_file)
 
     # ---- waiting on batches --------------------------------------------------------------------
 
@@ -2997,14 +3091,11 @@ class _BatchRun:
             except Exception as e:
                 if not is_retryable(e) or attempts > model.retry.max_retries:
                     raise
-                wait_s = model.retry.delay(attempts - 1, _retry_after(e), self.rng)
-                log.warning("%s: %s: %s; retry %d/%d in %.1fs", model.name, what, describe_error(e), attempts,
-                            model.retry.max_retries, wait_s)
-                self.sleep(wait_s)
+                wait_to_retry(model, what, e, attempts, self.rng, self.sleep)
 
     def active(self) -> list[tuple[_Group, _Batch]]:
         return [(group, batch) for group in self.groups.values() for batch in group.batches
-                if batch.waiting and not (batch.collected or batch.lost or batch.gone)]
+                if batch.waiting and not (batch.collected or batch.lost)]
 
     def poll(self, group: _Group, batch: _Batch) -> bool:
         """Ask where the batch stands; once it has ended, read its results. True when it is done with."""
@@ -3018,20 +3109,23 @@ class _BatchRun:
         if status.state == "running":
             return False
         try:
-            results = dict(self.call(group.model, f"reading the results of batch {batch.id}",
-                                     lambda: list(group.backend.results(group.client, batch.id, group.model))))
+            lines = self.call(group.model, f"reading the results of batch {batch.id}",
+                              lambda: list(group.backend.results(group.client, batch.id, group.model)))
         except Exception as e:
-            self.lose(group, batch, e)
-            return True
+            if _status_code(e) != 404:
+                self.lose(group, batch, e)
+                return True
+            # the batch is known but its results are not (deleted, past retention): none will ever come
+            lines = []
+            status = BatchStatus("failed", detail=f"its results are no longer available ({describe_error(e)})")
         batch.collected = True
-        mine = set(batch.custom_ids)
+        results = self.own_results(group, batch, lines)
         unanswered = [cid for cid in batch.custom_ids if cid not in results]
         reason = {"expired": "the batch expired before answering it", "cancelled": "the batch was cancelled "
                   "before answering it", "failed": f"the batch failed: {status.detail or 'no reason given'}"
                   }.get(status.state, "the batch ended without answering it")
         for cid, completion in results.items():
-            if cid in mine:
-                self.results[cid] = (completion, batch)
+            self.results[cid] = (completion, batch)
         for cid in unanswered:
             self.results[cid] = (Completion(None, f"batch {batch.id}: {reason}"), batch)
         errors = [self.results[cid][0].error for cid in batch.custom_ids if not self.results[cid][0].ok]
@@ -3044,6 +3138,28 @@ class _BatchRun:
         return True
 
     @staticmethod
+    def own_results(group: _Group, batch: _Batch, lines: list[tuple[str, Completion]]) -> dict[str, Completion]:
+        """The result of each request of the batch among the (custom_id, Completion) its provider
+        returned: one naming a request the batch was not sent is ignored, and of two for one request
+        the first reply is kept (a paid reply is never replaced by a failure); both counted in a warning."""
+        mine = set(batch.custom_ids)
+        results: dict[str, Completion] = {}
+        foreign = repeated = 0
+        for cid, completion in lines:
+            if cid not in mine:
+                foreign += 1
+                continue
+            earlier = results.get(cid)
+            repeated += earlier is not None
+            if earlier is None or not earlier.ok:
+                results[cid] = completion
+        if foreign or repeated:
+            log.warning("%s: batch %s: %s naming a request it was not sent, %s repeating one already read (a reply "
+                        "is kept over a failure): ignored", group.model.name, batch.id, plural(foreign, "result"),
+                        plural(repeated, "result"))
+        return results
+
+    @staticmethod
     def take_waiting(batch: _Batch) -> list[str]:
         """The requests this run waits on in the batch, in the batch's order; it waits on none after."""
         waiting = [cid for cid in batch.custom_ids if cid in batch.waiting]
@@ -3051,18 +3167,18 @@ class _BatchRun:
         return waiting
 
     def lose(self, group: _Group, batch: _Batch, error: Exception) -> None:
-        """A batch that cannot be polled or read: an earlier run's unknown to the provider is made
-        again; else its requests fail for this run and it stays listed for the next."""
+        """A batch that cannot be polled or read: its requests fail for this run and it stays listed for
+        the next. One unknown to the provider (404) is not made again either: it most likely runs under
+        another API key, project or workspace, still paid for."""
         waiting = self.take_waiting(batch)
-        if batch.earlier and _status_code(error) == 404:
-            log.warning("%s: batch %s (listed in %s) is unknown at %s: its requests are submitted again",
-                        group.model.name, batch.id, group.state_file, group.url)
-            batch.gone = True
-            self.waiting.extend(waiting)
-            return
         batch.lost = f"{group.url}: batch {batch.id}: {describe_error(error)}"
-        log.error("%s: %s; it stays listed in %s: rerun with --batch to collect it", group.model.name,
-                  batch.lost, group.state_file)
+        if _status_code(error) == 404:
+            log.error("%s: %s; made with another API key, project or workspace? Rerun with it to collect the "
+                      "batch, or delete %s to submit its requests again (paid twice if it still runs)",
+                      group.model.name, batch.lost, group.state_file)
+        else:
+            log.error("%s: %s; it stays listed in %s: rerun with --batch to collect it", group.model.name,
+                      batch.lost, group.state_file)
         for cid in waiting:
             self.deliver(cid, Completion(None, batch.lost))
 

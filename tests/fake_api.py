@@ -293,8 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/models":  # the listing real servers answer (the scripts' pre-flight)
             self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
             return
-        if path.startswith(MESSAGE_BATCHES_PATH + "/"):
-            self.server.fake.message_batches.serve(self, "GET", path)
+        if path == MESSAGE_BATCHES_PATH or path.startswith(MESSAGE_BATCHES_PATH + "/"):
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            self.server.fake.message_batches.serve(self, "GET", path, query=query)
             return
         self._send_json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
 
@@ -664,7 +665,9 @@ class OpenAIBatchAPI:
     batch answers its first N lines, then expires, the others in its error file as batch_expired);
     fail_with (a message: the batch fails as a whole with it); faults (HTTP statuses: the next
     requests to these endpoints get them, before anything is done); lost_create_replies (N: the next
-    N batches are made, but their create request is answered with a 500, as a reply lost on the way).
+    N batches are made, but their create request is answered with a 500, as a reply lost on the way);
+    extra_result_lines(custom_ids) -> raw lines added at the end of the batch's output file (the
+    custom_ids of its requests, in order; lines a real provider should never send).
     Records: uploads (the bytes of every uploaded file, in order), lines (every request line
     answered, parsed), events (("create", id), ("retrieve", id, status), ("cancel", id), ("list",)).
     on_event(event), when set, is called with each event as it happens (e.g. to interrupt a run
@@ -680,6 +683,7 @@ class OpenAIBatchAPI:
         self.fail_with: str | None = None
         self.faults: collections.deque[str] = collections.deque()
         self.lost_create_replies = 0
+        self.extra_result_lines: Callable[[list[str]], list[bytes]] | None = None
         self.files: dict[str, dict[str, Any]] = {}  # id -> file object, plus its "content"
         self.batches: dict[str, dict[str, Any]] = {}  # id -> batch object, plus its "_" internals
         self.uploads: list[bytes] = []
@@ -817,6 +821,7 @@ class OpenAIBatchAPI:
                                or [{"code": "empty_file", "message": "no requests", "param": None, "line": None}]}
             return
         batch["request_counts"]["total"] = len(lines)
+        inner["custom_ids"] = [line["custom_id"] for line in lines]
         answered = lines if self.expire_after is None else lines[:self.expire_after]
         if len(answered) < len(lines):
             inner["final"] = "expired"
@@ -876,9 +881,12 @@ class OpenAIBatchAPI:
         batch["status"] = status
         batch["request_counts"]["completed"] = len(outputs)
         batch["request_counts"]["failed"] = len(errors)
-        for key, records in (("output_file_id", outputs), ("error_file_id", errors)):
-            if records:
-                content = "".join(json.dumps(r) + "\n" for r in records).encode()
+        extra = b""
+        if self.extra_result_lines is not None:
+            extra = b"".join(line + b"\n" for line in self.extra_result_lines(inner["custom_ids"]))
+        for key, records, added in (("output_file_id", outputs, extra), ("error_file_id", errors, b"")):
+            if records or added:
+                content = "".join(json.dumps(r) + "\n" for r in records).encode() + added
                 batch[key] = self._add_file(content, "batch_output", f"{batch['id']}_{key}.jsonl")["id"]
 
 
@@ -931,8 +939,9 @@ def _timestamp(seconds: float) -> str:
 
 class FakeMessageBatches:
     """The Message Batches endpoints of the fake (api.message_batches): POST /v1/messages/batches,
-    GET /v1/messages/batches/<id>, GET .../<id>/results (JSON lines, at the batch's results_url,
-    which points back to the fake) and POST .../<id>/cancel.
+    GET /v1/messages/batches (newest first, ?limit=N), GET /v1/messages/batches/<id>, GET
+    .../<id>/results (JSON lines, at the batch's results_url, which points back to the fake) and
+    POST .../<id>/cancel.
 
     Each request of a batch is answered, once its batch ends, as a direct POST /v1/messages with
     the same body would be: the same fault draw (fault_script(params, "/v1/messages"), the
@@ -946,7 +955,10 @@ class FakeMessageBatches:
     Set at any time: polls_in_progress (GETs of a batch answered "in_progress" before it ends;
     the SDK's results() GETs the batch too), outcome(custom_id, params) -> "expired", "canceled",
     a fault kind or None (asked first for each request when its batch ends), max_requests and
-    max_bytes (a larger create gets 400 / 413, as from the API).
+    max_bytes (a larger create gets 400 / 413, as from the API), extra_result_lines(custom_ids) ->
+    raw lines added at the end of the results (the custom_ids of the batch's requests, in order),
+    lost_create_replies (N: the next N batches are made, but their create request is answered with
+    a 500, as a reply lost on the way).
     Read: batches (id -> {"requests", "headers", "polls", "cancel_initiated_at", "results", ...}),
     submitted (every {"custom_id", "params"} created, in order, as the JSON received).
     """
@@ -955,6 +967,8 @@ class FakeMessageBatches:
         self.fake = fake
         self.polls_in_progress = 0
         self.outcome: Callable[[str, dict], str | None] | None = None
+        self.extra_result_lines: Callable[[list[str]], list[bytes]] | None = None
+        self.lost_create_replies = 0
         self.max_requests = 100_000
         self.max_bytes = 256 * 1000 * 1000
         self.batches: dict[str, dict[str, Any]] = {}
@@ -963,10 +977,13 @@ class FakeMessageBatches:
         self._messages = 0  # numbers the messages of batch results
 
     def serve(self, handler: _Handler, method: str, path: str, raw: bytes = b"", body: Any = None,
-              headers: dict[str, str] | None = None) -> None:
+              headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> None:
         """Answer a request under /v1/messages/batches."""
         if method == "POST" and path == MESSAGE_BATCHES_PATH:
             self._create(handler, raw, body, headers or {})
+            return
+        if method == "GET" and path == MESSAGE_BATCHES_PATH:
+            self._list(handler, int((query or {}).get("limit", 20)))
             return
         match = _MESSAGE_BATCH_PATH.match(path)
         routes = {("GET", None): self._retrieve, ("GET", "/results"): self._results, ("POST", "/cancel"): self._cancel}
@@ -981,6 +998,13 @@ class FakeMessageBatches:
                 return
             action(handler, batch)
 
+    def _list(self, handler: _Handler, limit: int) -> None:
+        with self._lock:
+            newest = list(reversed(self.batches.values()))
+            data = [self._batch_body(batch) for batch in newest[:limit]]
+        handler._send_json(200, {"data": data, "has_more": len(newest) > limit,
+                                 "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})
+
     def _retrieve(self, handler: _Handler, batch: dict) -> None:
         batch["polls"] += 1
         if batch["results"] is None and batch["polls"] > self.polls_in_progress:
@@ -991,8 +1015,10 @@ class FakeMessageBatches:
         if batch["results"] is None:
             self._error(handler, 404, f"message batch {batch['id']} has not ended: no results yet")
             return
-        lines = [json.dumps(line) + "\n" for line in reversed(batch["results"])]
-        handler._send_bytes(200, "".join(lines).encode(), content_type="application/binary")
+        lines = [json.dumps(line).encode() + b"\n" for line in reversed(batch["results"])]
+        if self.extra_result_lines is not None:
+            lines += [line + b"\n" for line in self.extra_result_lines([r["custom_id"] for r in batch["requests"]])]
+        handler._send_bytes(200, b"".join(lines), content_type="application/binary")
 
     def _cancel(self, handler: _Handler, batch: dict) -> None:
         if batch["results"] is None and batch["cancel_initiated_at"] is None:
@@ -1029,6 +1055,10 @@ class FakeMessageBatches:
                      "polls": 0, "cancel_initiated_at": None, "ended_at": None, "results": None}
             self.batches[batch_id] = batch
             self.submitted.extend(requests)
+            if self.lost_create_replies > 0:
+                self.lost_create_replies -= 1
+                self._error(handler, 500, "the batch was made, but this reply was lost")
+                return
             handler._send_json(200, self._batch_body(batch))
 
     def _end(self, batch: dict) -> None:

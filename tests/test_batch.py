@@ -133,6 +133,10 @@ CHAT_BODY = {"id": "c", "choices": [{"index": 0, "message": {"role": "assistant"
     ({"custom_id": "a", "response": {"status_code": 200, "body": {"choices": []}}},
      ("a", None, "batch b1: unreadable reply: EmptyResponse: response has no choices")),
     ({"custom_id": "a"}, ("a", None, "batch b1: HTTP None: None")),
+    ({"custom_id": "a", "response": {"status_code": 502, "body": "<html>\n<h1>502 Bad Gateway</h1>\n</html>"}},
+     ("a", None, "batch b1: HTTP 502: <html> <h1>502 Bad Gateway</h1> </html>")),  # one line, whatever the server sends
+    ({"custom_id": "a", "response": None, "error": {"code": "server_error", "message": "first\r\nsecond"}},
+     ("a", None, "batch b1: server_error: first second")),
     ({"response": {"status_code": 200, "body": CHAT_BODY}}, None),
     ("not json", None),
     ([1, 2], None),
@@ -278,15 +282,18 @@ def test_v2_judgment_batch_records_equal_direct_ones_with_a_reasoning_judge(tmp_
     assert batch.records()["u-hard"]["games"][0]["judgment"] == {"thought": "the judge thinks", "answer": v2.REPLY}
 
 
+def follow_up_responder(body: dict, path: str) -> str:
+    """A judge that gives no verdict for q001 until it is asked to go on."""
+    last = message_text(body["messages"][-1]["content"])
+    if last == CONTINUE_PROMPT:
+        return "Then: [[A>B]]"
+    return "No verdict yet." if "q001" in last else "Fine. [[B>A]]"
+
+
 def test_judge_follow_up_is_the_next_round(tmp_path):
     """A reply without a verdict is asked again: the follow-ups form a second batch."""
-    def responder(body, path):
-        last = message_text(body["messages"][-1]["content"])
-        if last == CONTINUE_PROMPT:
-            return "Then: [[A>B]]"
-        return "No verdict yet." if "q001" in last else "Fine. [[B>A]]"
-
-    direct, direct_api, batch, batch_api = judge_both_ways(tmp_path, lambda data: simple_bench(data, 3), responder)
+    direct, direct_api, batch, batch_api = judge_both_ways(tmp_path, lambda data: simple_bench(data, 3),
+                                                           follow_up_responder)
     assert by_question(batch.records()) == by_question(direct.records())
     follow_up = next(r for r in batch.records() if r["question_id"] == "q001")
     assert [g["judgment"] for g in follow_up["games"]] == ["\nNo verdict yet.\nThen: [[A>B]]"] * 2
@@ -494,17 +501,29 @@ def test_transient_faults_of_the_batch_api_are_retried(tmp_path, api):
     assert len(created(api)) == 1 and len(setup.records()) == 2
 
 
-def test_a_listed_batch_unknown_to_the_provider_is_submitted_again(tmp_path, api, caplog):
+def test_a_listed_batch_unknown_to_the_provider_is_not_paid_again_unless_its_listing_is_deleted(tmp_path, api,
+                                                                                                  caplog):
+    """A 404 for a listed batch most likely means another API key, project or workspace, where the
+    batch still runs: its requests fail (exit 1) and it stays listed; deleting the state file is the
+    user's way to pay for them again."""
     simple_bench(tmp_path / "data", 2)
     setup = Setup(tmp_path, api)
     state = utils.batch_state_file(setup.judgment_file())
     assert setup.run(*FAST) == 0  # its upload shows the custom ids a run gives
     ids = [json.loads(line)["custom_id"] for line in api.openai_batches.uploads[0].splitlines()]
     setup.judgment_file().unlink()
-    state.write_text(json.dumps({"version": 1, "api_type": "openai", "endpoint": api.openai_base,
-                                 "batches": [{"id": "batch_gone", "custom_ids": ids}]}))
+    listing = json.dumps({"version": 1, "api_type": "openai", "endpoint": api.openai_base,
+                          "batches": [{"id": "batch_elsewhere", "custom_ids": ids}]})
+    state.write_text(listing)
+    assert setup.run(*FAST) == 1
+    assert len(created(api)) == 1 and setup.records() == []
+    assert json.loads(state.read_text())["batches"] == json.loads(listing)["batches"]
+    assert "batch batch_elsewhere: NotFoundError (HTTP 404)" in caplog.text
+    assert f"another API key, project or workspace? Rerun with it to collect the batch, or delete {state}" \
+        in caplog.text
+
+    state.unlink()
     assert setup.run(*FAST) == 0
-    assert "batch batch_gone (listed in" in caplog.text and "is unknown at" in caplog.text
     assert len(created(api)) == 2 and len(setup.records()) == 2 and not state.exists()
 
 
@@ -513,30 +532,49 @@ def test_a_listed_batch_unknown_to_the_provider_is_submitted_again(tmp_path, api
     ('{"batches": [{"id": 3}]}', "not a batch state file (expected"),
     ('{"version": 1, "api_type": "openai", "endpoint": "http://127.0.0.1:1/v1", "batches": [{"id": "b", '
      '"custom_ids": []}]}', "its batches were made at http://127.0.0.1:1/v1"),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "", "custom_ids": []}]}',
+     "'' is not a batch id"),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "../files/file-1", '
+     '"custom_ids": []}]}', "'../files/file-1' is not a batch id"),
 ])
 def test_a_bad_state_file_stops_the_run_before_any_request(tmp_path, api, caplog, content, message):
     simple_bench(tmp_path / "data", 2)
     setup = Setup(tmp_path, api)
     state = utils.batch_state_file(setup.judgment_file())
     state.parent.mkdir(parents=True, exist_ok=True)
+    content = content.replace("ENDPOINT", api.openai_base)  # else the endpoint differs
     state.write_text(content)
     assert setup.run(*FAST) == 2
     assert message in caplog.text and str(state) in caplog.text
     assert api.openai_batches.uploads == [] and state.read_text() == content
 
 
-def test_a_direct_run_warns_of_listed_batches(tmp_path, api, caplog):
-    simple_bench(tmp_path / "data", 2)
-    setup = Setup(tmp_path, api)
-    state = utils.batch_state_file(setup.judgment_file())
+@pytest.mark.parametrize("script", ["gen_judgment", "gen_answer"])
+def test_a_direct_run_refuses_an_output_with_listed_batches(tmp_path, api, caplog, script):
+    """Batches an earlier --batch run left listed are paid for (still running, or holding replies):
+    a direct run would send their requests again, so it stops at start (exit 2) with one line."""
+    if script == "gen_judgment":
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api)
+        output = setup.judgment_file()
+    else:
+        setup = Project(tmp_path)
+        setup.write({"m": openai_entry(api)}, [question("q1", "hello")])
+        output = setup.answer_path("m")
+    state = utils.batch_state_file(output)
     state.parent.mkdir(parents=True, exist_ok=True)
-    state.write_text('{"batches": []}')  # what an interrupted first submit may leave: no warning
+    state.write_text('{"batches": []}')  # what an interrupted first submit may leave: nothing paid
     assert setup.run("--no-progress") == 0
-    assert "lists batches" not in caplog.text
+    output.unlink()
+    requests = len(api.requests)
     state.write_text('{"batches": [{"id": "batch_1", "custom_ids": ["q000_m1-1-0-0123456789abcdef"]}]}')
-    setup.judgment_file().unlink()
+    assert setup.run("--no-progress") == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [f"{state} lists batches of an earlier --batch run, paid for: rerun with --batch to collect "
+                      "them, or delete it to send their requests again directly (paid twice)"]
+    assert len(api.requests) == requests and not output.exists()
+    state.unlink()
     assert setup.run("--no-progress") == 0
-    assert f"{state} lists batches of an earlier --batch run" in caplog.text
 
 
 def test_azure_batches_name_chat_completions(tmp_path):
@@ -660,3 +698,123 @@ def test_answer_write_error_keeps_the_batches_listed_for_the_rerun(tmp_path, api
     assert project.run(*FAST) == 0
     assert [r["question_id"] for r in project.answers("m")] == ["q0", "q1", "q2"]
     assert len(api.openai_batches.uploads) == 1 and not state.exists()  # the results were collected, not bought again
+
+
+def fsync_fails_for(monkeypatch, name: str) -> None:
+    """os.fsync fails with ENOSPC on a file whose name matches the regex `name` (a full disk seen at
+    the end of an atomic write: the error names no file)."""
+    import errno
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if re.search(name, os.readlink(f"/proc/self/fd/{fd}")):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.mark.parametrize("script", ["gen_judgment", "gen_answer"])
+def test_a_full_disk_when_the_state_file_is_written_names_it(tmp_path, api, monkeypatch, caplog, script):
+    """Nothing is submitted: the one error line names the state file that could not be written."""
+    if script == "gen_judgment":
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api)
+        state = utils.batch_state_file(setup.judgment_file())
+    else:
+        setup = Project(tmp_path)
+        setup.write({"m": openai_entry(api)}, [question("q1", "hello")])
+        state = utils.batch_state_file(setup.answer_path("m"))
+    fsync_fails_for(monkeypatch, re.escape(utils.BATCH_STATE_SUFFIX))
+    assert setup.run(*FAST) == 1
+    assert f"cannot write {state}: No space left on device" in caplog.text
+    assert api.openai_batches.uploads == [] and not state.exists() and not list(state.parent.glob("*.tmp"))
+
+
+def test_a_full_disk_in_the_sorted_rewrite_of_a_batch_run_names_the_answer_file(tmp_path, api, monkeypatch, caplog):
+    project = Project(tmp_path)
+    project.write({"m": openai_entry(api)}, [question("q2", "two"), question("q1", "one")])
+    fsync_fails_for(monkeypatch, r"/m\.jsonl\.[^.]+\.tmp$")  # the temporary file of the rewrite, not the state file's
+    assert project.run(*FAST) == 1
+    assert f"cannot write {project.answer_path('m')}: No space left on device" in caplog.text
+    assert sorted(r["question_id"] for r in project.answers("m")) == ["q1", "q2"]  # every answer kept
+
+
+def test_results_never_sent_repeated_or_naming_no_request_are_counted_and_every_reply_kept(tmp_path, api, caplog):
+    """The output file also holds a result for a custom_id never sent, a failed line repeating a request
+    already answered, a line naming no request and a garbled one: every paid reply is stored (exit 0),
+    and what was ignored is counted in one line each."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+
+    def extra(custom_ids: list[str]) -> list[bytes]:
+        failed_again = {"custom_id": custom_ids[0], "response": None, "error": {"code": "server_error", "message": "x"}}
+        never_sent = {"custom_id": "someone-else-1-0-0123456789abcdef", "response": {"status_code": 200, "body": {
+            "choices": [{"message": {"role": "assistant", "content": "[[A>>B]]"}}]}}, "error": None}
+        return [json.dumps(failed_again).encode(), json.dumps(never_sent).encode(), b'{"response": null}', b"{garbled"]
+
+    api.openai_batches.extra_result_lines = extra
+    assert setup.run(*FAST) == 0
+    assert sorted(r["question_id"] for r in setup.records()) == ["q000", "q001"]
+    assert all(g["score"] == "B>A" for r in setup.records() for g in r["games"])
+    (batch_id,) = created(api)
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"batch {batch_id}: 2 lines of its results name no request: ignored" in messages
+    assert (f"the-judge: batch {batch_id}: 1 result naming a request it was not sent, 1 result repeating one "
+            "already read (a reply is kept over a failure): ignored") in messages
+    assert state_files(tmp_path) == []
+
+
+def test_a_lost_create_reply_that_cannot_be_looked_up_is_not_made_again(tmp_path, api, caplog):
+    """The create reply is lost and the listing that would find the batch fails too: the requests
+    fail for this run (exit 1), the batch is not made a second time, and the error says to look."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    api.openai_batches.lost_create_replies = 1
+    api.openai_batches.on_event = lambda event: event[0] == "create" and api.openai_batches.faults.append("500")
+    assert setup.run(*FAST) == 1
+    assert len(created(api)) == 1 and setup.records() == []
+    (upload,) = api.openai_batches.files.values()
+    assert "BatchUncertain" in caplog.text and f"input file {upload['id']}" in caplog.text
+
+
+def test_ctrl_c_while_a_batch_is_submitted_waits_until_it_is_listed_and_logged(tmp_path, api, caplog):
+    """Ctrl-C during the create call: the batch is listed and its id logged before the run stops
+    (exit 130); the rerun collects it without submitting anything."""
+    caplog.set_level(logging.INFO)
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    api.openai_batches.on_event = lambda event: event[0] == "create" and os.kill(os.getpid(), signal.SIGINT)
+    assert setup.run(*FAST) == 130
+    (batch_id,) = created(api)
+    (state,) = state_files(tmp_path)
+    assert [b["id"] for b in json.loads(state.read_text())["batches"]] == [batch_id]
+    assert f"the-judge: submitted batch {batch_id}: 4 requests" in caplog.text
+
+    api.openai_batches.on_event = None
+    assert setup.run(*FAST) == 0
+    assert created(api) == [batch_id] and len(setup.records()) == 2 and not state.exists()
+
+
+def test_a_listed_batch_whose_results_are_gone_is_submitted_again(tmp_path, api, caplog):
+    """The batch exists but its output file does not any more (deleted, past its retention): its
+    requests cannot be collected, so the rerun submits them again (unlike a batch unknown to the
+    provider, which may still run elsewhere)."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    api.openai_batches.polls_in_progress = 1
+    api.openai_batches.on_event = lambda event: event[0] == "retrieve" and os.kill(os.getpid(), signal.SIGINT)
+    assert setup.run(*FAST) == 130
+    (listed,) = created(api)
+
+    def delete_output(event: tuple) -> None:
+        batch = api.openai_batches.batches[listed]
+        if event[0] == "retrieve" and batch["output_file_id"] in api.openai_batches.files:
+            del api.openai_batches.files[batch["output_file_id"]]
+
+    api.openai_batches.on_event = delete_output
+    assert setup.run(*FAST) == 0
+    assert len(created(api)) == 2 and len(setup.records()) == 2 and state_files(tmp_path) == []
+    assert f"batch {listed} failed: 4 of 4 requests unanswered (first: batch {listed}: the batch failed: its " \
+           "results are no longer available (NotFoundError (HTTP 404)" in caplog.text

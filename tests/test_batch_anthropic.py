@@ -5,6 +5,7 @@ Usage: python -m pytest tests/test_batch_anthropic.py
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 from types import SimpleNamespace
@@ -308,20 +309,12 @@ def test_anthropic_batch_completion_of_broken_results(result: object, error: str
 def test_judgment_batch_with_an_anthropic_judge_equals_direct_and_resumes(tmp_path, monkeypatch) -> None:
     """Records and request bodies of a --batch run through Message Batches equal a direct run's,
     follow-ups included; a run stopped while waiting is resumed without a new batch."""
-    from fake_api import message_text
-    from gen_judgment import CONTINUE_PROMPT
-    from test_batch import FAST, by_question, state_files
+    from test_batch import FAST, by_question, follow_up_responder, state_files
     from test_gen_judgment import Setup, simple_bench
-
-    def responder(body: dict, path: str) -> str:
-        last = message_text(body["messages"][-1]["content"])
-        if last == CONTINUE_PROMPT:
-            return "Then: [[A>B]]"
-        return "No verdict yet." if "q001" in last else "Fine. [[B>A]]"
 
     runs = {}
     for mode in ("direct", "batch"):
-        with FakeAPI(responder=responder) as api:
+        with FakeAPI(responder=follow_up_responder) as api:
             simple_bench(tmp_path / mode / "data", 3)
             setup = Setup(tmp_path / mode, api, api_type="anthropic")
             if mode == "batch":  # the first run stops (Ctrl-C) while waiting on the first batch
@@ -353,3 +346,61 @@ def test_judgment_batch_with_an_anthropic_judge_equals_direct_and_resumes(tmp_pa
     assert sorted(batch_params) == sorted(direct_bodies)  # 6 games + 2 follow-ups, none paid twice
     assert len(batch_params) == 8
     assert state_files(tmp_path / "batch") == []
+
+
+def test_malformed_and_unnamed_result_lines_leave_every_other_result(api: FakeAPI, fresh_clients: dict,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A garbled line, a blank one and one naming no request are counted and skipped; a named line of
+    the wrong shape is that request's failure; the other results are read (the SDK's own decoder stops
+    at the first bad line)."""
+    api.message_batches.extra_result_lines = lambda custom_ids: [b"{garbled", b"", b'{"result": {"type": "succeeded"}}',
+                                                                 b'{"custom_id": "stranger", "result": 5}']
+    _, results = run_batch(api, claude(api), REQUESTS)
+    assert {custom_id: completion.ok for custom_id, completion in results.items()} == {
+        **dict.fromkeys(REQUESTS, True), "stranger": False}
+    assert results["stranger"].error == "batch result of unknown type None"
+    (batch_id,) = api.message_batches.batches
+    assert f"batch {batch_id}: 2 lines of its results name no request: ignored" in caplog.text
+
+
+def test_a_batch_whose_create_reply_is_lost_is_found_not_made_twice(api: FakeAPI, fresh_clients: dict) -> None:
+    model = claude(api)
+    client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
+    earlier = BATCHES.submit(client, [BATCHES.entry("old", model, REQUESTS["q1-game1"])])
+    api.message_batches.lost_create_replies = 1
+    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
+    assert list(api.message_batches.batches) == [earlier, batch_id]
+    assert [entry["custom_id"] for entry in api.message_batches.batches[batch_id]["requests"]] == list(REQUESTS)
+
+
+def test_a_lost_create_reply_with_another_batch_of_the_same_size_made_meanwhile_is_not_retried(
+        api: FakeAPI, fresh_clients: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run made a batch of as many requests while this one's create reply was lost: which
+    batch is this run's cannot be told, so the create is not retried (BatchUncertain names both)."""
+    model = claude(api)
+    client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
+    create = anthropic.resources.messages.batches.Batches.create
+
+    def create_after_another_run(self, **kwargs):
+        with anthropic_client(api) as other, contextlib.suppress(anthropic.InternalServerError):
+            create(other.messages.batches, requests=batch_requests(len(kwargs["requests"])))
+        return create(self, **kwargs)
+
+    monkeypatch.setattr(anthropic.resources.messages.batches.Batches, "create", create_after_another_run)
+    api.message_batches.lost_create_replies = 2  # the other run's reply is lost too: it does not matter
+    with pytest.raises(utils.BatchUncertain, match="msgbatch_fake_2, msgbatch_fake_1") as uncertain:
+        BATCHES.submit(client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
+    assert not utils.is_retryable(uncertain.value) and len(api.message_batches.batches) == 2
+
+
+def test_judgment_batch_with_an_anthropic_judge_whose_create_reply_is_lost_pays_once(tmp_path) -> None:
+    from test_batch import FAST
+    from test_gen_judgment import Setup, simple_bench, verdict_responder
+
+    with FakeAPI(responder=verdict_responder()) as api:
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api, api_type="anthropic")
+        api.message_batches.lost_create_replies = 1
+        assert setup.run(*FAST) == 0
+        assert len(api.message_batches.batches) == 1 and len(api.message_batches.submitted) == 4
+        assert len(setup.records()) == 2
