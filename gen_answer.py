@@ -91,7 +91,7 @@ from utils import (
     Turn,
     Usage,
     answer_dir,
-    add_batch_flags,
+    add_cost_flags,
     add_common_flags,
     api_output,
     batch_state_file,
@@ -844,9 +844,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "config into <data-dir> and <data-dir>/../config, then exit")
     parser.add_argument("--bench", choices=FETCH_BENCHES, default=None,
                         help="with --fetch-official-data: the bench to download (default arena-hard-v0.1)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the requests, tokens and dollars the run would take; call nothing")
-    add_batch_flags(parser)
+    add_cost_flags(parser)
     add_common_flags(parser, progress_bar=True)
     args = parser.parse_args(argv)
     check_batch_flags(parser, args)

@@ -67,7 +67,7 @@ from utils import (
     Message,
     ModelConfig,
     Question,
-    add_batch_flags,
+    add_cost_flags,
     add_common_flags,
     api_output,
     answer_model,
@@ -671,9 +671,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--setting-file", default="config/judge_config.yaml", help="judge settings")
     parser.add_argument("--endpoint-file", default="config/api_config.yaml", help="api_config.yaml with the judge")
     parser.add_argument("--data-dir", default="data", help="folder holding <bench_name>/ (default: data)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print how many judgments would be made and their prompt tokens; call nothing")
-    add_batch_flags(parser)
+    add_cost_flags(parser)
     add_common_flags(parser, progress_bar=True)
     args = parser.parse_args(argv)
     check_batch_flags(parser, args)

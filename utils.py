@@ -2842,8 +2842,11 @@ def _poll_seconds(text: str) -> float:
     return value
 
 
-def add_batch_flags(parser: argparse.ArgumentParser) -> None:
-    """--batch and --poll-interval (see check_batch_flags)."""
+def add_cost_flags(parser: argparse.ArgumentParser) -> None:
+    """--dry-run, --batch and --poll-interval (see check_batch_flags): the flags of the scripts
+    that pay for calls."""
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the requests, tokens and dollars the run would take; call nothing")
     parser.add_argument("--batch", action="store_true",
                         help="send the requests through the provider's batch API: half price, answered within "
                              f"24 h (api_type {', '.join(BATCH_BACKENDS)})")
