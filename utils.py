@@ -1706,7 +1706,27 @@ class ProviderReply:
 
 
 class EmptyResponse(Exception):
-    """The server answered 200 without any text: treated as transient and retried."""
+    """The server answered 200 without any text: treated as transient and retried. `reply` holds
+    the tokens such a reply was billed for (no text), where the server reported them."""
+
+    def __init__(self, message: str, reply: ProviderReply | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+
+def billed_tokens(completion: Completion, replies: Sequence[ProviderReply]) -> Completion:
+    """`completion` with the tokens of `replies` added: empty replies, paid for though unanswered."""
+    if not replies:
+        return completion
+    return dataclasses.replace(
+        completion, prompt_tokens=completion.prompt_tokens + sum(r.prompt_tokens for r in replies),
+        completion_tokens=completion.completion_tokens + sum(r.completion_tokens for r in replies),
+        cached_tokens=completion.cached_tokens + sum(r.cached_tokens for r in replies))
+
+
+def unanswered(error: Exception) -> list[ProviderReply]:
+    """The billed empty reply behind `error`, if it is one (see EmptyResponse)."""
+    return [error.reply] if isinstance(error, EmptyResponse) and error.reply is not None else []
 
 
 class MissingPackage(Exception):
@@ -1850,17 +1870,18 @@ def openai_chat_reply(data: Any) -> ProviderReply:
     choices = data.get("choices") if isinstance(data, dict) else None
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
     content = message.get("content") if isinstance(message, dict) else None
-    if not isinstance(content, str):
-        raise EmptyResponse("response has no choices")
-    # vLLM, SGLang and DeepSeek return a reasoning model's thinking as reasoning_content
-    # (newer vLLM and OpenRouter as reasoning)
-    thought = message.get("reasoning_content") or message.get("reasoning")
-    usage = data.get("usage")
+    usage = data.get("usage") if isinstance(data, dict) else None
     usage = usage if isinstance(usage, dict) else {}
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return ProviderReply(content, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
-                         thought if isinstance(thought, str) else None, _count(cached))
+    tokens = ProviderReply("", _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
+                           cached_tokens=_count(cached))
+    if not isinstance(content, str):
+        raise EmptyResponse("response has no choices", tokens)
+    # vLLM, SGLang and DeepSeek return a reasoning model's thinking as reasoning_content
+    # (newer vLLM and OpenRouter as reasoning)
+    thought = message.get("reasoning_content") or message.get("reasoning")
+    return dataclasses.replace(tokens, text=content, thought=thought if isinstance(thought, str) else None)
 
 
 def _count(value: Any) -> int:
@@ -1899,17 +1920,17 @@ def anthropic_message_reply(message: Any) -> ProviderReply:
     """The reply in a Messages API message (a direct response or a batch result's); EmptyResponse
     when it holds no text."""
     blocks = getattr(message, "content", None) or []
-    texts = [block.text for block in blocks if getattr(block, "type", None) == "text"]
-    if not texts:
-        raise EmptyResponse("response has no text content")
-    thoughts = [block.thinking for block in blocks if getattr(block, "type", None) == "thinking"]
     usage = getattr(message, "usage", None)
     # Anthropic's input_tokens leaves out the prompt tokens read from or written to its cache:
     # they are added, so prompt_tokens counts the whole prompt as OpenAI's does.
     cached = _count(getattr(usage, "cache_read_input_tokens", 0))
     prompt = _count(getattr(usage, "input_tokens", 0)) + cached + _count(getattr(usage, "cache_creation_input_tokens", 0))
-    return ProviderReply("".join(texts), prompt, _count(getattr(usage, "output_tokens", 0)),
-                         "".join(thoughts) or None, cached)
+    tokens = ProviderReply("", prompt, _count(getattr(usage, "output_tokens", 0)), cached_tokens=cached)
+    texts = [block.text for block in blocks if getattr(block, "type", None) == "text"]
+    if not texts:
+        raise EmptyResponse("response has no text content", tokens)
+    thoughts = [block.thinking for block in blocks if getattr(block, "type", None) == "thinking"]
+    return dataclasses.replace(tokens, text="".join(texts), thought="".join(thoughts) or None)
 
 
 def _call_anthropic(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
@@ -2068,7 +2089,7 @@ def completion_from_reply(model: ModelConfig, reply: ProviderReply, attempts: in
     before the entry's end_think_token); EmptyResponse when no answer text is left."""
     text, inline_thought = split_thought(reply.text, model.end_think_token)
     if not text:
-        raise EmptyResponse("the reply has no text" + (" after its thought" if inline_thought else ""))
+        raise EmptyResponse("the reply has no text" + (" after its thought" if inline_thought else ""), reply)
     thought = "\n\n".join(t for t in (reply.thought, inline_thought) if t) or None
     return Completion(text, None, reply.prompt_tokens, reply.completion_tokens, attempts, thought,
                       reply.cached_tokens)
@@ -2083,31 +2104,34 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
     error=...). The endpoint defaults to one picked at random from the model's endpoints. A
     temperature or max_tokens of None is not sent. A reasoning model's thinking (returned apart,
     or inline before the entry's end_think_token) is the Completion's thought, never its text;
-    a reply whose answer is empty is retried as an empty one.
+    a reply whose answer is empty is retried as an empty one. The tokens of the empty replies
+    (billed) are added to those of the Completion returned.
     """
     rng = rng or random.Random()
     endpoint = endpoint or rng.choice(model.endpoints)
     provider = PROVIDERS[model.api_type]
     url = endpoint_url(model.api_type, endpoint)
     attempts = empty_replies = 0
+    billed: list[ProviderReply] = []  # the empty replies' tokens: paid for, though unanswered
     while True:
         attempts += 1
         try:
             client = get_client(model.api_type, endpoint, model.timeout)
             reply = provider.call(client, model, messages, temperature, max_tokens)
-            return completion_from_reply(model, reply, attempts)
+            return billed_tokens(completion_from_reply(model, reply, attempts), billed)
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
             error = f"{url}: {describe_error(e)}"
             # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
             empty_replies += isinstance(e, EmptyResponse)
+            billed += unanswered(e)
             if not is_retryable(e) or empty_replies > MAX_EMPTY_RETRIES:
                 log.error("%s: %s (not retried)", model.name, error)
-                return Completion(None, error, attempts=attempts)
+                return billed_tokens(Completion(None, error, attempts=attempts), billed)
             if attempts > model.retry.max_retries:
                 log.error("%s: %s (gave up after %d attempts)", model.name, error, attempts)
-                return Completion(None, error, attempts=attempts)
+                return billed_tokens(Completion(None, error, attempts=attempts), billed)
             wait_to_retry(model, url, e, attempts, rng, sleep)
 
 
@@ -2560,8 +2584,8 @@ def anthropic_batch_completion(model: ModelConfig, result: Any) -> Completion:
     if kind == "succeeded":
         try:
             return completion_from_reply(model, anthropic_message_reply(getattr(result, "message", None)))
-        except Exception as e:  # an empty message, or one the SDK built from malformed JSON
-            return Completion(None, f"batch result: {describe_error(e)}")
+        except Exception as e:  # an empty message (billed), or one the SDK built from malformed JSON
+            return billed_tokens(Completion(None, f"batch result: {describe_error(e)}"), unanswered(e))
     if kind == "errored":
         error = getattr(getattr(result, "error", None), "error", None)
         error_type = getattr(error, "type", None) or "unknown error"
@@ -2690,8 +2714,9 @@ def openai_batch_result(line: bytes, model: ModelConfig, batch_id: str) -> tuple
         return cid, Completion(None, f"batch {batch_id}: HTTP {status}: {_batch_error_text(body)}")
     try:
         return cid, completion_from_reply(model, openai_chat_reply(body))
-    except Exception as e:  # EmptyResponse, or a body of the wrong shape: a failure, never a crash
-        return cid, Completion(None, f"batch {batch_id}: unreadable reply: {describe_error(e)}")
+    except Exception as e:  # EmptyResponse (billed), or a body of the wrong shape: a failure, never a crash
+        return cid, billed_tokens(Completion(None, f"batch {batch_id}: unreadable reply: {describe_error(e)}"),
+                                  unanswered(e))
 
 
 class OpenAIBatches:

@@ -4,11 +4,14 @@ Usage: python -m pytest tests/test_cost.py
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import re
 import zlib
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
@@ -201,6 +204,51 @@ def test_cached_prompt_tokens_of_both_providers(api):
                   "output_tokens": 9}}
     reply = utils.complete(model(api, "anthropic"), messages, None, 10)
     assert (reply.prompt_tokens, reply.cached_tokens, reply.completion_tokens) == (2000, 1500, 9)
+
+
+def provider_reply(api_type: str, content: Any, prompt: int, output: int) -> dict:
+    """A whole response body of `api_type` with this content (OpenAI: the message's content;
+    Anthropic: the content blocks) and usage."""
+    if api_type == "anthropic":
+        return {"id": "msg", "type": "message", "role": "assistant", "model": "api-model", "stop_reason": "max_tokens",
+                "content": content, "usage": {"input_tokens": prompt, "output_tokens": output}}
+    return {"id": "c", "object": "chat.completion", "created": 0, "model": "api-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "length"}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output}}
+
+
+THOUGHT_ONLY = [{"type": "thinking", "thinking": "Let me see...", "signature": "s"}]
+
+
+@pytest.mark.parametrize("api_type, empty", [("openai", ""), ("openai", None), ("anthropic", THOUGHT_ONLY),
+                                             ("anthropic", [])])
+def test_empty_replies_are_paid_for_and_counted(api, api_type, empty):
+    """A reply without an answer (a reasoning model that spent max_tokens thinking) is billed: its
+    tokens are added to the call's, whether a retry answers or every attempt comes back empty."""
+    answer = [{"type": "text", "text": "ok"}] if api_type == "anthropic" else "ok"
+    contents = iter([empty, empty, answer])
+    api.responder = lambda body, path: provider_reply(api_type, next(contents), 1000, 300)
+    retrying = dataclasses.replace(model(api, api_type), retry=utils.RetryPolicy(3, 0.001, 0.001))
+    reply = utils.complete(retrying, [{"role": "user", "content": "hi"}], None, 300)
+    assert reply.ok and (reply.prompt_tokens, reply.completion_tokens, reply.attempts) == (3000, 900, 3)
+    contents = iter([empty] * 3)
+    reply = utils.complete(retrying, [{"role": "user", "content": "hi"}], None, 300)
+    assert not reply.ok and (reply.prompt_tokens, reply.completion_tokens) == (3000, 900)
+    assert utils.Usage.of([reply]) == utils.Usage(3000, 0, 900, 0)
+
+
+def test_empty_batch_results_are_paid_for_and_counted(api):
+    """A batch's reply without an answer fails its request, with the tokens it was billed for."""
+    openai = model(api, "openai")
+    line = json.dumps({"custom_id": "a", "error": None, "response": {
+        "status_code": 200, "body": provider_reply("openai", "", 1000, 300)}}).encode()
+    cid, reply = utils.openai_batch_result(line, openai, "b1")
+    assert cid == "a" and not reply.ok and (reply.prompt_tokens, reply.completion_tokens) == (1000, 300)
+    usage = SimpleNamespace(input_tokens=1000, output_tokens=300, cache_read_input_tokens=None,
+                            cache_creation_input_tokens=None)
+    result = SimpleNamespace(type="succeeded", message=SimpleNamespace(content=[], usage=usage))
+    reply = utils.anthropic_batch_completion(model(api, "anthropic"), result)
+    assert not reply.ok and (reply.prompt_tokens, reply.completion_tokens) == (1000, 300)
 
 
 # ---------------------------------------------------------------------------- usage stored per record
