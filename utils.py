@@ -1884,9 +1884,14 @@ def openai_chat_reply(data: Any) -> ProviderReply:
     return dataclasses.replace(tokens, text=content, thought=thought if isinstance(thought, str) else None)
 
 
+MAX_REPLY_TOKENS = 10**9  # more tokens than any context window holds: a count above it is junk
+
+
 def _count(value: Any) -> int:
-    """A token count from a response: a non-negative int, else 0 (servers send null, floats, junk)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    """A token count from a response: a number from 0 to MAX_REPLY_TOKENS (a float cut), else 0
+    (servers send null, negative numbers, junk)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or not 0 <= value <= MAX_REPLY_TOKENS):
         return 0
     return int(value)
 

@@ -214,7 +214,7 @@ def provider_reply(api_type: str, content: Any, prompt: int, output: int) -> dic
                 "content": content, "usage": {"input_tokens": prompt, "output_tokens": output}}
     return {"id": "c", "object": "chat.completion", "created": 0, "model": "api-model",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "length"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output}}
+            "usage": {"prompt_tokens": prompt, "completion_tokens": output}}
 
 
 THOUGHT_ONLY = [{"type": "thinking", "thinking": "Let me see...", "signature": "s"}]
@@ -235,6 +235,19 @@ def test_empty_replies_are_paid_for_and_counted(api, api_type, empty):
     reply = utils.complete(retrying, [{"role": "user", "content": "hi"}], None, 300)
     assert not reply.ok and (reply.prompt_tokens, reply.completion_tokens) == (3000, 900)
     assert utils.Usage.of([reply]) == utils.Usage(3000, 0, 900, 0)
+
+
+@pytest.mark.parametrize("api_type", ["openai", "anthropic"])
+def test_junk_token_counts_read_as_none(api, api_type):
+    """A count that is not a plausible number of tokens (null, negative, text, NaN, beyond any
+    context window) reads as 0, so no summary or record holds an absurd figure; a float is cut."""
+    answer = [{"type": "text", "text": "ok"}] if api_type == "anthropic" else "ok"
+    for value, expected in [(None, 0), (-5, 0), ("12", 0), (True, 0), (math.nan, 0), (12.7, 12),
+                            (utils.MAX_REPLY_TOKENS, utils.MAX_REPLY_TOKENS), (utils.MAX_REPLY_TOKENS + 1, 0),
+                            (2**63, 0), (10**30, 0), (1e300, 0)]:
+        api.responder = lambda body, path: provider_reply(api_type, answer, value, value)
+        reply = utils.complete(model(api, api_type), [{"role": "user", "content": "hi"}], None, 10)
+        assert reply.ok and (reply.prompt_tokens, reply.completion_tokens) == (expected, expected), value
 
 
 def test_empty_batch_results_are_paid_for_and_counted(api):
