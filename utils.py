@@ -1952,11 +1952,12 @@ def _sampling(temperature: float | None, max_tokens: int | None, max_tokens_key:
 def _call_mistral(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
                   max_tokens: int | None) -> ProviderReply:
     resp = client.chat.complete(model=model.model_name, messages=messages, **_sampling(temperature, max_tokens))
-    if not resp or not resp.choices or resp.choices[0].message.content is None:
-        raise EmptyResponse("response has no choices")
     usage = getattr(resp, "usage", None)
-    return ProviderReply(resp.choices[0].message.content, getattr(usage, "prompt_tokens", 0) or 0,
-                         getattr(usage, "completion_tokens", 0) or 0)
+    tokens = ProviderReply("", _count(getattr(usage, "prompt_tokens", 0)),
+                           _count(getattr(usage, "completion_tokens", 0)))
+    if not resp or not resp.choices or resp.choices[0].message.content is None:
+        raise EmptyResponse("response has no choices", tokens)
+    return dataclasses.replace(tokens, text=resp.choices[0].message.content)
 
 
 def _call_gemini(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
@@ -1968,23 +1969,27 @@ def _call_gemini(client: Any, model: ModelConfig, messages: list[Message], tempe
     if system:
         config["system_instruction"] = system
     resp = client.models.generate_content(model=model.model_name, contents=contents, config=config)
-    if not getattr(resp, "text", None):
-        raise EmptyResponse("response has no text")
     usage = getattr(resp, "usage_metadata", None)
-    return ProviderReply(resp.text, getattr(usage, "prompt_token_count", 0) or 0,
-                         getattr(usage, "candidates_token_count", 0) or 0)
+    # the prompt count holds the part read from the cache; a thinking model's thoughts are billed as output
+    output = _count(getattr(usage, "candidates_token_count", 0)) + _count(getattr(usage, "thoughts_token_count", 0))
+    tokens = ProviderReply("", _count(getattr(usage, "prompt_token_count", 0)), output,
+                           cached_tokens=_count(getattr(usage, "cached_content_token_count", 0)))
+    if not getattr(resp, "text", None):
+        raise EmptyResponse("response has no text", tokens)
+    return dataclasses.replace(tokens, text=resp.text)
 
 
 def _call_cohere(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
                  max_tokens: int | None) -> ProviderReply:
     resp = client.chat(model=model.model_name, messages=messages, **_sampling(temperature, max_tokens))
     content = getattr(getattr(resp, "message", None), "content", None) or []
+    usage = getattr(resp, "usage", None)
+    counts = getattr(usage, "billed_units", None) or getattr(usage, "tokens", None)  # billed: no prompt template
+    tokens = ProviderReply("", _count(getattr(counts, "input_tokens", 0)), _count(getattr(counts, "output_tokens", 0)))
     texts = [getattr(part, "text", "") for part in content]
     if not any(texts):
-        raise EmptyResponse("response has no text")
-    tokens = getattr(getattr(resp, "usage", None), "tokens", None)
-    return ProviderReply("".join(texts), int(getattr(tokens, "input_tokens", 0) or 0),
-                         int(getattr(tokens, "output_tokens", 0) or 0))
+        raise EmptyResponse("response has no text", tokens)
+    return dataclasses.replace(tokens, text="".join(texts))
 
 
 @dataclass(frozen=True)

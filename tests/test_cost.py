@@ -25,6 +25,7 @@ import show_result
 import utils
 from conftest import write_jsonl
 from fake_api import FakeAPI
+from test_utils_complete import require_sdk
 
 
 def write_entry(tmp_path, text: str):
@@ -181,7 +182,7 @@ def test_preview_requests_answers_every_round_with_a_placeholder():
 
 
 def model(api: FakeAPI, api_type: str) -> utils.ModelConfig:
-    base = api.anthropic_base if api_type == "anthropic" else api.openai_base
+    base = getattr(api, f"{api_type}_base")
     return utils.ModelConfig(name="m", model_name="api-model", api_type=api_type,
                              endpoints=(utils.Endpoint(base, "sk-test-key"),), retry=utils.RetryPolicy(0))
 
@@ -204,6 +205,30 @@ def test_cached_prompt_tokens_of_both_providers(api):
                   "output_tokens": 9}}
     reply = utils.complete(model(api, "anthropic"), messages, None, 10)
     assert (reply.prompt_tokens, reply.cached_tokens, reply.completion_tokens) == (2000, 1500, 9)
+
+
+GEMINI_THINKING = {  # a thinking model's reply that read part of its prompt from the implicit cache
+    "candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP", "index": 0}],
+    "usageMetadata": {"promptTokenCount": 2000, "cachedContentTokenCount": 1024, "candidatesTokenCount": 7,
+                      "thoughtsTokenCount": 500, "totalTokenCount": 2507}}
+COHERE_BILLED = {  # tokens processed (the prompt template included) and those billed
+    "id": "c", "finish_reason": "COMPLETE", "message": {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+    "usage": {"billed_units": {"input_tokens": 1500, "output_tokens": 507},
+              "tokens": {"input_tokens": 2000, "output_tokens": 507}}}
+
+
+@pytest.mark.parametrize("api_type, response, expected", [
+    ("gemini", GEMINI_THINKING, (2000, 1024, 507)),
+    ("cohere", COHERE_BILLED, (1500, 0, 507)),
+    ("gemini", {**GEMINI_THINKING, "usageMetadata": {"promptTokenCount": -3, "candidatesTokenCount": 7}}, (0, 0, 7)),
+])
+def test_optional_providers_give_the_tokens_they_bill(api, api_type, response, expected):
+    """Gemini bills a thinking model's thoughts as output, and its prompt count holds the cached
+    part; Cohere bills its billed_units. Counts go through the same checks as OpenAI's."""
+    require_sdk(api_type)
+    api.responder = lambda body, path: response
+    reply = utils.complete(model(api, api_type), [{"role": "user", "content": "hi"}], None, 10)
+    assert reply.ok and (reply.prompt_tokens, reply.cached_tokens, reply.completion_tokens) == expected
 
 
 def provider_reply(api_type: str, content: Any, prompt: int, output: int) -> dict:
