@@ -2306,7 +2306,10 @@ def describe_price(price: Price) -> str:
 
 def describe_spending(usage: Usage, price: Price | None, batch: bool = False) -> str:
     """What some calls cost, for a summary: '12,345 input tokens (1,024 cached), 678 output
-    tokens, $0.0123' (at the batch price when `batch`; no dollars without a price)."""
+    tokens, $0.0123' (at the batch price when `batch`; no dollars without a price, nor for replies
+    whose server reported no tokens)."""
+    if usage.calls and not usage.input_tokens and not usage.output_tokens:
+        return f"{plural(usage.calls, 'reply', 'replies')} without token counts (the server reported none)"
     text = (f"{usage.input_tokens:,} input tokens ({usage.cached_input_tokens:,} cached), "
             f"{usage.output_tokens:,} output tokens")
     if price is not None:

@@ -130,6 +130,10 @@ def test_spending_is_described_in_tokens_and_dollars(batch, expected):
     assert utils.describe_spending(usage, None, batch) == "1,234,567 input tokens (1,000 cached), 89 output tokens"
     assert utils.describe_spending(utils.Usage(100, 0, 10, 1), utils.Price(2.0, 8.0)) == (
         "100 input tokens (0 cached), 10 output tokens, $0.0003")
+    # a server that reports no usage: no $0 for what was paid
+    for price in (utils.Price(2.0, 8.0), None):
+        assert utils.describe_spending(utils.Usage(0, 0, 0, 3), price, batch) == (
+            "3 replies without token counts (the server reported none)")
 
 
 # ---------------------------------------------------------------------------- estimates
