@@ -66,7 +66,6 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from utils import (
     DEFAULT_POLL_INTERVAL,
-    INPUT_ESTIMATE_NOTE,
     PREVIEW_REPLY,
     Answer,
     AnswerV2,
@@ -109,7 +108,7 @@ from utils import (
     describe_spending,
     estimate_output,
     estimate_requests,
-    estimate_table,
+    print_estimate,
     get_o200k_encoding,
     is_complete_answer,
     is_v2,
@@ -578,23 +577,15 @@ def print_dry_run(runs: list[ModelRun], settings: Settings, endpoint_file: str |
     for run in runs:
         estimate, output, later_turns, too_long = estimate_run(run, settings)
         rows[run.model.name] = (estimate, run.model.price)
-        per_request = "?" if output.per_request is None else f"{output.per_request:,.0f}"
-        note = f"{run.model.name}: output {per_request} tokens a request, from {output.basis}"
+        note = f"{run.model.name}: output {output.describe()}"
         if later_turns:
             note += (f"; the input of {plural(later_turns, 'request')} of later turns holds the model's earlier "
-                     f"replies, counted as {per_request} tokens each")
+                     f"replies, counted as {output.per_request or 0:,.0f} tokens each")
         if too_long:
             note += f"; {plural(too_long, 'question')} too long for max_tokens {run.max_tokens} (not sent)"
-        note += (f"; dollars: {describe_price(run.model.price)}" if run.model.price is not None
-                 else f"; no price in {endpoint_file} (see README, Cost)")
-        notes.append(note)
-    print(f"dry run: {settings.bench_name}, {plural(sum(len(run.todo) for run in runs), 'question')} to answer; "
-          "nothing is called or written")
-    for line in estimate_table(rows):
-        print(line)
-    print(INPUT_ESTIMATE_NOTE)
-    for note in notes:
-        print(note)
+        notes.append(f"{note}; {describe_price(run.model.name, run.model.price, endpoint_file)}")
+    print_estimate(f"dry run: {settings.bench_name}, {plural(sum(len(run.todo) for run in runs), 'question')} to "
+                   "answer; nothing is called or written", rows, notes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,7 +80,6 @@ from utils import (
     check_sampling,
     check_model_name,
     claim_output,
-    INPUT_ESTIMATE_NOTE,
     ESTIMATE_SAMPLE,
     CostEstimate,
     OutputEstimate,
@@ -88,7 +87,7 @@ from utils import (
     describe_spending,
     estimate_output,
     estimate_requests,
-    estimate_table,
+    print_estimate,
     iter_jsonl,
     preview_requests,
     drop_superseded_lines,
@@ -529,20 +528,13 @@ def print_dry_run(tasks: Sequence[PairTask | PairTaskV2], settings: JudgeSetting
     for task in tasks:  # the first request of each game: its follow-ups depend on the replies
         requests, _ = preview_requests(pair_steps(task, settings), rounds=1)
         rows[task.model] = rows[task.model] + estimate_requests(requests, output)
-    print(f"dry run: judge {settings.judge_model} ({judge.model_name}), {plural(len(tasks), 'judgment')} to make; "
-          "nothing is called or written")
-    for line in estimate_table({model: (row, judge.price) for model, row in rows.items()}):
-        print(line)
-    print("requests: one a game" if settings.attempts == 1 else
-          f"requests: the first of each game; a reply without a verdict is asked again, up to {settings.attempts} "
-          "requests a game (not counted)")
-    print(INPUT_ESTIMATE_NOTE)
-    per_request = "?" if output.per_request is None else f"{output.per_request:,.0f}"
-    print(f"output tokens: {per_request} a request, from {output.basis}")
-    if judge.price is None:
-        print(f"dollars: no price for {settings.judge_model} in {endpoint_file} (see README, Cost)")
-    else:
-        print(f"dollars: {describe_price(judge.price)}")
+    requests_note = ("requests: one a game" if settings.attempts == 1 else
+                     "requests: the first of each game; a reply without a verdict is asked again, up to "
+                     f"{settings.attempts} requests a game (not counted)")
+    print_estimate(f"dry run: judge {settings.judge_model} ({judge.model_name}), {plural(len(tasks), 'judgment')} "
+                   "to make; nothing is called or written", {model: (row, judge.price) for model, row in rows.items()},
+                   [requests_note, f"output: {output.describe()}",
+                    describe_price(settings.judge_model, judge.price, endpoint_file)])
 
 
 # --------------------------------------------------------------------------------------------

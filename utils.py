@@ -2297,10 +2297,13 @@ def format_dollars(dollars: float) -> str:
     return f"${dollars:,.2f}" if dollars >= 1 else f"${dollars:.4f}"
 
 
-def describe_price(price: Price) -> str:
-    """'$2 input, $0.5 cached input, $8 output a million tokens; batch 50% off'."""
+def describe_price(name: str, price: Price | None, endpoint_file: str | Path) -> str:
+    """A dry run's note on the dollars of model `name`: 'dollars: $2 input, $0.5 cached input, $8
+    output a million tokens; batch 50% off', or that `endpoint_file` gives it no price."""
+    if price is None:
+        return f"dollars: no price for {name} in {endpoint_file} (see README, Cost)"
     cached = "" if price.cached_input is None else f", ${price.cached_input:g} cached input"
-    return (f"${price.input:g} input{cached}, ${price.output:g} output a million tokens; "
+    return (f"dollars: ${price.input:g} input{cached}, ${price.output:g} output a million tokens; "
             f"batch {price.batch_discount:.0%} off")
 
 
@@ -2378,6 +2381,12 @@ class OutputEstimate:
     per_request: float | None  # None: unknown
     basis: str
 
+    def describe(self) -> str:
+        """'802 tokens a request, from <basis>', or 'unknown (<basis>)'."""
+        if self.per_request is None:
+            return f"unknown ({self.basis})"
+        return f"{self.per_request:,.0f} tokens a request, from {self.basis}"
+
 
 def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str) -> OutputEstimate:
     """Output tokens per request from `records`, complete answers or judgments of the model (the
@@ -2398,7 +2407,7 @@ def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str)
                               f"of {whose} (no stored usage with tokens)")
     if max_tokens is not None:
         return OutputEstimate(max_tokens, f"max_tokens {max_tokens} a request, a ceiling (no stored record of {whose})")
-    return OutputEstimate(None, f"unknown (no stored record of {whose}, no max_tokens)")
+    return OutputEstimate(None, f"no stored record of {whose}, no max_tokens")
 
 
 @dataclass
@@ -2419,6 +2428,13 @@ def estimate_requests(requests: Sequence[Request], output: OutputEstimate) -> Co
     reply = output.per_request or 0
     return CostEstimate(len(requests), sum(chat_tokens(r.messages, reply) for r in requests),
                         None if output.per_request is None else len(requests) * output.per_request)
+
+
+def print_estimate(header: str, rows: dict[str, tuple[CostEstimate, Price | None]], notes: Sequence[str]) -> None:
+    """A dry run's report: `header`, the table of `rows` (estimate_table), how the input tokens
+    are counted, then `notes` (the output estimate's basis, the prices)."""
+    for line in [header, *estimate_table(rows), INPUT_ESTIMATE_NOTE, *notes]:
+        print(line)
 
 
 def estimate_table(rows: dict[str, tuple[CostEstimate, Price | None]], label: str = "model") -> list[str]:

@@ -617,6 +617,27 @@ def test_answer_dry_run_without_stored_answers_takes_max_tokens_as_a_ceiling(tmp
     assert api.requests == [] and not (files["data"] / "bench" / "model_answer").exists()
 
 
+def test_answer_dry_run_of_a_v2_bench_without_max_tokens_leaves_output_and_dollars_unknown(tmp_path, api, capsys):
+    """A v2.0 setting file need not give max_tokens: with no stored answer either, the output and
+    so the dollars are unknown, said so; a model without a price is named."""
+    files = bench_configs(tmp_path, api, [], ["m1", "m2"])
+    api_config = yaml.safe_load(files["api"].read_text())
+    api_config["m1"]["price"] = PRICE
+    files["api"].write_text(yaml.safe_dump(api_config))
+    files["answer"].write_text(yaml.safe_dump({"bench_name": "bench", "model_list": ["m1", "m2"]}))
+    write_jsonl(files["data"] / "bench" / "question.jsonl",
+                [{"uid": "u1", "category": "hard_prompt", "prompt": "Hello?"}])
+    assert gen_answer.main(answer_argv(files, "--dry-run")) == 0
+    out = capsys.readouterr().out
+    input_tokens = 3 + 4 + utils.count_tokens("Hello?")
+    assert dry_run_table(out) == {"m1": ["1", f"{input_tokens:,}", "?"], "m2": ["1", f"{input_tokens:,}", "?"],
+                                  "total": ["2", f"{2 * input_tokens:,}", "?"]}
+    assert ("m1: output unknown (no stored record of model m1, no max_tokens); "
+            "dollars: $2 input, $8 output a million tokens; batch 50% off") in out
+    assert f"m2: output unknown (no stored record of model m2, no max_tokens); dollars: no price for m2 in {files['api']}" in out
+    assert api.requests == []
+
+
 def test_judge_dry_run_estimate_is_within_ten_percent_of_the_run(tmp_path, api, capsys):
     """m1 judged; then m2: the dry run counts the judge's input on the exact messages, estimates
     its output from m1's stored judgments, and the run uses what it said."""
@@ -640,7 +661,8 @@ def test_judge_dry_run_estimate_is_within_ten_percent_of_the_run(tmp_path, api, 
     rows = dry_run_table(out)
     assert rows["m1"][:3] == ["0", "0", "0"]
     requests, input_tokens, output_tokens, direct, batch = rows["m2"]
-    assert "from the stored usage of 20 records of judge judge" in out
+    assert "\noutput: " in out and "tokens a request, from the stored usage of 20 records of judge judge\n" in out
+    assert out.endswith("\ndollars: $2 input, $8 output a million tokens; batch 50% off\n")
     assert number(batch) == pytest.approx(number(direct) / 2, abs=1e-4)
 
     assert gen_judgment.main(judge_argv(files)) == 0
