@@ -573,6 +573,8 @@ def report_no_verdicts(tallies: dict[str, VerdictTally], judge_model: str) -> No
 def task_label(task: PairTask | PairTaskV2) -> str:
     """What a task's batch requests are named after (utils.custom_id): its question and model."""
     return f"{task.question_id}_{task.model}"
+
+
 def report_spending(judge: ModelConfig, usage: Usage, batch: bool = False) -> None:
     """The summary line of what the judge's calls of this run cost (at the batch price when `batch`)."""
     if usage != Usage():
