@@ -216,7 +216,8 @@ GEMINI_THINKING = {  # a thinking model's reply that read part of its prompt fro
     "usageMetadata": {"promptTokenCount": 2000, "cachedContentTokenCount": 1024, "candidatesTokenCount": 7,
                       "thoughtsTokenCount": 500, "totalTokenCount": 2507}}
 COHERE_BILLED = {  # tokens processed (the prompt template included) and those billed
-    "id": "c", "finish_reason": "COMPLETE", "message": {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+    "id": "c", "finish_reason": "COMPLETE",
+    "message": {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
     "usage": {"billed_units": {"input_tokens": 1500, "output_tokens": 507},
               "tokens": {"input_tokens": 2000, "output_tokens": 507}}}
 
@@ -634,7 +635,8 @@ def test_answer_dry_run_of_a_v2_bench_without_max_tokens_leaves_output_and_dolla
                                   "total": ["2", f"{2 * input_tokens:,}", "?"]}
     assert ("m1: output unknown (no stored record of model m1, no max_tokens); "
             "dollars: $2 input, $8 output a million tokens; batch 50% off") in out
-    assert f"m2: output unknown (no stored record of model m2, no max_tokens); dollars: no price for m2 in {files['api']}" in out
+    assert (f"m2: output unknown (no stored record of model m2, no max_tokens); "
+            f"dollars: no price for m2 in {files['api']}") in out
     assert api.requests == []
 
 
