@@ -9,6 +9,7 @@ import argparse
 import base64
 import contextlib
 import dataclasses
+import datetime
 import fcntl
 import functools
 import gc
@@ -2431,7 +2432,9 @@ class BatchStatus:
 
 
 class BatchBackend(Protocol):
-    """One provider's batch API, used through its SDK client (get_client's)."""
+    """One provider's batch API, used through its SDK client (get_client's). A batch is made in two
+    steps, so that a run killed between them can still find it: prepare (what the create call needs
+    beyond the entries, saved in the state file as a pending entry), then create."""
 
     max_requests: int  # per batch, the provider's limit
     max_bytes: int  # per batch: the bytes of its request entries as JSON lines
@@ -2439,8 +2442,17 @@ class BatchBackend(Protocol):
     def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
         """The provider's request entry: the body a direct call would send, under custom_id."""
 
-    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
-        """Create a batch of these entries; its id."""
+    def prepare(self, client: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """What creating a batch of these entries needs, and what finds it (made): JSON values only."""
+
+    def create(self, client: Any, entries: list[dict[str, Any]], pending: dict[str, Any]) -> str:
+        """Create the batch `prepare` gave `pending` for (create_once: never two); its id."""
+
+    def made(self, client: Any, pending: dict[str, Any]) -> list[str]:
+        """The ids of the batches that can be the one created from `pending` (none: it was not made)."""
+
+    def describe(self, pending: dict[str, Any]) -> str:
+        """The batch created from `pending`, as a user looks for it at the provider."""
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         """Where the batch stands."""
@@ -2450,18 +2462,30 @@ class BatchBackend(Protocol):
         failed Completion for a request that errored, expired or was cancelled."""
 
 
-BATCH_LOOKBACK = 100  # the newest batches listed to find one whose create call failed
+BATCH_LIST_PAGE = 100  # batches a page when those made since a create are listed, newest first
 
 
 class BatchUncertain(Exception):
-    """A create call failed, and whether it made the batch anyway cannot be told: not retried (a
-    retry could pay twice)."""
+    """Whether a batch was made cannot be told (its create call failed, or a run stopped during it):
+    not retried (a retry could pay twice)."""
+
+
+def made_batch(made_since: Callable[[], list[str]]) -> str | None:
+    """The one batch id made_since() lists; None when it lists none; BatchUncertain when the listing
+    fails or lists more than one (naming them)."""
+    try:
+        made = made_since()
+    except Exception as e:
+        raise BatchUncertain(f"listing the batches failed ({describe_error(e)})") from None
+    if len(made) > 1:
+        raise BatchUncertain(f"it may be any of {', '.join(made)}")
+    return made[0] if made else None
 
 
 def create_once(create: Callable[[], str], made_since: Callable[[], list[str]], what: str) -> str:
     """The id of the batch create() makes, never two. A call that fails in a way that may have made
-    the batch anyway (a lost reply, a timeout, a 5xx; not a 4xx) asks made_since() for the ids of the
-    batches that can be it: one is taken for that batch (were it another's, its results hold none of
+    the batch anyway (a lost reply, a timeout, a 5xx; not a 4xx) asks made_batch(made_since) for the
+    batch that can be it: one is taken for that batch (were it another's, its results hold none of
     this run's custom_ids: they fail, and the next run submits them); none, the failure is raised (a
     retry is then safe); more than one, or a listing that fails, is BatchUncertain, saying to look for
     `what` (the batch)."""
@@ -2472,16 +2496,13 @@ def create_once(create: Callable[[], str], made_since: Callable[[], list[str]], 
         if status is not None and 400 <= status < 500 and status != 408:
             raise
         try:
-            made = made_since()
-        except Exception as e:
-            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made, and listing the batches "
-                                 f"failed ({describe_error(e)}): look for {what} before running again") from None
-        if len(made) > 1:
-            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made: {what} may be any of "
-                                 f"{', '.join(made)}; look before running again") from None
-        if not made:
+            made = made_batch(made_since)
+        except BatchUncertain as e:
+            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made, but {e}: look for {what} "
+                                 "before running again") from None
+        if made is None:
             raise
-        return made[0]
+        return made
 
 
 def named_result(line: bytes | str) -> dict[str, Any] | None:
@@ -2607,25 +2628,33 @@ class AnthropicBatches:
         return {"custom_id": check_custom_id(custom_id),
                 "params": anthropic_message_params(model, list(request.messages), request.max_tokens)}
 
-    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
-        """Create the batch (create_once: a batch of as many requests made after the newest one
-        listed before the call is the one a failed call made)."""
+    def prepare(self, client: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The newest batch listed before the create call, and the number of requests: a batch of as
+        many requests made after that one can be the one created (made)."""
         newest = client.messages.batches.list(limit=1).data
-        return create_once(lambda: client.messages.batches.create(requests=entries).id,
-                           lambda: self._made_after(client, newest[0] if newest else None, len(entries)),
-                           f"a message batch of {len(entries)} requests made after "
-                           f"{newest[0].id if newest else 'every other'}")
+        return {"after_batch": newest[0].id if newest else None,
+                "after_created_at": newest[0].created_at.isoformat() if newest else None, "requests": len(entries)}
 
-    @staticmethod
-    def _made_after(client: Any, before: Any, count: int) -> list[str]:
-        """The ids of the batches of `count` requests made after `before` (a MessageBatch, or None)."""
+    def create(self, client: Any, entries: list[dict[str, Any]], pending: dict[str, Any]) -> str:
+        return create_once(lambda: client.messages.batches.create(requests=entries).id,
+                           lambda: self.made(client, pending), self.describe(pending))
+
+    def made(self, client: Any, pending: dict[str, Any]) -> list[str]:
+        """The ids of the batches of pending's number of requests made after its newest batch (every
+        batch, when there was none), listed newest first page after page."""
+        after, count = pending["after_batch"], pending["requests"]
+        since = datetime.datetime.fromisoformat(pending["after_created_at"]) if after is not None else None
         made = []
-        for batch in client.messages.batches.list(limit=BATCH_LOOKBACK).data:  # newest first
-            if before is not None and (batch.id == before.id or batch.created_at < before.created_at):
+        for batch in client.messages.batches.list(limit=BATCH_LIST_PAGE):
+            if after is not None and (batch.id == after or batch.created_at < since):
                 break
             if anthropic_batch_status(batch).total == count:
                 made.append(batch.id)
         return made
+
+    def describe(self, pending: dict[str, Any]) -> str:
+        return (f"a message batch of {pending['requests']} requests made after "
+                f"{pending['after_batch'] or 'every other'}")
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         return anthropic_batch_status(client.messages.batches.retrieve(batch_id))
@@ -2713,16 +2742,31 @@ class OpenAIBatches:
         body = openai_chat_body(model, list(request.messages), request.temperature, request.max_tokens)
         return {"custom_id": custom_id, "method": "POST", "url": self.url, "body": body}
 
-    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
-        """Upload the entries, then create the batch (create_once: the batch made of that upload is
-        the one a failed call made)."""
+    def prepare(self, client: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """Upload the entries as the batch's input file: the batch made of it is the one created (made)."""
         data = b"".join(batch_line(entry) for entry in entries)
         upload = client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
-        return create_once(lambda: client.batches.create(input_file_id=upload.id, endpoint=self.url,
+        return {"input_file_id": upload.id, "uploaded_at": upload.created_at}
+
+    def create(self, client: Any, entries: list[dict[str, Any]], pending: dict[str, Any]) -> str:
+        return create_once(lambda: client.batches.create(input_file_id=pending["input_file_id"], endpoint=self.url,
                                                          completion_window=OPENAI_BATCH_WINDOW).id,
-                           lambda: [b.id for b in client.batches.list(limit=BATCH_LOOKBACK).data
-                                    if b.input_file_id == upload.id],
-                           f"the batch of input file {upload.id}")
+                           lambda: self.made(client, pending), self.describe(pending))
+
+    def made(self, client: Any, pending: dict[str, Any]) -> list[str]:
+        """The ids of the batches made of pending's input file, listed newest first page after page
+        back to its upload."""
+        file_id, uploaded_at = pending["input_file_id"], pending["uploaded_at"]
+        made = []
+        for batch in client.batches.list(limit=BATCH_LIST_PAGE):
+            if batch.created_at < uploaded_at:
+                break
+            if batch.input_file_id == file_id:
+                made.append(batch.id)
+        return made
+
+    def describe(self, pending: dict[str, Any]) -> str:
+        return f"the batch of input file {pending['input_file_id']}"
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         batch = client.batches.retrieve(batch_id)
@@ -3062,8 +3106,8 @@ class _BatchRun:
             group.save()  # the state file can be written, before anything is paid for
             with self.hold():  # Ctrl-C waits until the batch is listed in the state file
                 try:
-                    batch_id = self.call(model, "submitting a batch",
-                                         lambda: backend.submit(group.client, [entries[k] for k in chunk]))
+                    batch_id = self.call(model, "submitting a batch", lambda: backend.create(
+                        group.client, [entries[k] for k in chunk], backend.prepare(group.client, [entries[k] for k in chunk])))
                 except Exception as e:  # not submitted: its requests failed, as direct calls would
                     error = f"{group.url}: batch not submitted: {describe_error(e)}"
                     log.error("%s: %s", model.name, error)

@@ -167,11 +167,16 @@ def client_of(api: FakeAPI):
     return utils.get_client("openai", utils.Endpoint(api.openai_base, "sk-test"), 10.0)
 
 
+def submit(backend: utils.BatchBackend, client, batch_entries: list[dict]) -> str:
+    """Make a batch of the entries as a run does (without a state file); its id."""
+    return backend.create(client, batch_entries, backend.prepare(client, batch_entries))
+
+
 def test_openai_batches_states_counts_and_results(api, fresh_clients):
     backend, client = utils.BATCH_BACKENDS["openai"], client_of(api)
     api.responder = lambda body, path: "re: " + message_text(body["messages"][-1]["content"])
     api.openai_batches.polls_in_progress = 2
-    batch_id = backend.submit(client, entries(backend, ["one", "two", "three", "four"]))
+    batch_id = submit(backend, client, entries(backend, ["one", "two", "three", "four"]))
     assert [backend.status(client, batch_id).state for _ in range(3)] == ["running", "running", "ended"]
     assert backend.status(client, batch_id) == utils.BatchStatus("ended", 4, 4, 0, None)
     results = dict(backend.results(client, batch_id, MODEL))
@@ -181,7 +186,7 @@ def test_openai_batches_states_counts_and_results(api, fresh_clients):
     api.openai_batches.polls_in_progress = 0
     api.openai_batches.expire_after = 1
     api.fault_script = lambda body, path: "400" if "one" in body["messages"][-1]["content"] else None
-    batch_id = backend.submit(client, entries(backend, ["one", "two", "three"]))
+    batch_id = submit(backend, client, entries(backend, ["one", "two", "three"]))
     assert backend.status(client, batch_id) == utils.BatchStatus("expired", 3, 0, 3, None)
     results = dict(backend.results(client, batch_id, MODEL))
     assert {cid: c.error for cid, c in results.items()} == {
@@ -193,14 +198,14 @@ def test_openai_batches_states_counts_and_results(api, fresh_clients):
 
     api.openai_batches.expire_after, api.fault_script = None, None
     api.openai_batches.fail_with = "the model is not available for batches"
-    batch_id = backend.submit(client, entries(backend, ["one"]))
+    batch_id = submit(backend, client, entries(backend, ["one"]))
     status = backend.status(client, batch_id)
     assert (status.state, status.detail) == ("failed", "batch_failed: the model is not available for batches")
     assert dict(backend.results(client, batch_id, MODEL)) == {}
 
     api.openai_batches.fail_with = None
     api.openai_batches.polls_in_progress = 2
-    batch_id = backend.submit(client, entries(backend, ["one", "two"]))
+    batch_id = submit(backend, client, entries(backend, ["one", "two"]))
     assert [backend.status(client, batch_id).done for _ in range(2)] == [0, 1]  # half done
     client.batches.cancel(batch_id)
     assert backend.status(client, batch_id).state == "running"  # cancelling: its results are not ready yet
@@ -212,9 +217,23 @@ def test_openai_batches_states_counts_and_results(api, fresh_clients):
 def test_a_batch_whose_create_reply_is_lost_is_found_not_made_twice(api, fresh_clients):
     backend, client = utils.BATCH_BACKENDS["openai"], client_of(api)
     api.openai_batches.lost_create_replies = 1
-    batch_id = backend.submit(client, entries(backend, ["one"]))
+    batch_id = submit(backend, client, entries(backend, ["one"]))
     assert created(api) == [batch_id]
     assert ("list",) in api.openai_batches.events
+
+
+def test_the_lookup_of_a_batch_reads_page_after_page(api, fresh_clients, monkeypatch):
+    """Batches made after the one looked for push it off the first page of the listing: it is found
+    on a later one."""
+    backend, client = utils.BATCH_BACKENDS["openai"], client_of(api)
+    pending = backend.prepare(client, entries(backend, ["one"]))
+    mine = client.batches.create(input_file_id=pending["input_file_id"], endpoint="/v1/chat/completions",
+                                 completion_window="24h").id
+    for text in ("two", "three"):
+        submit(backend, client, entries(backend, [text]))
+    monkeypatch.setattr(utils, "BATCH_LIST_PAGE", 1)
+    assert backend.made(client, pending) == [mine]
+    assert api.openai_batches.events.count(("list",)) == 3
 
 
 def test_polls_back_off_from_the_poll_interval(tmp_path, api, fresh_clients):

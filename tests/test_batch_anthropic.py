@@ -15,6 +15,7 @@ import pytest
 
 import utils
 from fake_api import FakeAPI, Reasoned
+from test_batch import submit
 
 KEY = "anthropic-test-secret-4f2a9c"  # not sk- shaped: only its registration can redact it
 
@@ -149,7 +150,7 @@ def run_batch(api: FakeAPI, model: utils.ModelConfig, requests: dict[str, utils.
         list[utils.BatchStatus], dict[str, utils.Completion]]:
     """Submit the requests as one batch, poll it until it is no longer running, collect its results."""
     client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
-    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request)
+    batch_id = submit(BATCHES, client, [BATCHES.entry(custom_id, model, request)
                                        for custom_id, request in requests.items()])
     statuses = [BATCHES.status(client, batch_id)]
     while statuses[-1].state == "running" and len(statuses) < 10:
@@ -224,7 +225,7 @@ def test_cancelled_batch(api: FakeAPI, fresh_clients: dict) -> None:
     api.message_batches.polls_in_progress = 1
     model = claude(api)
     client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
-    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request)
+    batch_id = submit(BATCHES, client, [BATCHES.entry(custom_id, model, request)
                                        for custom_id, request in REQUESTS.items()])
     client.messages.batches.cancel(batch_id)
     statuses = [BATCHES.status(client, batch_id) for _ in range(2)]
@@ -366,11 +367,27 @@ def test_malformed_and_unnamed_result_lines_leave_every_other_result(api: FakeAP
 def test_a_batch_whose_create_reply_is_lost_is_found_not_made_twice(api: FakeAPI, fresh_clients: dict) -> None:
     model = claude(api)
     client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
-    earlier = BATCHES.submit(client, [BATCHES.entry("old", model, REQUESTS["q1-game1"])])
+    earlier = submit(BATCHES, client, [BATCHES.entry("old", model, REQUESTS["q1-game1"])])
     api.message_batches.lost_create_replies = 1
-    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
+    batch_id = submit(BATCHES, client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
     assert list(api.message_batches.batches) == [earlier, batch_id]
     assert [entry["custom_id"] for entry in api.message_batches.batches[batch_id]["requests"]] == list(REQUESTS)
+
+
+def test_the_lookup_of_a_batch_reads_page_after_page_back_to_the_newest_batch_before(
+        api: FakeAPI, fresh_clients: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch looked for is on the third page of one; the batch of as many requests made before it
+    (the newest when it was prepared) is not taken for it."""
+    model = claude(api)
+    client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
+    batch_entries = [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()]
+    before = submit(BATCHES, client, batch_entries)
+    pending = BATCHES.prepare(client, batch_entries)
+    mine = client.messages.batches.create(requests=batch_entries).id
+    for _ in range(2):
+        submit(BATCHES, client, batch_entries[:1])
+    monkeypatch.setattr(utils, "BATCH_LIST_PAGE", 1)
+    assert pending["after_batch"] == before and BATCHES.made(client, pending) == [mine]
 
 
 def test_a_lost_create_reply_with_another_batch_of_the_same_size_made_meanwhile_is_not_retried(
@@ -389,7 +406,7 @@ def test_a_lost_create_reply_with_another_batch_of_the_same_size_made_meanwhile_
     monkeypatch.setattr(anthropic.resources.messages.batches.Batches, "create", create_after_another_run)
     api.message_batches.lost_create_replies = 2  # the other run's reply is lost too: it does not matter
     with pytest.raises(utils.BatchUncertain, match="msgbatch_fake_2, msgbatch_fake_1") as uncertain:
-        BATCHES.submit(client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
+        submit(BATCHES, client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
     assert not utils.is_retryable(uncertain.value) and len(api.message_batches.batches) == 2
 
 
