@@ -2438,6 +2438,7 @@ class BatchBackend(Protocol):
 
     max_requests: int  # per batch, the provider's limit
     max_bytes: int  # per batch: the bytes of its request entries as JSON lines
+    pending_keys: tuple[str, ...]  # the keys of what prepare gives
 
     def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
         """The provider's request entry: the body a direct call would send, under custom_id."""
@@ -2498,8 +2499,8 @@ def create_once(create: Callable[[], str], made_since: Callable[[], list[str]], 
         try:
             made = made_batch(made_since)
         except BatchUncertain as e:
-            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made, but {e}: look for {what} "
-                                 "before running again") from None
+            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made, but {e} (look for {what})"
+                                 ) from None
         if made is None:
             raise
         return made
@@ -2615,6 +2616,8 @@ class AnthropicBatches:
     """BatchBackend of Anthropic's Message Batches API, through the anthropic SDK client that
     get_client makes: each request's params are exactly what a direct Messages call sends."""
 
+    pending_keys = ("after_batch", "after_created_at", "requests")
+
     @property
     def max_requests(self) -> int:
         return ANTHROPIC_BATCH_MAX_REQUESTS
@@ -2726,6 +2729,8 @@ def openai_batch_result(line: bytes, model: ModelConfig, batch_id: str) -> tuple
 class OpenAIBatches:
     """BatchBackend of OpenAI's Batch API (also Azure OpenAI's, whose lines name /chat/completions):
     a JSONL file uploaded through the Files API, then a batch made of it."""
+
+    pending_keys = ("input_file_id", "uploaded_at")
 
     def __init__(self, url: str = "/v1/chat/completions") -> None:
         self.url = url  # each line's url and the batch's endpoint
@@ -2907,11 +2912,13 @@ def check_batch_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
 
 @dataclass(eq=False)
 class _Batch:
-    """A batch of one group, submitted by this run or an earlier one (listed in the state file)."""
+    """A batch of one group, submitted by this run or an earlier one (listed in the state file); while
+    `pending`, its create call may not have returned: no id, only what finds it (BatchBackend.made)."""
 
-    id: str
+    id: str | None
     custom_ids: list[str]
     earlier: bool  # saved by an earlier run
+    pending: dict[str, Any] | None = None  # BatchBackend.prepare's, until the batch has an id
     waiting: set[str] = field(default_factory=set)  # its requests this run waits on
     needed: bool = False  # some request of this run was in it
     collected: bool = False  # its results were read
@@ -2922,7 +2929,9 @@ class _Batch:
 
 class _Group:
     """One group's backend, client and batches, and its state file: {"version", "api_type",
-    "endpoint", "batches": [{"id", "custom_ids"}]}, rewritten atomically."""
+    "endpoint", "batches": [{"id", "custom_ids"} or {"pending", "custom_ids"}]}, rewritten atomically.
+    A pending entry (BatchBackend.prepare's) is written before a create call and replaced by the
+    batch's id once it returns: a run killed in between leaves what finds the batch."""
 
     VERSION = 1
 
@@ -2953,33 +2962,48 @@ class _Group:
                             "collected)") from None
         batches = state.get("batches") if isinstance(state, dict) else None
         if (not isinstance(batches, list) or not all(
-                isinstance(b, dict) and isinstance(b.get("id"), str) and isinstance(b.get("custom_ids"), list)
-                and all(isinstance(c, str) for c in b["custom_ids"]) for b in batches)):
-            raise DataError(f"{path}: not a batch state file (expected {{\"batches\": [{{\"id\", \"custom_ids\"}}]}}); "
-                            "it lists the batches of an earlier --batch run: repair it, or delete it (they are "
-                            "then not collected)")
-        bad_id = next((b["id"] for b in batches if not BATCH_ID.fullmatch(b["id"])), None)
+                isinstance(b, dict) and (isinstance(b.get("id"), str) if "pending" not in b else
+                                         isinstance(b["pending"], dict) and "id" not in b)
+                and isinstance(b.get("custom_ids"), list) and all(isinstance(c, str) for c in b["custom_ids"])
+                for b in batches)):
+            raise DataError(f"{path}: not a batch state file (expected {{\"batches\": [{{\"id\" or \"pending\", "
+                            "\"custom_ids\"}]}); it lists the batches of an earlier --batch run: repair it, or "
+                            "delete it (they are then not collected)")
+        bad_id = next((b["id"] for b in batches if "pending" not in b and not BATCH_ID.fullmatch(b["id"])), None)
         if bad_id is not None:
             raise DataError(f"{path}: {bad_id[:80]!r} is not a batch id; the file lists the batches of an earlier "
                             "--batch run: repair it, or delete it (they are then not collected)")
+        bad_pending = next((b["pending"] for b in batches if "pending" in b
+                            and sorted(b["pending"]) != sorted(self.backend.pending_keys)), None)
+        if bad_pending is not None:
+            raise DataError(f"{path}: pending {json.dumps(bad_pending)[:80]}: a pending batch of api_type "
+                            f"{self.model.api_type} has the keys {', '.join(self.backend.pending_keys)}; the file "
+                            "lists the batches of an earlier --batch run: repair it, or delete it (they are then "
+                            "not collected)")
         saved = (state.get("api_type"), state.get("endpoint"))
         if batches and saved != (self.model.api_type, self.url):
             raise ConfigError(redact(
                 f"{path}: its batches were made at {saved[1]} (api_type {saved[0]}), but {self.model.name} now "
                 f"uses {self.url} (api_type {self.model.api_type}): restore that endpoint as the first of "
                 f"{self.model.name}, or delete the file (its batches are then not collected)"))
-        return [_Batch(b["id"], list(b["custom_ids"]), earlier=True) for b in batches]
+        return [_Batch(b.get("id"), list(b["custom_ids"]), earlier=True, pending=b.get("pending")) for b in batches]
 
     def save(self, batches: list[_Batch] | None = None) -> None:
         """Write the state file atomically, listing `batches` (default: every batch of the group)."""
         state = {"version": self.VERSION, "api_type": self.model.api_type, "endpoint": self.url,
-                 "batches": [{"id": b.id, "custom_ids": b.custom_ids}
+                 "batches": [{"id": b.id, "custom_ids": b.custom_ids} if b.pending is None else
+                             {"pending": b.pending, "custom_ids": b.custom_ids}
                              for b in (self.batches if batches is None else batches)]}
         write_atomic(self.state_file, [json.dumps(state).encode("ascii")])
 
     def add(self, batch: _Batch) -> None:
         self.batches.append(batch)
         self.covering.update(dict.fromkeys(batch.custom_ids, batch))
+
+    def remove(self, batch: _Batch) -> None:
+        self.batches.remove(batch)
+        for cid in batch.custom_ids:
+            self.covering.pop(cid, None)
 
 
 @dataclass(eq=False)
@@ -3002,6 +3026,7 @@ class _BatchRun:
                  progress: bool, hold: Callable[[], Any], sleep: Callable[[float], None]) -> None:
         self.items, self.steps_of, self.failed = items, steps_of, failed
         self.poll_interval, self.progress, self.hold, self.sleep = poll_interval, progress, hold, sleep
+        self.rng = random.Random()
         self.labels = [label_of(item) for item in items]
         self.groups: dict[Path, _Group] = {}
         self.group_of: list[_Group] = []
@@ -3010,12 +3035,44 @@ class _BatchRun:
             if group.state_file not in self.groups:
                 self.groups[group.state_file] = _Group(group)
             self.group_of.append(self.groups[group.state_file])
+        for group in self.groups.values():
+            self.resolve(group)
         self.works: dict[int, _Work] = {}
         self.owner: dict[str, tuple[int, int]] = {}  # custom_id -> (item, slot) waiting for its reply
         self.waiting: list[str] = []  # custom_ids to answer from a result read, a saved batch or a new one
         self.results: dict[str, tuple[Completion, _Batch]] = {}  # results read and not yet used
         self.finished: list[tuple[int, Any]] = []
-        self.rng = random.Random()
+
+    def resolve(self, group: _Group) -> None:
+        """Look up each batch an earlier run left pending (stopped during its create call) as the create
+        call itself would (BatchBackend.made): found, it is listed by its id and collected; not made, it
+        is dropped and its requests are submitted as any; when that cannot be told, DataError (nothing
+        is sent: its requests could be paid twice)."""
+        pending = [batch for batch in group.batches if batch.pending is not None]
+        for batch in pending:
+            what = group.backend.describe(batch.pending)
+            try:
+                batch.id = made_batch(lambda: self.call(group.model, "looking up a batch",
+                                                        lambda: group.backend.made(group.client, batch.pending)))
+            except BatchUncertain as e:
+                raise DataError(redact(
+                    f"{group.state_file}: an earlier run did not learn whether its batch of "
+                    f"{plural(len(batch.custom_ids), 'request')} at {group.url} was made, and it cannot be told now: "
+                    f"looking for {what}, {e}. Look for it there: if it was made, write its id in place of "
+                    f"that entry's \"pending\" (\"id\": \"...\") and rerun; if not, remove the entry; deleting "
+                    "the file submits every request it lists again (paid twice if that batch was made)")) from None
+            if batch.id is None:
+                log.info("%s: %s, pending in %s, was not made: dropped", group.model.name, what, group.state_file)
+                group.remove(batch)
+            else:
+                log.info("%s: %s, pending in %s, was made: batch %s, collected, not submitted again",
+                         group.model.name, what, group.state_file, batch.id)
+            batch.pending = None
+        try:
+            if pending:
+                group.save()
+        except OSError as e:  # it stays pending there: the next run looks it up again
+            log.warning("%s: not updated: %s", group.state_file, e.strerror or e)
 
     # ---- the work's side ----------------------------------------------------------------------
 
@@ -3104,27 +3161,53 @@ class _BatchRun:
                                                    f"{backend.max_bytes:,}"))
         for chunk in chunks:
             group.save()  # the state file can be written, before anything is paid for
+            chunk_entries = [entries[k] for k in chunk]
+            batch = _Batch(None, [cids[k] for k in chunk], earlier=False, needed=True)
             with self.hold():  # Ctrl-C waits until the batch is listed in the state file
                 try:
-                    batch_id = self.call(model, "submitting a batch", lambda: backend.create(
-                        group.client, [entries[k] for k in chunk], backend.prepare(group.client, [entries[k] for k in chunk])))
-                except Exception as e:  # not submitted: its requests failed, as direct calls would
-                    error = f"{group.url}: batch not submitted: {describe_error(e)}"
-                    log.error("%s: %s", model.name, error)
-                    for k in chunk:
-                        self.deliver(cids[k], Completion(None, error))
+                    batch.pending = self.call(model, "submitting a batch",
+                                              lambda: backend.prepare(group.client, chunk_entries))
+                except Exception as e:
+                    self.not_submitted(group, batch, e)
                     continue
-                batch = _Batch(batch_id, [cids[k] for k in chunk], earlier=False, needed=True)
-                batch.waiting.update(batch.custom_ids)
                 group.add(batch)
+                try:
+                    group.save()  # pending, before the create call: a run killed during it leaves what finds it
+                except OSError:
+                    group.remove(batch)
+                    raise
+                try:
+                    batch.id = self.call(model, "submitting a batch",
+                                         lambda: backend.create(group.client, chunk_entries, batch.pending))
+                except BatchUncertain as e:  # it stays pending: the next run looks for it again
+                    self.not_submitted(group, batch, e)
+                    continue
+                except Exception as e:  # not made: no longer pending
+                    group.remove(batch)
+                    group.save()
+                    self.not_submitted(group, batch, e)
+                    continue
+                batch.pending = None
+                batch.waiting.update(batch.custom_ids)
                 try:
                     group.save()
                 except OSError as e:
-                    log.error("%s: batch %s was submitted but cannot be listed in %s (%s): collect its results "
-                              "by hand", model.name, batch_id, group.state_file, e.strerror or e)
+                    log.error("%s: batch %s was submitted but its id cannot be written in %s (%s): the next run "
+                              "looks for it from the entry pending there", model.name, batch.id, group.state_file,
+                              e.strerror or e)
                     raise
-                log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch_id,
+                log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch.id,
                          plural(len(chunk), "request"), f"{sum(sizes[k] for k in chunk):,}", group.state_file)
+
+    def not_submitted(self, group: _Group, batch: _Batch, error: Exception) -> None:
+        """The batch was not submitted: its requests failed, as direct calls would. One that may have
+        been made (BatchUncertain) stays pending in the state file, for the next run to look for."""
+        batch.lost = f"{group.url}: batch not submitted: {describe_error(error)}"
+        uncertain = isinstance(error, BatchUncertain)
+        log.error("%s: %s%s", group.model.name, batch.lost,
+                  f"; it stays pending in {group.state_file}: the next run looks for it again" if uncertain else "")
+        for cid in batch.custom_ids:
+            self.deliver(cid, Completion(None, batch.lost))
 
     # ---- waiting on batches --------------------------------------------------------------------
 
@@ -3312,15 +3395,19 @@ def run_batches(items: Sequence[T], steps_of: Callable[[T], Steps[R]], label_of:
     file when one covers it (polled, never submitted again; a failed result of it is submitted
     again), else submitted in new batches of its group (group_of(item): one model, one state file),
     cut at the provider's limits and listed (atomically) in the state file before anything waits on
-    them. Batches are polled every `poll_interval` seconds, doubling while none ends (up to
-    MAX_POLL_INTERVAL); their replies go back into the steps, whose next requests (a follow-up, the
-    next turn) form the next batches. A request that failed, or that a batch that expired, failed or
-    was cancelled left unanswered, is a failed Completion (the next run submits it again). `hold` is
-    a context manager (InterruptGuard.hold) that defers Ctrl-C while a batch is submitted and listed.
-    A run that ends normally leaves in each state file only the batches the next run can use (that
-    could not be read, or that answered work whose result is `failed`), and removes it when none;
-    an interrupted one leaves it as it is. Every state file is read, and checked against the
-    group's endpoint, before this returns (DataError / ConfigError)."""
+    them: as pending before the create call (BatchBackend.prepare's), by its id once it returns. A
+    pending entry an earlier run left (killed during the call) is looked up first (BatchBackend.made):
+    a batch found is collected, one not made is dropped, and when that cannot be told the run stops
+    before anything is sent (DataError). Batches are polled every `poll_interval` seconds, doubling
+    while none ends (up to MAX_POLL_INTERVAL); their replies go back into the steps, whose next
+    requests (a follow-up, the next turn) form the next batches. A request that failed, or that a
+    batch that expired, failed or was cancelled left unanswered, is a failed Completion (the next run
+    submits it again). `hold` is a context manager (InterruptGuard.hold) that defers Ctrl-C while a
+    batch is submitted and listed. A run that ends normally leaves in each state file only the
+    batches the next run can use (that could not be read, or that answered work whose result is
+    `failed`), and removes it when none; an interrupted one leaves it as it is. Every state file is
+    read, checked against the group's endpoint and its pending entries looked up before this
+    returns (DataError / ConfigError)."""
     return _BatchRun(items, steps_of, label_of, group_of, failed, poll_interval, progress, hold, sleep).run()
 
 

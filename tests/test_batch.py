@@ -8,6 +8,7 @@ and request bodies compared; the kill test runs gen_judgment.py as a subprocess.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -555,6 +556,11 @@ def test_a_listed_batch_unknown_to_the_provider_is_not_paid_again_unless_its_lis
      "'' is not a batch id"),
     ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "../files/file-1", '
      '"custom_ids": []}]}', "'../files/file-1' is not a batch id"),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "b", "pending": {}, '
+     '"custom_ids": []}]}', "not a batch state file (expected"),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"pending": {"input_file_id": "f"}, '
+     '"custom_ids": []}]}', 'pending {"input_file_id": "f"}: a pending batch of api_type openai has the keys '
+                            'input_file_id, uploaded_at;'),
 ])
 def test_a_bad_state_file_stops_the_run_before_any_request(tmp_path, api, caplog, content, message):
     simple_bench(tmp_path / "data", 2)
@@ -787,7 +793,8 @@ def test_results_never_sent_repeated_or_naming_no_request_are_counted_and_every_
 
 def test_a_lost_create_reply_that_cannot_be_looked_up_is_not_made_again(tmp_path, api, caplog):
     """The create reply is lost and the listing that would find the batch fails too: the requests
-    fail for this run (exit 1), the batch is not made a second time, and the error says to look."""
+    fail for this run (exit 1), the batch is not made a second time, and the error says to look. It
+    stays pending in the state file: the rerun finds it and collects it."""
     simple_bench(tmp_path / "data", 2)
     setup = Setup(tmp_path, api)
     api.openai_batches.lost_create_replies = 1
@@ -796,6 +803,12 @@ def test_a_lost_create_reply_that_cannot_be_looked_up_is_not_made_again(tmp_path
     assert len(created(api)) == 1 and setup.records() == []
     (upload,) = api.openai_batches.files.values()
     assert "BatchUncertain" in caplog.text and f"input file {upload['id']}" in caplog.text
+    (state,) = state_files(tmp_path)
+    assert "stays pending in" in caplog.text and "pending" in json.loads(state.read_text())["batches"][0]
+
+    api.openai_batches.on_event = None
+    assert setup.run(*FAST) == 0
+    assert len(created(api)) == 1 and len(setup.records()) == 2 and not state.exists()
 
 
 def test_ctrl_c_while_a_batch_is_submitted_waits_until_it_is_listed_and_logged(tmp_path, api, caplog):
@@ -837,3 +850,134 @@ def test_a_listed_batch_whose_results_are_gone_is_submitted_again(tmp_path, api,
     assert len(created(api)) == 2 and len(setup.records()) == 2 and state_files(tmp_path) == []
     assert f"batch {listed} failed: 4 of 4 requests unanswered (first: batch {listed}: the batch failed: its " \
            "results are no longer available (NotFoundError (HTTP 404)" in caplog.text
+
+
+# --------------------------------------------------------------------------------------------
+# A run stopped between a batch's create call and the state file listing it
+# --------------------------------------------------------------------------------------------
+
+SDK_BATCHES = {"openai": "openai.resources.batches", "anthropic": "anthropic.resources.messages.batches"}
+
+# gen_judgment.py, killed by SIGKILL at its first batch's create call: once the call returns (the
+# batch made, its id not yet written anywhere), or before the call is sent.
+KILLED_AT_CREATE = """\
+import importlib, os, signal, sys
+sys.path.insert(0, {repo!r})
+resource = importlib.import_module({module!r})
+create = resource.Batches.create
+
+def create_and_die(self, *args, **kwargs):
+    if {made!r}:
+        create(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+resource.Batches.create = create_and_die
+import gen_judgment
+sys.exit(gen_judgment.main(sys.argv[1:]))
+"""
+
+
+class Killed(BaseException):
+    """A kill, in-process: nothing the run does catches it."""
+
+
+def paid(api: FakeAPI, api_type: str) -> tuple[list[str], int]:
+    """(the batches made at the provider, the requests they hold)."""
+    if api_type == "anthropic":
+        return list(api.message_batches.batches), len(api.message_batches.submitted)
+    return created(api), len(api.openai_batches.lines)
+
+
+def stop_right_after_the_create_call(setup: Setup, api_type: str, monkeypatch) -> None:
+    """Run setup's --batch judging until its first batch's create call returns, then stop it dead."""
+    resource = importlib.import_module(SDK_BATCHES[api_type])
+    create = resource.Batches.create
+
+    def create_and_stop(self, *args, **kwargs):
+        create(self, *args, **kwargs)
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(resource.Batches, "create", create_and_stop)
+        with pytest.raises(Killed):
+            setup.run(*FAST)
+
+
+@pytest.mark.parametrize("api_type, made", [("openai", True), ("anthropic", True), ("openai", False)],
+                         ids=["openai", "anthropic", "create-never-sent"])
+def test_kill_at_the_create_call_then_rerun_pays_each_request_once(tmp_path, api_type, made):
+    """SIGKILL as the create call returns (the batch made, its id not written): the state file holds it
+    as pending, and the rerun finds it at the provider and collects it; killed before the call is sent,
+    the rerun finds none and submits the requests. Either way one batch holds each request once."""
+    with FakeAPI(responder=verdict_responder()) as api:
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api, api_type=api_type)
+        script = KILLED_AT_CREATE.format(repo=str(REPO), module=SDK_BATCHES[api_type], made=made)
+        killed = subprocess.run([sys.executable, "-c", script, *setup.args(*FAST)], cwd=tmp_path,
+                                capture_output=True, timeout=120)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-3000:]
+        (state,) = state_files(tmp_path)
+        (entry,) = json.loads(state.read_text())["batches"]
+        assert sorted(entry) == ["custom_ids", "pending"] and len(entry["custom_ids"]) == 4
+        assert len(paid(api, api_type)[0]) == made and setup.records() == []
+
+        assert setup.run(*FAST) == 0
+        batches, requests = paid(api, api_type)
+        assert len(batches) == 1 and requests == 4
+        assert sorted(r["question_id"] for r in setup.records()) == ["q000", "q001"]
+        assert state_files(tmp_path) == []
+
+
+def test_a_batch_made_but_not_listed_for_a_full_disk_is_collected_by_the_rerun(tmp_path, api, monkeypatch, caplog):
+    """The state file cannot be written once the create call returned: the run stops (exit 1) and its
+    pending entry lets the rerun find the batch instead of paying for it again."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    write_atomic = utils.write_atomic
+
+    def full_once_a_batch_is_made(path, chunks):
+        data = b"".join(chunks)
+        if path.name.endswith(utils.BATCH_STATE_SUFFIX) and b'"id"' in data:
+            raise OSError(28, "No space left on device", str(path))
+        write_atomic(path, [data])
+
+    with monkeypatch.context() as patch:
+        patch.setattr(utils, "write_atomic", full_once_a_batch_is_made)
+        assert setup.run(*FAST) == 1
+    (batch_id,) = created(api)
+    (state,) = state_files(tmp_path)
+    assert "pending" in json.loads(state.read_text())["batches"][0]
+    assert f"batch {batch_id} was submitted" in caplog.text
+
+    assert setup.run(*FAST) == 0
+    assert created(api) == [batch_id] and len(setup.records()) == 2 and not state.exists()
+
+
+@pytest.mark.parametrize("api_type", ["openai", "anthropic"])
+def test_a_pending_batch_that_cannot_be_told_stops_the_rerun_before_any_request(tmp_path, api, monkeypatch, caplog,
+                                                                               api_type):
+    """Whether the pending batch was made cannot be told: the listing fails (openai, after retries), or
+    another batch of as many requests was made since (anthropic). The rerun stops at start (exit 2)
+    with one line naming the state file and what to look for; nothing is sent, nothing rewritten."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api, api_type=api_type)
+    stop_right_after_the_create_call(setup, api_type, monkeypatch)
+    (state,) = state_files(tmp_path)
+    content = state.read_text()
+    pending = json.loads(content)["batches"][0]["pending"]
+    if api_type == "openai":
+        api.openai_batches.faults.extend(["500"] * 3)  # the judge's max_retries is 2
+        look_for = f"the batch of input file {pending['input_file_id']}, listing the batches failed ("
+    else:
+        client = utils.get_client("anthropic", utils.Endpoint(api.anthropic_base, "sk-test"), 10.0)
+        other = client.messages.batches.create(requests=[{"custom_id": f"x{i}", "params": {
+            "model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}} for i in range(4)]).id
+        look_for = f"a message batch of 4 requests made after every other, it may be any of {other}, msgbatch_fake_1"
+    made = paid(api, api_type)
+    caplog.clear()
+    assert setup.run(*FAST) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith(f"{state}: ")
+    assert look_for in errors[0] and "paid twice" in errors[0]
+    assert paid(api, api_type) == made and state.read_text() == content
+    assert len(api.openai_batches.uploads) == (api_type == "openai")
