@@ -2499,8 +2499,8 @@ def create_once(create: Callable[[], str], made_since: Callable[[], list[str]], 
         try:
             made = made_batch(made_since)
         except BatchUncertain as e:
-            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made, but {e} (look for {what})"
-                                 ) from None
+            raise BatchUncertain(f"the create call may have made {what}, but {e}; it got "
+                                 f"{describe_error(error)}") from None
         if made is None:
             raise
         return made
@@ -2656,7 +2656,7 @@ class AnthropicBatches:
         return made
 
     def describe(self, pending: dict[str, Any]) -> str:
-        return (f"a message batch of {pending['requests']} requests made after "
+        return (f"a message batch of {pending['requests']} requests created after "
                 f"{pending['after_batch'] or 'every other'}")
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
@@ -3042,6 +3042,10 @@ class _BatchRun:
         self.waiting: list[str] = []  # custom_ids to answer from a result read, a saved batch or a new one
         self.results: dict[str, tuple[Completion, _Batch]] = {}  # results read and not yet used
         self.finished: list[tuple[int, Any]] = []
+        # Set once a create call's outcome is unknown (its batch stays pending): no batch is made after
+        # it, or the next run's lookup could find one of those for it (Anthropic's finds any of as many
+        # requests) and could no longer tell.
+        self.uncertain: str | None = None
 
     def resolve(self, group: _Group) -> None:
         """Look up each batch an earlier run left pending (stopped during its create call) as the create
@@ -3160,6 +3164,10 @@ class _BatchRun:
             self.deliver(cids[k], Completion(None, f"request of {sizes[k]:,} bytes: a batch holds at most "
                                                    f"{backend.max_bytes:,}"))
         for chunk in chunks:
+            if self.uncertain is not None:
+                for k in chunk:
+                    self.deliver(cids[k], Completion(None, self.uncertain))
+                continue
             group.save()  # the state file can be written, before anything is paid for
             chunk_entries = [entries[k] for k in chunk]
             batch = _Batch(None, [cids[k] for k in chunk], earlier=False, needed=True)
@@ -3204,8 +3212,11 @@ class _BatchRun:
         been made (BatchUncertain) stays pending in the state file, for the next run to look for."""
         batch.lost = f"{group.url}: batch not submitted: {describe_error(error)}"
         uncertain = isinstance(error, BatchUncertain)
-        log.error("%s: %s%s", group.model.name, batch.lost,
-                  f"; it stays pending in {group.state_file}: the next run looks for it again" if uncertain else "")
+        log.error("%s: %s%s", group.model.name, batch.lost, f"; it stays pending in {group.state_file}: the next run "
+                  "looks for it first, and this one submits no other batch" if uncertain else "")
+        if uncertain:
+            self.uncertain = (f"batch not submitted: {group.model.name}'s batch pending in {group.state_file} may "
+                              "have been made, and the next run must still tell it from any other")
         for cid in batch.custom_ids:
             self.deliver(cid, Completion(None, batch.lost))
 
@@ -3398,7 +3409,8 @@ def run_batches(items: Sequence[T], steps_of: Callable[[T], Steps[R]], label_of:
     them: as pending before the create call (BatchBackend.prepare's), by its id once it returns. A
     pending entry an earlier run left (killed during the call) is looked up first (BatchBackend.made):
     a batch found is collected, one not made is dropped, and when that cannot be told the run stops
-    before anything is sent (DataError). Batches are polled every `poll_interval` seconds, doubling
+    before anything is sent (DataError). A create call whose outcome cannot be told (BatchUncertain)
+    leaves its batch pending, and the run submits no other batch. Batches are polled every `poll_interval` seconds, doubling
     while none ends (up to MAX_POLL_INTERVAL); their replies go back into the steps, whose next
     requests (a follow-up, the next turn) form the next batches. A request that failed, or that a
     batch that expired, failed or was cancelled left unanswered, is a failed Completion (the next run

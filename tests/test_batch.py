@@ -972,7 +972,7 @@ def test_a_pending_batch_that_cannot_be_told_stops_the_rerun_before_any_request(
         client = utils.get_client("anthropic", utils.Endpoint(api.anthropic_base, "sk-test"), 10.0)
         other = client.messages.batches.create(requests=[{"custom_id": f"x{i}", "params": {
             "model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}} for i in range(4)]).id
-        look_for = f"a message batch of 4 requests made after every other, it may be any of {other}, msgbatch_fake_1"
+        look_for = f"a message batch of 4 requests created after every other, it may be any of {other}, msgbatch_fake_1"
     made = paid(api, api_type)
     caplog.clear()
     assert setup.run(*FAST) == 2

@@ -421,3 +421,37 @@ def test_judgment_batch_with_an_anthropic_judge_whose_create_reply_is_lost_pays_
         assert setup.run(*FAST) == 0
         assert len(api.message_batches.batches) == 1 and len(api.message_batches.submitted) == 4
         assert len(setup.records()) == 2
+
+
+def test_after_a_create_whose_outcome_is_unknown_the_run_makes_no_other_batch(tmp_path, monkeypatch) -> None:
+    """The first batch's create reply is lost and the listing that would find it fails: it stays
+    pending, and the run submits no other batch (m2's, of as many requests, would be a second match
+    for the lookup, which could then not tell). The rerun finds the first batch and submits m2's."""
+    from test_batch import FAST, state_files
+    from test_gen_judgment import Setup, simple_bench, verdict_responder
+
+    made = utils.AnthropicBatches.made
+    lookups = []
+
+    def listing_fails_once(self, client, pending):
+        lookups.append(pending)
+        if len(lookups) == 1:
+            raise RuntimeError("the listing is down")
+        return made(self, client, pending)
+
+    monkeypatch.setattr(utils.AnthropicBatches, "made", listing_fails_once)
+    with FakeAPI(responder=verdict_responder()) as api:
+        simple_bench(tmp_path / "data", 2, models=("m1", "m2"))
+        setup = Setup(tmp_path, api, api_type="anthropic", model_list=["m1", "m2"])
+        api.message_batches.lost_create_replies = 1
+        assert setup.run(*FAST) == 1
+        (first,) = api.message_batches.batches
+        assert setup.records("m1") == setup.records("m2") == []
+        (state,) = state_files(tmp_path)
+        assert state == utils.batch_state_file(setup.judgment_file("m1"))
+        assert "pending" in json.loads(state.read_text())["batches"][0]
+
+        assert setup.run(*FAST) == 0
+        assert list(api.message_batches.batches)[0] == first and len(api.message_batches.batches) == 2
+        assert len(api.message_batches.submitted) == 8
+        assert len(setup.records("m1")) == len(setup.records("m2")) == 2 and state_files(tmp_path) == []
