@@ -2635,8 +2635,9 @@ class AnthropicBatches:
         """The newest batch listed before the create call, and the number of requests: a batch of as
         many requests made after that one can be the one created (made)."""
         newest = client.messages.batches.list(limit=1).data
-        return {"after_batch": newest[0].id if newest else None,
-                "after_created_at": newest[0].created_at.isoformat() if newest else None, "requests": len(entries)}
+        created_at = getattr(newest[0], "created_at", None) if newest else None
+        return {"after_batch": newest[0].id if newest else None, "requests": len(entries),
+                "after_created_at": created_at.isoformat() if isinstance(created_at, datetime.datetime) else None}
 
     def create(self, client: Any, entries: list[dict[str, Any]], pending: dict[str, Any]) -> str:
         return create_once(lambda: client.messages.batches.create(requests=entries).id,
@@ -2646,10 +2647,11 @@ class AnthropicBatches:
         """The ids of the batches of pending's number of requests made after its newest batch (every
         batch, when there was none), listed newest first page after page."""
         after, count = pending["after_batch"], pending["requests"]
-        since = datetime.datetime.fromisoformat(pending["after_created_at"]) if after is not None else None
+        since = datetime.datetime.fromisoformat(pending["after_created_at"]) if pending["after_created_at"] else None
         made = []
         for batch in client.messages.batches.list(limit=BATCH_LIST_PAGE):
-            if after is not None and (batch.id == after or batch.created_at < since):
+            if batch.id == after or (
+                    since is not None and isinstance(batch.created_at, datetime.datetime) and batch.created_at < since):
                 break
             if anthropic_batch_status(batch).total == count:
                 made.append(batch.id)
@@ -2764,7 +2766,7 @@ class OpenAIBatches:
         file_id, uploaded_at = pending["input_file_id"], pending["uploaded_at"]
         made = []
         for batch in client.batches.list(limit=BATCH_LIST_PAGE):
-            if batch.created_at < uploaded_at:
+            if isinstance(batch.created_at, int) and isinstance(uploaded_at, int) and batch.created_at < uploaded_at:
                 break
             if batch.input_file_id == file_id:
                 made.append(batch.id)

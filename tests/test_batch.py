@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -235,6 +236,16 @@ def test_the_lookup_of_a_batch_reads_page_after_page(api, fresh_clients, monkeyp
     monkeypatch.setattr(utils, "BATCH_LIST_PAGE", 1)
     assert backend.made(client, pending) == [mine]
     assert api.openai_batches.events.count(("list",)) == 3
+
+
+def test_the_lookup_reads_on_past_batches_without_a_creation_time():
+    """A server that gives a batch no created_at: the listing is read on past it (never taken for
+    one older than the upload), and stops at the first batch older than the upload."""
+    listing = [SimpleNamespace(id="b3", created_at=None, input_file_id="file-2"),
+               SimpleNamespace(id="b2", created_at=None, input_file_id="file-1"),
+               SimpleNamespace(id="b1", created_at=5, input_file_id="file-1")]
+    client = SimpleNamespace(batches=SimpleNamespace(list=lambda limit: iter(listing)))
+    assert utils.OpenAIBatches().made(client, {"input_file_id": "file-1", "uploaded_at": 10}) == ["b2"]
 
 
 def test_polls_back_off_from_the_poll_interval(tmp_path, api, fresh_clients):

@@ -6,6 +6,7 @@ Usage: python -m pytest tests/test_batch_anthropic.py
 from __future__ import annotations
 
 import contextlib
+import datetime
 import http.client
 import json
 from types import SimpleNamespace
@@ -285,6 +286,19 @@ def batch(status: str, archived_at: str | None = None, **counts: int) -> SimpleN
 ])
 def test_anthropic_batch_status(message_batch: SimpleNamespace, expected: utils.BatchStatus) -> None:
     assert utils.anthropic_batch_status(message_batch) == expected
+
+
+def test_the_lookup_reads_on_past_batches_without_a_creation_time() -> None:
+    """A batch listed without created_at is read past (never taken for one older than the newest
+    before the create); the lookup stops at the first older one."""
+    listing = []
+    older = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    for batch_id, created_at, requests in (("b4", None, 3), ("b3", None, 2), ("b2", older, 3)):
+        listing.append(batch("in_progress", processing=requests))
+        listing[-1].id, listing[-1].created_at = batch_id, created_at
+    client = SimpleNamespace(messages=SimpleNamespace(batches=SimpleNamespace(list=lambda limit: iter(listing))))
+    pending = {"after_batch": "b1", "after_created_at": "2024-06-01T00:00:00+00:00", "requests": 3}
+    assert BATCHES.made(client, pending) == ["b4"]
 
 
 @pytest.mark.parametrize("result, error", [
