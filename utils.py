@@ -2438,7 +2438,7 @@ class BatchBackend(Protocol):
 
     max_requests: int  # per batch, the provider's limit
     max_bytes: int  # per batch: the bytes of its request entries as JSON lines
-    pending_keys: tuple[str, ...]  # the keys of what prepare gives
+    pending_types: dict[str, tuple[type, ...]]  # the keys of what prepare gives, and their types
 
     def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
         """The provider's request entry: the body a direct call would send, under custom_id."""
@@ -2616,7 +2616,7 @@ class AnthropicBatches:
     """BatchBackend of Anthropic's Message Batches API, through the anthropic SDK client that
     get_client makes: each request's params are exactly what a direct Messages call sends."""
 
-    pending_keys = ("after_batch", "after_created_at", "requests")
+    pending_types = {"after_batch": (str, type(None)), "after_created_at": (str, type(None)), "requests": (int,)}
 
     @property
     def max_requests(self) -> int:
@@ -2732,7 +2732,7 @@ class OpenAIBatches:
     """BatchBackend of OpenAI's Batch API (also Azure OpenAI's, whose lines name /chat/completions):
     a JSONL file uploaded through the Files API, then a batch made of it."""
 
-    pending_keys = ("input_file_id", "uploaded_at")
+    pending_types = {"input_file_id": (str,), "uploaded_at": (int, type(None))}
 
     def __init__(self, url: str = "/v1/chat/completions") -> None:
         self.url = url  # each line's url and the batch's endpoint
@@ -2975,13 +2975,16 @@ class _Group:
         if bad_id is not None:
             raise DataError(f"{path}: {bad_id[:80]!r} is not a batch id; the file lists the batches of an earlier "
                             "--batch run: repair it, or delete it (they are then not collected)")
-        bad_pending = next((b["pending"] for b in batches if "pending" in b
-                            and sorted(b["pending"]) != sorted(self.backend.pending_keys)), None)
+        types = self.backend.pending_types
+
+        def written_here(pending: dict) -> bool:  # as BatchBackend.prepare gives it
+            return pending.keys() == types.keys() and all(isinstance(pending[k], t) for k, t in types.items())
+
+        bad_pending = next((b["pending"] for b in batches if "pending" in b and not written_here(b["pending"])), None)
         if bad_pending is not None:
-            raise DataError(f"{path}: pending {json.dumps(bad_pending)[:80]}: a pending batch of api_type "
-                            f"{self.model.api_type} has the keys {', '.join(self.backend.pending_keys)}; the file "
-                            "lists the batches of an earlier --batch run: repair it, or delete it (they are then "
-                            "not collected)")
+            raise DataError(f"{path}: pending {json.dumps(bad_pending)[:80]} is not a pending batch of api_type "
+                            f"{self.model.api_type} (its keys: {', '.join(types)}); the file lists the batches of an "
+                            "earlier --batch run: repair it, or delete it (they are then not collected)")
         saved = (state.get("api_type"), state.get("endpoint"))
         if batches and saved != (self.model.api_type, self.url):
             raise ConfigError(redact(

@@ -570,8 +570,10 @@ def test_a_listed_batch_unknown_to_the_provider_is_not_paid_again_unless_its_lis
     ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "b", "pending": {}, '
      '"custom_ids": []}]}', "not a batch state file (expected"),
     ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"pending": {"input_file_id": "f"}, '
-     '"custom_ids": []}]}', 'pending {"input_file_id": "f"}: a pending batch of api_type openai has the keys '
-                            'input_file_id, uploaded_at;'),
+     '"custom_ids": []}]}', 'pending {"input_file_id": "f"} is not a pending batch of api_type openai (its keys: '
+                            'input_file_id, uploaded_at);'),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"pending": {"input_file_id": 7, '
+     '"uploaded_at": 1}, "custom_ids": []}]}', 'pending {"input_file_id": 7, "uploaded_at": 1} is not a pending batch'),
 ])
 def test_a_bad_state_file_stops_the_run_before_any_request(tmp_path, api, caplog, content, message):
     simple_bench(tmp_path / "data", 2)
