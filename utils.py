@@ -9,6 +9,7 @@ import argparse
 import base64
 import contextlib
 import dataclasses
+import datetime
 import fcntl
 import functools
 import gc
@@ -2484,16 +2485,28 @@ class BatchStatus:
 
 
 class BatchBackend(Protocol):
-    """One provider's batch API, used through its SDK client (get_client's)."""
+    """One provider's batch API, used through its SDK client (get_client's). A batch is made in two
+    steps, so that a run killed between them can still find it: prepare (what the create call needs
+    beyond the entries, saved in the state file as a pending entry), then create."""
 
     max_requests: int  # per batch, the provider's limit
     max_bytes: int  # per batch: the bytes of its request entries as JSON lines
+    pending_types: dict[str, tuple[type, ...]]  # the keys of what prepare gives, and their types
 
     def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
         """The provider's request entry: the body a direct call would send, under custom_id."""
 
-    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
-        """Create a batch of these entries; its id."""
+    def prepare(self, client: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """What creating a batch of these entries needs, and what finds it (made): JSON values only."""
+
+    def create(self, client: Any, entries: list[dict[str, Any]], pending: dict[str, Any]) -> str:
+        """Create the batch `prepare` gave `pending` for (create_once: never two); its id."""
+
+    def made(self, client: Any, pending: dict[str, Any]) -> list[str]:
+        """The ids of the batches that can be the one created from `pending` (none: it was not made)."""
+
+    def describe(self, pending: dict[str, Any]) -> str:
+        """The batch created from `pending`, as a user looks for it at the provider."""
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         """Where the batch stands."""
@@ -2503,18 +2516,30 @@ class BatchBackend(Protocol):
         failed Completion for a request that errored, expired or was cancelled."""
 
 
-BATCH_LOOKBACK = 100  # the newest batches listed to find one whose create call failed
+BATCH_LIST_PAGE = 100  # batches a page when those made since a create are listed, newest first
 
 
 class BatchUncertain(Exception):
-    """A create call failed, and whether it made the batch anyway cannot be told: not retried (a
-    retry could pay twice)."""
+    """Whether a batch was made cannot be told (its create call failed, or a run stopped during it):
+    not retried (a retry could pay twice)."""
+
+
+def made_batch(made_since: Callable[[], list[str]]) -> str | None:
+    """The one batch id made_since() lists; None when it lists none; BatchUncertain when the listing
+    fails or lists more than one (naming them)."""
+    try:
+        made = made_since()
+    except Exception as e:
+        raise BatchUncertain(f"listing the batches failed ({describe_error(e)})") from None
+    if len(made) > 1:
+        raise BatchUncertain(f"it may be any of {', '.join(made)}")
+    return made[0] if made else None
 
 
 def create_once(create: Callable[[], str], made_since: Callable[[], list[str]], what: str) -> str:
     """The id of the batch create() makes, never two. A call that fails in a way that may have made
-    the batch anyway (a lost reply, a timeout, a 5xx; not a 4xx) asks made_since() for the ids of the
-    batches that can be it: one is taken for that batch (were it another's, its results hold none of
+    the batch anyway (a lost reply, a timeout, a 5xx; not a 4xx) asks made_batch(made_since) for the
+    batch that can be it: one is taken for that batch (were it another's, its results hold none of
     this run's custom_ids: they fail, and the next run submits them); none, the failure is raised (a
     retry is then safe); more than one, or a listing that fails, is BatchUncertain, saying to look for
     `what` (the batch)."""
@@ -2525,16 +2550,13 @@ def create_once(create: Callable[[], str], made_since: Callable[[], list[str]], 
         if status is not None and 400 <= status < 500 and status != 408:
             raise
         try:
-            made = made_since()
-        except Exception as e:
-            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made, and listing the batches "
-                                 f"failed ({describe_error(e)}): look for {what} before running again") from None
-        if len(made) > 1:
-            raise BatchUncertain(f"{describe_error(error)}; the batch may have been made: {what} may be any of "
-                                 f"{', '.join(made)}; look before running again") from None
-        if not made:
+            made = made_batch(made_since)
+        except BatchUncertain as e:
+            raise BatchUncertain(f"the create call may have made {what}, but {e}; it got "
+                                 f"{describe_error(error)}") from None
+        if made is None:
             raise
-        return made[0]
+        return made
 
 
 def named_result(line: bytes | str) -> dict[str, Any] | None:
@@ -2647,6 +2669,8 @@ class AnthropicBatches:
     """BatchBackend of Anthropic's Message Batches API, through the anthropic SDK client that
     get_client makes: each request's params are exactly what a direct Messages call sends."""
 
+    pending_types = {"after_batch": (str, type(None)), "after_created_at": (str, type(None)), "requests": (int,)}
+
     @property
     def max_requests(self) -> int:
         return ANTHROPIC_BATCH_MAX_REQUESTS
@@ -2660,25 +2684,35 @@ class AnthropicBatches:
         return {"custom_id": check_custom_id(custom_id),
                 "params": anthropic_message_params(model, list(request.messages), request.max_tokens)}
 
-    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
-        """Create the batch (create_once: a batch of as many requests made after the newest one
-        listed before the call is the one a failed call made)."""
+    def prepare(self, client: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The newest batch listed before the create call, and the number of requests: a batch of as
+        many requests made after that one can be the one created (made)."""
         newest = client.messages.batches.list(limit=1).data
-        return create_once(lambda: client.messages.batches.create(requests=entries).id,
-                           lambda: self._made_after(client, newest[0] if newest else None, len(entries)),
-                           f"a message batch of {len(entries)} requests made after "
-                           f"{newest[0].id if newest else 'every other'}")
+        created_at = getattr(newest[0], "created_at", None) if newest else None
+        return {"after_batch": newest[0].id if newest else None, "requests": len(entries),
+                "after_created_at": created_at.isoformat() if isinstance(created_at, datetime.datetime) else None}
 
-    @staticmethod
-    def _made_after(client: Any, before: Any, count: int) -> list[str]:
-        """The ids of the batches of `count` requests made after `before` (a MessageBatch, or None)."""
+    def create(self, client: Any, entries: list[dict[str, Any]], pending: dict[str, Any]) -> str:
+        return create_once(lambda: client.messages.batches.create(requests=entries).id,
+                           lambda: self.made(client, pending), self.describe(pending))
+
+    def made(self, client: Any, pending: dict[str, Any]) -> list[str]:
+        """The ids of the batches of pending's number of requests made after its newest batch (every
+        batch, when there was none), listed newest first page after page."""
+        after, count = pending["after_batch"], pending["requests"]
+        since = datetime.datetime.fromisoformat(pending["after_created_at"]) if pending["after_created_at"] else None
         made = []
-        for batch in client.messages.batches.list(limit=BATCH_LOOKBACK).data:  # newest first
-            if before is not None and (batch.id == before.id or batch.created_at < before.created_at):
+        for batch in client.messages.batches.list(limit=BATCH_LIST_PAGE):
+            if batch.id == after or (
+                    since is not None and isinstance(batch.created_at, datetime.datetime) and batch.created_at < since):
                 break
             if anthropic_batch_status(batch).total == count:
                 made.append(batch.id)
         return made
+
+    def describe(self, pending: dict[str, Any]) -> str:
+        return (f"a message batch of {pending['requests']} requests created after "
+                f"{pending['after_batch'] or 'every other'}")
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         return anthropic_batch_status(client.messages.batches.retrieve(batch_id))
@@ -2752,6 +2786,8 @@ class OpenAIBatches:
     """BatchBackend of OpenAI's Batch API (also Azure OpenAI's, whose lines name /chat/completions):
     a JSONL file uploaded through the Files API, then a batch made of it."""
 
+    pending_types = {"input_file_id": (str,), "uploaded_at": (int, type(None))}
+
     def __init__(self, url: str = "/v1/chat/completions") -> None:
         self.url = url  # each line's url and the batch's endpoint
 
@@ -2767,16 +2803,31 @@ class OpenAIBatches:
         body = openai_chat_body(model, list(request.messages), request.temperature, request.max_tokens)
         return {"custom_id": custom_id, "method": "POST", "url": self.url, "body": body}
 
-    def submit(self, client: Any, entries: list[dict[str, Any]]) -> str:
-        """Upload the entries, then create the batch (create_once: the batch made of that upload is
-        the one a failed call made)."""
+    def prepare(self, client: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """Upload the entries as the batch's input file: the batch made of it is the one created (made)."""
         data = b"".join(batch_line(entry) for entry in entries)
         upload = client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
-        return create_once(lambda: client.batches.create(input_file_id=upload.id, endpoint=self.url,
+        return {"input_file_id": upload.id, "uploaded_at": upload.created_at}
+
+    def create(self, client: Any, entries: list[dict[str, Any]], pending: dict[str, Any]) -> str:
+        return create_once(lambda: client.batches.create(input_file_id=pending["input_file_id"], endpoint=self.url,
                                                          completion_window=OPENAI_BATCH_WINDOW).id,
-                           lambda: [b.id for b in client.batches.list(limit=BATCH_LOOKBACK).data
-                                    if b.input_file_id == upload.id],
-                           f"the batch of input file {upload.id}")
+                           lambda: self.made(client, pending), self.describe(pending))
+
+    def made(self, client: Any, pending: dict[str, Any]) -> list[str]:
+        """The ids of the batches made of pending's input file, listed newest first page after page
+        back to its upload."""
+        file_id, uploaded_at = pending["input_file_id"], pending["uploaded_at"]
+        made = []
+        for batch in client.batches.list(limit=BATCH_LIST_PAGE):
+            if isinstance(batch.created_at, int) and isinstance(uploaded_at, int) and batch.created_at < uploaded_at:
+                break
+            if batch.input_file_id == file_id:
+                made.append(batch.id)
+        return made
+
+    def describe(self, pending: dict[str, Any]) -> str:
+        return f"the batch of input file {pending['input_file_id']}"
 
     def status(self, client: Any, batch_id: str) -> BatchStatus:
         batch = client.batches.retrieve(batch_id)
@@ -2917,11 +2968,13 @@ def check_batch_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
 
 @dataclass(eq=False)
 class _Batch:
-    """A batch of one group, submitted by this run or an earlier one (listed in the state file)."""
+    """A batch of one group, submitted by this run or an earlier one (listed in the state file); while
+    `pending`, its create call may not have returned: no id, only what finds it (BatchBackend.made)."""
 
-    id: str
+    id: str | None
     custom_ids: list[str]
     earlier: bool  # saved by an earlier run
+    pending: dict[str, Any] | None = None  # BatchBackend.prepare's, until the batch has an id
     waiting: set[str] = field(default_factory=set)  # its requests this run waits on
     needed: bool = False  # some request of this run was in it
     collected: bool = False  # its results were read
@@ -2932,7 +2985,9 @@ class _Batch:
 
 class _Group:
     """One group's backend, client and batches, and its state file: {"version", "api_type",
-    "endpoint", "batches": [{"id", "custom_ids"}]}, rewritten atomically."""
+    "endpoint", "batches": [{"id", "custom_ids"} or {"pending", "custom_ids"}]}, rewritten atomically.
+    A pending entry (BatchBackend.prepare's) is written before a create call and replaced by the
+    batch's id once it returns: a run killed in between leaves what finds the batch."""
 
     VERSION = 1
 
@@ -2963,33 +3018,51 @@ class _Group:
                             "collected)") from None
         batches = state.get("batches") if isinstance(state, dict) else None
         if (not isinstance(batches, list) or not all(
-                isinstance(b, dict) and isinstance(b.get("id"), str) and isinstance(b.get("custom_ids"), list)
-                and all(isinstance(c, str) for c in b["custom_ids"]) for b in batches)):
-            raise DataError(f"{path}: not a batch state file (expected {{\"batches\": [{{\"id\", \"custom_ids\"}}]}}); "
-                            "it lists the batches of an earlier --batch run: repair it, or delete it (they are "
-                            "then not collected)")
-        bad_id = next((b["id"] for b in batches if not BATCH_ID.fullmatch(b["id"])), None)
+                isinstance(b, dict) and (isinstance(b.get("id"), str) if "pending" not in b else
+                                         isinstance(b["pending"], dict) and "id" not in b)
+                and isinstance(b.get("custom_ids"), list) and all(isinstance(c, str) for c in b["custom_ids"])
+                for b in batches)):
+            raise DataError(f"{path}: not a batch state file (expected {{\"batches\": [{{\"id\" or \"pending\", "
+                            "\"custom_ids\"}]}); it lists the batches of an earlier --batch run: repair it, or "
+                            "delete it (they are then not collected)")
+        bad_id = next((b["id"] for b in batches if "pending" not in b and not BATCH_ID.fullmatch(b["id"])), None)
         if bad_id is not None:
             raise DataError(f"{path}: {bad_id[:80]!r} is not a batch id; the file lists the batches of an earlier "
                             "--batch run: repair it, or delete it (they are then not collected)")
+        types = self.backend.pending_types
+
+        def written_here(pending: dict) -> bool:  # as BatchBackend.prepare gives it
+            return pending.keys() == types.keys() and all(isinstance(pending[k], t) for k, t in types.items())
+
+        bad_pending = next((b["pending"] for b in batches if "pending" in b and not written_here(b["pending"])), None)
+        if bad_pending is not None:
+            raise DataError(f"{path}: pending {json.dumps(bad_pending)[:80]} is not a pending batch of api_type "
+                            f"{self.model.api_type} (its keys: {', '.join(types)}); the file lists the batches of an "
+                            "earlier --batch run: repair it, or delete it (they are then not collected)")
         saved = (state.get("api_type"), state.get("endpoint"))
         if batches and saved != (self.model.api_type, self.url):
             raise ConfigError(redact(
                 f"{path}: its batches were made at {saved[1]} (api_type {saved[0]}), but {self.model.name} now "
                 f"uses {self.url} (api_type {self.model.api_type}): restore that endpoint as the first of "
                 f"{self.model.name}, or delete the file (its batches are then not collected)"))
-        return [_Batch(b["id"], list(b["custom_ids"]), earlier=True) for b in batches]
+        return [_Batch(b.get("id"), list(b["custom_ids"]), earlier=True, pending=b.get("pending")) for b in batches]
 
     def save(self, batches: list[_Batch] | None = None) -> None:
         """Write the state file atomically, listing `batches` (default: every batch of the group)."""
         state = {"version": self.VERSION, "api_type": self.model.api_type, "endpoint": self.url,
-                 "batches": [{"id": b.id, "custom_ids": b.custom_ids}
+                 "batches": [{"id": b.id, "custom_ids": b.custom_ids} if b.pending is None else
+                             {"pending": b.pending, "custom_ids": b.custom_ids}
                              for b in (self.batches if batches is None else batches)]}
         write_atomic(self.state_file, [json.dumps(state).encode("ascii")])
 
     def add(self, batch: _Batch) -> None:
         self.batches.append(batch)
         self.covering.update(dict.fromkeys(batch.custom_ids, batch))
+
+    def remove(self, batch: _Batch) -> None:
+        self.batches.remove(batch)
+        for cid in batch.custom_ids:
+            self.covering.pop(cid, None)
 
 
 @dataclass(eq=False)
@@ -3012,6 +3085,7 @@ class _BatchRun:
                  progress: bool, hold: Callable[[], Any], sleep: Callable[[float], None]) -> None:
         self.items, self.steps_of, self.failed = items, steps_of, failed
         self.poll_interval, self.progress, self.hold, self.sleep = poll_interval, progress, hold, sleep
+        self.rng = random.Random()
         self.labels = [label_of(item) for item in items]
         self.groups: dict[Path, _Group] = {}
         self.group_of: list[_Group] = []
@@ -3020,12 +3094,48 @@ class _BatchRun:
             if group.state_file not in self.groups:
                 self.groups[group.state_file] = _Group(group)
             self.group_of.append(self.groups[group.state_file])
+        for group in self.groups.values():
+            self.resolve(group)
         self.works: dict[int, _Work] = {}
         self.owner: dict[str, tuple[int, int]] = {}  # custom_id -> (item, slot) waiting for its reply
         self.waiting: list[str] = []  # custom_ids to answer from a result read, a saved batch or a new one
         self.results: dict[str, tuple[Completion, _Batch]] = {}  # results read and not yet used
         self.finished: list[tuple[int, Any]] = []
-        self.rng = random.Random()
+        # Set once a create call's outcome is unknown (its batch stays pending): no batch is made after
+        # it, or the next run's lookup could find one of those for it (Anthropic's finds any of as many
+        # requests) and could no longer tell.
+        self.uncertain: str | None = None
+
+    def resolve(self, group: _Group) -> None:
+        """Look up each batch an earlier run left pending (stopped during its create call) as the create
+        call itself would (BatchBackend.made): found, it is listed by its id and collected; not made, it
+        is dropped and its requests are submitted as any; when that cannot be told, DataError (nothing
+        is sent: its requests could be paid twice)."""
+        pending = [batch for batch in group.batches if batch.pending is not None]
+        for batch in pending:
+            what = group.backend.describe(batch.pending)
+            try:
+                batch.id = made_batch(lambda: self.call(group.model, "looking up a batch",
+                                                        lambda: group.backend.made(group.client, batch.pending)))
+            except BatchUncertain as e:
+                raise DataError(redact(
+                    f"{group.state_file}: an earlier run did not learn whether its batch of "
+                    f"{plural(len(batch.custom_ids), 'request')} at {group.url} was made, and it cannot be told now: "
+                    f"looking for {what}, {e}. Look for it there: if it was made, write its id in place of "
+                    f"that entry's \"pending\" (\"id\": \"...\") and rerun; if not, remove the entry; deleting "
+                    "the file submits every request it lists again (paid twice if that batch was made)")) from None
+            if batch.id is None:
+                log.info("%s: %s, pending in %s, was not made: dropped", group.model.name, what, group.state_file)
+                group.remove(batch)
+            else:
+                log.info("%s: %s, pending in %s, was made: batch %s, collected, not submitted again",
+                         group.model.name, what, group.state_file, batch.id)
+            batch.pending = None
+        try:
+            if pending:
+                group.save()
+        except OSError as e:  # it stays pending there: the next run looks it up again
+            log.warning("%s: not updated: %s", group.state_file, e.strerror or e)
 
     # ---- the work's side ----------------------------------------------------------------------
 
@@ -3113,28 +3223,61 @@ class _BatchRun:
             self.deliver(cids[k], Completion(None, f"request of {sizes[k]:,} bytes: a batch holds at most "
                                                    f"{backend.max_bytes:,}"))
         for chunk in chunks:
+            if self.uncertain is not None:
+                for k in chunk:
+                    self.deliver(cids[k], Completion(None, self.uncertain))
+                continue
             group.save()  # the state file can be written, before anything is paid for
+            chunk_entries = [entries[k] for k in chunk]
+            batch = _Batch(None, [cids[k] for k in chunk], earlier=False, needed=True)
             with self.hold():  # Ctrl-C waits until the batch is listed in the state file
                 try:
-                    batch_id = self.call(model, "submitting a batch",
-                                         lambda: backend.submit(group.client, [entries[k] for k in chunk]))
-                except Exception as e:  # not submitted: its requests failed, as direct calls would
-                    error = f"{group.url}: batch not submitted: {describe_error(e)}"
-                    log.error("%s: %s", model.name, error)
-                    for k in chunk:
-                        self.deliver(cids[k], Completion(None, error))
+                    batch.pending = self.call(model, "submitting a batch",
+                                              lambda: backend.prepare(group.client, chunk_entries))
+                except Exception as e:
+                    self.not_submitted(group, batch, e)
                     continue
-                batch = _Batch(batch_id, [cids[k] for k in chunk], earlier=False, needed=True)
-                batch.waiting.update(batch.custom_ids)
                 group.add(batch)
+                try:
+                    group.save()  # pending, before the create call: a run killed during it leaves what finds it
+                except OSError:
+                    group.remove(batch)
+                    raise
+                try:
+                    batch.id = self.call(model, "submitting a batch",
+                                         lambda: backend.create(group.client, chunk_entries, batch.pending))
+                except BatchUncertain as e:  # it stays pending: the next run looks for it again
+                    self.not_submitted(group, batch, e)
+                    continue
+                except Exception as e:  # not made: no longer pending
+                    group.remove(batch)
+                    group.save()
+                    self.not_submitted(group, batch, e)
+                    continue
+                batch.pending = None
+                batch.waiting.update(batch.custom_ids)
                 try:
                     group.save()
                 except OSError as e:
-                    log.error("%s: batch %s was submitted but cannot be listed in %s (%s): collect its results "
-                              "by hand", model.name, batch_id, group.state_file, e.strerror or e)
+                    log.error("%s: batch %s was submitted but its id cannot be written in %s (%s): the next run "
+                              "looks for it from the entry pending there", model.name, batch.id, group.state_file,
+                              e.strerror or e)
                     raise
-                log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch_id,
+                log.info("%s: submitted batch %s: %s, %s bytes (listed in %s)", model.name, batch.id,
                          plural(len(chunk), "request"), f"{sum(sizes[k] for k in chunk):,}", group.state_file)
+
+    def not_submitted(self, group: _Group, batch: _Batch, error: Exception) -> None:
+        """The batch was not submitted: its requests failed, as direct calls would. One that may have
+        been made (BatchUncertain) stays pending in the state file, for the next run to look for."""
+        batch.lost = f"{group.url}: batch not submitted: {describe_error(error)}"
+        uncertain = isinstance(error, BatchUncertain)
+        log.error("%s: %s%s", group.model.name, batch.lost, f"; it stays pending in {group.state_file}: the next run "
+                  "looks for it first, and this one submits no other batch" if uncertain else "")
+        if uncertain:
+            self.uncertain = (f"batch not submitted: {group.model.name}'s batch pending in {group.state_file} may "
+                              "have been made, and the next run must still tell it from any other")
+        for cid in batch.custom_ids:
+            self.deliver(cid, Completion(None, batch.lost))
 
     # ---- waiting on batches --------------------------------------------------------------------
 
@@ -3322,15 +3465,20 @@ def run_batches(items: Sequence[T], steps_of: Callable[[T], Steps[R]], label_of:
     file when one covers it (polled, never submitted again; a failed result of it is submitted
     again), else submitted in new batches of its group (group_of(item): one model, one state file),
     cut at the provider's limits and listed (atomically) in the state file before anything waits on
-    them. Batches are polled every `poll_interval` seconds, doubling while none ends (up to
-    MAX_POLL_INTERVAL); their replies go back into the steps, whose next requests (a follow-up, the
-    next turn) form the next batches. A request that failed, or that a batch that expired, failed or
-    was cancelled left unanswered, is a failed Completion (the next run submits it again). `hold` is
-    a context manager (InterruptGuard.hold) that defers Ctrl-C while a batch is submitted and listed.
-    A run that ends normally leaves in each state file only the batches the next run can use (that
-    could not be read, or that answered work whose result is `failed`), and removes it when none;
-    an interrupted one leaves it as it is. Every state file is read, and checked against the
-    group's endpoint, before this returns (DataError / ConfigError)."""
+    them: as pending before the create call (BatchBackend.prepare's), by its id once it returns. A
+    pending entry an earlier run left (killed during the call) is looked up first (BatchBackend.made):
+    a batch found is collected, one not made is dropped, and when that cannot be told the run stops
+    before anything is sent (DataError). A create call whose outcome cannot be told (BatchUncertain)
+    leaves its batch pending, and the run submits no other batch. Batches are polled every `poll_interval` seconds, doubling
+    while none ends (up to MAX_POLL_INTERVAL); their replies go back into the steps, whose next
+    requests (a follow-up, the next turn) form the next batches. A request that failed, or that a
+    batch that expired, failed or was cancelled left unanswered, is a failed Completion (the next run
+    submits it again). `hold` is a context manager (InterruptGuard.hold) that defers Ctrl-C while a
+    batch is submitted and listed. A run that ends normally leaves in each state file only the
+    batches the next run can use (that could not be read, or that answered work whose result is
+    `failed`), and removes it when none; an interrupted one leaves it as it is. Every state file is
+    read, checked against the group's endpoint and its pending entries looked up before this
+    returns (DataError / ConfigError)."""
     return _BatchRun(items, steps_of, label_of, group_of, failed, poll_interval, progress, hold, sleep).run()
 
 

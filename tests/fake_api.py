@@ -650,7 +650,7 @@ class FakeAPI:
 class OpenAIBatchAPI:
     """OpenAI's Files and Batches endpoints on the fake server (FakeAPI.openai_batches), under /v1 and
     under Azure's /openai: POST files (multipart upload), GET files/<id>, GET files/<id>/content,
-    POST batches, GET batches/<id>, POST batches/<id>/cancel, GET batches (newest first).
+    POST batches, GET batches/<id>, POST batches/<id>/cancel, GET batches (newest first, ?limit=N&after=ID).
 
     A batch's input file is checked as OpenAI checks it (JSON lines, each with a custom_id unique in
     the file, method POST, the batch's endpoint as url, and a body); a bad file fails the batch with
@@ -713,8 +713,9 @@ class OpenAIBatchAPI:
             handler._send_json(int(fault), FakeAPI._error_payload("openai", int(fault), f"injected fault {fault}"))
             return True
         kind, object_id, action = match.groups()
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(handler.path).query))
         with self._lock:
-            status, payload = self._route(method, kind, object_id, action, raw, handler.headers)
+            status, payload = self._route(method, kind, object_id, action, raw, handler.headers, query)
         if isinstance(payload, bytes):
             handler._send_bytes(status, payload, content_type="application/octet-stream")
         else:
@@ -722,7 +723,7 @@ class OpenAIBatchAPI:
         return True
 
     def _route(self, method: str, kind: str, object_id: str | None, action: str | None, raw: bytes,
-               headers: Any) -> tuple[int, dict | bytes]:
+               headers: Any, query: dict[str, str]) -> tuple[int, dict | bytes]:
         route = (method, kind, object_id is not None, action)
         if route == ("POST", "files", False, None):
             return self._upload(raw, headers.get("Content-Type", ""))
@@ -734,9 +735,13 @@ class OpenAIBatchAPI:
             return self._create(raw)
         if route == ("GET", "batches", False, None):
             self._event(("list",))
-            data = [self._public(b) for b in reversed(self.batches.values())]
+            newest = list(reversed(self.batches))
+            if query.get("after") in self.batches:  # the next page: the batches made before that one
+                newest = newest[newest.index(query["after"]) + 1:]
+            limit = int(query.get("limit", 20))
+            data = [self._public(self.batches[batch_id]) for batch_id in newest[:limit]]
             return 200, {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-                         "last_id": data[-1]["id"] if data else None, "has_more": False}
+                         "last_id": data[-1]["id"] if data else None, "has_more": len(newest) > limit}
         if route == ("GET", "batches", True, None) and object_id in self.batches:
             return 200, self._retrieve(self.batches[object_id])
         if route == ("POST", "batches", True, "cancel") and object_id in self.batches:
@@ -939,7 +944,7 @@ def _timestamp(seconds: float) -> str:
 
 class FakeMessageBatches:
     """The Message Batches endpoints of the fake (api.message_batches): POST /v1/messages/batches,
-    GET /v1/messages/batches (newest first, ?limit=N), GET /v1/messages/batches/<id>, GET
+    GET /v1/messages/batches (newest first, ?limit=N&after_id=ID), GET /v1/messages/batches/<id>, GET
     .../<id>/results (JSON lines, at the batch's results_url, which points back to the fake) and
     POST .../<id>/cancel.
 
@@ -983,7 +988,7 @@ class FakeMessageBatches:
             self._create(handler, raw, body, headers or {})
             return
         if method == "GET" and path == MESSAGE_BATCHES_PATH:
-            self._list(handler, int((query or {}).get("limit", 20)))
+            self._list(handler, int((query or {}).get("limit", 20)), (query or {}).get("after_id"))
             return
         match = _MESSAGE_BATCH_PATH.match(path)
         routes = {("GET", None): self._retrieve, ("GET", "/results"): self._results, ("POST", "/cancel"): self._cancel}
@@ -998,10 +1003,12 @@ class FakeMessageBatches:
                 return
             action(handler, batch)
 
-    def _list(self, handler: _Handler, limit: int) -> None:
+    def _list(self, handler: _Handler, limit: int, after_id: str | None) -> None:
         with self._lock:
-            newest = list(reversed(self.batches.values()))
-            data = [self._batch_body(batch) for batch in newest[:limit]]
+            newest = list(reversed(self.batches))
+            if after_id in self.batches:  # the next page: the batches made before that one
+                newest = newest[newest.index(after_id) + 1:]
+            data = [self._batch_body(self.batches[batch_id]) for batch_id in newest[:limit]]
         handler._send_json(200, {"data": data, "has_more": len(newest) > limit,
                                  "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})
 

@@ -8,6 +8,7 @@ and request bodies compared; the kill test runs gen_judgment.py as a subprocess.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -167,11 +169,16 @@ def client_of(api: FakeAPI):
     return utils.get_client("openai", utils.Endpoint(api.openai_base, "sk-test"), 10.0)
 
 
+def submit(backend: utils.BatchBackend, client, batch_entries: list[dict]) -> str:
+    """Make a batch of the entries as a run does (without a state file); its id."""
+    return backend.create(client, batch_entries, backend.prepare(client, batch_entries))
+
+
 def test_openai_batches_states_counts_and_results(api, fresh_clients):
     backend, client = utils.BATCH_BACKENDS["openai"], client_of(api)
     api.responder = lambda body, path: "re: " + message_text(body["messages"][-1]["content"])
     api.openai_batches.polls_in_progress = 2
-    batch_id = backend.submit(client, entries(backend, ["one", "two", "three", "four"]))
+    batch_id = submit(backend, client, entries(backend, ["one", "two", "three", "four"]))
     assert [backend.status(client, batch_id).state for _ in range(3)] == ["running", "running", "ended"]
     assert backend.status(client, batch_id) == utils.BatchStatus("ended", 4, 4, 0, None)
     results = dict(backend.results(client, batch_id, MODEL))
@@ -181,7 +188,7 @@ def test_openai_batches_states_counts_and_results(api, fresh_clients):
     api.openai_batches.polls_in_progress = 0
     api.openai_batches.expire_after = 1
     api.fault_script = lambda body, path: "400" if "one" in body["messages"][-1]["content"] else None
-    batch_id = backend.submit(client, entries(backend, ["one", "two", "three"]))
+    batch_id = submit(backend, client, entries(backend, ["one", "two", "three"]))
     assert backend.status(client, batch_id) == utils.BatchStatus("expired", 3, 0, 3, None)
     results = dict(backend.results(client, batch_id, MODEL))
     assert {cid: c.error for cid, c in results.items()} == {
@@ -193,14 +200,14 @@ def test_openai_batches_states_counts_and_results(api, fresh_clients):
 
     api.openai_batches.expire_after, api.fault_script = None, None
     api.openai_batches.fail_with = "the model is not available for batches"
-    batch_id = backend.submit(client, entries(backend, ["one"]))
+    batch_id = submit(backend, client, entries(backend, ["one"]))
     status = backend.status(client, batch_id)
     assert (status.state, status.detail) == ("failed", "batch_failed: the model is not available for batches")
     assert dict(backend.results(client, batch_id, MODEL)) == {}
 
     api.openai_batches.fail_with = None
     api.openai_batches.polls_in_progress = 2
-    batch_id = backend.submit(client, entries(backend, ["one", "two"]))
+    batch_id = submit(backend, client, entries(backend, ["one", "two"]))
     assert [backend.status(client, batch_id).done for _ in range(2)] == [0, 1]  # half done
     client.batches.cancel(batch_id)
     assert backend.status(client, batch_id).state == "running"  # cancelling: its results are not ready yet
@@ -212,9 +219,33 @@ def test_openai_batches_states_counts_and_results(api, fresh_clients):
 def test_a_batch_whose_create_reply_is_lost_is_found_not_made_twice(api, fresh_clients):
     backend, client = utils.BATCH_BACKENDS["openai"], client_of(api)
     api.openai_batches.lost_create_replies = 1
-    batch_id = backend.submit(client, entries(backend, ["one"]))
+    batch_id = submit(backend, client, entries(backend, ["one"]))
     assert created(api) == [batch_id]
     assert ("list",) in api.openai_batches.events
+
+
+def test_the_lookup_of_a_batch_reads_page_after_page(api, fresh_clients, monkeypatch):
+    """Batches made after the one looked for push it off the first page of the listing: it is found
+    on a later one."""
+    backend, client = utils.BATCH_BACKENDS["openai"], client_of(api)
+    pending = backend.prepare(client, entries(backend, ["one"]))
+    mine = client.batches.create(input_file_id=pending["input_file_id"], endpoint="/v1/chat/completions",
+                                 completion_window="24h").id
+    for text in ("two", "three"):
+        submit(backend, client, entries(backend, [text]))
+    monkeypatch.setattr(utils, "BATCH_LIST_PAGE", 1)
+    assert backend.made(client, pending) == [mine]
+    assert api.openai_batches.events.count(("list",)) == 3
+
+
+def test_the_lookup_reads_on_past_batches_without_a_creation_time():
+    """A server that gives a batch no created_at: the listing is read on past it (never taken for
+    one older than the upload), and stops at the first batch older than the upload."""
+    listing = [SimpleNamespace(id="b3", created_at=None, input_file_id="file-2"),
+               SimpleNamespace(id="b2", created_at=None, input_file_id="file-1"),
+               SimpleNamespace(id="b1", created_at=5, input_file_id="file-1")]
+    client = SimpleNamespace(batches=SimpleNamespace(list=lambda limit: iter(listing)))
+    assert utils.OpenAIBatches().made(client, {"input_file_id": "file-1", "uploaded_at": 10}) == ["b2"]
 
 
 def test_polls_back_off_from_the_poll_interval(tmp_path, api, fresh_clients):
@@ -536,6 +567,13 @@ def test_a_listed_batch_unknown_to_the_provider_is_not_paid_again_unless_its_lis
      "'' is not a batch id"),
     ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "../files/file-1", '
      '"custom_ids": []}]}', "'../files/file-1' is not a batch id"),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"id": "b", "pending": {}, '
+     '"custom_ids": []}]}', "not a batch state file (expected"),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"pending": {"input_file_id": "f"}, '
+     '"custom_ids": []}]}', 'pending {"input_file_id": "f"} is not a pending batch of api_type openai (its keys: '
+                            'input_file_id, uploaded_at);'),
+    ('{"version": 1, "api_type": "openai", "endpoint": "ENDPOINT", "batches": [{"pending": {"input_file_id": 7, '
+     '"uploaded_at": 1}, "custom_ids": []}]}', 'pending {"input_file_id": 7, "uploaded_at": 1} is not a pending batch'),
 ])
 def test_a_bad_state_file_stops_the_run_before_any_request(tmp_path, api, caplog, content, message):
     simple_bench(tmp_path / "data", 2)
@@ -768,7 +806,8 @@ def test_results_never_sent_repeated_or_naming_no_request_are_counted_and_every_
 
 def test_a_lost_create_reply_that_cannot_be_looked_up_is_not_made_again(tmp_path, api, caplog):
     """The create reply is lost and the listing that would find the batch fails too: the requests
-    fail for this run (exit 1), the batch is not made a second time, and the error says to look."""
+    fail for this run (exit 1), the batch is not made a second time, and the error says to look. It
+    stays pending in the state file: the rerun finds it and collects it."""
     simple_bench(tmp_path / "data", 2)
     setup = Setup(tmp_path, api)
     api.openai_batches.lost_create_replies = 1
@@ -777,6 +816,12 @@ def test_a_lost_create_reply_that_cannot_be_looked_up_is_not_made_again(tmp_path
     assert len(created(api)) == 1 and setup.records() == []
     (upload,) = api.openai_batches.files.values()
     assert "BatchUncertain" in caplog.text and f"input file {upload['id']}" in caplog.text
+    (state,) = state_files(tmp_path)
+    assert "stays pending in" in caplog.text and "pending" in json.loads(state.read_text())["batches"][0]
+
+    api.openai_batches.on_event = None
+    assert setup.run(*FAST) == 0
+    assert len(created(api)) == 1 and len(setup.records()) == 2 and not state.exists()
 
 
 def test_ctrl_c_while_a_batch_is_submitted_waits_until_it_is_listed_and_logged(tmp_path, api, caplog):
@@ -818,3 +863,134 @@ def test_a_listed_batch_whose_results_are_gone_is_submitted_again(tmp_path, api,
     assert len(created(api)) == 2 and len(setup.records()) == 2 and state_files(tmp_path) == []
     assert f"batch {listed} failed: 4 of 4 requests unanswered (first: batch {listed}: the batch failed: its " \
            "results are no longer available (NotFoundError (HTTP 404)" in caplog.text
+
+
+# --------------------------------------------------------------------------------------------
+# A run stopped between a batch's create call and the state file listing it
+# --------------------------------------------------------------------------------------------
+
+SDK_BATCHES = {"openai": "openai.resources.batches", "anthropic": "anthropic.resources.messages.batches"}
+
+# gen_judgment.py, killed by SIGKILL at its first batch's create call: once the call returns (the
+# batch made, its id not yet written anywhere), or before the call is sent.
+KILLED_AT_CREATE = """\
+import importlib, os, signal, sys
+sys.path.insert(0, {repo!r})
+resource = importlib.import_module({module!r})
+create = resource.Batches.create
+
+def create_and_die(self, *args, **kwargs):
+    if {made!r}:
+        create(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+resource.Batches.create = create_and_die
+import gen_judgment
+sys.exit(gen_judgment.main(sys.argv[1:]))
+"""
+
+
+class Killed(BaseException):
+    """A kill, in-process: nothing the run does catches it."""
+
+
+def paid(api: FakeAPI, api_type: str) -> tuple[list[str], int]:
+    """(the batches made at the provider, the requests they hold)."""
+    if api_type == "anthropic":
+        return list(api.message_batches.batches), len(api.message_batches.submitted)
+    return created(api), len(api.openai_batches.lines)
+
+
+def stop_right_after_the_create_call(setup: Setup, api_type: str, monkeypatch) -> None:
+    """Run setup's --batch judging until its first batch's create call returns, then stop it dead."""
+    resource = importlib.import_module(SDK_BATCHES[api_type])
+    create = resource.Batches.create
+
+    def create_and_stop(self, *args, **kwargs):
+        create(self, *args, **kwargs)
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(resource.Batches, "create", create_and_stop)
+        with pytest.raises(Killed):
+            setup.run(*FAST)
+
+
+@pytest.mark.parametrize("api_type, made", [("openai", True), ("anthropic", True), ("openai", False)],
+                         ids=["openai", "anthropic", "create-never-sent"])
+def test_kill_at_the_create_call_then_rerun_pays_each_request_once(tmp_path, api_type, made):
+    """SIGKILL as the create call returns (the batch made, its id not written): the state file holds it
+    as pending, and the rerun finds it at the provider and collects it; killed before the call is sent,
+    the rerun finds none and submits the requests. Either way one batch holds each request once."""
+    with FakeAPI(responder=verdict_responder()) as api:
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api, api_type=api_type)
+        script = KILLED_AT_CREATE.format(repo=str(REPO), module=SDK_BATCHES[api_type], made=made)
+        killed = subprocess.run([sys.executable, "-c", script, *setup.args(*FAST)], cwd=tmp_path,
+                                capture_output=True, timeout=120)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-3000:]
+        (state,) = state_files(tmp_path)
+        (entry,) = json.loads(state.read_text())["batches"]
+        assert sorted(entry) == ["custom_ids", "pending"] and len(entry["custom_ids"]) == 4
+        assert len(paid(api, api_type)[0]) == made and setup.records() == []
+
+        assert setup.run(*FAST) == 0
+        batches, requests = paid(api, api_type)
+        assert len(batches) == 1 and requests == 4
+        assert sorted(r["question_id"] for r in setup.records()) == ["q000", "q001"]
+        assert state_files(tmp_path) == []
+
+
+def test_a_batch_made_but_not_listed_for_a_full_disk_is_collected_by_the_rerun(tmp_path, api, monkeypatch, caplog):
+    """The state file cannot be written once the create call returned: the run stops (exit 1) and its
+    pending entry lets the rerun find the batch instead of paying for it again."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    write_atomic = utils.write_atomic
+
+    def full_once_a_batch_is_made(path, chunks):
+        data = b"".join(chunks)
+        if path.name.endswith(utils.BATCH_STATE_SUFFIX) and b'"id"' in data:
+            raise OSError(28, "No space left on device", str(path))
+        write_atomic(path, [data])
+
+    with monkeypatch.context() as patch:
+        patch.setattr(utils, "write_atomic", full_once_a_batch_is_made)
+        assert setup.run(*FAST) == 1
+    (batch_id,) = created(api)
+    (state,) = state_files(tmp_path)
+    assert "pending" in json.loads(state.read_text())["batches"][0]
+    assert f"batch {batch_id} was submitted" in caplog.text
+
+    assert setup.run(*FAST) == 0
+    assert created(api) == [batch_id] and len(setup.records()) == 2 and not state.exists()
+
+
+@pytest.mark.parametrize("api_type", ["openai", "anthropic"])
+def test_a_pending_batch_that_cannot_be_told_stops_the_rerun_before_any_request(tmp_path, api, monkeypatch, caplog,
+                                                                               api_type):
+    """Whether the pending batch was made cannot be told: the listing fails (openai, after retries), or
+    another batch of as many requests was made since (anthropic). The rerun stops at start (exit 2)
+    with one line naming the state file and what to look for; nothing is sent, nothing rewritten."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api, api_type=api_type)
+    stop_right_after_the_create_call(setup, api_type, monkeypatch)
+    (state,) = state_files(tmp_path)
+    content = state.read_text()
+    pending = json.loads(content)["batches"][0]["pending"]
+    if api_type == "openai":
+        api.openai_batches.faults.extend(["500"] * 3)  # the judge's max_retries is 2
+        look_for = f"the batch of input file {pending['input_file_id']}, listing the batches failed ("
+    else:
+        client = utils.get_client("anthropic", utils.Endpoint(api.anthropic_base, "sk-test"), 10.0)
+        other = client.messages.batches.create(requests=[{"custom_id": f"x{i}", "params": {
+            "model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}} for i in range(4)]).id
+        look_for = f"a message batch of 4 requests created after every other, it may be any of {other}, msgbatch_fake_1"
+    made = paid(api, api_type)
+    caplog.clear()
+    assert setup.run(*FAST) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith(f"{state}: ")
+    assert look_for in errors[0] and "paid twice" in errors[0]
+    assert paid(api, api_type) == made and state.read_text() == content
+    assert len(api.openai_batches.uploads) == (api_type == "openai")

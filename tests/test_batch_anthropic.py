@@ -6,6 +6,7 @@ Usage: python -m pytest tests/test_batch_anthropic.py
 from __future__ import annotations
 
 import contextlib
+import datetime
 import http.client
 import json
 from types import SimpleNamespace
@@ -15,6 +16,7 @@ import pytest
 
 import utils
 from fake_api import FakeAPI, Reasoned
+from test_batch import submit
 
 KEY = "anthropic-test-secret-4f2a9c"  # not sk- shaped: only its registration can redact it
 
@@ -149,7 +151,7 @@ def run_batch(api: FakeAPI, model: utils.ModelConfig, requests: dict[str, utils.
         list[utils.BatchStatus], dict[str, utils.Completion]]:
     """Submit the requests as one batch, poll it until it is no longer running, collect its results."""
     client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
-    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request)
+    batch_id = submit(BATCHES, client, [BATCHES.entry(custom_id, model, request)
                                        for custom_id, request in requests.items()])
     statuses = [BATCHES.status(client, batch_id)]
     while statuses[-1].state == "running" and len(statuses) < 10:
@@ -224,7 +226,7 @@ def test_cancelled_batch(api: FakeAPI, fresh_clients: dict) -> None:
     api.message_batches.polls_in_progress = 1
     model = claude(api)
     client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
-    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request)
+    batch_id = submit(BATCHES, client, [BATCHES.entry(custom_id, model, request)
                                        for custom_id, request in REQUESTS.items()])
     client.messages.batches.cancel(batch_id)
     statuses = [BATCHES.status(client, batch_id) for _ in range(2)]
@@ -284,6 +286,19 @@ def batch(status: str, archived_at: str | None = None, **counts: int) -> SimpleN
 ])
 def test_anthropic_batch_status(message_batch: SimpleNamespace, expected: utils.BatchStatus) -> None:
     assert utils.anthropic_batch_status(message_batch) == expected
+
+
+def test_the_lookup_reads_on_past_batches_without_a_creation_time() -> None:
+    """A batch listed without created_at is read past (never taken for one older than the newest
+    before the create); the lookup stops at the first older one."""
+    listing = []
+    older = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    for batch_id, created_at, requests in (("b4", None, 3), ("b3", None, 2), ("b2", older, 3)):
+        listing.append(batch("in_progress", processing=requests))
+        listing[-1].id, listing[-1].created_at = batch_id, created_at
+    client = SimpleNamespace(messages=SimpleNamespace(batches=SimpleNamespace(list=lambda limit: iter(listing))))
+    pending = {"after_batch": "b1", "after_created_at": "2024-06-01T00:00:00+00:00", "requests": 3}
+    assert BATCHES.made(client, pending) == ["b4"]
 
 
 @pytest.mark.parametrize("result, error", [
@@ -366,11 +381,27 @@ def test_malformed_and_unnamed_result_lines_leave_every_other_result(api: FakeAP
 def test_a_batch_whose_create_reply_is_lost_is_found_not_made_twice(api: FakeAPI, fresh_clients: dict) -> None:
     model = claude(api)
     client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
-    earlier = BATCHES.submit(client, [BATCHES.entry("old", model, REQUESTS["q1-game1"])])
+    earlier = submit(BATCHES, client, [BATCHES.entry("old", model, REQUESTS["q1-game1"])])
     api.message_batches.lost_create_replies = 1
-    batch_id = BATCHES.submit(client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
+    batch_id = submit(BATCHES, client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
     assert list(api.message_batches.batches) == [earlier, batch_id]
     assert [entry["custom_id"] for entry in api.message_batches.batches[batch_id]["requests"]] == list(REQUESTS)
+
+
+def test_the_lookup_of_a_batch_reads_page_after_page_back_to_the_newest_batch_before(
+        api: FakeAPI, fresh_clients: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch looked for is on the third page of one; the batch of as many requests made before it
+    (the newest when it was prepared) is not taken for it."""
+    model = claude(api)
+    client = utils.get_client("anthropic", model.endpoints[0], model.timeout)
+    batch_entries = [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()]
+    before = submit(BATCHES, client, batch_entries)
+    pending = BATCHES.prepare(client, batch_entries)
+    mine = client.messages.batches.create(requests=batch_entries).id
+    for _ in range(2):
+        submit(BATCHES, client, batch_entries[:1])
+    monkeypatch.setattr(utils, "BATCH_LIST_PAGE", 1)
+    assert pending["after_batch"] == before and BATCHES.made(client, pending) == [mine]
 
 
 def test_a_lost_create_reply_with_another_batch_of_the_same_size_made_meanwhile_is_not_retried(
@@ -389,7 +420,7 @@ def test_a_lost_create_reply_with_another_batch_of_the_same_size_made_meanwhile_
     monkeypatch.setattr(anthropic.resources.messages.batches.Batches, "create", create_after_another_run)
     api.message_batches.lost_create_replies = 2  # the other run's reply is lost too: it does not matter
     with pytest.raises(utils.BatchUncertain, match="msgbatch_fake_2, msgbatch_fake_1") as uncertain:
-        BATCHES.submit(client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
+        submit(BATCHES, client, [BATCHES.entry(custom_id, model, request) for custom_id, request in REQUESTS.items()])
     assert not utils.is_retryable(uncertain.value) and len(api.message_batches.batches) == 2
 
 
@@ -404,3 +435,37 @@ def test_judgment_batch_with_an_anthropic_judge_whose_create_reply_is_lost_pays_
         assert setup.run(*FAST) == 0
         assert len(api.message_batches.batches) == 1 and len(api.message_batches.submitted) == 4
         assert len(setup.records()) == 2
+
+
+def test_after_a_create_whose_outcome_is_unknown_the_run_makes_no_other_batch(tmp_path, monkeypatch) -> None:
+    """The first batch's create reply is lost and the listing that would find it fails: it stays
+    pending, and the run submits no other batch (m2's, of as many requests, would be a second match
+    for the lookup, which could then not tell). The rerun finds the first batch and submits m2's."""
+    from test_batch import FAST, state_files
+    from test_gen_judgment import Setup, simple_bench, verdict_responder
+
+    made = utils.AnthropicBatches.made
+    lookups = []
+
+    def listing_fails_once(self, client, pending):
+        lookups.append(pending)
+        if len(lookups) == 1:
+            raise RuntimeError("the listing is down")
+        return made(self, client, pending)
+
+    monkeypatch.setattr(utils.AnthropicBatches, "made", listing_fails_once)
+    with FakeAPI(responder=verdict_responder()) as api:
+        simple_bench(tmp_path / "data", 2, models=("m1", "m2"))
+        setup = Setup(tmp_path, api, api_type="anthropic", model_list=["m1", "m2"])
+        api.message_batches.lost_create_replies = 1
+        assert setup.run(*FAST) == 1
+        (first,) = api.message_batches.batches
+        assert setup.records("m1") == setup.records("m2") == []
+        (state,) = state_files(tmp_path)
+        assert state == utils.batch_state_file(setup.judgment_file("m1"))
+        assert "pending" in json.loads(state.read_text())["batches"][0]
+
+        assert setup.run(*FAST) == 0
+        assert list(api.message_batches.batches)[0] == first and len(api.message_batches.batches) == 2
+        assert len(api.message_batches.submitted) == 8
+        assert len(setup.records("m1")) == len(setup.records("m2")) == 2 and state_files(tmp_path) == []
