@@ -1976,6 +1976,10 @@ def v2_unsupported_flags(args: argparse.Namespace, given: argparse.Namespace) ->
     return [flag for flag, on in flags if on]
 
 
+# Why a v0.1 flag is refused on a v2.0 bench, where it is not only that upstream v2.0 has no such flag.
+V2_REFUSED_BECAUSE = {"--baseline": "each category's baseline comes from its judgments"}
+
+
 V2_NO_RATINGS = "v2.0's plain score is a mean score, not a Bradley-Terry rating"
 
 
@@ -2014,8 +2018,8 @@ def run_v2(args: argparse.Namespace, given: argparse.Namespace) -> int:
     """The v2.0 leaderboard: one table per category, judges pooled."""
     unsupported = v2_unsupported_flags(args, given)
     if unsupported:
-        raise ConfigError(f"{', '.join(unsupported)}: not available on a v2.0 bench ({args.bench_name}; each "
-                          "category's baseline comes from its judgments)")
+        flags = ", ".join(f"{flag} ({V2_REFUSED_BECAUSE.get(flag, 'v0.1 only')})" for flag in unsupported)
+        raise ConfigError(f"{flags}: not available on a v2.0 bench ({args.bench_name})")
     judges = v2_judges(args, given)
     features = v2_control_features(args)
     columns = tuple(sorted({c for name in features for c in V2_FEATURE_COLUMNS[name]}))

@@ -572,8 +572,9 @@ def test_baseline_judged_against_itself_left_out(tmp_path, capsys, caplog):
 
 @pytest.mark.parametrize("args, message", [
     (["-c", "math"], "category 'math'"),
-    (["--show-elo"], "--show-elo"),
-    (["--baseline", "gpt-4-0314"], "--baseline"),
+    (["--show-elo"], "--show-elo (v0.1 only): not available on a v2.0 bench"),
+    (["--first-game-only", "--baseline", "gpt-4-0314"], "--first-game-only (v0.1 only), --baseline (each category's "
+     "baseline comes from its judgments): not available on a v2.0 bench"),
     (["-j", "nobody"], "judgment folder not found"),
 ])
 def test_bad_flags_are_one_line_errors(bench, capsys, caplog, args, message):
