@@ -902,7 +902,8 @@ def plan_runs(args: argparse.Namespace, claims: ExitStack) -> tuple[Settings, li
 
 def announce(run: ModelRun) -> None:
     """Log what a model's run has to do, and where its answers go."""
-    log.info("%s: %d questions to answer, %d cached -> %s", run.model.name, len(run.todo), run.cached, run.path)
+    log.info("%s: %s to answer, %d cached -> %s", run.model.name, plural(len(run.todo), "question"), run.cached,
+             run.path)
 
 
 def stopped_status(write_error: str | None, interrupted: bool) -> int | None:

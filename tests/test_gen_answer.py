@@ -132,6 +132,15 @@ def test_two_turn_question_sends_the_whole_conversation(project, api):
     assert contents(record) == [["Echo: First question?", "Echo: And the second?"]]
 
 
+def test_start_line_counts_questions_in_words(project, api, caplog):
+    project.write({"m": openai_entry(api)}, [question("q1", "One?"), question("q2", "Two?")])
+    write_jsonl(project.answer_path("m"), [{"question_id": "q1", "answer_id": "a", "model_id": "m", "tstamp": 0,
+                                            "choices": [{"index": 0, "turns": [{"content": "done"}]}]}])
+    with caplog.at_level("INFO"):
+        assert project.run() == 0
+    assert f"m: 1 question to answer, 1 cached -> {project.answer_path('m')}" in caplog.text
+
+
 @pytest.mark.parametrize("name, model_name, system_prompt, expected", [
     ("gpt-4-0613", "served-model", None, "You are a helpful assistant."),  # upstream's OpenAI list
     ("gpt-3.5-turbo-0125", "gpt-3.5-turbo-0125", None, "You are a helpful assistant."),
