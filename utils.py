@@ -2407,7 +2407,7 @@ def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str)
                               f"cl100k_base counts of the texts of {plural(len(records[:ESTIMATE_SAMPLE]), 'record')} "
                               f"of {whose} (no stored usage with tokens)")
     if max_tokens is not None:
-        return OutputEstimate(max_tokens, f"max_tokens {max_tokens} a request, a ceiling (no stored record of {whose})")
+        return OutputEstimate(max_tokens, f"max_tokens, a ceiling (no stored record of {whose})")
     return OutputEstimate(None, f"no stored record of {whose}, no max_tokens")
 
 

@@ -154,7 +154,7 @@ def test_output_estimate_prefers_stored_usage_then_texts_then_the_max_tokens_cei
                                    {"role": "assistant", "content": {"thought": "hmm " * 10, "answer": "yes"}}]}
     assert utils.estimate_output([v2], None, "model m").per_request == utils.count_tokens("yes" + "hmm " * 10)
     assert utils.estimate_output([], 512, "model m") == utils.OutputEstimate(
-        512, "max_tokens 512 a request, a ceiling (no stored record of model m)")
+        512, "max_tokens, a ceiling (no stored record of model m)")
     assert utils.estimate_output([], None, "model m").per_request is None
 
 
@@ -614,7 +614,7 @@ def test_answer_dry_run_without_stored_answers_takes_max_tokens_as_a_ceiling(tmp
     input_tokens = 3 * 3 + 5 * 4 + count("Hello?") + 2 * count("Bye?") + 1000 + count("Really?")
     dollars = (input_tokens * 2.0 + 3000 * 8.0) / 1e6
     assert dry_run_table(out) == {"m1": ["3", f"{input_tokens:,}", "3,000", f"${dollars:.4f}", f"${dollars / 2:.4f}"]}
-    assert "m1: output 1,000 tokens a request, from max_tokens 1000 a request, a ceiling (no stored record of model m1)" in out
+    assert "m1: output 1,000 tokens a request, from max_tokens, a ceiling (no stored record of model m1)" in out
     assert api.requests == [] and not (files["data"] / "bench" / "model_answer").exists()
 
 
