@@ -117,6 +117,7 @@ from utils import (
     load_yaml,
     metered,
     model_file,
+    listed_batches_notes,
     plural,
     preview_requests,
     question_turns,
@@ -584,6 +585,7 @@ def print_dry_run(runs: list[ModelRun], settings: Settings, endpoint_file: str |
         if too_long:
             note += f"; {plural(too_long, 'question')} too long for max_tokens {run.max_tokens} (not sent)"
         notes.append(f"{note}; {describe_price(run.model.name, run.model.price, endpoint_file)}")
+    notes += listed_batches_notes(run.path for run in runs if run.todo)
     print_estimate(f"dry run: {settings.bench_name}, {plural(sum(len(run.todo) for run in runs), 'question')} to "
                    "answer; nothing is called or written", rows, notes)
 

@@ -94,6 +94,7 @@ from utils import (
     is_complete_answer,
     is_complete_judgment,
     judgment_dir,
+    listed_batches_notes,
     load_api_config,
     load_judge_settings,
     load_questions,
@@ -534,7 +535,8 @@ def print_dry_run(tasks: Sequence[PairTask | PairTaskV2], settings: JudgeSetting
     print_estimate(f"dry run: judge {settings.judge_model} ({judge.model_name}), {plural(len(tasks), 'judgment')} "
                    "to make; nothing is called or written", {model: (row, judge.price) for model, row in rows.items()},
                    [requests_note, f"output: {output.describe()}",
-                    describe_price(settings.judge_model, judge.price, endpoint_file)])
+                    describe_price(settings.judge_model, judge.price, endpoint_file),
+                    *listed_batches_notes(model_file(out_dir, model) for model in rows if rows[model].requests)])
 
 
 # --------------------------------------------------------------------------------------------

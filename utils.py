@@ -2921,20 +2921,35 @@ def check_batch_models(models: Iterable[ModelConfig], api_path: str | Path) -> N
                               f"not {model.api_type}")
 
 
+def listed_batches(output: Path) -> Path | None:
+    """The state file of `output` when it lists batches an earlier --batch run left (still running, or
+    holding paid replies), or cannot be read (it may list some); else None."""
+    state = batch_state_file(output)
+    try:
+        listed = json.loads(state.read_bytes()).get("batches")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError, AttributeError):
+        listed = True
+    return state if listed else None
+
+
 def refuse_saved_batches(outputs: Iterable[Path]) -> None:
-    """OutputError for the first output file whose batches an earlier --batch run left listed (still
-    running, or holding paid replies): a direct run would pay for their requests again."""
+    """OutputError for the first output file with listed batches: a direct run would pay for their
+    requests again."""
     for output in outputs:
-        state = batch_state_file(output)
-        try:
-            listed = json.loads(state.read_bytes()).get("batches")
-        except FileNotFoundError:
-            continue
-        except (OSError, ValueError, RecursionError, AttributeError):  # unreadable: it may list some
-            listed = True
-        if listed:
+        state = listed_batches(output)
+        if state is not None:
             raise OutputError(f"{state} lists batches of an earlier --batch run, paid for: rerun with --batch to "
                               "collect them, or delete it to send their requests again directly (paid twice)")
+
+
+def listed_batches_notes(outputs: Iterable[Path]) -> list[str]:
+    """A dry run's line for each output file with listed batches: the estimate counts their requests,
+    which a --batch run collects without paying again."""
+    return [f"{state} lists batches of an earlier --batch run, paid for: a --batch run collects their replies "
+            "instead of paying for those requests again, as counted here (a direct run is refused)"
+            for state in map(listed_batches, outputs) if state is not None]
 
 
 def _poll_seconds(text: str) -> float:

@@ -587,18 +587,23 @@ def test_a_bad_state_file_stops_the_run_before_any_request(tmp_path, api, caplog
     assert api.openai_batches.uploads == [] and state.read_text() == content
 
 
+def script_setup(script: str, tmp_path: Path, api: FakeAPI) -> tuple[Setup | Project, Path]:
+    """A judging setup of two questions (gen_judgment) or an answer project of one (gen_answer), and
+    the output file its run writes."""
+    if script == "gen_judgment":
+        simple_bench(tmp_path / "data", 2)
+        setup = Setup(tmp_path, api)
+        return setup, setup.judgment_file()
+    project = Project(tmp_path)
+    project.write({"m": openai_entry(api)}, [question("q1", "hello")])
+    return project, project.answer_path("m")
+
+
 @pytest.mark.parametrize("script", ["gen_judgment", "gen_answer"])
 def test_a_direct_run_refuses_an_output_with_listed_batches(tmp_path, api, caplog, script):
     """Batches an earlier --batch run left listed are paid for (still running, or holding replies):
     a direct run would send their requests again, so it stops at start (exit 2) with one line."""
-    if script == "gen_judgment":
-        simple_bench(tmp_path / "data", 2)
-        setup = Setup(tmp_path, api)
-        output = setup.judgment_file()
-    else:
-        setup = Project(tmp_path)
-        setup.write({"m": openai_entry(api)}, [question("q1", "hello")])
-        output = setup.answer_path("m")
+    setup, output = script_setup(script, tmp_path, api)
     state = utils.batch_state_file(output)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text('{"batches": []}')  # what an interrupted first submit may leave: nothing paid
@@ -613,6 +618,26 @@ def test_a_direct_run_refuses_an_output_with_listed_batches(tmp_path, api, caplo
     assert len(api.requests) == requests and not output.exists()
     state.unlink()
     assert setup.run("--no-progress") == 0
+
+
+@pytest.mark.parametrize("script", ["gen_judgment", "gen_answer"])
+def test_a_dry_run_says_the_listed_batches_are_paid_for(tmp_path, api, capsys, script):
+    """The dry run counts the work still to store, so the requests of batches an earlier --batch run left
+    listed too: it says that a --batch run collects them without paying again (and a direct run is
+    refused). Nothing is called, and the state file stays as it was."""
+    setup, output = script_setup(script, tmp_path, api)
+    state = utils.batch_state_file(output)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text('{"batches": []}')
+    assert setup.run("--dry-run") == 0
+    assert str(state) not in capsys.readouterr().out
+    content = '{"batches": [{"id": "batch_1", "custom_ids": ["q000_m1-1-0-0123456789abcdef"]}]}'
+    state.write_text(content)
+    assert setup.run("--dry-run") == 0
+    assert (f"\n{state} lists batches of an earlier --batch run, paid for: a --batch run collects their replies "
+            "instead of paying for those requests again, as counted here (a direct run is refused)\n"
+            in capsys.readouterr().out)
+    assert api.requests == [] and api.openai_batches.events == [] and state.read_text() == content
 
 
 def test_azure_batches_name_chat_completions(tmp_path):
@@ -756,14 +781,8 @@ def fsync_fails_for(monkeypatch, name: str) -> None:
 @pytest.mark.parametrize("script", ["gen_judgment", "gen_answer"])
 def test_a_full_disk_when_the_state_file_is_written_names_it(tmp_path, api, monkeypatch, caplog, script):
     """Nothing is submitted: the one error line names the state file that could not be written."""
-    if script == "gen_judgment":
-        simple_bench(tmp_path / "data", 2)
-        setup = Setup(tmp_path, api)
-        state = utils.batch_state_file(setup.judgment_file())
-    else:
-        setup = Project(tmp_path)
-        setup.write({"m": openai_entry(api)}, [question("q1", "hello")])
-        state = utils.batch_state_file(setup.answer_path("m"))
+    setup, output = script_setup(script, tmp_path, api)
+    state = utils.batch_state_file(output)
     fsync_fails_for(monkeypatch, re.escape(utils.BATCH_STATE_SUFFIX))
     assert setup.run(*FAST) == 1
     assert f"cannot write {state}: No space left on device" in caplog.text
