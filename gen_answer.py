@@ -55,10 +55,11 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import shortuuid
 import yaml
@@ -188,7 +189,6 @@ class Tally:
     answered: int = 0
     cached: int = 0
     failed: int = 0
-    write_error: str | None = None  # the write that failed (disk full, read-only): the run stopped
     too_long: int = 0  # questions that leave no room under max_tokens: a rerun cannot help
     usage: Usage = Usage()  # of every reply this run got, stored or not
 
@@ -465,51 +465,13 @@ def sort_answer_file(run: ModelRun) -> bool:
     return True
 
 
-def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple[Tally, bool]:
-    """Answer run.todo, appending each answer as it comes; then rewrite the file sorted.
-
-    Returns the tally and whether Ctrl-C stopped it (then the rewrite is skipped: every line
-    already written is whole, and the next run tidies the file). A write that fails (disk full,
-    read-only folder) stops the run at once: no new question is sent, what was written stays,
-    and tally.write_error says what failed.
-    """
-    tally = Tally(cached=run.cached)
-    answer_fn = functools.partial(answer_question, model=run.model, settings=settings,
-                                  budget=run.budget)
-    interrupted = False
-    try:
-        if run.todo:
-            with JsonlAppender(run.path) as appender, InterruptGuard() as interrupts, logging_redirect_tqdm():
-                results = run_pool(answer_fn, run.todo, run.model.parallel, desc=run.model.name,
-                                   progress=progress)
-                try:
-                    for question, result in results:
-                        store_result(run, question, result, tally, appender, interrupts)
-                except KeyboardInterrupt:
-                    interrupted = True
-                finally:
-                    results.close()
-        interrupted = interrupted or not sort_answer_file(run)
-    except OSError as e:
-        tally.write_error = f"{e.filename or run.path}: {e.strerror or e}"
-    return tally, interrupted
-
-
-def run_models_batched(runs: list[ModelRun], settings: Settings, poll_interval: float = DEFAULT_POLL_INTERVAL,
-                       progress: bool = True) -> tuple[dict[str, Tally], bool, str | None]:
-    """--batch: every model's questions through its batch API at once (utils.run_batches: all models'
-    batches are submitted before any is waited on, each model's listed in <answer file>.batches.json),
-    each answer appended as it comes; then every file rewritten sorted. Returns the tallies by model,
-    whether Ctrl-C stopped it and the write that failed, if one did (it stops everything)."""
-    tallies = {run.model.name: Tally(cached=run.cached) for run in runs}
-    items = [(run, question) for run in runs for question in run.todo]
-    guard = InterruptGuard()
-    results = run_batches(
-        items, lambda item: answer_steps(item[1], item[0].model, settings, item[0].budget),
-        lambda item: f"{record_id(item[1])}_{item[0].model.name}",
-        lambda item: BatchGroup(item[0].model, batch_state_file(item[0].path)),
-        failed=lambda result: isinstance(result, Completion), poll_interval=poll_interval, progress=progress,
-        hold=guard.hold)
+def store_answers(runs: list[ModelRun], results: Iterator[tuple[tuple[ModelRun, Question | QuestionV2], Any]],
+                  tallies: dict[str, Tally], guard: InterruptGuard) -> tuple[bool, str | None]:
+    """Append each result to its model's answer file as it comes (store_result, this thread only),
+    then rewrite every file sorted. Returns whether Ctrl-C stopped it (then the rewrite is skipped:
+    every line already written is whole, and the next run tidies the file) and the write that
+    failed, if one did (disk full, read-only folder): it stops everything at once, no new question
+    is sent, and what was written stays."""
     interrupted = False
     try:
         with ExitStack() as files:
@@ -522,12 +484,42 @@ def run_models_batched(runs: list[ModelRun], settings: Settings, poll_interval: 
                 except KeyboardInterrupt:
                     interrupted = True
                 finally:
-                    results.close()
+                    results.close()  # no new question is sent
         for run in runs:
             interrupted = interrupted or not sort_answer_file(run)
     except OSError as e:
-        return tallies, interrupted, f"{e.filename}: {e.strerror or e}"
-    return tallies, interrupted, None
+        return interrupted, f"{e.filename or ', '.join(str(run.path) for run in runs)}: {e.strerror or e}"
+    return interrupted, None
+
+
+def run_model(run: ModelRun, settings: Settings, progress: bool = True) -> tuple[Tally, bool, str | None]:
+    """Answer run.todo with direct calls in a pool of run.model.parallel workers (store_answers);
+    returns the tally, whether Ctrl-C stopped it and the write that failed."""
+    tallies = {run.model.name: Tally(cached=run.cached)}
+    results = run_pool(lambda item: answer_question(item[1], model=run.model, settings=settings, budget=run.budget),
+                       [(run, question) for question in run.todo], run.model.parallel, desc=run.model.name,
+                       progress=progress)
+    interrupted, write_error = store_answers([run], results, tallies, InterruptGuard())
+    return tallies[run.model.name], interrupted, write_error
+
+
+def run_models_batched(runs: list[ModelRun], settings: Settings, poll_interval: float = DEFAULT_POLL_INTERVAL,
+                       progress: bool = True) -> tuple[dict[str, Tally], bool, str | None]:
+    """--batch: every model's questions through its batch API at once (utils.run_batches: all models'
+    batches are submitted before any is waited on, each model's listed in <answer file>.batches.json),
+    stored by store_answers. Returns the tallies by model, whether Ctrl-C stopped it and the write
+    that failed."""
+    tallies = {run.model.name: Tally(cached=run.cached) for run in runs}
+    items = [(run, question) for run in runs for question in run.todo]
+    guard = InterruptGuard()
+    results = run_batches(
+        items, lambda item: answer_steps(item[1], item[0].model, settings, item[0].budget),
+        lambda item: f"{record_id(item[1])}_{item[0].model.name}",
+        lambda item: BatchGroup(item[0].model, batch_state_file(item[0].path)),
+        failed=lambda result: isinstance(result, Completion), poll_interval=poll_interval, progress=progress,
+        hold=guard.hold)
+    interrupted, write_error = store_answers(runs, results, tallies, guard)
+    return tallies, interrupted, write_error
 
 
 def result_usage(result: Answer | AnswerV2 | Completion | TooLong) -> Usage:
@@ -924,10 +916,10 @@ def run_all(runs: list[ModelRun], settings: Settings, progress: bool = True) -> 
     failed = 0
     for run in runs:
         announce(run)
-        tally, interrupted = run_model(run, settings, progress=progress)
+        tally, interrupted, write_error = run_model(run, settings, progress=progress)
         print(summary_line(run.model.name, tally, run.max_tokens, run.model.price), flush=True)
         failed += tally.failed
-        status = stopped_status(tally.write_error, interrupted)
+        status = stopped_status(write_error, interrupted)
         if status is not None:
             return status
     return EXIT_FAILED if failed else EXIT_OK
