@@ -2394,13 +2394,13 @@ def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str)
     first ESTIMATE_SAMPLE of them): their stored usage where they have one, else the cl100k_base
     tokens of their texts; without records, max_tokens as a ceiling; else unknown."""
     # a usage of no tokens at all is a server that reports none: its records are read as texts
-    metered = [(usage, len(reply_texts(r))) for r in records
-               if (usage := record_usage(r)) is not None and usage.input_tokens + usage.output_tokens > 0]
-    if metered:
-        metered = metered[:ESTIMATE_SAMPLE]
-        requests = sum(n for _, n in metered)
-        return OutputEstimate(sum(u.output_tokens for u, _ in metered) / max(requests, 1),
-                              f"the stored usage of {plural(len(metered), 'record')} of {whose}")
+    with_tokens = [(usage, len(reply_texts(r))) for r in records
+                   if (usage := record_usage(r)) is not None and usage.input_tokens + usage.output_tokens > 0]
+    if with_tokens:
+        with_tokens = with_tokens[:ESTIMATE_SAMPLE]
+        requests = sum(n for _, n in with_tokens)
+        return OutputEstimate(sum(u.output_tokens for u, _ in with_tokens) / max(requests, 1),
+                              f"the stored usage of {plural(len(with_tokens), 'record')} of {whose}")
     texts = [text for r in records[:ESTIMATE_SAMPLE] for text in reply_texts(r)]
     if texts:
         return OutputEstimate(sum(map(count_tokens, texts)) / len(texts),
@@ -3484,8 +3484,9 @@ def run_batches(items: Sequence[T], steps_of: Callable[[T], Steps[R]], label_of:
     pending entry an earlier run left (killed during the call) is looked up first (BatchBackend.made):
     a batch found is collected, one not made is dropped, and when that cannot be told the run stops
     before anything is sent (DataError). A create call whose outcome cannot be told (BatchUncertain)
-    leaves its batch pending, and the run submits no other batch. Batches are polled every `poll_interval` seconds, doubling
-    while none ends (up to MAX_POLL_INTERVAL); their replies go back into the steps, whose next
+    leaves its batch pending, and the run submits no other batch. Batches are polled every
+    `poll_interval` seconds, doubling while none ends (up to MAX_POLL_INTERVAL); their replies go
+    back into the steps, whose next
     requests (a follow-up, the next turn) form the next batches. A request that failed, or that a
     batch that expired, failed or was cancelled left unanswered, is a failed Completion (the next run
     submits it again). `hold` is a context manager (InterruptGuard.hold) that defers Ctrl-C while a
