@@ -14,6 +14,7 @@ import fcntl
 import functools
 import gc
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -2394,10 +2395,10 @@ def estimate_output(records: Sequence[dict], max_tokens: int | None, whose: str)
     first ESTIMATE_SAMPLE of them): their stored usage where they have one, else the cl100k_base
     tokens of their texts; without records, max_tokens as a ceiling; else unknown."""
     # a usage of no tokens at all is a server that reports none: its records are read as texts
-    with_tokens = [(usage, len(reply_texts(r))) for r in records
-                   if (usage := record_usage(r)) is not None and usage.input_tokens + usage.output_tokens > 0]
+    with_tokens = list(itertools.islice(
+        ((usage, len(reply_texts(r))) for r in records
+         if (usage := record_usage(r)) is not None and usage.input_tokens + usage.output_tokens > 0), ESTIMATE_SAMPLE))
     if with_tokens:
-        with_tokens = with_tokens[:ESTIMATE_SAMPLE]
         requests = sum(n for _, n in with_tokens)
         return OutputEstimate(sum(u.output_tokens for u, _ in with_tokens) / max(requests, 1),
                               f"the stored usage of {plural(len(with_tokens), 'record')} of {whose}")
