@@ -2584,10 +2584,7 @@ def batch_result_lines(lines: Iterable[bytes | str], parse: Callable[[bytes | st
         log.warning("batch %s: %s of its results name no request: ignored", batch_id, plural(unnamed, "line"))
 
 
-# Anthropic Message Batches (https://docs.anthropic.com/en/docs/build-with-claude/batch-processing):
-# the provider's limits per batch, read when a batch is split (a test may lower them).
-ANTHROPIC_BATCH_MAX_REQUESTS = 100_000
-ANTHROPIC_BATCH_MAX_BYTES = 256 * 1000 * 1000  # "256 MB", read the smaller way: room for the envelope
+# Anthropic Message Batches (https://docs.anthropic.com/en/docs/build-with-claude/batch-processing)
 BATCH_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # the custom_ids Message Batches accept
 BATCH_REQUEST_EXPIRED = "batch request expired: the batch's 24-hour window ended before it was processed"
 BATCH_REQUEST_CANCELLED = "batch request cancelled: the batch was cancelled before it was processed"
@@ -2671,14 +2668,8 @@ class AnthropicBatches:
     get_client makes: each request's params are exactly what a direct Messages call sends."""
 
     pending_types = {"after_batch": (str, type(None)), "after_created_at": (str, type(None)), "requests": (int,)}
-
-    @property
-    def max_requests(self) -> int:
-        return ANTHROPIC_BATCH_MAX_REQUESTS
-
-    @property
-    def max_bytes(self) -> int:
-        return ANTHROPIC_BATCH_MAX_BYTES
+    max_requests = 100_000  # Anthropic's limits on one batch
+    max_bytes = 256 * 1000 * 1000  # "256 MB", read the smaller way: room for the envelope
 
     def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
         """{"custom_id", "params"}: the params of anthropic_message_params, as a direct call."""
@@ -2740,9 +2731,6 @@ def batch_line(entry: dict[str, Any]) -> bytes:
         return json.dumps(entry, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
 
 
-# OpenAI's limits on one batch (read when used, so a test can lower them)
-OPENAI_BATCH_MAX_REQUESTS = 50_000
-OPENAI_BATCH_MAX_BYTES = 200_000_000  # the input file's 200 MB
 OPENAI_BATCH_WINDOW = "24h"
 # OpenAI's batch statuses as BATCH_STATES. A cancelling batch still runs: its partial output comes
 # with "cancelled".
@@ -2788,17 +2776,11 @@ class OpenAIBatches:
     a JSONL file uploaded through the Files API, then a batch made of it."""
 
     pending_types = {"input_file_id": (str,), "uploaded_at": (int, type(None))}
+    max_requests = 50_000  # OpenAI's limits on one batch
+    max_bytes = 200_000_000  # the input file's 200 MB
 
     def __init__(self, url: str = "/v1/chat/completions") -> None:
         self.url = url  # each line's url and the batch's endpoint
-
-    @property
-    def max_requests(self) -> int:
-        return OPENAI_BATCH_MAX_REQUESTS
-
-    @property
-    def max_bytes(self) -> int:
-        return OPENAI_BATCH_MAX_BYTES
 
     def entry(self, custom_id: str, model: ModelConfig, request: Request) -> dict[str, Any]:
         body = openai_chat_body(model, list(request.messages), request.temperature, request.max_tokens)

@@ -1,5 +1,5 @@
 """pytest setup shared by the tests: import paths, the fake API fixture, a JSONL writer, the real
-upstream data folder, a free port, a disk that fills up.
+upstream data folder, a free port, a refused endpoint, a disk that fills up.
 
 The scripts at the repository root import as modules (also under plain `pytest`). Tests that
 check real upstream data read it from the folder named by $ARENA_HARD_SHARED_DATA (CI sets it to
@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -88,6 +88,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def refused_in_one_line(run: Callable[[], int], caplog: pytest.LogCaptureFixture, port: int) -> str:
+    """Run a script whose endpoint is a refused port: it exits 2 in well under 5 s (the SDK
+    imported first, its import time is not what is timed) with one error line, which is returned
+    after checking that it names the URL and says the connection was refused."""
+    import time
+
+    import openai  # noqa: F401
+
+    start = time.perf_counter()
+    assert run() == 2
+    assert time.perf_counter() - start < 5
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert f"cannot reach http://127.0.0.1:{port}/v1: connection refused" in message and "\n" not in message
+    return message
 
 
 def disk_full_after(monkeypatch: pytest.MonkeyPatch, file_name: str, writes: int) -> list[bytes]:

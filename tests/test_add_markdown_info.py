@@ -84,49 +84,50 @@ def test_count_tokens(text, expected):
 
 # ------------------------------------------------------------------------------ markdown counts
 
-# (text, (h1..h6), (ordered, unordered), (**, __)): upstream's numbers, worked out by hand from
-# its regexes. ^ matches after "\n" only; \s also matches "\r" and "\n".
+def case(text: str, id: str, headers: tuple = (0,) * 6, lists: tuple = (0, 0), bold: tuple = (0, 0)):
+    """A text and its counts, zero unless given: headers (h1..h6), lists (ordered, unordered),
+    bold (**, __)."""
+    return pytest.param(text, headers, lists, bold, id=id)
+
+
+# Upstream's numbers, worked out by hand from its regexes. ^ matches after "\n" only; \s also
+# matches "\r" and "\n".
 MARKDOWN_CASES = [
-    pytest.param("Just a sentence.", (0, 0, 0, 0, 0, 0), (0, 0), (0, 0), id="plain"),
-    pytest.param("# A\n## B\n### C\n#### D\n##### E\n###### F\n####### seven\n",
-                 (1, 1, 1, 1, 1, 1), (0, 0), (0, 0), id="h1-h6, seven hashes not a header"),
-    pytest.param("##no space\n#hashtag and #another\n ## indented\n",
-                 (0, 0, 0, 0, 0, 0), (0, 0), (0, 0), id="no space, hashtag, indented"),
-    pytest.param("#\n##\tTab\n", (1, 1, 0, 0, 0, 0), (0, 0), (0, 0), id="bare hash then newline, tab"),
-    pytest.param("1. First\n   - nested a\n   - nested b\n     * deeper\n2. Second\n"
-                 "   1. sub one\n   2. sub two\n+ plus item\n",
-                 (0, 0, 0, 0, 0, 0), (4, 4), (0, 0), id="nested lists"),
-    pytest.param("# Real header\n\n```python\n# comment looks like header\n## another\nprint(1)\n```\n\n"
-                 "## After code\n",
-                 (1, 1, 0, 0, 0, 0), (0, 0), (0, 0), id="headers inside a code fence"),
+    case("Just a sentence.", id="plain"),
+    case("# A\n## B\n### C\n#### D\n##### E\n###### F\n####### seven\n",
+         headers=(1, 1, 1, 1, 1, 1), id="h1-h6, seven hashes not a header"),
+    case("##no space\n#hashtag and #another\n ## indented\n", id="no space, hashtag, indented"),
+    case("#\n##\tTab\n", headers=(1, 1, 0, 0, 0, 0), id="bare hash then newline, tab"),
+    case("1. First\n   - nested a\n   - nested b\n     * deeper\n2. Second\n"
+         "   1. sub one\n   2. sub two\n+ plus item\n",
+         lists=(4, 4), id="nested lists"),
+    case("# Real header\n\n```python\n# comment looks like header\n## another\nprint(1)\n```\n\n"
+         "## After code\n",
+         headers=(1, 1, 0, 0, 0, 0), id="headers inside a code fence"),
     # Fence content "\n- item\n" is removed everywhere: the list item after the fence goes too.
-    pytest.param("- item\n```\n- item\n```\n- item\n",
-                 (0, 0, 0, 0, 0, 0), (0, 1), (0, 0), id="quirk: same text outside the fence removed"),
-    pytest.param("Say **x** twice: ```**x**```", (0, 0, 0, 0, 0, 0), (0, 0), (0, 0),
-                 id="quirk: inline fence removes the bold outside it"),
+    case("- item\n```\n- item\n```\n- item\n", lists=(0, 1), id="quirk: same text outside the fence removed"),
+    case("Say **x** twice: ```**x**```", id="quirk: inline fence removes the bold outside it"),
     # An empty fence's content is "\n": every newline goes and the text becomes one line.
-    pytest.param("# Title\n```\n```\n## Sub\n- item\n", (1, 0, 0, 0, 0, 0), (0, 0), (0, 0),
-                 id="quirk: empty fence removes all newlines"),
+    case("# Title\n```\n```\n## Sub\n- item\n",
+         headers=(1, 0, 0, 0, 0, 0), id="quirk: empty fence removes all newlines"),
     # A backtick inside the first block stops it matching; the pattern then pairs its closing
     # fence with the next opening one and removes the header between them.
-    pytest.param("```\nuse `x`\n```\n# Header\n```\ncode\n- a\n```\n",
-                 (0, 0, 0, 0, 0, 0), (0, 1), (0, 0), id="quirk: backtick in a block pairs the wrong fences"),
-    pytest.param("**bold\nacross** lines and __also\nthis__\n", (0, 0, 0, 0, 0, 0), (0, 0), (0, 0),
-                 id="bold across lines not counted"),
-    pytest.param("* item one\n* **bold item**\n**Bold line**\n*italic*\n"
-                 "- **a** and **b**\n***both***\n****\n",
-                 (0, 0, 0, 0, 0, 0), (0, 3), (5, 0), id="star bullets vs bold"),
-    pytest.param("Call `__init__` and __main__ then __bold text__\nsnake_case_name\n",
-                 (0, 0, 0, 0, 0, 0), (0, 0), (0, 3), id="underscore bold, dunder names count"),
-    pytest.param("#hashtag at the start\n1.5 kg of flour\n2.5. Odd\n3) paren\n10. Ten\n 7.\tTabbed\n"
-                 "Version 1. two\n",
-                 (0, 0, 0, 0, 0, 0), (2, 0), (0, 0), id="hashtag and numbered-looking lines"),
-    pytest.param("# Title\r\n\r\n## Sub\r\n1. one\r\n2.\r\n- a\r\n-\r\n**b**\r\n#\r\n",
-                 (2, 1, 0, 0, 0, 0), (2, 2), (1, 0), id="CRLF line ends"),
+    case("```\nuse `x`\n```\n# Header\n```\ncode\n- a\n```\n",
+         lists=(0, 1), id="quirk: backtick in a block pairs the wrong fences"),
+    case("**bold\nacross** lines and __also\nthis__\n", id="bold across lines not counted"),
+    case("* item one\n* **bold item**\n**Bold line**\n*italic*\n"
+         "- **a** and **b**\n***both***\n****\n",
+         lists=(0, 3), bold=(5, 0), id="star bullets vs bold"),
+    case("Call `__init__` and __main__ then __bold text__\nsnake_case_name\n",
+         bold=(0, 3), id="underscore bold, dunder names count"),
+    case("#hashtag at the start\n1.5 kg of flour\n2.5. Odd\n3) paren\n10. Ten\n 7.\tTabbed\n"
+         "Version 1. two\n",
+         lists=(2, 0), id="hashtag and numbered-looking lines"),
+    case("# Title\r\n\r\n## Sub\r\n1. one\r\n2.\r\n- a\r\n-\r\n**b**\r\n#\r\n",
+         headers=(2, 1, 0, 0, 0, 0), lists=(2, 2), bold=(1, 0), id="CRLF line ends"),
     # \s* runs over blank lines, but each item is still found once.
-    pytest.param("Intro\n\n\n   - spaced item\n\n1. after blank\n", (0, 0, 0, 0, 0, 0), (1, 1), (0, 0),
-                 id="blank lines before items"),
-    pytest.param("- - -\n---\n***\n+ \n", (0, 0, 0, 0, 0, 0), (0, 2), (0, 0), id="rules and bare bullets"),
+    case("Intro\n\n\n   - spaced item\n\n1. after blank\n", lists=(1, 1), id="blank lines before items"),
+    case("- - -\n---\n***\n+ \n", lists=(0, 2), id="rules and bare bullets"),
 ]
 
 

@@ -463,7 +463,7 @@ def test_state_file_is_written_atomically_before_waiting_and_removed_at_the_end(
 def test_split_at_the_limits(tmp_path, api, monkeypatch):
     simple_bench(tmp_path / "data", 4)  # 8 requests
     setup = Setup(tmp_path, api)
-    monkeypatch.setattr(utils, "OPENAI_BATCH_MAX_REQUESTS", 3)
+    monkeypatch.setattr(utils.OpenAIBatches, "max_requests", 3)
     assert setup.run(*FAST) == 0
     assert [len(upload.splitlines()) for upload in api.openai_batches.uploads] == [3, 3, 2]
     assert len(setup.records()) == 4
@@ -472,8 +472,8 @@ def test_split_at_the_limits(tmp_path, api, monkeypatch):
     setup = Setup(tmp_path, api)
     setup.data_dir = tmp_path / "data2"
     line_size = len(api.openai_batches.uploads[0].splitlines()[0]) + 1
-    monkeypatch.setattr(utils, "OPENAI_BATCH_MAX_REQUESTS", 100)
-    monkeypatch.setattr(utils, "OPENAI_BATCH_MAX_BYTES", 5 * line_size)
+    monkeypatch.setattr(utils.OpenAIBatches, "max_requests", 100)
+    monkeypatch.setattr(utils.OpenAIBatches, "max_bytes", 5 * line_size)
     assert setup.run(*FAST) == 0
     sizes = [len(upload) for upload in api.openai_batches.uploads[3:]]
     assert len(sizes) == 2 and all(size <= 5 * line_size for size in sizes)
@@ -484,7 +484,7 @@ def test_a_request_larger_than_a_batch_fails_alone(tmp_path, api, monkeypatch, c
     make_bench(tmp_path / "data", {"q1": ["short"], "q2": ["long " * 200]},
                {"base": {"q1": ["b"], "q2": ["b"]}, "m1": {"q1": ["m"], "q2": ["m"]}})
     setup = Setup(tmp_path, api)
-    monkeypatch.setattr(utils, "OPENAI_BATCH_MAX_BYTES", 1000)
+    monkeypatch.setattr(utils.OpenAIBatches, "max_bytes", 1000)
     assert setup.run(*FAST) == 1
     assert [r["question_id"] for r in setup.records()] == ["q1"]
     assert "bytes: a batch holds at most 1,000" in caplog.text

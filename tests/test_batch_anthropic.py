@@ -258,8 +258,8 @@ def test_key_echoed_in_an_errored_request_is_redacted(api: FakeAPI, fresh_client
 
 def test_limits_are_the_providers_and_can_be_lowered(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (BATCHES.max_requests, BATCHES.max_bytes) == (100_000, 256_000_000)
-    monkeypatch.setattr(utils, "ANTHROPIC_BATCH_MAX_REQUESTS", 3)
-    monkeypatch.setattr(utils, "ANTHROPIC_BATCH_MAX_BYTES", 1000)
+    monkeypatch.setattr(utils.AnthropicBatches, "max_requests", 3)
+    monkeypatch.setattr(utils.AnthropicBatches, "max_bytes", 1000)
     assert (BATCHES.max_requests, BATCHES.max_bytes) == (3, 1000)
 
 
