@@ -1705,13 +1705,19 @@ class ProviderReply:
     completion_tokens: int = 0
     thought: str | None = None  # reasoning returned apart from the text (reasoning_content, thinking blocks)
     cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
+    cut_off: bool = False  # generation stopped at the token limit (finish_reason "length", ...)
 
 
 class EmptyResponse(Exception):
-    """The server answered 200 without any text: treated as transient and retried. `reply` holds
-    the tokens such a reply was billed for (no text), where the server reported them."""
+    """The server answered 200 without any text: treated as transient and retried, unless the reply
+    was cut off at the token limit (a reasoning model that spent max_tokens thinking), which asking
+    again would only pay for again. `reply` holds the tokens such a reply was billed for (no
+    text), where the server reported them."""
 
     def __init__(self, message: str, reply: ProviderReply | None = None) -> None:
+        self.cut_off = reply is not None and reply.cut_off
+        if self.cut_off:
+            message += ": it stopped at max_tokens before any answer text (raise max_tokens)"
         super().__init__(message)
         self.reply = reply
 
@@ -1870,20 +1876,31 @@ def openai_chat_reply(data: Any) -> ProviderReply:
     """The reply in a /chat/completions response body (a direct one or a batch output line's);
     EmptyResponse when it holds no text."""
     choices = data.get("choices") if isinstance(data, dict) else None
-    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+    choice = choices[0] if choices and isinstance(choices, list) and isinstance(choices[0], dict) else {}
+    message = choice.get("message")
     content = message.get("content") if isinstance(message, dict) else None
     usage = data.get("usage") if isinstance(data, dict) else None
     usage = usage if isinstance(usage, dict) else {}
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     tokens = ProviderReply("", _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
-                           cached_tokens=_count(cached))
+                           cached_tokens=_count(cached), cut_off=choice.get("finish_reason") == "length")
     if not isinstance(content, str):
-        raise EmptyResponse("response has no choices", tokens)
+        raise EmptyResponse(_no_text_reason(data, choice), tokens)
     # vLLM, SGLang and DeepSeek return a reasoning model's thinking as reasoning_content
     # (newer vLLM and OpenRouter as reasoning)
     thought = message.get("reasoning_content") or message.get("reasoning")
     return dataclasses.replace(tokens, text=content, thought=thought if isinstance(thought, str) else None)
+
+
+def _no_text_reason(data: Any, choice: dict) -> str:
+    """Why a /chat/completions body holds no text: no choices (with the server's error message,
+    when it sent one with status 200, as some proxies do) or a message without content."""
+    if choice:
+        return "the reply has no text"
+    error = data.get("error") if isinstance(data, dict) else None
+    detail = error.get("message") if isinstance(error, dict) else error
+    return "response has no choices" + (f": {detail}" if isinstance(detail, str) and detail else "")
 
 
 MAX_REPLY_TOKENS = 10**9  # more tokens than any context window holds: a count above it is junk
@@ -1932,7 +1949,8 @@ def anthropic_message_reply(message: Any) -> ProviderReply:
     # they are added, so prompt_tokens counts the whole prompt as OpenAI's does.
     cached = _count(getattr(usage, "cache_read_input_tokens", 0))
     prompt = _count(getattr(usage, "input_tokens", 0)) + cached + _count(getattr(usage, "cache_creation_input_tokens", 0))
-    tokens = ProviderReply("", prompt, _count(getattr(usage, "output_tokens", 0)), cached_tokens=cached)
+    tokens = ProviderReply("", prompt, _count(getattr(usage, "output_tokens", 0)), cached_tokens=cached,
+                           cut_off=getattr(message, "stop_reason", None) == "max_tokens")
     texts = [block.text for block in blocks if getattr(block, "type", None) == "text"]
     if not texts:
         raise EmptyResponse("response has no text content", tokens)
@@ -1955,10 +1973,12 @@ def _call_mistral(client: Any, model: ModelConfig, messages: list[Message], temp
                   max_tokens: int | None) -> ProviderReply:
     resp = client.chat.complete(model=model.model_name, messages=messages, **_sampling(temperature, max_tokens))
     usage = getattr(resp, "usage", None)
+    choices = getattr(resp, "choices", None)
     tokens = ProviderReply("", _count(getattr(usage, "prompt_tokens", 0)),
-                           _count(getattr(usage, "completion_tokens", 0)))
-    if not resp or not resp.choices or resp.choices[0].message.content is None:
-        raise EmptyResponse("response has no choices", tokens)
+                           _count(getattr(usage, "completion_tokens", 0)),
+                           cut_off=bool(choices) and getattr(choices[0], "finish_reason", None) == "length")
+    if not choices or choices[0].message.content is None:
+        raise EmptyResponse("response has no choices" if not choices else "the reply has no text", tokens)
     return dataclasses.replace(tokens, text=resp.choices[0].message.content)
 
 
@@ -1974,8 +1994,11 @@ def _call_gemini(client: Any, model: ModelConfig, messages: list[Message], tempe
     usage = getattr(resp, "usage_metadata", None)
     # the prompt count holds the part read from the cache; a thinking model's thoughts are billed as output
     output = _count(getattr(usage, "candidates_token_count", 0)) + _count(getattr(usage, "thoughts_token_count", 0))
+    candidates = getattr(resp, "candidates", None)
+    finish = getattr(candidates[0], "finish_reason", None) if candidates else None
     tokens = ProviderReply("", _count(getattr(usage, "prompt_token_count", 0)), output,
-                           cached_tokens=_count(getattr(usage, "cached_content_token_count", 0)))
+                           cached_tokens=_count(getattr(usage, "cached_content_token_count", 0)),
+                           cut_off=getattr(finish, "value", finish) == "MAX_TOKENS")
     if not getattr(resp, "text", None):
         raise EmptyResponse("response has no text", tokens)
     return dataclasses.replace(tokens, text=resp.text)
@@ -1987,7 +2010,8 @@ def _call_cohere(client: Any, model: ModelConfig, messages: list[Message], tempe
     content = getattr(getattr(resp, "message", None), "content", None) or []
     usage = getattr(resp, "usage", None)
     counts = getattr(usage, "billed_units", None) or getattr(usage, "tokens", None)  # billed: no prompt template
-    tokens = ProviderReply("", _count(getattr(counts, "input_tokens", 0)), _count(getattr(counts, "output_tokens", 0)))
+    tokens = ProviderReply("", _count(getattr(counts, "input_tokens", 0)), _count(getattr(counts, "output_tokens", 0)),
+                           cut_off=getattr(resp, "finish_reason", None) == "MAX_TOKENS")
     texts = [getattr(part, "text", "") for part in content]
     if not any(texts):
         raise EmptyResponse("response has no text", tokens)
@@ -2064,9 +2088,12 @@ _TRANSIENT_NAMES = ("Timeout", "ConnectionError", "ConnectError", "RemoteProtoco
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Rate limits, timeouts, connection failures, 5xx and garbled or empty bodies: retry.
-    Any other HTTP status (400, 401, 403, 404, 422, ...) fails at once."""
-    if isinstance(exc, EmptyResponse | json.JSONDecodeError | TimeoutError | ConnectionError):
+    """Rate limits, timeouts, connection failures, 5xx and garbled or empty bodies: retry; not an
+    empty reply cut off at max_tokens. Any other HTTP status (400, 401, 403, 404, 422, ...) fails
+    at once."""
+    if isinstance(exc, EmptyResponse):
+        return not exc.cut_off
+    if isinstance(exc, json.JSONDecodeError | TimeoutError | ConnectionError):
         return True
     status = _status_code(exc)
     if status is not None:  # a 2xx that raised had a garbled body

@@ -50,6 +50,12 @@ on httpx2; observed and pinned by tests/test_fake_api.py, so a change in an SDK 
     "echo_auth"      AuthenticationError                   AuthenticationError
                      (401 whose message echoes the request's credential headers, as some proxies
                      do: authorization, api-key, x-api-key, and the key= query parameter)
+    "max_tokens"     no error: content "",                 no error: stop_reason "max_tokens",
+                     finish_reason "length"                no text block
+                     (a reply cut off at the token limit before any answer text, as a reasoning
+                     model's that spent it thinking: the responder's thought kept, the request's
+                     limit billed as output; Gemini finishReason MAX_TOKENS without parts, Cohere
+                     finish_reason MAX_TOKENS without content)
 
 Status errors subclass APIStatusError: e.status_code, and e.response.headers["retry-after"] holds
 the Retry-After sent with a 429 ("2", "0.25"). APITimeoutError subclasses APIConnectionError, so
@@ -83,7 +89,7 @@ from typing import Any
 
 # Fault kinds; besides these, any 3-digit HTTP status ("529", "502", ...) is accepted.
 FAULT_KINDS = ("429", "500", "503", "400", "401", "404", "drop", "slow", "malformed", "empty_choices",
-               "echo_auth")
+               "echo_auth", "max_tokens")
 
 
 
@@ -554,10 +560,35 @@ class FakeAPI:
         make = {"openai": self._openai_body, "anthropic": self._anthropic_body, "gemini": self._gemini_body,
                 "cohere": self._cohere_body}[style]
         empty = kind == "empty_choices"
+        if kind == "max_tokens":
+            text = ""
         response = make(body, text, number, empty, self._usage(body, style, "" if empty else text))
         if thought is not None:
             self._add_thought(style, response, thought, self._usage(body, style, thought)["completion"])
+        if kind == "max_tokens":
+            self._cut_off(style, response, body)
         return 200, response
+
+    @staticmethod
+    def _cut_off(style: str, response: dict, body: dict) -> None:
+        """A reply stopped at the request's token limit before any answer text, billed for it."""
+        config = body.get("generationConfig") or {}
+        limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or config.get("maxOutputTokens") or 0)
+        if style == "openai":
+            for choice in response["choices"]:
+                choice["finish_reason"] = "length"
+            response["usage"]["completion_tokens"] = limit * len(response["choices"])
+        elif style == "anthropic":
+            response["content"] = [block for block in response["content"] if block["type"] == "thinking"]
+            response["stop_reason"] = "max_tokens"
+            response["usage"]["output_tokens"] = limit
+        elif style == "gemini":
+            response["candidates"] = [{"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}]
+            response["usageMetadata"]["candidatesTokenCount"] = limit
+        else:  # cohere
+            response["finish_reason"] = "MAX_TOKENS"
+            response["message"]["content"] = []
+            response["usage"]["billed_units"]["output_tokens"] = limit
 
     def _usage(self, body: dict, style: str, text: str) -> dict[str, int]:
         """{"prompt", "completion", "cached"} tokens of a reply's usage (see the module docstring)."""
@@ -953,7 +984,7 @@ class FakeMessageBatches:
     fail_next queue, fault_rates) and the same responder and reply, so a batch result's message
     equals the direct response. A fault becomes an "errored" result holding the API's error body
     (echo_auth echoes the batch request's credentials; empty_choices is a message without content,
-    malformed one whose text block has no text; drop and slow, meaningless here, an api_error).
+    max_tokens one cut off before its text, malformed one whose text block has no text; drop and slow, meaningless here, an api_error).
     Results come back in reverse order of submission (the API keeps no order: match by custom_id).
     The batch endpoints themselves draw no faults.
 
@@ -1103,7 +1134,7 @@ class FakeMessageBatches:
             status, message = error[0], self.fake._error_payload("anthropic", *error)
         else:
             status, message = self.fake.reply("anthropic", params, "/v1/messages",
-                                                "empty_choices" if kind == "empty_choices" else None, number)
+                                                kind if kind in ("empty_choices", "max_tokens") else None, number)
         if status != 200:
             return {"type": "errored", "error": {**message, "request_id": f"req_fake_batch_{number}"}}
         if kind == "malformed":

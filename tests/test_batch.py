@@ -131,7 +131,11 @@ CHAT_BODY = {"id": "c", "choices": [{"index": 0, "message": {"role": "assistant"
     ({"custom_id": "a", "response": {"status_code": 200, "body": '{"id": "broken", "choices": [{"message": '}},
      ("a", None, "batch b1: unreadable reply: EmptyResponse: response has no choices")),
     ({"custom_id": "a", "response": {"status_code": 200, "body": {"choices": {"x": 1}}}},
-     ("a", None, "batch b1: unreadable reply: KeyError: 0")),
+     ("a", None, "batch b1: unreadable reply: EmptyResponse: response has no choices")),
+    ({"custom_id": "a", "response": {"status_code": 200, "body": {
+        "choices": [{"message": {"content": ""}, "finish_reason": "length"}], "usage": {"completion_tokens": 9}}}},
+     ("a", None, "batch b1: unreadable reply: EmptyResponse: the reply has no text: it stopped at max_tokens "
+                 "before any answer text (raise max_tokens)")),
     ({"custom_id": "a", "response": {"status_code": 200, "body": {"choices": []}}},
      ("a", None, "batch b1: unreadable reply: EmptyResponse: response has no choices")),
     ({"custom_id": "a"}, ("a", None, "batch b1: HTTP None: None")),

@@ -236,14 +236,16 @@ def test_optional_providers_give_the_tokens_they_bill(api, api_type, response, e
     assert reply.ok and (reply.prompt_tokens, reply.cached_tokens, reply.completion_tokens) == expected
 
 
-def provider_reply(api_type: str, content: Any, prompt: int, output: int) -> dict:
+def provider_reply(api_type: str, content: Any, prompt: int, output: int, cut_off: bool = False) -> dict:
     """A whole response body of `api_type` with this content (OpenAI: the message's content;
-    Anthropic: the content blocks) and usage."""
+    Anthropic: the content blocks) and usage; stopped at the token limit when cut_off."""
     if api_type == "anthropic":
-        return {"id": "msg", "type": "message", "role": "assistant", "model": "api-model", "stop_reason": "max_tokens",
+        return {"id": "msg", "type": "message", "role": "assistant", "model": "api-model",
+                "stop_reason": "max_tokens" if cut_off else "end_turn",
                 "content": content, "usage": {"input_tokens": prompt, "output_tokens": output}}
     return {"id": "c", "object": "chat.completion", "created": 0, "model": "api-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "length"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "length" if cut_off else "stop"}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": output}}
 
 
@@ -253,8 +255,9 @@ THOUGHT_ONLY = [{"type": "thinking", "thinking": "Let me see...", "signature": "
 @pytest.mark.parametrize("api_type, empty", [("openai", ""), ("openai", None), ("anthropic", THOUGHT_ONLY),
                                              ("anthropic", [])])
 def test_empty_replies_are_paid_for_and_counted(api, api_type, empty):
-    """A reply without an answer (a reasoning model that spent max_tokens thinking) is billed: its
-    tokens are added to the call's, whether a retry answers or every attempt comes back empty."""
+    """A reply without an answer is billed: its tokens are added to the call's, whether a retry
+    answers or every attempt comes back empty, or it stopped at max_tokens (a reasoning model
+    that spent them thinking), which is not asked again."""
     answer = [{"type": "text", "text": "ok"}] if api_type == "anthropic" else "ok"
     contents = iter([empty, empty, answer])
     api.responder = lambda body, path: provider_reply(api_type, next(contents), 1000, 300)
@@ -265,6 +268,9 @@ def test_empty_replies_are_paid_for_and_counted(api, api_type, empty):
     reply = utils.complete(retrying, [{"role": "user", "content": "hi"}], None, 300)
     assert not reply.ok and (reply.prompt_tokens, reply.completion_tokens) == (3000, 900)
     assert utils.Usage.of([reply]) == utils.Usage(3000, 0, 900, 0)
+    api.responder = lambda body, path: provider_reply(api_type, empty, 1000, 300, cut_off=True)
+    reply = utils.complete(retrying, [{"role": "user", "content": "hi"}], None, 300)
+    assert not reply.ok and (reply.prompt_tokens, reply.completion_tokens, reply.attempts) == (1000, 300, 1)
 
 
 @pytest.mark.parametrize("api_type", ["openai", "anthropic"])
@@ -284,7 +290,7 @@ def test_empty_batch_results_are_paid_for_and_counted(api):
     """A batch's reply without an answer fails its request, with the tokens it was billed for."""
     openai = model(api, "openai")
     line = json.dumps({"custom_id": "a", "error": None, "response": {
-        "status_code": 200, "body": provider_reply("openai", "", 1000, 300)}}).encode()
+        "status_code": 200, "body": provider_reply("openai", "", 1000, 300, cut_off=True)}}).encode()
     cid, reply = utils.openai_batch_result(line, openai, "b1")
     assert cid == "a" and not reply.ok and (reply.prompt_tokens, reply.completion_tokens) == (1000, 300)
     usage = SimpleNamespace(input_tokens=1000, output_tokens=300, cache_read_input_tokens=None,

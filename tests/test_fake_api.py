@@ -307,6 +307,20 @@ def test_empty_choices_parse_as_empty_lists(api: FakeAPI) -> None:
     assert api.faults_served == {"empty_choices": 2}
 
 
+def test_max_tokens_is_a_reply_cut_off_before_its_text(api: FakeAPI) -> None:
+    api.responder = lambda body, path: Reasoned("the answer", "thinking")
+    api.fail_next("max_tokens", times=2)
+    with openai_client(api) as oai, anthropic_client(api) as claude:
+        completion = ask_openai(oai)
+        message = ask_anthropic(claude)
+    [choice] = completion.choices
+    assert (choice.finish_reason, choice.message.content) == ("length", "")
+    assert choice.message.reasoning_content == "thinking" and completion.usage.completion_tokens == 50
+    assert message.stop_reason == "max_tokens" and message.usage.output_tokens == 50
+    assert [(block.type, block.thinking) for block in message.content] == [("thinking", "thinking")]
+    assert api.faults_served == {"max_tokens": 2}
+
+
 # ---- connection reuse, scripted and random faults ------------------------------------------
 
 

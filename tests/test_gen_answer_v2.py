@@ -240,6 +240,17 @@ def test_an_empty_answer_after_the_thought_is_a_failure_not_a_record(project, ap
     assert not project.answer_path("m").exists() or project.answers("m") == []
 
 
+def test_a_reasoning_model_cut_off_at_max_tokens_is_asked_once_and_told_to_raise_it(project, api, capsys, caplog):
+    api.responder = lambda body, path: Reasoned("never reached", "thinking at length")
+    api.fail_next("max_tokens")
+    project.write({"o": upstream_entry(api, reasoning_effort="high", max_tokens=64)}, [v2_question("u1", "Hi")])
+    assert project.run() == 1
+    assert len(api.requests) == 1 and (not project.answer_path("o").exists() or project.answers("o") == [])
+    assert "it stopped at max_tokens before any answer text (raise max_tokens)" in caplog.text
+    assert "o: answered 0, cached 0, failed 1: rerun to retry; this run: 9 input tokens (0 cached), " \
+           "64 output tokens" in capsys.readouterr().out  # the cut-off reply is billed
+
+
 # ---------------------------------------------------------------------------- reasoning models
 
 

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 import utils
-from fake_api import FakeAPI
+from fake_api import FakeAPI, Reasoned
 
 
 def model(api: FakeAPI, api_type: str = "openai", *, max_retries: int = 3, base: float = 0.01,
@@ -255,6 +255,49 @@ def test_an_empty_text_is_an_empty_reply(api, api_type):
     result = utils.complete(model(api, api_type), MESSAGES, 0.0, 20, sleep=Sleeps())
     assert not result.ok and "EmptyResponse" in result.error
     assert len(api.requests) == 1 + utils.MAX_EMPTY_RETRIES
+
+
+@pytest.mark.parametrize("api_type", ["openai", "azure", "anthropic", *sorted(OPTIONAL_SDKS)])
+def test_a_reply_cut_off_at_max_tokens_without_text_fails_at_once_and_is_billed(api, api_type, caplog):
+    """A reasoning model that spent max_tokens thinking: asking again would pay for the same again."""
+    if api_type in OPTIONAL_SDKS:
+        require_sdk(api_type)
+    if api_type in ("openai", "anthropic"):
+        api.responder = lambda body, path: Reasoned("Echo", "thinking until the limit")
+    api.fail_next("max_tokens", times=3)
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 64, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1 and result.attempts == 1
+    assert result.error.endswith("it stopped at max_tokens before any answer text (raise max_tokens)"), result.error
+    assert result.completion_tokens == 64 and result.prompt_tokens > 0  # billed, though unanswered
+    assert "(not retried)" in caplog.text
+
+
+def test_a_cut_off_reply_with_text_is_the_answer(api):
+    """A reply cut off after some of its text is stored as upstream stores it (a truncated answer)."""
+    api.responder = lambda body, path: {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "A long ans"},
+                     "finish_reason": "length"}], "usage": {"prompt_tokens": 9, "completion_tokens": 3}}
+    result = utils.complete(model(api), MESSAGES, 0.0, 3)
+    assert result.ok and result.text == "A long ans" and result.completion_tokens == 3
+
+
+def test_a_cut_off_vllm_reply_without_content_fails_at_once(api):
+    """vLLM's reasoning parser sends content null and the thought as reasoning_content."""
+    api.responder = lambda body, path: {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "reasoning_content": "hmm"},
+                     "finish_reason": "length"}], "usage": {"prompt_tokens": 9, "completion_tokens": 20}}
+    result = utils.complete(model(api), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1
+    assert "EmptyResponse: the reply has no text: it stopped at max_tokens" in result.error
+    assert result.completion_tokens == 20
+
+
+def test_a_200_error_body_says_the_servers_message(api):
+    """Some proxies answer 200 with an error body: the failure says the server's message."""
+    api.responder = lambda body, path: {"error": {"message": "upstream model overloaded", "code": 503}}
+    result = utils.complete(model(api), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1 + utils.MAX_EMPTY_RETRIES
+    assert "EmptyResponse: response has no choices: upstream model overloaded" in result.error
 
 
 # ---- the providers with an optional SDK, each through its real SDK to its fake HTTP API ----
