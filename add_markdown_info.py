@@ -11,7 +11,8 @@ For every answer, conv_metadata describes the first turn of the first choice:
 The markdown counts are taken after upstream's code-block removal, quirks included (see
 utils.strip_code_blocks). show_result.py --style-control reads these numbers; gen_answer.py uses the
 same functions when it writes answers. Each output file is written atomically (a temporary
-file, then a rename), so --output-dir may equal --dir. A lone UTF-16 surrogate in a record
+file, then a rename), so --output-dir may equal --dir, and is held as gen_answer.py holds it: a
+file that a running gen_answer.py writes is left alone (an error line; rerun when it is done). A lone UTF-16 surrogate in a record
 ("\\ud800": valid JSON that UTF-8 cannot hold) is dropped, with a warning naming file and line.
 
 A v2.0 answer (one with `messages`, e.g. in data/arena-hard-v2.0/model_answer) gets upstream
@@ -45,6 +46,7 @@ from utils import (
     add_common_flags,
     answer_dir,
     check_bench_name,
+    claim_output,
     conv_metadata,
     iter_jsonl,
     run_script,
@@ -63,8 +65,15 @@ def annotate_file(src: Path, dst: Path) -> int:
     """Write src's answers, each with a fresh conv_metadata (v2.0: metadata), to dst; return how many.
 
     Every other field and the line order are kept. A malformed line raises DataError naming
-    file and line before anything is written. Lone surrogates are dropped with a warning.
+    file and line before anything is written. Lone surrogates are dropped with a warning. dst is
+    held as gen_answer holds it (utils.claim_output) from the read to the rename: OutputError
+    when another run writes it, whose later answers would land in the file replaced.
     """
+    with claim_output(dst):
+        return _annotate(src, dst)
+
+
+def _annotate(src: Path, dst: Path) -> int:
     records = []
     for lineno, record in iter_jsonl(src, allow_torn_tail=False):
         record, dropped = without_lone_surrogates(record)
@@ -89,7 +98,7 @@ def annotate_job(job: tuple[Path, Path]) -> tuple[int, str | None]:
     src, dst = job
     try:
         return annotate_file(src, dst), None
-    except DataError as e:
+    except (DataError, ConfigError) as e:  # ConfigError: OutputError, which names the file
         return 0, str(e)
     except OSError as e:
         return 0, f"{src}: {e.strerror or e}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -232,6 +233,25 @@ def test_cli_in_place_is_atomic_and_idempotent(tmp_path):
 
     assert amd.main(["--dir", str(tmp_path), "--output-dir", str(tmp_path)]) == 0
     assert path.read_bytes() == first
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_file_another_run_writes_is_left_alone_and_nothing_it_appends_is_lost(tmp_path, caplog, workers):
+    """gen_answer holds the answer file it appends to: rewriting it meanwhile would move the file
+    from under its open descriptor and lose every answer appended after (paid for)."""
+    busy, other = tmp_path / "busy.jsonl", tmp_path / "other.jsonl"
+    write_jsonl(busy, [answer("# one", "q1")])
+    write_jsonl(other, [answer("# two", "q1")])
+    with utils.claim_output(busy), utils.JsonlAppender(busy) as appender:  # as a gen_answer run holds it
+        with caplog.at_level(logging.ERROR):
+            assert amd.main(["--dir", str(tmp_path), "--workers", workers]) == 1
+        appender.append(answer("# late", "q2"))
+    assert [r["question_id"] for r in read_lines(busy)] == ["q1", "q2"]
+    assert "conv_metadata" not in read_lines(busy)[0]
+    assert read_lines(other)[0]["conv_metadata"]["header_count"]["h1"] == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [f"{busy}: another run (pid {os.getpid()}) is writing this file; wait for it to end, "
+                      "or stop it"]
 
 
 def test_cli_with_a_process_pool(tmp_path):
