@@ -808,9 +808,10 @@ class OutputError(ConfigError):
 
 
 def _lock(lock_path: Path, path: Path) -> int:
-    """The descriptor of `lock_path`, created if needed and flock-ed, holding this process's pid."""
+    """The descriptor of `lock_path`, created if needed and flock-ed, holding this process's pid
+    (never through a link planted there: ELOOP)."""
     while True:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

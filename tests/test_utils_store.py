@@ -320,6 +320,19 @@ def test_sigkill_during_appends_loses_no_completed_line(tmp_path):
     assert len(strict) == len(lines) + 1 and strict[-1][1]["question_id"] == "after"
 
 
+def test_a_lock_file_planted_as_a_link_is_not_followed(tmp_path):
+    """Whoever can write in the data folder cannot make a run truncate another file through the
+    lock it takes."""
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    answers = tmp_path / "model.jsonl"
+    (tmp_path / "model.jsonl.lock").symlink_to(victim)
+    with pytest.raises(utils.OutputError, match=r"model.jsonl.lock: cannot write: "):
+        with utils.claim_output(answers):
+            pass
+    assert victim.read_text() == "keep me\n"
+
+
 def test_write_jsonl_atomic_replaces_whole_file_and_keeps_old_on_error(tmp_path):
     path = write(tmp_path / "a.jsonl", '{"question_id": "old"}\n')
 
