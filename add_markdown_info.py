@@ -12,8 +12,9 @@ The markdown counts are taken after upstream's code-block removal, quirks includ
 utils.strip_code_blocks). show_result.py --style-control reads these numbers; gen_answer.py uses the
 same functions when it writes answers. Each output file is written atomically (a temporary
 file, then a rename), so --output-dir may equal --dir, and is held as gen_answer.py holds it: a
-file that a running gen_answer.py writes is left alone (an error line; rerun when it is done). A lone UTF-16 surrogate in a record
-("\\ud800": valid JSON that UTF-8 cannot hold) is dropped, with a warning naming file and line.
+file that a running gen_answer.py writes is left alone (an error line; rerun when it is done). A
+lone UTF-16 surrogate in a record ("\\ud800": valid JSON that UTF-8 cannot hold) is dropped, with
+a warning naming file and line.
 
 A v2.0 answer (one with `messages`, e.g. in data/arena-hard-v2.0/model_answer) gets upstream
 v2.0's `metadata` instead, the same keys counted on its answer (the last message's
