@@ -14,6 +14,7 @@ import fcntl
 import functools
 import gc
 import hashlib
+import html
 import itertools
 import json
 import logging
@@ -2103,10 +2104,45 @@ def is_retryable(exc: BaseException) -> bool:
     return any(t in name for name in names for t in _TRANSIENT_NAMES)
 
 
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def server_message(body: Any) -> str | None:
+    """The server's own message in an error body, in one line: a body's "message", "detail" (FastAPI)
+    or "error" when a string (TGI), a plain text (JSON text read first), an HTML page's title."""
+    if isinstance(body, str):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return server_message(parsed)
+        title = _HTML_TITLE.search(body)
+        text = title.group(1) if title else re.sub(r"<[^>]*>", " ", body)
+        return " ".join(html.unescape(text).split()) or None
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return " ".join(value.split())
+            if key == "detail" and value:
+                return json.dumps(value, ensure_ascii=False)
+    return None
+
+
 def describe_error(exc: BaseException) -> str:
-    """A one-line description, every known credential redacted (servers echo keys in errors)."""
+    """A one-line description with the server's own message (which an SDK may leave out when the
+    error body is not in its API's shape), every known credential redacted (servers echo keys in
+    errors)."""
     status = _status_code(exc)
-    text = redact(str(exc)).splitlines()[0] if str(exc) else ""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    body = getattr(exc, "body", None)
+    message = server_message(body)
+    if message and message not in text:
+        # an SDK that gives a text body as its message (anthropic) gives an HTML page's first line
+        raw_text = isinstance(body, str) and text and body.strip().startswith(text)
+        text = message if raw_text or not text else f"{text} - {message}"
+    text = redact(text)
     head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
     return f"{head}: {text[:300]}" if text else head
 

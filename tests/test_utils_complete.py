@@ -12,7 +12,7 @@ import threading
 import pytest
 
 import utils
-from fake_api import FakeAPI, Reasoned
+from fake_api import FakeAPI, Reasoned, ServerAnswer
 
 
 def model(api: FakeAPI, api_type: str = "openai", *, max_retries: int = 3, base: float = 0.01,
@@ -117,6 +117,36 @@ def test_other_4xx_fail_at_once(api, api_type, status, caplog):
     assert len(api.requests) == 1 and sleeps.waits == []
     assert "sk-test-key" not in result.error and "sk-test-key" not in caplog.text
 
+
+
+NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+             "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+@pytest.mark.parametrize("answer, shown", [
+    # TGI: {"error": "...", "error_type": "..."}, 422 for a prompt plus max_new_tokens too long
+    (ServerAnswer(422, {"error": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. "
+                                 "Given: 4000 `inputs` tokens and 512 `max_new_tokens`", "error_type": "validation"}),
+     "UnprocessableEntityError (HTTP 422): Error code: 422 - Input validation error: `inputs` tokens"),
+    # FastAPI's own errors (an unknown route of vLLM's server, Open WebUI): {"detail": ...}
+    (ServerAnswer(404, {"detail": "Not Found"}), "NotFoundError (HTTP 404): Error code: 404 - Not Found"),
+    (ServerAnswer(422, {"detail": [{"loc": ["body", "messages"], "msg": "Field required", "type": "missing"}]}),
+     'UnprocessableEntityError (HTTP 422): Error code: 422 - [{"loc": ["body", "messages"], "msg": "Field required", "type": "missing"}]'),
+    # a Go server's plain text (Ollama's router for a path it does not serve)
+    (ServerAnswer(404, "404 page not found", "text/plain"), "NotFoundError (HTTP 404): Error code: 404 - 404 page not found"),
+    # a reverse proxy's HTML page: its title, one line
+    (ServerAnswer(502, NGINX_502, "text/html"), "InternalServerError (HTTP 502): Error code: 502 - 502 Bad Gateway"),
+    # vLLM and SGLang: {"object": "error", "message": ...} (the SDK reads this one itself)
+    (ServerAnswer(400, {"object": "error", "message": "This model's maximum context length is 4096 tokens. "
+                                                     "However, you requested 5000 tokens", "type": "BadRequestError",
+                        "param": None, "code": 400}),
+     "BadRequestError (HTTP 400): Error code: 400 - This model's maximum context length is 4096 tokens."),
+])
+def test_the_error_says_the_servers_own_message_in_one_line(api, answer, shown):
+    api.responder = lambda body, path: answer
+    result = utils.complete(model(api, max_retries=0), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1
+    assert f"{api.openai_base}: {shown}" in result.error and "\n" not in result.error, result.error
 
 def test_gives_up_after_max_retries_and_reports_the_last_error(api):
     api.fail_next("500", times=10)
