@@ -1711,8 +1711,8 @@ class ProviderReply:
 
 
 class EmptyResponse(Exception):
-    """The server answered 200 without any text: treated as transient and retried, unless the reply
-    was cut off at the token limit (a reasoning model that spent max_tokens thinking), which asking
+    """The server answered 200 without any text (or with the text of a reply it broke off, see
+    BROKEN_OFF): treated as transient and retried, unless the reply was cut off at the token limit (a reasoning model that spent max_tokens thinking), which asking
     again would only pay for again. `reply` holds the tokens such a reply was billed for (no
     text), where the server reported them."""
 
@@ -1887,12 +1887,26 @@ def openai_chat_reply(data: Any) -> ProviderReply:
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     tokens = ProviderReply("", _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
                            cached_tokens=_count(cached), cut_off=choice.get("finish_reason") == "length")
+    if choice.get("finish_reason") in BROKEN_OFF:
+        raise EmptyResponse(_broken_off_reason(choice), tokens)
     if not isinstance(content, str):
         raise EmptyResponse(_no_text_reason(data, choice), tokens)
     # vLLM, SGLang and DeepSeek return a reasoning model's thinking as reasoning_content
     # (newer vLLM and OpenRouter as reasoning)
     thought = message.get("reasoning_content") or message.get("reasoning")
     return dataclasses.replace(tokens, text=content, thought=thought if isinstance(thought, str) else None)
+
+
+# finish_reason of a reply the server broke off, whose text is only what came before: SGLang's and
+# vLLM's "abort" (the engine aborted the request), OpenRouter's "error" (an error mid-generation)
+BROKEN_OFF = ("abort", "error")
+
+
+def _broken_off_reason(choice: dict) -> str:
+    error = choice.get("error")
+    detail = server_message(error) if isinstance(error, dict) else None
+    return f"the server broke off the reply (finish_reason {choice['finish_reason']}" + (
+        f": {detail})" if detail else ")")
 
 
 def _no_text_reason(data: Any, choice: dict) -> str:

@@ -322,6 +322,24 @@ def test_a_cut_off_vllm_reply_without_content_fails_at_once(api):
     assert result.completion_tokens == 20
 
 
+
+@pytest.mark.parametrize("finish_reason, error", [
+    ("abort", None),  # SGLang (and vLLM) when the engine aborts the request: HTTP 200, the text so far
+    ("error", {"code": 502, "message": "provider disconnected"}),  # OpenRouter: an error mid-generation
+])
+def test_a_reply_the_server_broke_off_is_not_an_answer(api, finish_reason, error):
+    """Its text is only what came before the break: asked again as an empty reply, and billed."""
+    choice = {"index": 0, "message": {"role": "assistant", "content": "The answer is"},
+              "finish_reason": finish_reason, **({"error": error} if error else {})}
+    api.responder = lambda body, path: {"choices": [choice], "usage": {"prompt_tokens": 9, "completion_tokens": 3}}
+    result = utils.complete(model(api), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1 + utils.MAX_EMPTY_RETRIES
+    assert f"EmptyResponse: the server broke off the reply (finish_reason {finish_reason}" in result.error
+    assert error is None or "provider disconnected" in result.error
+    assert (result.prompt_tokens, result.completion_tokens) == (27, 9)
+    api.responder = lambda body, path: {"choices": [{**choice, "finish_reason": "stop"}]}
+    assert utils.complete(model(api), MESSAGES, 0.0, 20).text == "The answer is"
+
 def test_a_200_error_body_says_the_servers_message(api):
     """Some proxies answer 200 with an error body: the failure says the server's message."""
     api.responder = lambda body, path: {"error": {"message": "upstream model overloaded", "code": 503}}
