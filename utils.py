@@ -1880,7 +1880,7 @@ def openai_chat_reply(data: Any) -> ProviderReply:
     choices = data.get("choices") if isinstance(data, dict) else None
     choice = choices[0] if choices and isinstance(choices, list) and isinstance(choices[0], dict) else {}
     message = choice.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
+    content, content_thought = message_content(message.get("content")) if isinstance(message, dict) else (None, None)
     usage = data.get("usage") if isinstance(data, dict) else None
     usage = usage if isinstance(usage, dict) else {}
     details = usage.get("prompt_tokens_details")
@@ -1894,7 +1894,32 @@ def openai_chat_reply(data: Any) -> ProviderReply:
     # vLLM, SGLang and DeepSeek return a reasoning model's thinking as reasoning_content
     # (newer vLLM and OpenRouter as reasoning)
     thought = message.get("reasoning_content") or message.get("reasoning")
-    return dataclasses.replace(tokens, text=content, thought=thought if isinstance(thought, str) else None)
+    thought = thought if isinstance(thought, str) and thought else content_thought
+    return dataclasses.replace(tokens, text=content, thought=thought)
+
+
+def _part_field(part: Any, name: str) -> Any:
+    return part.get(name) if isinstance(part, dict) else getattr(part, name, None)
+
+
+def message_content(content: Any) -> tuple[str | None, str | None]:
+    """(text, thought) of a reply message's content: a string, or a list of chunks as Mistral's
+    reasoning models return it (JSON or SDK objects): its "text" chunks are the text, its
+    "thinking" chunks (text chunks inside) the thought, others (references) left out. No text: None."""
+    if isinstance(content, str):
+        return content, None
+    if not isinstance(content, list):
+        return None, None
+    texts: list[str] = []
+    thoughts: list[str] = []
+    for part in content:
+        kind = _part_field(part, "type")
+        if kind == "text" and isinstance(_part_field(part, "text"), str):
+            texts.append(_part_field(part, "text"))
+        elif kind == "thinking":
+            thinking = _part_field(part, "thinking")
+            thoughts.append(thinking if isinstance(thinking, str) else message_content(thinking)[0] or "")
+    return ("".join(texts) if texts else None), "".join(thoughts) or None
 
 
 # finish_reason of a reply the server broke off, whose text is only what came before: SGLang's and
@@ -1993,9 +2018,10 @@ def _call_mistral(client: Any, model: ModelConfig, messages: list[Message], temp
     tokens = ProviderReply("", _count(getattr(usage, "prompt_tokens", 0)),
                            _count(getattr(usage, "completion_tokens", 0)),
                            cut_off=bool(choices) and getattr(choices[0], "finish_reason", None) == "length")
-    if not choices or choices[0].message.content is None:
+    text, thought = message_content(choices[0].message.content) if choices else (None, None)
+    if text is None:
         raise EmptyResponse("response has no choices" if not choices else "the reply has no text", tokens)
-    return dataclasses.replace(tokens, text=resp.choices[0].message.content)
+    return dataclasses.replace(tokens, text=text, thought=thought)
 
 
 def _call_gemini(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,

@@ -323,6 +323,26 @@ def test_a_cut_off_vllm_reply_without_content_fails_at_once(api):
 
 
 
+
+@pytest.mark.parametrize("api_type", ["openai", "mistral"])
+def test_content_as_a_list_of_thinking_and_text_parts(api, api_type):
+    """Mistral's reasoning models (Magistral; reasoning_effort) return content as a list of chunks."""
+    if api_type in OPTIONAL_SDKS:
+        require_sdk(api_type)
+    content = [{"type": "thinking", "thinking": [{"type": "text", "text": "Let me see. "},
+                                                 {"type": "text", "text": "Two."}]},
+               {"type": "text", "text": "The answer "}, {"type": "reference", "reference_ids": [1]},
+               {"type": "text", "text": "is 2."}]
+    reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}}
+    api.responder = lambda body, path: reply
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 50, sleep=Sleeps())
+    assert (result.text, result.thought, result.completion_tokens) == ("The answer is 2.", "Let me see. Two.", 12)
+    reply["choices"][0]["message"]["content"] = content[:1]  # thinking only: no answer
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 50, sleep=Sleeps())
+    assert not result.ok and "EmptyResponse: the reply has no text" in result.error
+
 @pytest.mark.parametrize("finish_reason, error", [
     ("abort", None),  # SGLang (and vLLM) when the engine aborts the request: HTTP 200, the text so far
     ("error", {"code": 502, "message": "provider disconnected"}),  # OpenRouter: an error mid-generation
