@@ -2188,6 +2188,15 @@ def describe_error(exc: BaseException) -> str:
 
 
 MAX_EMPTY_RETRIES = 2
+CHECK_V1 = "check api_base: OpenAI-compatible servers usually want it to end in /v1"
+
+
+def api_base_hint(api_type: str, url: str, exc: BaseException) -> str:
+    """What to add to a 404 from an OpenAI-compatible server whose api_base (`url`) does not end in
+    /v1 (vLLM, llama.cpp, Ollama serve /v1/chat/completions): CHECK_V1; else nothing."""
+    if api_type != "openai" or _status_code(exc) != 404:
+        return ""
+    return "" if urllib.parse.urlsplit(url).path.rstrip("/").endswith("/v1") else f"; {CHECK_V1}"
 
 
 def split_thought(text: str, end_think_token: str | None) -> tuple[str, str | None]:
@@ -2238,7 +2247,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
-            error = f"{url}: {describe_error(e)}"
+            error = f"{url}: {describe_error(e)}{api_base_hint(model.api_type, url, e)}"
             # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
             empty_replies += isinstance(e, EmptyResponse)
             billed += unanswered(e)
@@ -3642,8 +3651,7 @@ def check_endpoints(models: Iterable[ModelConfig], api_path: str | Path) -> None
                 raise ConfigError(redact(f"{entry}: cannot reach {base}: {note} (is the server running, and "
                                          "are host and port right?)"))
             if note == "HTTP 404" and model.api_type == "openai":
-                log.warning("%s: GET %s answered 404: if every request fails with 404, check api_base "
-                            "(OpenAI-compatible servers usually want it to end in /v1)", entry, url)
+                log.warning("%s: GET %s answered 404: if every request fails with 404, %s", entry, url, CHECK_V1)
             elif note:
                 log.debug("%s: pre-flight GET %s: %s", entry, url, note)
 

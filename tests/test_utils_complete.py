@@ -4,6 +4,7 @@ Usage: python -m pytest tests/test_utils_complete.py
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import random
 import sys
@@ -147,6 +148,18 @@ def test_the_error_says_the_servers_own_message_in_one_line(api, answer, shown):
     result = utils.complete(model(api, max_retries=0), MESSAGES, 0.0, 20, sleep=Sleeps())
     assert not result.ok and len(api.requests) == 1
     assert f"{api.openai_base}: {shown}" in result.error and "\n" not in result.error, result.error
+
+
+def test_a_404_from_an_api_base_without_v1_says_to_check_it(api):
+    """Ollama, vLLM, llama.cpp serve /v1/chat/completions: a base without /v1 gets 404s."""
+    without_v1 = dataclasses.replace(model(api), endpoints=(utils.Endpoint(api.url, "k"),))
+    result = utils.complete(without_v1, MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1 and api.requests[0]["path"] == "/chat/completions"
+    assert result.error.startswith(f"{api.url}: NotFoundError (HTTP 404): Error code: 404 - no route POST")
+    assert result.error.endswith("; check api_base: OpenAI-compatible servers usually want it to end in /v1")
+    api.responder = lambda body, path: ServerAnswer(404, {"error": {"message": "The model `api-model` does not exist."}})
+    result = utils.complete(model(api), MESSAGES, 0.0, 20, sleep=Sleeps())  # the base ends in /v1: no hint
+    assert result.error.endswith("does not exist.")
 
 def test_gives_up_after_max_retries_and_reports_the_last_error(api):
     api.fail_next("500", times=10)
