@@ -195,6 +195,7 @@ def test_a_server_answer_is_sent_as_given_and_the_sdk_keeps_only_openai_error_me
         with pytest.raises(openai.BadRequestError, match="^Error code: 400 - too long$"):
             ask_openai(client)
 
+
 def test_responder_set_at_construction() -> None:
     with FakeAPI(responder=lambda body, path: "fixed") as api, openai_client(api) as client:
         assert ask_openai(client).choices[0].message.content == "fixed"

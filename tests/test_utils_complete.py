@@ -161,6 +161,7 @@ def test_a_404_from_an_api_base_without_v1_says_to_check_it(api):
     result = utils.complete(model(api), MESSAGES, 0.0, 20, sleep=Sleeps())  # the base ends in /v1: no hint
     assert result.error.endswith("does not exist.")
 
+
 def test_gives_up_after_max_retries_and_reports_the_last_error(api):
     api.fail_next("500", times=10)
     sleeps = Sleeps()
@@ -177,6 +178,21 @@ def test_retry_after_is_honoured_and_capped(api):
     assert result.ok
     assert sleeps.waits[0] == pytest.approx(2.5)  # at least what the server asked
     assert sleeps.waits[1] == 30.0  # never more than the cap
+
+
+def test_retry_after_as_an_http_date_and_a_loading_503_without_one(api):
+    """Retry-After may be an HTTP date (RFC 9110); llama.cpp answers 503 while its model loads."""
+    import email.utils
+    import time
+
+    answers = iter([ServerAnswer(429, {"error": {"message": "slow down"}},
+                                 headers={"Retry-After": email.utils.formatdate(time.time() + 20, usegmt=True)}),
+                    ServerAnswer(503, {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})])
+    api.responder = lambda body, path: next(answers, "ready")
+    sleeps = Sleeps()
+    result = utils.complete(model(api, base=0.01, cap=60.0), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert result.ok and result.text == "ready" and len(api.requests) == 3
+    assert 18 < sleeps.waits[0] <= 20 and sleeps.waits[1] <= 0.02
 
 
 def test_backoff_is_exponential_with_jitter_and_capped():
@@ -356,6 +372,7 @@ def test_content_as_a_list_of_thinking_and_text_parts(api, api_type):
     result = utils.complete(model(api, api_type), MESSAGES, 0.0, 50, sleep=Sleeps())
     assert not result.ok and "EmptyResponse: the reply has no text" in result.error
 
+
 @pytest.mark.parametrize("finish_reason, error", [
     ("abort", None),  # SGLang (and vLLM) when the engine aborts the request: HTTP 200, the text so far
     ("error", {"code": 502, "message": "provider disconnected"}),  # OpenRouter: an error mid-generation
@@ -372,6 +389,7 @@ def test_a_reply_the_server_broke_off_is_not_an_answer(api, finish_reason, error
     assert (result.prompt_tokens, result.completion_tokens) == (27, 9)
     api.responder = lambda body, path: {"choices": [{**choice, "finish_reason": "stop"}]}
     assert utils.complete(model(api), MESSAGES, 0.0, 20).text == "The answer is"
+
 
 def test_a_200_error_body_says_the_servers_message(api):
     """Some proxies answer 200 with an error body: the failure says the server's message."""
