@@ -14,6 +14,7 @@ import fcntl
 import functools
 import gc
 import hashlib
+import html
 import itertools
 import json
 import logging
@@ -1710,8 +1711,8 @@ class ProviderReply:
 
 
 class EmptyResponse(Exception):
-    """The server answered 200 without any text: treated as transient and retried, unless the reply
-    was cut off at the token limit (a reasoning model that spent max_tokens thinking), which asking
+    """The server answered 200 without any text (or with the text of a reply it broke off, see
+    BROKEN_OFF): treated as transient and retried, unless the reply was cut off at the token limit (a reasoning model that spent max_tokens thinking), which asking
     again would only pay for again. `reply` holds the tokens such a reply was billed for (no
     text), where the server reported them."""
 
@@ -1879,19 +1880,58 @@ def openai_chat_reply(data: Any) -> ProviderReply:
     choices = data.get("choices") if isinstance(data, dict) else None
     choice = choices[0] if choices and isinstance(choices, list) and isinstance(choices[0], dict) else {}
     message = choice.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
+    content, content_thought = message_content(message.get("content")) if isinstance(message, dict) else (None, None)
     usage = data.get("usage") if isinstance(data, dict) else None
     usage = usage if isinstance(usage, dict) else {}
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     tokens = ProviderReply("", _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
                            cached_tokens=_count(cached), cut_off=choice.get("finish_reason") == "length")
+    if choice.get("finish_reason") in BROKEN_OFF:
+        raise EmptyResponse(_broken_off_reason(choice), tokens)
     if not isinstance(content, str):
         raise EmptyResponse(_no_text_reason(data, choice), tokens)
     # vLLM, SGLang and DeepSeek return a reasoning model's thinking as reasoning_content
     # (newer vLLM and OpenRouter as reasoning)
     thought = message.get("reasoning_content") or message.get("reasoning")
-    return dataclasses.replace(tokens, text=content, thought=thought if isinstance(thought, str) else None)
+    thought = thought if isinstance(thought, str) and thought else content_thought
+    return dataclasses.replace(tokens, text=content, thought=thought)
+
+
+def _part_field(part: Any, name: str) -> Any:
+    return part.get(name) if isinstance(part, dict) else getattr(part, name, None)
+
+
+def message_content(content: Any) -> tuple[str | None, str | None]:
+    """(text, thought) of a reply message's content: a string, or a list of chunks as Mistral's
+    reasoning models return it (JSON or SDK objects): its "text" chunks are the text, its
+    "thinking" chunks (text chunks inside) the thought, others (references) left out. No text: None."""
+    if isinstance(content, str):
+        return content, None
+    if not isinstance(content, list):
+        return None, None
+    texts: list[str] = []
+    thoughts: list[str] = []
+    for part in content:
+        kind = _part_field(part, "type")
+        if kind == "text" and isinstance(_part_field(part, "text"), str):
+            texts.append(_part_field(part, "text"))
+        elif kind == "thinking":
+            thinking = _part_field(part, "thinking")
+            thoughts.append(thinking if isinstance(thinking, str) else message_content(thinking)[0] or "")
+    return ("".join(texts) if texts else None), "".join(thoughts) or None
+
+
+# finish_reason of a reply the server broke off, whose text is only what came before: SGLang's and
+# vLLM's "abort" (the engine aborted the request), OpenRouter's "error" (an error mid-generation)
+BROKEN_OFF = ("abort", "error")
+
+
+def _broken_off_reason(choice: dict) -> str:
+    error = choice.get("error")
+    detail = server_message(error) if isinstance(error, dict) else None
+    return f"the server broke off the reply (finish_reason {choice['finish_reason']}" + (
+        f": {detail})" if detail else ")")
 
 
 def _no_text_reason(data: Any, choice: dict) -> str:
@@ -1978,9 +2018,10 @@ def _call_mistral(client: Any, model: ModelConfig, messages: list[Message], temp
     tokens = ProviderReply("", _count(getattr(usage, "prompt_tokens", 0)),
                            _count(getattr(usage, "completion_tokens", 0)),
                            cut_off=bool(choices) and getattr(choices[0], "finish_reason", None) == "length")
-    if not choices or choices[0].message.content is None:
+    text, thought = message_content(choices[0].message.content) if choices else (None, None)
+    if text is None:
         raise EmptyResponse("response has no choices" if not choices else "the reply has no text", tokens)
-    return dataclasses.replace(tokens, text=resp.choices[0].message.content)
+    return dataclasses.replace(tokens, text=text, thought=thought)
 
 
 def _call_gemini(client: Any, model: ModelConfig, messages: list[Message], temperature: float | None,
@@ -2103,15 +2144,59 @@ def is_retryable(exc: BaseException) -> bool:
     return any(t in name for name in names for t in _TRANSIENT_NAMES)
 
 
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def server_message(body: Any) -> str | None:
+    """The server's own message in an error body, in one line: a body's "message", "detail" (FastAPI)
+    or "error" when a string (TGI), a plain text (JSON text read first), an HTML page's title."""
+    if isinstance(body, str):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return server_message(parsed)
+        title = _HTML_TITLE.search(body)
+        text = title.group(1) if title else re.sub(r"<[^>]*>", " ", body)
+        return " ".join(html.unescape(text).split()) or None
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return " ".join(value.split())
+            if key == "detail" and value:
+                return json.dumps(value, ensure_ascii=False)
+    return None
+
+
 def describe_error(exc: BaseException) -> str:
-    """A one-line description, every known credential redacted (servers echo keys in errors)."""
+    """A one-line description with the server's own message (which an SDK may leave out when the
+    error body is not in its API's shape), every known credential redacted (servers echo keys in
+    errors)."""
     status = _status_code(exc)
-    text = redact(str(exc)).splitlines()[0] if str(exc) else ""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    body = getattr(exc, "body", None)
+    message = server_message(body)
+    if message and message not in text:
+        # an SDK that gives a text body as its message (anthropic) gives an HTML page's first line
+        raw_text = isinstance(body, str) and text and body.strip().startswith(text)
+        text = message if raw_text or not text else f"{text} - {message}"
+    text = redact(text)
     head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
     return f"{head}: {text[:300]}" if text else head
 
 
 MAX_EMPTY_RETRIES = 2
+CHECK_V1 = "check api_base: OpenAI-compatible servers usually want it to end in /v1"
+
+
+def api_base_hint(api_type: str, url: str, exc: BaseException) -> str:
+    """What to add to a 404 from an OpenAI-compatible server whose api_base (`url`) does not end in
+    /v1 (vLLM, llama.cpp, Ollama serve /v1/chat/completions): CHECK_V1; else nothing."""
+    if api_type != "openai" or _status_code(exc) != 404:
+        return ""
+    return "" if urllib.parse.urlsplit(url).path.rstrip("/").endswith("/v1") else f"; {CHECK_V1}"
 
 
 def split_thought(text: str, end_think_token: str | None) -> tuple[str, str | None]:
@@ -2162,7 +2247,7 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
         except MissingPackage as e:
             return Completion(None, str(e), attempts=attempts)
         except Exception as e:  # SDK errors of every provider; classified below
-            error = f"{url}: {describe_error(e)}"
+            error = f"{url}: {describe_error(e)}{api_base_hint(model.api_type, url, e)}"
             # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
             empty_replies += isinstance(e, EmptyResponse)
             billed += unanswered(e)
@@ -3566,8 +3651,7 @@ def check_endpoints(models: Iterable[ModelConfig], api_path: str | Path) -> None
                 raise ConfigError(redact(f"{entry}: cannot reach {base}: {note} (is the server running, and "
                                          "are host and port right?)"))
             if note == "HTTP 404" and model.api_type == "openai":
-                log.warning("%s: GET %s answered 404: if every request fails with 404, check api_base "
-                            "(OpenAI-compatible servers usually want it to end in /v1)", entry, url)
+                log.warning("%s: GET %s answered 404: if every request fails with 404, %s", entry, url, CHECK_V1)
             elif note:
                 log.debug("%s: pre-flight GET %s: %s", entry, url, note)
 

@@ -18,9 +18,11 @@ under Azure's /openai/) are served by OpenAIBatchAPI (api.openai_batches), whose
 in requests either. Anything else gets a 404 JSON error. Each SDK's base URL: openai_base,
 anthropic_base, mistral_base, gemini_base, cohere_base. Replies and error bodies follow each API's
 own shape; a responder sees the raw request body (`conversation(body)` reads any of them) and
-returns the reply's text, a whole response body (dict), or Reasoned(text, thought): a reasoning
+returns the reply's text, a whole response body (dict), Reasoned(text, thought): a reasoning
 model's reply, its thought sent as the message's reasoning_content (OpenAI-compatible, as vLLM,
-SGLang and DeepSeek do) or as a thinking block before the text block (Anthropic).
+SGLang and DeepSeek do) or as a thinking block before the text block (Anthropic), or
+ServerAnswer(status, body, ...): a whole HTTP answer sent as given to a direct request (a real
+server's own error body, an HTML page from a proxy, a Retry-After as an HTTP date).
 
 Usage in every reply is counted as a server counts it, in cl100k_base tokens: the prompt as the
 model reads it (ChatML: prompt_tokens), the reply's text (and an Anthropic thought) as output.
@@ -83,7 +85,7 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -101,7 +103,23 @@ class Reasoned:
     thought: str
 
 
-Responder = Callable[[dict, str], "str | dict | Reasoned"]
+@dataclass(frozen=True)
+class ServerAnswer:
+    """A responder's whole HTTP answer: status, body (bytes or text as given, a dict as JSON), its
+    Content-Type and any other headers. For direct requests only (not batch lines)."""
+
+    status: int
+    body: bytes | str | dict
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def data(self) -> bytes:
+        if isinstance(self.body, dict):
+            return json.dumps(self.body).encode()
+        return self.body.encode() if isinstance(self.body, str) else self.body
+
+
+Responder = Callable[[dict, str], "str | dict | Reasoned | ServerAnswer"]
 
 log = logging.getLogger("fake_api")
 
@@ -532,6 +550,9 @@ class FakeAPI:
             self._send_error(handler, style, 401, echoed_credentials(headers, query), request_id)
             return
         status, payload = self.reply(style, body, path, kind, number)
+        if isinstance(payload, ServerAnswer):
+            handler._send_bytes(status, payload.data(), {**request_id, **payload.headers}, payload.content_type)
+            return
         if kind is not None and kind.isdigit() and retry_after is not None:
             request_id["Retry-After"] = f"{retry_after:g}"
         if isinstance(payload, bytes):
@@ -539,9 +560,11 @@ class FakeAPI:
         else:
             handler._send_json(status, payload, request_id)
 
-    def reply(self, style: str, body: dict, path: str, kind: str | None, number: int) -> tuple[int, dict | bytes]:
+    def reply(self, style: str, body: dict, path: str, kind: str | None,
+              number: int) -> tuple[int, dict | bytes | ServerAnswer]:
         """(HTTP status, response body) of a request of this API style with this fault: a batch line
-        is answered by the same code as a direct request ("malformed" gives bytes that are not JSON)."""
+        is answered by the same code as a direct request ("malformed" gives bytes that are not JSON;
+        a responder's ServerAnswer is returned as it is)."""
         if kind == "malformed":
             return 200, b'{"id": "broken", "choices": [{"message": '
         if kind is not None and kind.isdigit():
@@ -552,6 +575,8 @@ class FakeAPI:
             return 500, self._error_payload(style, 500, f"responder raised {exc!r}")
         if isinstance(reply, dict):
             return 200, reply
+        if isinstance(reply, ServerAnswer):
+            return reply.status, reply
         thought = reply.thought if isinstance(reply, Reasoned) else None
         text = reply.text if isinstance(reply, Reasoned) else str(reply)
         if thought is not None and style not in ("openai", "anthropic"):

@@ -20,7 +20,7 @@ import anthropic
 import openai
 import pytest
 import fake_api
-from fake_api import FakeAPI, HoldAfter, Reasoned, start_fake_api_process
+from fake_api import FakeAPI, HoldAfter, Reasoned, ServerAnswer, start_fake_api_process
 
 MESSAGES = [
     {"role": "user", "content": "first question"},
@@ -173,6 +173,27 @@ def test_responder_string_and_full_body(api: FakeAPI) -> None:
         completion = ask_openai(oai)
     assert completion.choices[0].finish_reason == "length"
     assert completion.usage.completion_tokens == 50
+
+
+
+def test_a_server_answer_is_sent_as_given_and_the_sdk_keeps_only_openai_error_messages(api: FakeAPI) -> None:
+    """openai 3.x puts only an OpenAI-shaped error's message in str(error); any other body (TGI's
+    {"error": "..."}, HTML) is left in error.body."""
+    html = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    api.responder = lambda body, path: ServerAnswer(502, html, "text/html", {"Retry-After": "7"})
+    with openai_client(api) as client:
+        with pytest.raises(openai.InternalServerError) as caught:
+            ask_openai(client)
+        assert str(caught.value) == "Error code: 502" and caught.value.body == html
+        assert caught.value.response.headers["retry-after"] == "7"
+        assert caught.value.response.headers["content-type"] == "text/html"
+        api.responder = lambda body, path: ServerAnswer(422, {"error": "Input validation error", "error_type": "v"})
+        with pytest.raises(openai.UnprocessableEntityError) as caught:
+            ask_openai(client)
+        assert str(caught.value) == "Error code: 422" and caught.value.body == "Input validation error"
+        api.responder = lambda body, path: ServerAnswer(400, {"object": "error", "message": "too long", "code": 400})
+        with pytest.raises(openai.BadRequestError, match="^Error code: 400 - too long$"):
+            ask_openai(client)
 
 
 def test_responder_set_at_construction() -> None:

@@ -4,6 +4,7 @@ Usage: python -m pytest tests/test_utils_complete.py
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import random
 import sys
@@ -12,7 +13,7 @@ import threading
 import pytest
 
 import utils
-from fake_api import FakeAPI, Reasoned
+from fake_api import FakeAPI, Reasoned, ServerAnswer
 
 
 def model(api: FakeAPI, api_type: str = "openai", *, max_retries: int = 3, base: float = 0.01,
@@ -118,6 +119,49 @@ def test_other_4xx_fail_at_once(api, api_type, status, caplog):
     assert "sk-test-key" not in result.error and "sk-test-key" not in caplog.text
 
 
+
+NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+             "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+@pytest.mark.parametrize("answer, shown", [
+    # TGI: {"error": "...", "error_type": "..."}, 422 for a prompt plus max_new_tokens too long
+    (ServerAnswer(422, {"error": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. "
+                                 "Given: 4000 `inputs` tokens and 512 `max_new_tokens`", "error_type": "validation"}),
+     "UnprocessableEntityError (HTTP 422): Error code: 422 - Input validation error: `inputs` tokens"),
+    # FastAPI's own errors (an unknown route of vLLM's server, Open WebUI): {"detail": ...}
+    (ServerAnswer(404, {"detail": "Not Found"}), "NotFoundError (HTTP 404): Error code: 404 - Not Found"),
+    (ServerAnswer(422, {"detail": [{"loc": ["body", "messages"], "msg": "Field required", "type": "missing"}]}),
+     'UnprocessableEntityError (HTTP 422): Error code: 422 - [{"loc": ["body", "messages"], "msg": "Field required", "type": "missing"}]'),
+    # a Go server's plain text (Ollama's router for a path it does not serve)
+    (ServerAnswer(404, "404 page not found", "text/plain"), "NotFoundError (HTTP 404): Error code: 404 - 404 page not found"),
+    # a reverse proxy's HTML page: its title, one line
+    (ServerAnswer(502, NGINX_502, "text/html"), "InternalServerError (HTTP 502): Error code: 502 - 502 Bad Gateway"),
+    # vLLM and SGLang: {"object": "error", "message": ...} (the SDK reads this one itself)
+    (ServerAnswer(400, {"object": "error", "message": "This model's maximum context length is 4096 tokens. "
+                                                     "However, you requested 5000 tokens", "type": "BadRequestError",
+                        "param": None, "code": 400}),
+     "BadRequestError (HTTP 400): Error code: 400 - This model's maximum context length is 4096 tokens."),
+])
+def test_the_error_says_the_servers_own_message_in_one_line(api, answer, shown):
+    api.responder = lambda body, path: answer
+    result = utils.complete(model(api, max_retries=0), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1
+    assert f"{api.openai_base}: {shown}" in result.error and "\n" not in result.error, result.error
+
+
+def test_a_404_from_an_api_base_without_v1_says_to_check_it(api):
+    """Ollama, vLLM, llama.cpp serve /v1/chat/completions: a base without /v1 gets 404s."""
+    without_v1 = dataclasses.replace(model(api), endpoints=(utils.Endpoint(api.url, "k"),))
+    result = utils.complete(without_v1, MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1 and api.requests[0]["path"] == "/chat/completions"
+    assert result.error.startswith(f"{api.url}: NotFoundError (HTTP 404): Error code: 404 - no route POST")
+    assert result.error.endswith("; check api_base: OpenAI-compatible servers usually want it to end in /v1")
+    api.responder = lambda body, path: ServerAnswer(404, {"error": {"message": "The model `api-model` does not exist."}})
+    result = utils.complete(model(api), MESSAGES, 0.0, 20, sleep=Sleeps())  # the base ends in /v1: no hint
+    assert result.error.endswith("does not exist.")
+
+
 def test_gives_up_after_max_retries_and_reports_the_last_error(api):
     api.fail_next("500", times=10)
     sleeps = Sleeps()
@@ -134,6 +178,21 @@ def test_retry_after_is_honoured_and_capped(api):
     assert result.ok
     assert sleeps.waits[0] == pytest.approx(2.5)  # at least what the server asked
     assert sleeps.waits[1] == 30.0  # never more than the cap
+
+
+def test_retry_after_as_an_http_date_and_a_loading_503_without_one(api):
+    """Retry-After may be an HTTP date (RFC 9110); llama.cpp answers 503 while its model loads."""
+    import email.utils
+    import time
+
+    answers = iter([ServerAnswer(429, {"error": {"message": "slow down"}},
+                                 headers={"Retry-After": email.utils.formatdate(time.time() + 20, usegmt=True)}),
+                    ServerAnswer(503, {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})])
+    api.responder = lambda body, path: next(answers, "ready")
+    sleeps = Sleeps()
+    result = utils.complete(model(api, base=0.01, cap=60.0), MESSAGES, 0.0, 20, sleep=sleeps)
+    assert result.ok and result.text == "ready" and len(api.requests) == 3
+    assert 18 < sleeps.waits[0] <= 20 and sleeps.waits[1] <= 0.02
 
 
 def test_backoff_is_exponential_with_jitter_and_capped():
@@ -290,6 +349,46 @@ def test_a_cut_off_vllm_reply_without_content_fails_at_once(api):
     assert not result.ok and len(api.requests) == 1
     assert "EmptyResponse: the reply has no text: it stopped at max_tokens" in result.error
     assert result.completion_tokens == 20
+
+
+
+
+@pytest.mark.parametrize("api_type", ["openai", "mistral"])
+def test_content_as_a_list_of_thinking_and_text_parts(api, api_type):
+    """Mistral's reasoning models (Magistral; reasoning_effort) return content as a list of chunks."""
+    if api_type in OPTIONAL_SDKS:
+        require_sdk(api_type)
+    content = [{"type": "thinking", "thinking": [{"type": "text", "text": "Let me see. "},
+                                                 {"type": "text", "text": "Two."}]},
+               {"type": "text", "text": "The answer "}, {"type": "reference", "reference_ids": [1]},
+               {"type": "text", "text": "is 2."}]
+    reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}}
+    api.responder = lambda body, path: reply
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 50, sleep=Sleeps())
+    assert (result.text, result.thought, result.completion_tokens) == ("The answer is 2.", "Let me see. Two.", 12)
+    reply["choices"][0]["message"]["content"] = content[:1]  # thinking only: no answer
+    result = utils.complete(model(api, api_type), MESSAGES, 0.0, 50, sleep=Sleeps())
+    assert not result.ok and "EmptyResponse: the reply has no text" in result.error
+
+
+@pytest.mark.parametrize("finish_reason, error", [
+    ("abort", None),  # SGLang (and vLLM) when the engine aborts the request: HTTP 200, the text so far
+    ("error", {"code": 502, "message": "provider disconnected"}),  # OpenRouter: an error mid-generation
+])
+def test_a_reply_the_server_broke_off_is_not_an_answer(api, finish_reason, error):
+    """Its text is only what came before the break: asked again as an empty reply, and billed."""
+    choice = {"index": 0, "message": {"role": "assistant", "content": "The answer is"},
+              "finish_reason": finish_reason, **({"error": error} if error else {})}
+    api.responder = lambda body, path: {"choices": [choice], "usage": {"prompt_tokens": 9, "completion_tokens": 3}}
+    result = utils.complete(model(api), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1 + utils.MAX_EMPTY_RETRIES
+    assert f"EmptyResponse: the server broke off the reply (finish_reason {finish_reason}" in result.error
+    assert error is None or "provider disconnected" in result.error
+    assert (result.prompt_tokens, result.completion_tokens) == (27, 9)
+    api.responder = lambda body, path: {"choices": [{**choice, "finish_reason": "stop"}]}
+    assert utils.complete(model(api), MESSAGES, 0.0, 20).text == "The answer is"
 
 
 def test_a_200_error_body_says_the_servers_message(api):
