@@ -1712,9 +1712,10 @@ class ProviderReply:
 
 class EmptyResponse(Exception):
     """The server answered 200 without any text (or with the text of a reply it broke off, see
-    BROKEN_OFF): treated as transient and retried, unless the reply was cut off at the token limit (a reasoning model that spent max_tokens thinking), which asking
-    again would only pay for again. `reply` holds the tokens such a reply was billed for (no
-    text), where the server reported them."""
+    BROKEN_OFF): treated as transient and retried, unless the reply was cut off at the token limit
+    (a reasoning model that spent max_tokens thinking), which asking again would only pay for
+    again. `reply` holds the tokens such a reply was billed for (no text), where the server
+    reported them."""
 
     def __init__(self, message: str, reply: ProviderReply | None = None) -> None:
         self.cut_off = reply is not None and reply.cut_off
@@ -1880,7 +1881,7 @@ def openai_chat_reply(data: Any) -> ProviderReply:
     choices = data.get("choices") if isinstance(data, dict) else None
     choice = choices[0] if choices and isinstance(choices, list) and isinstance(choices[0], dict) else {}
     message = choice.get("message")
-    content, content_thought = message_content(message.get("content")) if isinstance(message, dict) else (None, None)
+    content, content_thought = message_content(message.get("content") if isinstance(message, dict) else None)
     usage = data.get("usage") if isinstance(data, dict) else None
     usage = usage if isinstance(usage, dict) else {}
     details = usage.get("prompt_tokens_details")
