@@ -8,6 +8,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -685,6 +686,44 @@ def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
     with pytest.raises(gen_answer.FetchError, match="cannot download"):
         gen_answer.fetch_official_data(tmp_path, base_url="http://127.0.0.1:9/")
     assert "conv_metadata" in dest.read_text()
+
+
+def test_fetch_leaves_a_file_a_running_gen_answer_writes(tmp_path, upstream, monkeypatch, caplog):
+    """A gen_answer run on the baseline's model holds its answer file from its start; its file appears
+    with its first answer, here while fetch downloads. Fetch writing it then would move the file from
+    under the run's open descriptor and lose every answer (paid for)."""
+    _, url = upstream
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, url)
+    root = tmp_path / "clone"
+    baseline = root / SYNTHETIC_OFFICIAL[1][2]
+    appender: list[utils.JsonlAppender] = []
+    stored: list[str] = []
+
+    def store(qid: str) -> None:  # as the run's writer: its file is made with the first answer
+        if not appender:
+            appender.append(utils.JsonlAppender(baseline))
+        stored.append(qid)
+        appender[0].append({"question_id": qid, "choices": [{"index": 0, "turns": [{"content": "paid"}]}]})
+
+    real_download = gen_answer.download_checked
+
+    def download(base_url, upstream_path, checksum, dest, timeout):
+        data = real_download(base_url, upstream_path, checksum, dest, timeout)
+        if dest == baseline:
+            store("a1")
+        return data
+
+    monkeypatch.setattr(gen_answer, "download_checked", download)
+    with utils.claim_output(baseline):  # the run, waiting for its first reply
+        status = gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")])
+        store("a2")
+        appender[0].close()
+    assert [json.loads(line)["question_id"] for line in baseline.read_bytes().splitlines()] == stored
+    assert status == 2
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message == (f"{baseline}: another run (pid {os.getpid()}) is writing this file; wait for it to end, "
+                       "or stop it")
+    assert files_under(root) == [baseline]  # nothing else written, no lock left
 
 
 # ---------------------------------------------------------------------------- official v2.0 data
