@@ -229,7 +229,7 @@ def load_settings(path: str | Path) -> Settings:
     if not isinstance(model_list, list) or not model_list or not all(isinstance(m, str) and m for m in model_list):
         raise fail("model_list", "a non-empty list of model names")
     return Settings(bench_name, None if temperature is None else float(temperature), config.get("max_tokens"),
-                    config.get("num_choices"), tuple(model_list), str(path))
+                    config.get("num_choices"), tuple(dict.fromkeys(model_list)), str(path))  # duplicates once
 
 
 def check_settings_for(settings: Settings, v2: bool) -> None:

@@ -441,6 +441,14 @@ def test_a_second_run_on_the_same_answer_file_stops_before_any_request(project, 
     assert sorted(p.name for p in project.answer_path("m").parent.iterdir()) == ["m.jsonl", "other.jsonl"]
 
 
+def test_a_model_listed_twice_is_run_once(project, api, caplog):
+    # not taken for another run holding its file (this run's own claim), nor answered twice
+    project.write({"m": openai_entry(api)}, [question("q1", "Hi"), question("q2", "Ho")], model_list=["m", "m"])
+    assert project.run() == 0, [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(api.requests) == 2
+    assert [r["question_id"] for r in project.answers("m")] == ["q1", "q2"]
+
+
 @pytest.mark.parametrize("make_unwritable, named", [
     (lambda p: p.data.joinpath(BENCH, "model_answer").write_text("a file where the folder should be"),
      "model_answer: cannot write: File exists"),
