@@ -36,8 +36,9 @@ those of a direct run.
 
 Each answer file is held for the whole run (an advisory lock on <file>.lock): a second run on
 the same model stops at once, naming the file and the other run's pid; other models run in
-parallel. A write that fails mid-run (disk full, read-only folder) stops the run: no further
-question is sent, and every answer already written stays.
+parallel. --fetch-official-data holds each file it downloads the same way until it is written. A
+write that fails mid-run (disk full, read-only folder) stops the run: no further question is sent,
+and every answer already written stays.
 
 Exit status: 0 done (also when the only questions left out are too long for max_tokens), 1 some questions failed, an answer could not be written (or the download
 failed), 2 bad configuration or data, or an answer file held by another run or not writable
@@ -228,7 +229,7 @@ def load_settings(path: str | Path) -> Settings:
     if not isinstance(model_list, list) or not model_list or not all(isinstance(m, str) and m for m in model_list):
         raise fail("model_list", "a non-empty list of model names")
     return Settings(bench_name, None if temperature is None else float(temperature), config.get("max_tokens"),
-                    config.get("num_choices"), tuple(model_list), str(path))
+                    config.get("num_choices"), tuple(dict.fromkeys(model_list)), str(path))  # duplicates once
 
 
 def check_settings_for(settings: Settings, v2: bool) -> None:
@@ -779,7 +780,9 @@ def fetch_official_data(root: str | Path = ".", base_url: str | None = None, tim
 
     Every file is checked against its checksum, and all of them are downloaded (and, for v2.0, the
     judge config made) before any is written, each atomically: a failure leaves nothing new. A file
-    already present is never overwritten (it may carry metadata or edits). For v2.0 the judge config
+    already present is never overwritten (it may carry metadata or edits). A file absent is held as
+    gen_answer holds it (utils.claim_output) until written: OutputError when a run writes it (a
+    gen_answer run on the baseline's model), whose answers it would replace. For v2.0 the judge config
     is made from upstream's judge_utils.py and config/arena-hard-v2.0.yaml (upstream_v2_judge_config).
     """
     v2 = bench == V2_BENCH
@@ -788,26 +791,34 @@ def fetch_official_data(root: str | Path = ".", base_url: str | None = None, tim
         base_url = UPSTREAM_V2_RAW_BASE if v2 else UPSTREAM_RAW_BASE
     root = Path(root)
     downloads: dict[Path, bytes] = {}
-    for upstream_path, checksum, local in files:
-        dest = root / local
-        if dest.exists():
-            if checksum_matches(dest.read_bytes(), checksum):
-                log.info("%s: already present, checksum ok", dest)
-            else:  # e.g. annotated by add_markdown_info.py, or edited: never overwritten
-                log.warning("%s: kept as it is (it differs from upstream's file; delete it to download again)", dest)
-            continue
-        downloads[dest] = download_checked(base_url, upstream_path, checksum, dest, timeout)
-    if v2:
-        dest = root / UPSTREAM_V2_CONFIG
-        if dest.exists():
-            log.info("%s: already present, kept as it is", dest)
-        else:
-            judge_utils, judge_config = (download_checked(base_url, path, checksum, None, timeout)
-                                         for path, checksum in (UPSTREAM_JUDGE_UTILS, UPSTREAM_V2_JUDGE_CONFIG))
-            downloads[dest] = judge_config_yaml(upstream_v2_judge_config(judge_utils, judge_config))
-    for dest, data in downloads.items():
-        write_atomic(dest, [data])
-        log.info("%s: written, checksum ok", dest)
+    with ExitStack() as claims:
+        def absent(dest: Path) -> bool:
+            """True when dest is not there; it is then held until it is written."""
+            if not dest.exists():
+                claims.enter_context(claim_output(dest))
+            return not dest.exists()
+
+        for upstream_path, checksum, local in files:
+            dest = root / local
+            if not absent(dest):
+                if checksum_matches(dest.read_bytes(), checksum):
+                    log.info("%s: already present, checksum ok", dest)
+                else:  # e.g. annotated by add_markdown_info.py, or edited: never overwritten
+                    log.warning("%s: kept as it is (it differs from upstream's file; delete it to download again)",
+                                dest)
+                continue
+            downloads[dest] = download_checked(base_url, upstream_path, checksum, dest, timeout)
+        if v2:
+            dest = root / UPSTREAM_V2_CONFIG
+            if not absent(dest):
+                log.info("%s: already present, kept as it is", dest)
+            else:
+                judge_utils, judge_config = (download_checked(base_url, path, checksum, None, timeout)
+                                             for path, checksum in (UPSTREAM_JUDGE_UTILS, UPSTREAM_V2_JUDGE_CONFIG))
+                downloads[dest] = judge_config_yaml(upstream_v2_judge_config(judge_utils, judge_config))
+        for dest, data in downloads.items():
+            write_atomic(dest, [data])
+            log.info("%s: written, checksum ok", dest)
     return [root / local for _, _, local in files] + ([root / UPSTREAM_V2_CONFIG] if v2 else [])
 
 

@@ -892,9 +892,10 @@ def plot_leaderboard(rows: list[Row], path: Path, title: str, show_elo: bool = F
     ax.set_title(title, fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, metadata={"Title": title})
+    chart = io.BytesIO()  # then written atomically: a full disk leaves the chart already there whole
+    fig.savefig(chart, format=path.suffix.lstrip(".").lower(), dpi=120, metadata={"Title": title})
     plt.close(fig)
+    write_atomic(path, [chart.getvalue()])
 
 
 def format_full_stats(counts: dict[str, dict[str, int]], order: list[str]) -> list[str]:
@@ -2420,7 +2421,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    # Ctrl-C: the battles, bootstrap, CSV and quality files are written atomically
+    # Ctrl-C: the battles, bootstrap, CSV and quality files and the chart are written atomically
     return run_script(functools.partial(show, args))
 
 

@@ -8,6 +8,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -440,6 +441,14 @@ def test_a_second_run_on_the_same_answer_file_stops_before_any_request(project, 
     assert sorted(p.name for p in project.answer_path("m").parent.iterdir()) == ["m.jsonl", "other.jsonl"]
 
 
+def test_a_model_listed_twice_is_run_once(project, api, caplog):
+    # not taken for another run holding its file (this run's own claim), nor answered twice
+    project.write({"m": openai_entry(api)}, [question("q1", "Hi"), question("q2", "Ho")], model_list=["m", "m"])
+    assert project.run() == 0, [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(api.requests) == 2
+    assert [r["question_id"] for r in project.answers("m")] == ["q1", "q2"]
+
+
 @pytest.mark.parametrize("make_unwritable, named", [
     (lambda p: p.data.joinpath(BENCH, "model_answer").write_text("a file where the folder should be"),
      "model_answer: cannot write: File exists"),
@@ -685,6 +694,44 @@ def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
     with pytest.raises(gen_answer.FetchError, match="cannot download"):
         gen_answer.fetch_official_data(tmp_path, base_url="http://127.0.0.1:9/")
     assert "conv_metadata" in dest.read_text()
+
+
+def test_fetch_leaves_a_file_a_running_gen_answer_writes(tmp_path, upstream, monkeypatch, caplog):
+    """A gen_answer run on the baseline's model holds its answer file from its start; its file appears
+    with its first answer, here while fetch downloads. Fetch writing it then would move the file from
+    under the run's open descriptor and lose every answer (paid for)."""
+    _, url = upstream
+    monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, url)
+    root = tmp_path / "clone"
+    baseline = root / SYNTHETIC_OFFICIAL[1][2]
+    appender: list[utils.JsonlAppender] = []
+    stored: list[str] = []
+
+    def store(qid: str) -> None:  # as the run's writer: its file is made with the first answer
+        if not appender:
+            appender.append(utils.JsonlAppender(baseline))
+        stored.append(qid)
+        appender[0].append({"question_id": qid, "choices": [{"index": 0, "turns": [{"content": "paid"}]}]})
+
+    real_download = gen_answer.download_checked
+
+    def download(base_url, upstream_path, checksum, dest, timeout):
+        data = real_download(base_url, upstream_path, checksum, dest, timeout)
+        if dest == baseline:
+            store("a1")
+        return data
+
+    monkeypatch.setattr(gen_answer, "download_checked", download)
+    with utils.claim_output(baseline):  # the run, waiting for its first reply
+        status = gen_answer.main(["--fetch-official-data", "--data-dir", str(root / "data")])
+        store("a2")
+        appender[0].close()
+    assert [json.loads(line)["question_id"] for line in baseline.read_bytes().splitlines()] == stored
+    assert status == 2
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message == (f"{baseline}: another run (pid {os.getpid()}) is writing this file; wait for it to end, "
+                       "or stop it")
+    assert files_under(root) == [baseline]  # nothing else written, no lock left
 
 
 # ---------------------------------------------------------------------------- official v2.0 data

@@ -8,7 +8,10 @@ import csv
 import json
 import logging
 import math
+import resource
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -400,6 +403,27 @@ def test_main_show_elo_full_stats_first_game_and_plot(small_bench, tmp_path, cap
                          capsys)
     assert code == 0
     assert f"{BENCH}, judge {JUDGE}, style-controlled (length and markdown)".encode() in plot.read_bytes()
+
+
+def test_a_chart_that_cannot_be_written_leaves_the_old_one_whole(tmp_path):
+    """The disk fills up while --plot saves the chart (here the file size limit: the kernel's EFBIG at
+    the write): the chart there before stays as it was, and no partial file is left."""
+    data = tmp_path / "data"
+    write_bench(data, n_models=3, n_questions=30, seed=1)
+    plot = tmp_path / "chart.png"
+    plot.write_bytes(b"the chart of an earlier run")
+
+    def small_files() -> None:  # in the child: a write beyond 4 KiB fails (EFBIG) instead of killing it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    proc = subprocess.run([sys.executable, str(Path(sr.__file__)), "--data-dir", str(data), "--num-rounds", "2",
+                           "--plot", str(plot)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          preexec_fn=small_files)
+    assert plot.read_bytes() == b"the chart of an earlier run"
+    assert proc.returncode == 2, proc.stderr
+    assert f"ERROR {plot}: File too large\n" in proc.stderr  # one line naming the file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.png", "data"]
 
 
 def test_main_hard_cases(tmp_path, capsys, caplog):
