@@ -13,6 +13,7 @@ import datetime
 import fcntl
 import functools
 import gc
+import glob
 import hashlib
 import html
 import itertools
@@ -839,6 +840,21 @@ def _lock(lock_path: Path, path: Path) -> int:
         os.close(fd)  # its holder removed it between our open and our lock: lock the new one
 
 
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary files of write_atomic that a killed run left for `path` or its batch
+    state file (<name>.XXXXXXXX.tmp, <name>.batches.json.XXXXXXXX.tmp): only the holder of the
+    file's lock makes them, so with the lock held none is in use."""
+    pattern = re.compile(re.escape(path.name) + r"(?:\.batches\.json)?\.[a-z0-9_]{8}\.tmp")
+    stale = [p for p in path.parent.glob(glob.escape(path.name) + ".*.tmp") if pattern.fullmatch(p.name)]
+    for p in stale:
+        try:
+            p.unlink()
+        except OSError as e:  # it only takes room: never a reason to stop
+            log.debug("%s: not removed: %s", p, e.strerror or e)
+    if stale:
+        log.info("%s: removed %s left by an interrupted run", path, plural(len(stale), "temporary file"))
+
+
 @contextmanager
 def claim_output(path: str | Path) -> Iterator[Path]:
     """Hold the output file `path` for a whole run, before anything is read from it or asked of
@@ -855,6 +871,7 @@ def claim_output(path: str | Path) -> Iterator[Path]:
     except OSError as e:
         raise OutputError(f"{e.filename or path}: cannot write: {e.strerror or e}") from None
     try:
+        remove_stale_temporaries(path)
         yield path
     finally:
         try:

@@ -5,6 +5,7 @@ Usage: python -m pytest tests/test_utils_store.py
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -318,6 +319,30 @@ def test_sigkill_during_appends_loses_no_completed_line(tmp_path):
         out.append({"question_id": "after", "i": -1, "text": ""})
     strict = list(utils.iter_jsonl(path, allow_torn_tail=False))  # no torn bytes left anywhere
     assert len(strict) == len(lines) + 1 and strict[-1][1]["question_id"] == "after"
+
+
+def test_claiming_a_file_removes_the_temporary_files_a_killed_run_left_for_it(tmp_path, caplog):
+    answers = tmp_path / "model.jsonl"
+    stale = [tmp_path / "model.jsonl.k3x_9ab2.tmp", tmp_path / "model.jsonl.batches.json.0a1b2c3d.tmp"]
+    kept = [tmp_path / "model.jsonl.notes.tmp", tmp_path / "other.jsonl.k3x_9ab2.tmp",
+            tmp_path / "model.jsonl.k3x_9ab.tmp", tmp_path / "xmodel.jsonl.k3x_9ab2.tmp"]
+    for path in stale + kept:
+        path.write_text("partial")
+    with caplog.at_level(logging.INFO), utils.claim_output(answers):
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [p.name for p in kept] + ["model.jsonl.lock"])
+    assert f"{answers}: removed 2 temporary files left by an interrupted run" in caplog.text
+
+
+def test_temporary_files_of_a_file_another_run_holds_are_left_alone(tmp_path):
+    answers = tmp_path / "model.jsonl"
+    in_use = tmp_path / "model.jsonl.k3x_9ab2.tmp"
+    with utils.claim_output(answers):
+        in_use.write_text("being written")
+        with pytest.raises(utils.OutputError):
+            with utils.claim_output(answers):
+                pass
+        assert in_use.exists()
 
 
 def test_a_lock_file_planted_as_a_link_is_not_followed(tmp_path):
