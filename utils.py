@@ -908,6 +908,19 @@ def _umask() -> int:
     return umask
 
 
+def sync_file(path: Path) -> None:
+    """Flush what was appended to `path` to the disk (a missing file: nothing to do), before a
+    record of it elsewhere (a batch state file) says it is stored."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: str | Path, chunks: Iterable[bytes]) -> None:
     """Replace `path` with the bytes of `chunks` through a temporary file and a rename, so a
     reader sees the old file or the new one, never a part. The file keeps its permissions
@@ -3572,6 +3585,7 @@ class _BatchRun:
                          group.state_file, ", ".join(unused))
             keep = [batch for batch in group.batches if batch.needed and (batch.lost or batch.kept)]
             try:
+                sync_file(group.state_file.with_name(group.state_file.name.removesuffix(BATCH_STATE_SUFFIX)))
                 if keep:
                     group.save(keep)
                 else:

@@ -464,6 +464,25 @@ def test_state_file_is_written_atomically_before_waiting_and_removed_at_the_end(
     assert not list(state.parent.glob("*.tmp"))
 
 
+def test_the_stored_records_reach_the_disk_before_the_state_file_forgets_their_batch(tmp_path, api, monkeypatch):
+    """After a power cut, a state file that no longer lists a batch whose records the page cache
+    lost would have the next run pay for them again."""
+    simple_bench(tmp_path / "data", 2)
+    setup = Setup(tmp_path, api)
+    output = setup.judgment_file()
+    state = utils.batch_state_file(output)
+    events: list[str] = []
+    real_fsync, real_unlink = os.fsync, Path.unlink
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(f"fsync {os.readlink(f'/proc/self/fd/{fd}')}"),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(Path, "unlink", lambda self, missing_ok=False: (events.append(f"unlink {self}"),
+                                                                        real_unlink(self, missing_ok))[1])
+    assert setup.run(*FAST) == 0
+    assert len(setup.records()) == 2 and not state.exists()
+    assert f"fsync {output}" in events
+    assert events.index(f"fsync {output}") < events.index(f"unlink {state}")
+
+
 def test_split_at_the_limits(tmp_path, api, monkeypatch):
     simple_bench(tmp_path / "data", 4)  # 8 requests
     setup = Setup(tmp_path, api)
