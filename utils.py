@@ -2201,6 +2201,9 @@ def server_message(body: Any) -> str | None:
     return None
 
 
+MAX_ERROR_CHARS = 300  # of an error's text in one line
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line description with the server's own message (which an SDK may leave out when the
     error body is not in its API's shape), every known credential redacted (servers echo keys in
@@ -2209,13 +2212,15 @@ def describe_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     body = getattr(exc, "body", None)
     message = server_message(body)
-    if message and message not in text:
+    if message and len(text) > MAX_ERROR_CHARS:  # cohere's gives every response header first
+        text = message
+    elif message and message not in text:
         # an SDK that gives a text body as its message (anthropic) gives an HTML page's first line
         raw_text = isinstance(body, str) and text and body.strip().startswith(text)
         text = message if raw_text or not text else f"{text} - {message}"
     text = redact(text)
     head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
-    return f"{head}: {text[:300]}" if text else head
+    return f"{head}: {text[:MAX_ERROR_CHARS]}" if text else head
 
 
 MAX_EMPTY_RETRIES = 2

@@ -150,6 +150,18 @@ def test_the_error_says_the_servers_own_message_in_one_line(api, answer, shown):
     assert f"{api.openai_base}: {shown}" in result.error and "\n" not in result.error, result.error
 
 
+def test_a_long_sdk_message_gives_way_to_the_servers_own(api):
+    """Cohere's SDK puts every response header before the body in its message: with a real
+    server's headers, the cut at 300 characters left out the reason."""
+    require_sdk("cohere")
+    headers = {f"x-proxy-header-{i}": "v" * 40 for i in range(8)}
+    api.responder = lambda body, path: ServerAnswer(400, {"id": "e1", "message": "invalid request: model 'x' not found"},
+                                                    headers=headers)
+    result = utils.complete(model(api, "cohere"), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert not result.ok and len(api.requests) == 1
+    assert result.error == f"{api.cohere_base}: BadRequestError (HTTP 400): invalid request: model 'x' not found"
+
+
 def test_a_404_from_an_api_base_without_v1_says_to_check_it(api):
     """Ollama, vLLM, llama.cpp serve /v1/chat/completions: a base without /v1 gets 404s."""
     without_v1 = dataclasses.replace(model(api), endpoints=(utils.Endpoint(api.url, "k"),))
