@@ -1338,15 +1338,38 @@ def load_api_config(path: str | Path) -> dict[str, ModelConfig]:
     return {str(name): parse_model_config(str(name), entry, path) for name, entry in load_yaml(path).items()}
 
 
+# The variable each SDK takes its key from when an endpoint gives none (azure's goes to the
+# resource its entry names, which has no default).
+_SDK_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "mistral": "MISTRAL_API_KEY",
+                      "gemini": "GEMINI_API_KEY", "cohere": "CO_API_KEY"}
+
+
 def resolve_env(model: ModelConfig, api_path: str | Path) -> ModelConfig:
-    """The entry with ${VAR} references in its endpoints replaced by the environment's values."""
+    """The entry with ${VAR} references in its endpoints replaced by the environment's values.
+    ConfigError for an endpoint with another server than its SDK's default and no api_key: the
+    SDK would send that server the key of the provider's own API (OPENAI_API_KEY, ...)."""
     endpoints = []
     for i, ep in enumerate(model.endpoints):
         where = f"{api_path}: {model.name}.endpoints[{i}]"
         endpoints.append(Endpoint(*(_expand_env(getattr(ep, key), f"{where}.{key}")
                                     for key in ("api_base", "api_key", "api_version"))))
-        register_endpoint_secrets(endpoints[-1])
+        ep = endpoints[-1]
+        variable = _SDK_KEY_VARIABLES.get(model.api_type)
+        if variable and ep.api_base and not ep.api_key and not _is_sdk_default_host(model.api_type, ep.api_base):
+            raise ConfigError(f"{where}.api_key: needed with api_base {endpoint_url(model.api_type, ep)}, or the SDK "
+                              f"would send it {variable}, the key of {_SDK_DEFAULT_BASES[model.api_type][1]}; "
+                              "write api_key: EMPTY for a server that takes none, or api_key: ${VAR}")
+        register_endpoint_secrets(ep)
     return dataclasses.replace(model, endpoints=tuple(endpoints))
+
+
+def _is_sdk_default_host(api_type: str, api_base: str) -> bool:
+    """Whether api_base is on the host of api_type's own API (the SDK's default base)."""
+    try:
+        return urllib.parse.urlsplit(api_base.strip()).hostname == \
+            urllib.parse.urlsplit(_SDK_DEFAULT_BASES[api_type][1]).hostname
+    except ValueError:
+        return False
 
 
 def require_models(api_config: dict[str, ModelConfig], names: Iterable[str], api_path: str | Path,

@@ -485,6 +485,32 @@ def test_env_keys_are_resolved_only_for_used_models_and_never_shown(tmp_path, mo
         utils.require_models(config, ["ghost"], f, "gen.yaml: model_list")
 
 
+@pytest.mark.parametrize("api_type, base, refused", [
+    ("openai", "http://localhost:8000/v1", True),  # a vLLM server: OPENAI_API_KEY is not its
+    ("openai", "${TEST_SERVER_BASE}", True),  # judged once the variable is read
+    ("anthropic", "https://claude-proxy.example.com", True),
+    ("openai", "https://api.openai.com/v1", False),  # the key's own API
+    ("anthropic", "https://api.anthropic.com/", False),
+])
+def test_an_endpoint_of_another_server_needs_its_own_key(tmp_path, monkeypatch, fresh_clients, api_type, base,
+                                                         refused):
+    """Without an api_key the SDK sends the provider's key (OPENAI_API_KEY, ...) to any api_base."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-real-key")
+    monkeypatch.setenv("TEST_SERVER_BASE", "http://10.0.0.7:8000/v1")
+    f = write_yaml(tmp_path, f"m: {{model_name: x, api_type: {api_type}, endpoints: [{{api_base: \"{base}\"}}]}}")
+    config = utils.load_api_config(f)
+    if not refused:
+        assert utils.require_models(config, ["m"], f, "gen.yaml")[0].endpoints[0].api_key is None
+        return
+    with pytest.raises(utils.ConfigError) as error:
+        utils.require_models(config, ["m"], f, "gen.yaml")
+    variable = "OPENAI_API_KEY" if api_type == "openai" else "ANTHROPIC_API_KEY"
+    assert str(error.value).startswith(f"{f}: m.endpoints[0].api_key: needed with api_base ")
+    assert f"the SDK would send it {variable}" in str(error.value) and "api_key: EMPTY" in str(error.value)
+    assert "sk-real" not in str(error.value)
+
+
 def test_shipped_configs_load():
     config = utils.load_api_config(REPO / "config" / "api_config.yaml")
     assert config["gpt-4-0314"].api_type == "openai"
