@@ -1276,6 +1276,10 @@ def parse_model_config(name: str, entry: Any, path: str | Path) -> ModelConfig:
             ep_where = f"{where}.endpoints[{i}]"
             if not isinstance(ep, dict):
                 raise ConfigError(f"{ep_where}: expected a mapping with api_base, api_key")
+            unknown = sorted(map(str, set(ep) - {"api_base", "api_key", "api_version"}))
+            if unknown:  # a misspelt api_key leaves the endpoint without one
+                log.warning("%s: unknown key(s) ignored: %s (an endpoint takes api_base, api_key, api_version)",
+                            ep_where, ", ".join(unknown))
             # ${VAR} references stay unexpanded until the model is used (require_models).
             endpoints.append(Endpoint(**{
                 key: None if ep.get(key) is None else str(ep[key])  # YAML may read a version as a date

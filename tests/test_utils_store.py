@@ -511,6 +511,14 @@ def test_an_endpoint_of_another_server_needs_its_own_key(tmp_path, monkeypatch, 
     assert "sk-real" not in str(error.value)
 
 
+def test_a_misspelt_endpoint_key_is_named(tmp_path, caplog):
+    f = write_yaml(tmp_path, 'm: {model_name: x, endpoints: [{api_base: "http://h/v1", apikey: "sk-abcdef"}]}')
+    utils.load_api_config(f)
+    assert f"{f}: m.endpoints[0]: unknown key(s) ignored: apikey (an endpoint takes api_base, api_key, " \
+           "api_version)" in caplog.text
+    assert "sk-abcdef" not in caplog.text
+
+
 def test_shipped_configs_load():
     config = utils.load_api_config(REPO / "config" / "api_config.yaml")
     assert config["gpt-4-0314"].api_type == "openai"
