@@ -1633,12 +1633,13 @@ def _load_judge_settings_v2(config: dict, path: str | Path) -> JudgeSettings:
 # --------------------------------------------------------------------------------------------
 
 # Credentials the SDKs (and tokenizer downloads) read from the environment; any variable named
-# like *_API_KEY, *_KEY, *_TOKEN, *_SECRET or *_PASSWORD counts too, and so does the password of
-# any URL in the environment (OPENAI_BASE_URL, HTTPS_PROXY, ...).
+# like *_API_KEY, *_KEY, *_TOKEN, *_SECRET or *_PASSWORD counts too, and so do the credentials of
+# any URL in the environment (OPENAI_BASE_URL, HTTPS_PROXY, ...; see register_url_secrets).
 SECRET_ENV_VARS = ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN",
                    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "MISTRAL_API_KEY", "GEMINI_API_KEY",
                    "GOOGLE_API_KEY", "CO_API_KEY", "COHERE_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 _SECRET_ENV_NAME = re.compile(r"(API_?KEY|_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
+_SECRET_QUERY_NAME = re.compile(r"key|token|secret|sig|pass|auth|code", re.IGNORECASE)  # of a URL's query parameter
 MIN_SECRET_CHARS = 6  # shorter values ("test", "EMPTY") protect nothing and would mask ordinary words
 _SK_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")  # an OpenAI-style key never registered here
 _secrets: set[str] = set()
@@ -1660,16 +1661,20 @@ def register_secret(value: str | None) -> None:
 
 
 def register_url_secrets(url: str | None) -> None:
-    """Remember the credential in a URL's userinfo (http://user:pass@host): the password as written
-    and decoded, and base64("user:pass") as sent in a Basic Authorization header; a user alone
-    (http://token@host) is taken as the credential."""
-    if not url or "@" not in url:
+    """Remember the credentials in a URL: in its userinfo (http://user:pass@host), the password as
+    written and decoded, and base64("user:pass") as sent in a Basic Authorization header (a user
+    alone, http://token@host, is taken as the credential); in its query, the value of a parameter
+    named like one (?key=..., as Gemini's API takes it; ?access_token=, ?sig=, ?code=)."""
+    if not url or ("@" not in url and "?" not in url):
         return
     try:
         parts = urllib.parse.urlsplit(url.strip())
         user, password = parts.username, parts.password
     except ValueError:  # not a URL after all
         return
+    for name, value in urllib.parse.parse_qsl(parts.query):
+        if _SECRET_QUERY_NAME.search(name):
+            register_secret(value)
     if password is None:
         user, password = "", user
     if not password:
@@ -1682,7 +1687,7 @@ def register_url_secrets(url: str | None) -> None:
 
 
 def register_endpoint_secrets(endpoint: Endpoint) -> None:
-    """Remember an endpoint's API key and any password in its api_base."""
+    """Remember an endpoint's API key and any credential in its api_base (register_url_secrets)."""
     register_secret(endpoint.api_key)
     register_url_secrets(endpoint.api_base)
 

@@ -19,6 +19,7 @@ import pytest
 import utils
 from fake_api import FakeAPI
 from test_gen_answer import FAST_RETRY, REPO, Project, question
+from test_utils_complete import OPTIONAL_SDKS, require_sdk
 
 
 def basic(user: str, password: str) -> str:
@@ -66,7 +67,13 @@ def userinfo(api: FakeAPI):
             ["pa$s-WORD-42", "pa%24s-WORD-42", basic("alice", "pa$s-WORD-42")])
 
 
-CASES = [env_openai, env_anthropic, config_key, env_reference, userinfo]
+def query_key(api: FakeAPI):
+    """A key in api_base's query, as Gemini's REST API takes it (?key=): its SDK sends the query."""
+    return (entry("gemini", [{"api_base": api.gemini_base + "?key=query-KEY-5eed42", "api_key": "test"}]), {},
+            ["query-KEY-5eed42"])
+
+
+CASES = [env_openai, env_anthropic, config_key, env_reference, userinfo, query_key]
 
 
 def assert_nowhere(secrets: list[str], *texts: str, root: Path) -> None:
@@ -81,6 +88,8 @@ def assert_nowhere(secrets: list[str], *texts: str, root: Path) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
 def test_an_echoed_credential_is_redacted_everywhere(case, api, tmp_path, monkeypatch, caplog, capsys):
     model, environ, secrets = case(api)
+    if model["api_type"] in OPTIONAL_SDKS:
+        require_sdk(model["api_type"])
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
@@ -91,7 +100,7 @@ def test_an_echoed_credential_is_redacted_everywhere(case, api, tmp_path, monkey
     with caplog.at_level(logging.DEBUG):
         assert project.run() == 1
     assert len(api.requests) == 1
-    sent = " ".join(api.requests[0]["headers"].values())
+    sent = " ".join([*api.requests[0]["headers"].values(), *api.requests[0]["query"].values()])
     assert any(s in sent for s in secrets)  # the SDK did send it, and the server echoed it back
     assert "invalid credentials: " in caplog.text and "***" in caplog.text
     out, err = capsys.readouterr()
