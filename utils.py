@@ -1643,24 +1643,35 @@ _SECRET_QUERY_NAME = re.compile(r"key|token|secret|sig|pass|auth|code", re.IGNOR
 MIN_SECRET_CHARS = 6  # shorter values ("test", "EMPTY") protect nothing and would mask ordinary words
 _SK_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")  # an OpenAI-style key never registered here
 _secrets: set[str] = set()
+_sent_secrets: set[str] = set()  # of _secrets, those model servers are sent (see register_secret)
 _secrets_lock = threading.Lock()
 _secret_pattern: re.Pattern | None = None  # every registered secret, longest first
+_sent_secret_pattern: re.Pattern | None = None  # every sent one
 
 
-def register_secret(value: str | None) -> None:
-    """Remember a credential: from now on redact() hides it, also in its URL-encoded form."""
-    global _secret_pattern
+def _any_of(secrets: set[str]) -> re.Pattern:
+    return re.compile("|".join(map(re.escape, sorted(secrets, key=len, reverse=True))))
+
+
+def register_secret(value: str | None, sent: bool = False) -> None:
+    """Remember a credential: from now on redact() hides it, also in its URL-encoded form. One
+    `sent` to model servers (an endpoint's key or URL credentials, an SDK's key variable) is also
+    hidden in their replies (redact_reply)."""
+    global _secret_pattern, _sent_secret_pattern
     if not value or len(value) < MIN_SECRET_CHARS:
         return
     forms = {value, urllib.parse.quote(value, safe="")}
     with _secrets_lock:
-        if forms <= _secrets:
+        if forms <= _secrets and (not sent or forms <= _sent_secrets):
             return
         _secrets.update(forms)
-        _secret_pattern = re.compile("|".join(map(re.escape, sorted(_secrets, key=len, reverse=True))))
+        _secret_pattern = _any_of(_secrets)
+        if sent:
+            _sent_secrets.update(forms)
+            _sent_secret_pattern = _any_of(_sent_secrets)
 
 
-def register_url_secrets(url: str | None) -> None:
+def register_url_secrets(url: str | None, sent: bool = False) -> None:
     """Remember the credentials in a URL: in its userinfo (http://user:pass@host), the password as
     written and decoded, and base64("user:pass") as sent in a Basic Authorization header (a user
     alone, http://token@host, is taken as the credential); in its query, the value of a parameter
@@ -1674,31 +1685,33 @@ def register_url_secrets(url: str | None) -> None:
         return
     for name, value in urllib.parse.parse_qsl(parts.query):
         if _SECRET_QUERY_NAME.search(name):
-            register_secret(value)
+            register_secret(value, sent)
     if password is None:
         user, password = "", user
     if not password:
         return
     for raw_user, raw_password in {(user or "", password),
                                    (urllib.parse.unquote(user or ""), urllib.parse.unquote(password))}:
-        register_secret(raw_password)
+        register_secret(raw_password, sent)
         if raw_user:
-            register_secret(base64.b64encode(f"{raw_user}:{raw_password}".encode()).decode())
+            register_secret(base64.b64encode(f"{raw_user}:{raw_password}".encode()).decode(), sent)
 
 
 def register_endpoint_secrets(endpoint: Endpoint) -> None:
     """Remember an endpoint's API key and any credential in its api_base (register_url_secrets)."""
-    register_secret(endpoint.api_key)
-    register_url_secrets(endpoint.api_base)
+    register_secret(endpoint.api_key, sent=True)
+    register_url_secrets(endpoint.api_base, sent=True)
 
 
 def register_env_secrets(environ: dict[str, str] | None = None) -> None:
-    """Remember the credentials in the environment (see SECRET_ENV_VARS)."""
+    """Remember the credentials in the environment (see SECRET_ENV_VARS); those the SDKs send (their
+    key variables, their base URLs' credentials) as sent."""
+    base_variables = {variable for variable, _ in _SDK_DEFAULT_BASES.values()}
     for name, value in (os.environ if environ is None else environ).items():
         if name.upper() in SECRET_ENV_VARS or _SECRET_ENV_NAME.search(name):
-            register_secret(value.strip())
+            register_secret(value.strip(), sent=name.upper() in SECRET_ENV_VARS)
         if "://" in value:
-            register_url_secrets(value)
+            register_url_secrets(value, sent=name in base_variables)
 
 
 def redact(text: str) -> str:
@@ -1707,6 +1720,14 @@ def redact(text: str) -> str:
     if pattern is not None:
         text = pattern.sub("***", text)
     return _SK_KEY.sub("sk-***", text)
+
+
+def redact_reply(text: str) -> str:
+    """A model's reply with every credential sent to model servers as ***: a server can echo only
+    what it was sent, and any other text (an sk- placeholder in code, a word that is also some
+    variable's value) is the answer's own."""
+    pattern = _sent_secret_pattern
+    return text if pattern is None else pattern.sub("***", text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1729,6 +1750,10 @@ class Completion:
     def __post_init__(self) -> None:
         if self.error is not None:  # a failure is shown and logged: never with a credential in it
             object.__setattr__(self, "error", redact(self.error))
+        for name in ("text", "thought"):  # stored, sent to the judge, shown: never a key a server echoed
+            value = getattr(self, name)
+            if value:
+                object.__setattr__(self, name, redact_reply(value))
 
     @property
     def ok(self) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import utils
-from fake_api import FakeAPI
+from fake_api import FakeAPI, Reasoned
 from test_gen_answer import FAST_RETRY, REPO, Project, question
 from test_utils_complete import OPTIONAL_SDKS, require_sdk
 
@@ -123,8 +123,9 @@ def test_a_key_from_the_environment_never_reaches_stderr(api, tmp_path):
 
 
 def test_redact_knows_every_form_of_a_registered_credential(monkeypatch):
-    monkeypatch.setattr(utils, "_secrets", set())
-    monkeypatch.setattr(utils, "_secret_pattern", None)
+    for name, empty in (("_secrets", set()), ("_secret_pattern", None), ("_sent_secrets", set()),
+                        ("_sent_secret_pattern", None)):
+        monkeypatch.setattr(utils, name, empty)
     utils.register_endpoint_secrets(utils.Endpoint("https://bob:h%2Fnter2-x@proxy.example/v1", "cfg-KEY-1234"))
     utils.register_env_secrets({"GEMINI_API_KEY": "gem-KEY-5678", "CORP_GATEWAY_TOKEN": "tok-ABCDEF",
                                 "HTTPS_PROXY": "http://carol:prox-PASS@10.0.0.1:3128",
@@ -134,6 +135,9 @@ def test_redact_knows_every_form_of_a_registered_credential(monkeypatch):
     assert utils.redact(text) == " ".join(["***"] * 8) + " sk-***"
     # not credentials: an ordinary variable, a value too short to mean anything
     assert utils.redact("/home/someone-long abc") == "/home/someone-long abc"
+    # a reply hides what model servers are sent (the endpoint's, an SDK's variable), nothing else
+    assert utils.redact_reply(text) == ("*** *** *** *** *** tok-ABCDEF prox-PASS " + basic("carol", "prox-PASS")
+                                        + " sk-unregistered0123456")
 
 
 def test_every_log_record_and_completion_error_is_redacted(monkeypatch, caplog):
@@ -150,3 +154,22 @@ def test_every_log_record_and_completion_error_is_redacted(monkeypatch, caplog):
     assert "server said bad key ***" in caplog.text and "RuntimeError: echo ***" in caplog.text
     assert "cohere-KEY-24680" not in caplog.text
     assert utils.Completion(None, "401: cohere-KEY-24680").error == "401: ***"
+
+
+def test_a_credential_echoed_in_a_reply_is_never_stored(api, tmp_path, monkeypatch):
+    """A server that echoes the key it was sent in its reply's text and thought: the answer file
+    (read by the judge, shown by qa_browser) holds *** instead. Text that only looks like a key, or
+    that is some other variable's value (redacted from messages), is the answer's own."""
+    key = "reply-KEY-8d2f17"
+    monkeypatch.setenv("POSTGRES_PASSWORD", "postgres")
+    api.responder = lambda body, path: Reasoned(f"Your key is {key}; set sk-your-key-here123 for postgres.",
+                                                f"it sent {key}")
+    project = Project(tmp_path)
+    model = entry("openai", [{"api_base": api.openai_base, "api_key": key}])
+    project.write({"m": model}, [question("q1", "hello")])
+    assert project.run() == 0
+    [record] = project.answers("m")
+    assert record["choices"][0]["turns"][0]["content"] == "Your key is ***; set sk-your-key-here123 for postgres."
+    assert_nowhere([key], root=tmp_path)
+    reply = utils.complete(utils.parse_model_config("m", model, "api"), [{"role": "user", "content": "hi"}], None, None)
+    assert reply.thought == "it sent ***"
