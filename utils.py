@@ -1654,13 +1654,14 @@ def _any_of(secrets: set[str]) -> re.Pattern:
 
 
 def register_secret(value: str | None, sent: bool = False) -> None:
-    """Remember a credential: from now on redact() hides it, also in its URL-encoded form. One
-    `sent` to model servers (an endpoint's key or URL credentials, an SDK's key variable) is also
-    hidden in their replies (redact_reply)."""
+    """Remember a credential: from now on redact() hides it, also as a URL, an HTML page, a JSON
+    string or Python's repr write it (a server's error page, an SDK's message). One `sent` to model
+    servers (an endpoint's key or URL credentials, an SDK's key variable) is also hidden in their
+    replies (redact_reply)."""
     global _secret_pattern, _sent_secret_pattern
     if not value or len(value) < MIN_SECRET_CHARS:
         return
-    forms = {value, urllib.parse.quote(value, safe="")}
+    forms = {value, urllib.parse.quote(value, safe=""), html.escape(value), json.dumps(value)[1:-1], repr(value)[1:-1]}
     with _secrets_lock:
         if forms <= _secrets and (not sent or forms <= _sent_secrets):
             return

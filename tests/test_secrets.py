@@ -8,16 +8,19 @@ message, as some proxies do; the real openai / anthropic SDKs send the keys.
 from __future__ import annotations
 
 import base64
+import html
+import json
 import logging
 import os
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
 import utils
-from fake_api import FakeAPI, Reasoned
+from fake_api import FakeAPI, Reasoned, ServerAnswer
 from test_gen_answer import FAST_RETRY, REPO, Project, question
 from test_utils_complete import OPTIONAL_SDKS, require_sdk
 
@@ -173,3 +176,23 @@ def test_a_credential_echoed_in_a_reply_is_never_stored(api, tmp_path, monkeypat
     assert_nowhere([key], root=tmp_path)
     reply = utils.complete(utils.parse_model_config("m", model, "api"), [{"role": "user", "content": "hi"}], None, None)
     assert reply.thought == "it sent ***"
+
+
+ODD_PASSWORD = 'p&s"s\\w<rd>-77'  # a proxy password that HTML, JSON and Python's repr each write otherwise
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (f"<html><head><title>Denied</title></head><body>bad password {html.escape(ODD_PASSWORD)}</body></html>",
+     "text/html"),  # the anthropic SDK gives a text body as its message
+    (json.dumps({"type": "error", "error": {"type": "authentication_error", "message": f"bad: {ODD_PASSWORD}"}}),
+     "application/json"),  # ... and a JSON one as its Python repr, backslash doubled
+], ids=["html-page", "json-repr"])
+def test_a_credential_echoed_in_an_escaped_form_is_redacted(api, tmp_path, caplog, body, content_type):
+    base = api.anthropic_base.replace("http://", f"http://alice:{urllib.parse.quote(ODD_PASSWORD, safe='')}@")
+    project = Project(tmp_path)
+    project.write({"m": entry("anthropic", [{"api_base": base, "api_key": "test"}])}, [question("q1", "hello")])
+    api.responder = lambda request, path: ServerAnswer(401, body, content_type)
+    assert project.run() == 1
+    assert "AuthenticationError (HTTP 401)" in caplog.text
+    forms = [ODD_PASSWORD, html.escape(ODD_PASSWORD), json.dumps(ODD_PASSWORD)[1:-1], repr(ODD_PASSWORD)[1:-1]]
+    assert_nowhere(forms, caplog.text, root=tmp_path)
