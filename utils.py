@@ -2819,7 +2819,7 @@ def anthropic_batch_completion(model: ModelConfig, result: Any) -> Completion:
         error = getattr(getattr(result, "error", None), "error", None)
         error_type = getattr(error, "type", None) or "unknown error"
         message = str(getattr(error, "message", None) or "").splitlines()
-        text = f"{error_type}: {message[0][:300]}" if message else str(error_type)
+        text = f"{error_type}: {redact(message[0])[:300]}" if message else str(error_type)
         return Completion(None, redact(f"batch request errored: {text}"))
     if kind == "expired":
         return Completion(None, BATCH_REQUEST_EXPIRED)
@@ -2921,13 +2921,14 @@ OPENAI_BATCH_STATES = {"validating": "running", "in_progress": "running", "final
 
 def _batch_error_text(error: Any) -> str:
     """'code: message' of a batch line's error, or of an error response body ({"error": {...}}), on
-    one line of at most 300 characters (a body may be a proxy's HTML page)."""
+    one line of at most 300 characters (a body may be a proxy's HTML page), credentials redacted
+    before the cut."""
     if isinstance(error, dict) and isinstance(error.get("error"), dict):
         error = error["error"]
     text = str(error)
     if isinstance(error, dict):
         text = ": ".join(str(error[key]) for key in ("code", "message") if error.get(key)) or json.dumps(error)
-    return " ".join(text.split())[:300]
+    return redact(" ".join(text.split()))[:300]
 
 
 def openai_batch_result(line: bytes, model: ModelConfig, batch_id: str) -> tuple[str, Completion] | None:

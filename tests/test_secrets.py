@@ -196,3 +196,22 @@ def test_a_credential_echoed_in_an_escaped_form_is_redacted(api, tmp_path, caplo
     assert "AuthenticationError (HTTP 401)" in caplog.text
     forms = [ODD_PASSWORD, html.escape(ODD_PASSWORD), json.dumps(ODD_PASSWORD)[1:-1], repr(ODD_PASSWORD)[1:-1]]
     assert_nowhere(forms, caplog.text, root=tmp_path)
+
+
+@pytest.mark.parametrize("api_type", ["openai", "anthropic"])
+def test_a_credential_in_a_long_batch_error_is_redacted_before_it_is_cut(api, tmp_path, caplog, api_type):
+    """A batch's error message is cut to 300 characters: a key echoed across the cut (after a long
+    message, or a long token such as a JWT) showed its first characters."""
+    if api_type == "openai":
+        key = "batch-KEY-0123456789abcdef"
+        api.openai_batches.fail_with = "invalid credentials: " + "." * 250 + key
+        base = api.openai_base
+    else:
+        key = "jwt-KEY-" + "0123456789abcdef" * 25  # echoed after "invalid credentials: authorization=Bearer "
+        api.fail_next("echo_auth")
+        base = api.anthropic_base
+    project = Project(tmp_path)
+    project.write({"m": entry(api_type, [{"api_base": base, "api_key": key}])}, [question("q1", "hello")])
+    assert project.run("--batch", "--poll-interval", "0.001") == 1
+    assert "invalid credentials: " in caplog.text
+    assert_nowhere([key[:10]], caplog.text, root=tmp_path)
