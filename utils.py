@@ -1660,67 +1660,86 @@ def _load_judge_settings_v2(config: dict, path: str | Path) -> JudgeSettings:
 # --------------------------------------------------------------------------------------------
 
 # Credentials the SDKs (and tokenizer downloads) read from the environment; any variable named
-# like *_API_KEY, *_KEY, *_TOKEN, *_SECRET or *_PASSWORD counts too, and so does the password of
-# any URL in the environment (OPENAI_BASE_URL, HTTPS_PROXY, ...).
+# like *_API_KEY, *_KEY, *_TOKEN, *_SECRET or *_PASSWORD counts too, and so do the credentials of
+# any URL in the environment (OPENAI_BASE_URL, HTTPS_PROXY, ...; see register_url_secrets).
 SECRET_ENV_VARS = ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN",
                    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "MISTRAL_API_KEY", "GEMINI_API_KEY",
                    "GOOGLE_API_KEY", "CO_API_KEY", "COHERE_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 _SECRET_ENV_NAME = re.compile(r"(API_?KEY|_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
+_SECRET_QUERY_NAME = re.compile(r"key|token|secret|sig|pass|auth|code", re.IGNORECASE)  # of a URL's query parameter
 MIN_SECRET_CHARS = 6  # shorter values ("test", "EMPTY") protect nothing and would mask ordinary words
 _SK_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")  # an OpenAI-style key never registered here
 _secrets: set[str] = set()
+_sent_secrets: set[str] = set()  # of _secrets, those model servers are sent (see register_secret)
 _secrets_lock = threading.Lock()
 _secret_pattern: re.Pattern | None = None  # every registered secret, longest first
+_sent_secret_pattern: re.Pattern | None = None  # every sent one
 
 
-def register_secret(value: str | None) -> None:
-    """Remember a credential: from now on redact() hides it, also in its URL-encoded form."""
-    global _secret_pattern
+def _any_of(secrets: set[str]) -> re.Pattern:
+    return re.compile("|".join(map(re.escape, sorted(secrets, key=len, reverse=True))))
+
+
+def register_secret(value: str | None, sent: bool = False) -> None:
+    """Remember a credential: from now on redact() hides it, also as a URL, an HTML page, a JSON
+    string or Python's repr write it (a server's error page, an SDK's message). One `sent` to model
+    servers (an endpoint's key or URL credentials, an SDK's key variable) is also hidden in their
+    replies (redact_reply)."""
+    global _secret_pattern, _sent_secret_pattern
     if not value or len(value) < MIN_SECRET_CHARS:
         return
-    forms = {value, urllib.parse.quote(value, safe="")}
+    forms = {value, urllib.parse.quote(value, safe=""), html.escape(value), json.dumps(value)[1:-1], repr(value)[1:-1]}
     with _secrets_lock:
-        if forms <= _secrets:
+        if forms <= _secrets and (not sent or forms <= _sent_secrets):
             return
         _secrets.update(forms)
-        _secret_pattern = re.compile("|".join(map(re.escape, sorted(_secrets, key=len, reverse=True))))
+        _secret_pattern = _any_of(_secrets)
+        if sent:
+            _sent_secrets.update(forms)
+            _sent_secret_pattern = _any_of(_sent_secrets)
 
 
-def register_url_secrets(url: str | None) -> None:
-    """Remember the credential in a URL's userinfo (http://user:pass@host): the password as written
-    and decoded, and base64("user:pass") as sent in a Basic Authorization header; a user alone
-    (http://token@host) is taken as the credential."""
-    if not url or "@" not in url:
+def register_url_secrets(url: str | None, sent: bool = False) -> None:
+    """Remember the credentials in a URL: in its userinfo (http://user:pass@host), the password as
+    written and decoded, and base64("user:pass") as sent in a Basic Authorization header (a user
+    alone, http://token@host, is taken as the credential); in its query, the value of a parameter
+    named like one (?key=..., as Gemini's API takes it; ?access_token=, ?sig=, ?code=)."""
+    if not url or ("@" not in url and "?" not in url):
         return
     try:
         parts = urllib.parse.urlsplit(url.strip())
         user, password = parts.username, parts.password
     except ValueError:  # not a URL after all
         return
+    for name, value in urllib.parse.parse_qsl(parts.query):
+        if _SECRET_QUERY_NAME.search(name):
+            register_secret(value, sent)
     if password is None:
         user, password = "", user
     if not password:
         return
     for raw_user, raw_password in {(user or "", password),
                                    (urllib.parse.unquote(user or ""), urllib.parse.unquote(password))}:
-        register_secret(raw_password)
+        register_secret(raw_password, sent)
         if raw_user:
-            register_secret(base64.b64encode(f"{raw_user}:{raw_password}".encode()).decode())
+            register_secret(base64.b64encode(f"{raw_user}:{raw_password}".encode()).decode(), sent)
 
 
 def register_endpoint_secrets(endpoint: Endpoint) -> None:
-    """Remember an endpoint's API key and any password in its api_base."""
-    register_secret(endpoint.api_key)
-    register_url_secrets(endpoint.api_base)
+    """Remember an endpoint's API key and any credential in its api_base (register_url_secrets)."""
+    register_secret(endpoint.api_key, sent=True)
+    register_url_secrets(endpoint.api_base, sent=True)
 
 
 def register_env_secrets(environ: dict[str, str] | None = None) -> None:
-    """Remember the credentials in the environment (see SECRET_ENV_VARS)."""
+    """Remember the credentials in the environment (see SECRET_ENV_VARS); those the SDKs send (their
+    key variables, their base URLs' credentials) as sent."""
+    base_variables = {variable for variable, _ in _SDK_DEFAULT_BASES.values()}
     for name, value in (os.environ if environ is None else environ).items():
         if name.upper() in SECRET_ENV_VARS or _SECRET_ENV_NAME.search(name):
-            register_secret(value.strip())
+            register_secret(value.strip(), sent=name.upper() in SECRET_ENV_VARS)
         if "://" in value:
-            register_url_secrets(value)
+            register_url_secrets(value, sent=name in base_variables)
 
 
 def redact(text: str) -> str:
@@ -1729,6 +1748,14 @@ def redact(text: str) -> str:
     if pattern is not None:
         text = pattern.sub("***", text)
     return _SK_KEY.sub("sk-***", text)
+
+
+def redact_reply(text: str) -> str:
+    """A model's reply with every credential sent to model servers as ***: a server can echo only
+    what it was sent, and any other text (an sk- placeholder in code, a word that is also some
+    variable's value) is the answer's own."""
+    pattern = _sent_secret_pattern
+    return text if pattern is None else pattern.sub("***", text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1751,6 +1778,10 @@ class Completion:
     def __post_init__(self) -> None:
         if self.error is not None:  # a failure is shown and logged: never with a credential in it
             object.__setattr__(self, "error", redact(self.error))
+        for name in ("text", "thought"):  # stored, sent to the judge, shown: never a key a server echoed
+            value = getattr(self, name)
+            if value:
+                object.__setattr__(self, name, redact_reply(value))
 
     @property
     def ok(self) -> bool:
@@ -2815,7 +2846,7 @@ def anthropic_batch_completion(model: ModelConfig, result: Any) -> Completion:
         error = getattr(getattr(result, "error", None), "error", None)
         error_type = getattr(error, "type", None) or "unknown error"
         message = str(getattr(error, "message", None) or "").splitlines()
-        text = f"{error_type}: {message[0][:300]}" if message else str(error_type)
+        text = f"{error_type}: {redact(message[0])[:300]}" if message else str(error_type)
         return Completion(None, redact(f"batch request errored: {text}"))
     if kind == "expired":
         return Completion(None, BATCH_REQUEST_EXPIRED)
@@ -2917,13 +2948,14 @@ OPENAI_BATCH_STATES = {"validating": "running", "in_progress": "running", "final
 
 def _batch_error_text(error: Any) -> str:
     """'code: message' of a batch line's error, or of an error response body ({"error": {...}}), on
-    one line of at most 300 characters (a body may be a proxy's HTML page)."""
+    one line of at most 300 characters (a body may be a proxy's HTML page), credentials redacted
+    before the cut."""
     if isinstance(error, dict) and isinstance(error.get("error"), dict):
         error = error["error"]
     text = str(error)
     if isinstance(error, dict):
         text = ": ".join(str(error[key]) for key in ("code", "message") if error.get(key)) or json.dumps(error)
-    return " ".join(text.split())[:300]
+    return redact(" ".join(text.split()))[:300]
 
 
 def openai_batch_result(line: bytes, model: ModelConfig, batch_id: str) -> tuple[str, Completion] | None:

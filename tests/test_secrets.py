@@ -8,17 +8,21 @@ message, as some proxies do; the real openai / anthropic SDKs send the keys.
 from __future__ import annotations
 
 import base64
+import html
+import json
 import logging
 import os
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
 import utils
-from fake_api import FakeAPI
+from fake_api import FakeAPI, Reasoned, ServerAnswer
 from test_gen_answer import FAST_RETRY, REPO, Project, question
+from test_utils_complete import OPTIONAL_SDKS, require_sdk
 
 
 def basic(user: str, password: str) -> str:
@@ -66,7 +70,13 @@ def userinfo(api: FakeAPI):
             ["pa$s-WORD-42", "pa%24s-WORD-42", basic("alice", "pa$s-WORD-42")])
 
 
-CASES = [env_openai, env_anthropic, config_key, env_reference, userinfo]
+def query_key(api: FakeAPI):
+    """A key in api_base's query, as Gemini's REST API takes it (?key=): its SDK sends the query."""
+    return (entry("gemini", [{"api_base": api.gemini_base + "?key=query-KEY-5eed42", "api_key": "test"}]), {},
+            ["query-KEY-5eed42"])
+
+
+CASES = [env_openai, env_anthropic, config_key, env_reference, userinfo, query_key]
 
 
 def assert_nowhere(secrets: list[str], *texts: str, root: Path) -> None:
@@ -81,6 +91,8 @@ def assert_nowhere(secrets: list[str], *texts: str, root: Path) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
 def test_an_echoed_credential_is_redacted_everywhere(case, api, tmp_path, monkeypatch, caplog, capsys):
     model, environ, secrets = case(api)
+    if model["api_type"] in OPTIONAL_SDKS:
+        require_sdk(model["api_type"])
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
@@ -91,7 +103,7 @@ def test_an_echoed_credential_is_redacted_everywhere(case, api, tmp_path, monkey
     with caplog.at_level(logging.DEBUG):
         assert project.run() == 1
     assert len(api.requests) == 1
-    sent = " ".join(api.requests[0]["headers"].values())
+    sent = " ".join([*api.requests[0]["headers"].values(), *api.requests[0]["query"].values()])
     assert any(s in sent for s in secrets)  # the SDK did send it, and the server echoed it back
     assert "invalid credentials: " in caplog.text and "***" in caplog.text
     out, err = capsys.readouterr()
@@ -114,8 +126,9 @@ def test_a_key_from_the_environment_never_reaches_stderr(api, tmp_path):
 
 
 def test_redact_knows_every_form_of_a_registered_credential(monkeypatch):
-    monkeypatch.setattr(utils, "_secrets", set())
-    monkeypatch.setattr(utils, "_secret_pattern", None)
+    for name, empty in (("_secrets", set()), ("_secret_pattern", None), ("_sent_secrets", set()),
+                        ("_sent_secret_pattern", None)):
+        monkeypatch.setattr(utils, name, empty)
     utils.register_endpoint_secrets(utils.Endpoint("https://bob:h%2Fnter2-x@proxy.example/v1", "cfg-KEY-1234"))
     utils.register_env_secrets({"GEMINI_API_KEY": "gem-KEY-5678", "CORP_GATEWAY_TOKEN": "tok-ABCDEF",
                                 "HTTPS_PROXY": "http://carol:prox-PASS@10.0.0.1:3128",
@@ -125,6 +138,9 @@ def test_redact_knows_every_form_of_a_registered_credential(monkeypatch):
     assert utils.redact(text) == " ".join(["***"] * 8) + " sk-***"
     # not credentials: an ordinary variable, a value too short to mean anything
     assert utils.redact("/home/someone-long abc") == "/home/someone-long abc"
+    # a reply hides what model servers are sent (the endpoint's, an SDK's variable), nothing else
+    assert utils.redact_reply(text) == ("*** *** *** *** *** tok-ABCDEF prox-PASS " + basic("carol", "prox-PASS")
+                                        + " sk-unregistered0123456")
 
 
 def test_every_log_record_and_completion_error_is_redacted(monkeypatch, caplog):
@@ -141,3 +157,61 @@ def test_every_log_record_and_completion_error_is_redacted(monkeypatch, caplog):
     assert "server said bad key ***" in caplog.text and "RuntimeError: echo ***" in caplog.text
     assert "cohere-KEY-24680" not in caplog.text
     assert utils.Completion(None, "401: cohere-KEY-24680").error == "401: ***"
+
+
+def test_a_credential_echoed_in_a_reply_is_never_stored(api, tmp_path, monkeypatch):
+    """A server that echoes the key it was sent in its reply's text and thought: the answer file
+    (read by the judge, shown by qa_browser) holds *** instead. Text that only looks like a key, or
+    that is some other variable's value (redacted from messages), is the answer's own."""
+    key = "reply-KEY-8d2f17"
+    monkeypatch.setenv("POSTGRES_PASSWORD", "postgres")
+    api.responder = lambda body, path: Reasoned(f"Your key is {key}; set sk-your-key-here123 for postgres.",
+                                                f"it sent {key}")
+    project = Project(tmp_path)
+    model = entry("openai", [{"api_base": api.openai_base, "api_key": key}])
+    project.write({"m": model}, [question("q1", "hello")])
+    assert project.run() == 0
+    [record] = project.answers("m")
+    assert record["choices"][0]["turns"][0]["content"] == "Your key is ***; set sk-your-key-here123 for postgres."
+    assert_nowhere([key], root=tmp_path)
+    reply = utils.complete(utils.parse_model_config("m", model, "api"), [{"role": "user", "content": "hi"}], None, None)
+    assert reply.thought == "it sent ***"
+
+
+ODD_PASSWORD = 'p&s"s\\w<rd>-77'  # a proxy password that HTML, JSON and Python's repr each write otherwise
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (f"<html><head><title>Denied</title></head><body>bad password {html.escape(ODD_PASSWORD)}</body></html>",
+     "text/html"),  # the anthropic SDK gives a text body as its message
+    (json.dumps({"type": "error", "error": {"type": "authentication_error", "message": f"bad: {ODD_PASSWORD}"}}),
+     "application/json"),  # ... and a JSON one as its Python repr, backslash doubled
+], ids=["html-page", "json-repr"])
+def test_a_credential_echoed_in_an_escaped_form_is_redacted(api, tmp_path, caplog, body, content_type):
+    base = api.anthropic_base.replace("http://", f"http://alice:{urllib.parse.quote(ODD_PASSWORD, safe='')}@")
+    project = Project(tmp_path)
+    project.write({"m": entry("anthropic", [{"api_base": base, "api_key": "test"}])}, [question("q1", "hello")])
+    api.responder = lambda request, path: ServerAnswer(401, body, content_type)
+    assert project.run() == 1
+    assert "AuthenticationError (HTTP 401)" in caplog.text
+    forms = [ODD_PASSWORD, html.escape(ODD_PASSWORD), json.dumps(ODD_PASSWORD)[1:-1], repr(ODD_PASSWORD)[1:-1]]
+    assert_nowhere(forms, caplog.text, root=tmp_path)
+
+
+@pytest.mark.parametrize("api_type", ["openai", "anthropic"])
+def test_a_credential_in_a_long_batch_error_is_redacted_before_it_is_cut(api, tmp_path, caplog, api_type):
+    """A batch's error message is cut to 300 characters: a key echoed across the cut (after a long
+    message, or a long token such as a JWT) showed its first characters."""
+    if api_type == "openai":
+        key = "batch-KEY-0123456789abcdef"
+        api.openai_batches.fail_with = "invalid credentials: " + "." * 250 + key
+        base = api.openai_base
+    else:
+        key = "jwt-KEY-" + "0123456789abcdef" * 25  # echoed after "invalid credentials: authorization=Bearer "
+        api.fail_next("echo_auth")
+        base = api.anthropic_base
+    project = Project(tmp_path)
+    project.write({"m": entry(api_type, [{"api_base": base, "api_key": key}])}, [question("q1", "hello")])
+    assert project.run("--batch", "--poll-interval", "0.001") == 1
+    assert "invalid credentials: " in caplog.text
+    assert_nowhere([key[:10]], caplog.text, root=tmp_path)
