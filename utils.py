@@ -2270,12 +2270,13 @@ def describe_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     body = getattr(exc, "body", None)
     message = server_message(body)
-    if message and len(text) > MAX_ERROR_CHARS:  # cohere's gives every response header first
+    # an SDK may give a text body itself as its message (anthropic: an HTML page's first line), or
+    # every response header first (cohere): the server's message is the one to show
+    raw_text = isinstance(body, str) and bool(text) and body.strip().startswith(text)
+    if message and (raw_text or not text or len(text) > MAX_ERROR_CHARS):
         text = message
     elif message and message not in text:
-        # an SDK that gives a text body as its message (anthropic) gives an HTML page's first line
-        raw_text = isinstance(body, str) and text and body.strip().startswith(text)
-        text = message if raw_text or not text else f"{text} - {message}"
+        text = f"{text} - {message}"
     text = redact(text)
     head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
     return f"{head}: {text[:MAX_ERROR_CHARS]}" if text else head

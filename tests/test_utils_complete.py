@@ -150,6 +150,13 @@ def test_the_error_says_the_servers_own_message_in_one_line(api, answer, shown):
     assert f"{api.openai_base}: {shown}" in result.error and "\n" not in result.error, result.error
 
 
+@pytest.mark.parametrize("page", [NGINX_502, NGINX_502.replace("\r\n", "")])
+def test_an_html_error_page_through_the_anthropic_sdk_is_its_title(api, page):
+    api.responder = lambda body, path: ServerAnswer(502, page, "text/html")
+    result = utils.complete(model(api, "anthropic", max_retries=0), MESSAGES, 0.0, 20, sleep=Sleeps())
+    assert result.error == f"{api.anthropic_base}: InternalServerError (HTTP 502): 502 Bad Gateway"
+
+
 def test_a_long_sdk_message_gives_way_to_the_servers_own(api):
     """Cohere's SDK puts every response header before the body in its message: with a real
     server's headers, the cut at 300 characters left out the reason."""
