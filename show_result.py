@@ -1059,9 +1059,10 @@ def spearman_correlation(ratings: dict[str, float], reference: dict[str, Interva
     from scipy.stats import spearmanr
 
     models = sorted(set(ratings) & set(reference))
-    if len(models) < 2:
+    ours, theirs = [ratings[m] for m in models], [reference[m][0] for m in models]
+    if len(set(ours)) < 2 or len(set(theirs)) < 2:  # no ranking on one side (also fewer than 2 models)
         return math.nan
-    return float(spearmanr([ratings[m] for m in models], [reference[m][0] for m in models]).statistic)
+    return float(spearmanr(ours, theirs).statistic)
 
 
 def judge_diagnostics(judgments: Iterable[Judgment]) -> dict[str, dict[str, float | int]]:
