@@ -780,10 +780,12 @@ def fetch_official_data(root: str | Path = ".", base_url: str | None = None, tim
 
     Every file is checked against its checksum, and all of them are downloaded (and, for v2.0, the
     judge config made) before any is written, each atomically: a failure leaves nothing new. A file
-    already present is never overwritten (it may carry metadata or edits). A file absent is held as
-    gen_answer holds it (utils.claim_output) until written: OutputError when a run writes it (a
-    gen_answer run on the baseline's model), whose answers it would replace. For v2.0 the judge config
-    is made from upstream's judge_utils.py and config/arena-hard-v2.0.yaml (upstream_v2_judge_config).
+    already present is never overwritten (it may carry metadata or edits). Each file is held as
+    gen_answer holds it (utils.claim_output) until the end: OutputError when a run writes it (a
+    gen_answer run on the baseline's model, whose file is there from its start), whose answers it
+    would replace, or which a file already there would be mistaken for an edited copy of. For v2.0
+    the judge config is made from upstream's judge_utils.py and config/arena-hard-v2.0.yaml
+    (upstream_v2_judge_config).
     """
     v2 = bench == V2_BENCH
     files = OFFICIAL_FILES_V2 if v2 else OFFICIAL_FILES
@@ -793,8 +795,9 @@ def fetch_official_data(root: str | Path = ".", base_url: str | None = None, tim
     downloads: dict[Path, bytes] = {}
     with ExitStack() as claims:
         def absent(dest: Path) -> bool:
-            """True when dest is not there; it is then held until it is written."""
-            if not dest.exists():
+            """True when dest is not there. It is held from now on, unless it is there read-only (no
+            run can write it then, and claim_output would refuse it)."""
+            if not dest.exists() or os.access(dest, os.W_OK):
                 claims.enter_context(claim_output(dest))
             return not dest.exists()
 

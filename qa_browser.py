@@ -768,9 +768,12 @@ def serve(args: argparse.Namespace) -> int:
         try:
             settings = load_judge_settings(config_file)
         except ConfigError:
-            v2_config = v2_judge_config(config_file)  # a v2.0 config has no system_prompt
+            v2_config = v2_judge_config(config_file)  # one gen_judgment refuses may still name what is shown
             if v2_config is None:
                 raise
+        if settings is not None and settings.is_v2:
+            v2_config = (check_bench_name(settings.bench_name, f"{config_file}: bench_name"), settings.judge_model,
+                         {category: judge.baseline for category, judge in settings.categories.items()})
     judge_folders: dict[str, ModelRecords] | None = None
     category_baselines: dict[str, str] | None = None
     if args.bench is not None or v2_config is not None:  # judges picked in the page, baseline per judgment

@@ -282,23 +282,29 @@ def is_count(value: object) -> bool:
             and 0 <= value <= MAX_COUNT)
 
 
-def style_vector(meta: dict, where: str, keys: Sequence[str] = STYLE_FEATURES) -> np.ndarray:
-    """(token_len, header_count, list_count, bold_count) of a conv_metadata, read under `keys`
-    (a battle's conv_metadata names them per side); counts may be dicts of numbers. A value that
-    is not a count (NaN, infinite, negative, absurdly large) is an error: it would poison the fit."""
+def style_vector(meta: dict, where: str, keys: Sequence[str] = STYLE_FEATURES,
+                 field: str = "conv_metadata") -> np.ndarray:
+    """(token_len, header_count, list_count, bold_count) of a conv_metadata (v2.0: `field`
+    metadata), read under `keys` (a battle's conv_metadata names them per side); counts may be
+    dicts of numbers. A value that is not a count (NaN, infinite, negative, absurdly large) is an
+    error: it would poison the fit."""
     values = []
     for key in keys:
         if key not in meta:
-            raise DataError(f"{where}: conv_metadata has no {key!r}")
+            raise DataError(f"{where}: {field} has no {key!r}")
         v = meta[key]
         numbers = list(v.values()) if isinstance(v, dict) else [v]
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
-            raise DataError(f"{where}: conv_metadata {key!r} must be a number or a dict of numbers, "
-                            f"got {v!r}")
+            raise DataError(f"{where}: {field} {key!r} must be a number or a dict of numbers, got {v!r}")
         if not all(is_count(x) for x in numbers) or not is_count(sum(numbers)):
-            raise DataError(f"{where}: conv_metadata {key!r} holds {v!r}, not a count from 0 to {MAX_COUNT}")
+            raise DataError(f"{where}: {field} {key!r} holds {v!r}, not a count from 0 to {MAX_COUNT}")
         values.append(float(sum(numbers)))
     return np.array(values)
+
+
+def annotate_hint(directory: Path) -> str:
+    """How to (re)count the markdown of a folder of answers made elsewhere."""
+    return f"run add_markdown_info.py --dir {directory} --output-dir {directory} first"
 
 
 @dataclass
@@ -364,7 +370,7 @@ def read_answers(directory: Path, with_style: bool = False) -> dict[str, AnswerI
                 try:
                     info.style[qid] = style_vector(meta, f"{path}:{lineno}")
                 except DataError as e:
-                    info.style_error = info.style_error or str(e)
+                    info.style_error = info.style_error or f"{e}; {annotate_hint(path.parent)}"
         info.without_metadata = sum(m is None for m in metadata_of.values())
         if bad_length_of:
             lineno, length = min(bad_length_of.values(), key=lambda bad: bad[0])
@@ -1053,9 +1059,10 @@ def spearman_correlation(ratings: dict[str, float], reference: dict[str, Interva
     from scipy.stats import spearmanr
 
     models = sorted(set(ratings) & set(reference))
-    if len(models) < 2:
+    ours, theirs = [ratings[m] for m in models], [reference[m][0] for m in models]
+    if len(set(ours)) < 2 or len(set(theirs)) < 2:  # no ranking on one side (also fewer than 2 models)
         return math.nan
-    return float(spearmanr([ratings[m] for m in models], [reference[m][0] for m in models]).statistic)
+    return float(spearmanr(ours, theirs).statistic)
 
 
 def judge_diagnostics(judgments: Iterable[Judgment]) -> dict[str, dict[str, float | int]]:
@@ -1441,9 +1448,10 @@ def read_v2_answers(directory: Path, with_style: bool = False) -> dict[str, Answ
                     info.style[uid] = vector
                     continue
                 try:
-                    info.style[uid] = style_vector(meta, f"{path}:{lineno}")
+                    info.style[uid] = style_vector(meta, f"{path}:{lineno}",
+                                                   field="metadata" if is_v2(record) else "conv_metadata")
                 except DataError as e:
-                    info.style_error = info.style_error or str(e)
+                    info.style_error = info.style_error or f"{e}; {annotate_hint(path.parent)}"
         info.without_metadata = len(uids) - len(info.style) if with_style else 0
         if model is not None:
             if model in infos:
@@ -1711,7 +1719,7 @@ def v2_style_design(judgments: V2Judgments, rows: V2Category, answers: dict[str,
                 if info.style_error:
                     raise DataError(info.style_error)
                 raise DataError(f"{info.path}: no answer with metadata to question {uid} (needed for "
-                                f"--control-features; add_markdown_info.py writes metadata)")
+                                f"--control-features); {annotate_hint(info.path.parent)}")
             out[u] = vector
         return out
 
@@ -2253,8 +2261,7 @@ def style_by_model(answers: dict[str, AnswerInfo], models: Iterable[str]) -> dic
             raise DataError(info.style_error)
         if info.without_metadata:
             raise ConfigError(f"{info.path}: {info.without_metadata} answers of model {model!r} have no "
-                              f"conv_metadata; run add_markdown_info.py --dir {info.path.parent} "
-                              f"--output-dir {info.path.parent} first")
+                              f"conv_metadata; {annotate_hint(info.path.parent)}")
         out[model] = info.style
     return out
 

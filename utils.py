@@ -2346,8 +2346,12 @@ def complete(model: ModelConfig, messages: list[Message], temperature: float | N
             # An empty reply is often a refusal or a filter, not a glitch: asked again twice at most.
             empty_replies += isinstance(e, EmptyResponse)
             billed += unanswered(e)
-            if not is_retryable(e) or empty_replies > MAX_EMPTY_RETRIES:
+            if not is_retryable(e):
                 log.error("%s: %s (not retried)", model.name, error)
+                return billed_tokens(Completion(None, error, attempts=attempts), billed)
+            if empty_replies > MAX_EMPTY_RETRIES:
+                log.error("%s: %s (gave up after %d attempts: a reply without text is asked again %d times at most)",
+                          model.name, error, attempts, MAX_EMPTY_RETRIES)
                 return billed_tokens(Completion(None, error, attempts=attempts), billed)
             if attempts > model.retry.max_retries:
                 log.error("%s: %s (gave up after %d attempts)", model.name, error, attempts)

@@ -697,9 +697,9 @@ def test_fetch_never_overwrites_a_file_that_differs(tmp_path, caplog):
 
 
 def test_fetch_leaves_a_file_a_running_gen_answer_writes(tmp_path, upstream, monkeypatch, caplog):
-    """A gen_answer run on the baseline's model holds its answer file from its start; its file appears
-    with its first answer, here while fetch downloads. Fetch writing it then would move the file from
-    under the run's open descriptor and lose every answer (paid for)."""
+    """A gen_answer run on the baseline's model holds its answer file from its start; here its file
+    appears while fetch downloads. Fetch writing it then would move the file from under the run's
+    open descriptor and lose every answer (paid for)."""
     _, url = upstream
     monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, url)
     root = tmp_path / "clone"
@@ -732,6 +732,38 @@ def test_fetch_leaves_a_file_a_running_gen_answer_writes(tmp_path, upstream, mon
     assert message == (f"{baseline}: another run (pid {os.getpid()}) is writing this file; wait for it to end, "
                        "or stop it")
     assert files_under(root) == [baseline]  # nothing else written, no lock left
+
+
+def test_fetch_stops_while_a_run_writes_a_file_already_there(tmp_path, upstream, monkeypatch, caplog):
+    """A gen_answer run on the baseline's model opens its answer file when it starts, before any
+    reply: fetch finds the file there (empty, or partly written) and must neither read it as an
+    edited copy nor advise deleting it (the run would lose every answer), but stop naming the run."""
+    _, url = upstream
+    root = tmp_path / "clone"
+    project = Project(root)
+    hold = HoldAfter(0)  # the run's every request waits: it is surely still going
+    with FakeAPI(responder=hold) as api:
+        try:
+            root.mkdir()
+            project.write({"gpt-4-0314": openai_entry(api, parallel=1)}, [], bench_name="arena-hard-v0.1")
+            questions, content, _ = SYNTHETIC_OFFICIAL[0]  # upstream's question file, as fetched
+            (root / questions).parent.mkdir(parents=True)
+            (root / questions).write_bytes(content)
+            run = subprocess.Popen([sys.executable, str(REPO / "gen_answer.py"), *project.argv()], cwd=root,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            assert hold.held.wait(60), "the run sent no request"
+            baseline = root / SYNTHETIC_OFFICIAL[1][2]
+            assert baseline.exists()
+            monkeypatch.setenv(gen_answer.UPSTREAM_BASE_ENV, url)
+            assert gen_answer.main(["--fetch-official-data", "--data-dir", str(project.data)]) == 2
+        finally:
+            hold.release()
+        out, _ = run.communicate(timeout=60)
+    assert run.returncode == 0 and "gpt-4-0314: answered 1" in out
+    [message] = [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "WARNING")]
+    assert message == f"{baseline}: another run (pid {run.pid}) is writing this file; wait for it to end, or stop it"
+    assert [json.loads(line)["question_id"] for line in baseline.read_bytes().splitlines()] == ["q1"]
+    assert not (root / SYNTHETIC_OFFICIAL[2][2]).exists()  # nothing written
 
 
 # ---------------------------------------------------------------------------- official v2.0 data

@@ -1165,6 +1165,22 @@ def test_v2_judge_config_gives_the_bench_first_judge_and_category_baselines(tmp_
     assert qa_browser.main(["--config-file", str(config), "--data-dir", str(data)]) == 2
 
 
+def test_the_shipped_v2_judge_config_opens_the_v2_page(tmp_path, launches):
+    """README's `--config-file config/arena-hard-v2.0.yaml`: a config gen_judgment accepts, read
+    as the v2.0 one it is (not as a v0.1 config with the baseline off and no judges offered)."""
+    import gradio as gr
+
+    data = make_v2_bench(tmp_path)
+    assert qa_browser.main(["--config-file", str(REPO / "config" / "arena-hard-v2.0.yaml"),
+                            "--data-dir", str(data)]) == 0
+    demo = launches[-1]["demo"]
+    [judge] = [b for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.elem_id == "judge-select"]
+    assert judge.visible and judge.value == "gpt-4.1" and [c[0] for c in judge.choices] == ["gemini-2.5", "gpt-4.1"]
+    [show] = [f for f in demo.fns.values() if f.name == "show" and len(f.inputs) == 3][:1]
+    _, a, _, game_1, _ = show.fn("u-math", REASONER, "gemini-2.5")
+    assert a.startswith(f"### A: {O3}") and NO_JUDGMENT in game_1
+
+
 def test_bench_not_found_lists_the_benches(tmp_path, launches, caplog):
     data = make_v2_bench(tmp_path)
     make_bench(tmp_path)

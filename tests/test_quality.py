@@ -106,6 +106,18 @@ def test_spearman_hand_computed(ratings, expected):
     assert sr.spearman_correlation(ratings, REFERENCE) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("ratings, reference", [
+    ({"A": 50.0, "B": 50.0, "C": 50.0}, REFERENCE),  # every model rated alike: no ranking to compare
+    ({"A": 3.0, "B": 1.0}, {"A": (10.0, 9.0, 11.0), "B": (10.0, 9.0, 11.0)}),
+])
+def test_spearman_of_a_constant_ranking_is_undefined_without_scipy_warning(ratings, reference):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's ConstantInputWarning printed its own source line
+        assert math.isnan(sr.spearman_correlation(ratings, reference))
+
+
 def test_judge_diagnostics_hand_computed():
     def j(model, s1, s2):
         return Judgment(question_id="q", model=model, judge="judge",

@@ -608,6 +608,23 @@ def test_missing_metadata_under_style_control(bench, tmp_path, capsys, caplog):
     assert code == 2 and str(path) in caplog.text and "metadata" in caplog.text
 
 
+def test_metadata_without_markdown_counts_under_style_control(bench, tmp_path, capsys, caplog):
+    """Answers made elsewhere may carry metadata with token_len only: the error names v2.0's key, not
+    v0.1's conv_metadata, and says how to count the rest."""
+    data = tmp_path / "data"
+    shutil.copytree(bench, data)
+    path = data / BENCH_V2 / "model_answer" / "beta.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in records:
+        r["metadata"] = {"token_len": r["metadata"]["token_len"]}
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    code, _, _ = run_main(["--data-dir", str(data), "-b", BENCH_V2, "-f", "length", "markdown"], capsys)
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    folder = path.parent
+    assert code == 2 and message == (f"{path}:1: metadata has no 'header_count'; run add_markdown_info.py "
+                                     f"--dir {folder} --output-dir {folder} first")
+
+
 def test_average_tokens_of_real_o3_mini_answers(shared_data, tmp_path, capsys):
     """The baseline's Avg Tokens is the mean metadata.token_len of upstream's o3-mini answers to the
     hard_prompt questions (all of them judged here)."""

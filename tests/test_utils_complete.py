@@ -328,11 +328,14 @@ def test_setup_errors_are_found_when_models_are_chosen(tmp_path, monkeypatch, fr
 
 
 @pytest.mark.parametrize("api_type", ["openai", "anthropic"])
-def test_an_empty_text_is_an_empty_reply(api, api_type):
+def test_an_empty_text_is_an_empty_reply(api, api_type, caplog):
     api.responder = lambda body, path: ""
     result = utils.complete(model(api, api_type), MESSAGES, 0.0, 20, sleep=Sleeps())
     assert not result.ok and "EmptyResponse" in result.error
     assert len(api.requests) == 1 + utils.MAX_EMPTY_RETRIES
+    # the last line says it was asked again, not "(not retried)" after two retry lines
+    [last] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert last.endswith("(gave up after 3 attempts: a reply without text is asked again 2 times at most)"), last
 
 
 @pytest.mark.parametrize("api_type", ["openai", "azure", "anthropic", *sorted(OPTIONAL_SDKS)])
