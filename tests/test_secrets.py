@@ -198,6 +198,18 @@ def test_a_credential_echoed_in_an_escaped_form_is_redacted(api, tmp_path, caplo
     assert_nowhere(forms, caplog.text, root=tmp_path)
 
 
+def test_a_credential_echoed_in_an_html_page_of_a_batch_error_is_redacted(api, tmp_path, caplog):
+    """A direct call's HTML error page shows as its title, unescaped; a batch's error text is shown
+    as the server wrote it, HTML escapes and all."""
+    base = api.openai_base.replace("http://", f"http://alice:{urllib.parse.quote(ODD_PASSWORD, safe='')}@")
+    api.openai_batches.fail_with = f"<html><body>bad password {html.escape(ODD_PASSWORD)}</body></html>"
+    project = Project(tmp_path)
+    project.write({"m": entry("openai", [{"api_base": base, "api_key": "test"}])}, [question("q1", "hello")])
+    assert project.run("--batch", "--poll-interval", "0.001") == 1
+    assert "bad password ***" in caplog.text
+    assert_nowhere([ODD_PASSWORD, html.escape(ODD_PASSWORD)], caplog.text, root=tmp_path)
+
+
 @pytest.mark.parametrize("api_type", ["openai", "anthropic"])
 def test_a_credential_in_a_long_batch_error_is_redacted_before_it_is_cut(api, tmp_path, caplog, api_type):
     """A batch's error message is cut to 300 characters: a key echoed across the cut (after a long
