@@ -1009,7 +1009,8 @@ class FakeMessageBatches:
     fail_next queue, fault_rates) and the same responder and reply, so a batch result's message
     equals the direct response. A fault becomes an "errored" result holding the API's error body
     (echo_auth echoes the batch request's credentials; empty_choices is a message without content,
-    max_tokens one cut off before its text, malformed one whose text block has no text; drop and slow, meaningless here, an api_error).
+    max_tokens one cut off before its text, malformed one whose text block has no text; drop and
+    slow, meaningless here, an api_error).
     Results come back in reverse order of submission (the API keeps no order: match by custom_id).
     The batch endpoints themselves draw no faults.
 

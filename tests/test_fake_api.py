@@ -175,7 +175,6 @@ def test_responder_string_and_full_body(api: FakeAPI) -> None:
     assert completion.usage.completion_tokens == 50
 
 
-
 def test_a_server_answer_is_sent_as_given_and_the_sdk_keeps_only_openai_error_messages(api: FakeAPI) -> None:
     """openai 3.x puts only an OpenAI-shaped error's message in str(error); any other body (TGI's
     {"error": "..."}, HTML) is left in error.body."""

@@ -119,7 +119,6 @@ def test_other_4xx_fail_at_once(api, api_type, status, caplog):
     assert "sk-test-key" not in result.error and "sk-test-key" not in caplog.text
 
 
-
 NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
              "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 
@@ -132,9 +131,11 @@ NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\
     # FastAPI's own errors (an unknown route of vLLM's server, Open WebUI): {"detail": ...}
     (ServerAnswer(404, {"detail": "Not Found"}), "NotFoundError (HTTP 404): Error code: 404 - Not Found"),
     (ServerAnswer(422, {"detail": [{"loc": ["body", "messages"], "msg": "Field required", "type": "missing"}]}),
-     'UnprocessableEntityError (HTTP 422): Error code: 422 - [{"loc": ["body", "messages"], "msg": "Field required", "type": "missing"}]'),
+     'UnprocessableEntityError (HTTP 422): Error code: 422 - [{"loc": ["body", "messages"], "msg": "Field required", '
+     '"type": "missing"}]'),
     # a Go server's plain text (Ollama's router for a path it does not serve)
-    (ServerAnswer(404, "404 page not found", "text/plain"), "NotFoundError (HTTP 404): Error code: 404 - 404 page not found"),
+    (ServerAnswer(404, "404 page not found", "text/plain"),
+     "NotFoundError (HTTP 404): Error code: 404 - 404 page not found"),
     # a reverse proxy's HTML page: its title, one line
     (ServerAnswer(502, NGINX_502, "text/html"), "InternalServerError (HTTP 502): Error code: 502 - 502 Bad Gateway"),
     # vLLM and SGLang: {"object": "error", "message": ...} (the SDK reads this one itself)
@@ -371,8 +372,6 @@ def test_a_cut_off_vllm_reply_without_content_fails_at_once(api):
     assert not result.ok and len(api.requests) == 1
     assert "EmptyResponse: the reply has no text: it stopped at max_tokens" in result.error
     assert result.completion_tokens == 20
-
-
 
 
 @pytest.mark.parametrize("api_type", ["openai", "mistral"])
