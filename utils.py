@@ -1010,7 +1010,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def _expand_env(value: Any, where: str) -> Any:
-    """Replace ${VAR} in a string with the environment's value; error naming `where` if unset."""
+    """Replace ${VAR} in a string with the environment's value; error naming `where` if unset or
+    empty (an empty key is sent as none, and the SDK would take its own variable's)."""
     if not isinstance(value, str):
         return value
 
@@ -1018,6 +1019,8 @@ def _expand_env(value: Any, where: str) -> Any:
         var = m.group(1)
         if var not in os.environ:
             raise ConfigError(f"{where}: environment variable {var} is not set")
+        if not os.environ[var].strip():
+            raise ConfigError(f"{where}: environment variable {var} is empty")
         return os.environ[var]
 
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, value)

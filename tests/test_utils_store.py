@@ -481,6 +481,9 @@ def test_env_keys_are_resolved_only_for_used_models_and_never_shown(tmp_path, mo
     assert "sk-secret" not in repr(used)  # keys never appear in a repr (and so in logs)
     with pytest.raises(utils.ConfigError, match=r"unused.endpoints\[0\].api_key: environment variable TEST_KEY_UNSET is not set"):
         utils.require_models(config, ["unused"], f, "gen.yaml: model_list")
+    monkeypatch.setenv("TEST_KEY_UNSET", " ")
+    with pytest.raises(utils.ConfigError, match=r"unused.endpoints\[0\].api_key: environment variable TEST_KEY_UNSET is empty$"):
+        utils.require_models(config, ["unused"], f, "gen.yaml: model_list")
     with pytest.raises(utils.ConfigError, match=r"^gen.yaml: model_list: model 'ghost' has no entry in"):
         utils.require_models(config, ["ghost"], f, "gen.yaml: model_list")
 
