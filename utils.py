@@ -1345,8 +1345,8 @@ def load_api_config(path: str | Path) -> dict[str, ModelConfig]:
     return {str(name): parse_model_config(str(name), entry, path) for name, entry in load_yaml(path).items()}
 
 
-# The variable each SDK takes its key from when an endpoint gives none (azure's goes to the
-# resource its entry names, which has no default).
+# The variable each SDK takes its key from when an endpoint gives none (ours for mistral, gemini and
+# cohere; azure's goes to the resource its entry names, which has no default).
 _SDK_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "mistral": "MISTRAL_API_KEY",
                       "gemini": "GEMINI_API_KEY", "cohere": "CO_API_KEY"}
 
@@ -1781,10 +1781,6 @@ class Completion:
     def __post_init__(self) -> None:
         if self.error is not None:  # a failure is shown and logged: never with a credential in it
             object.__setattr__(self, "error", redact(self.error))
-        for name in ("text", "thought"):  # stored, sent to the judge, shown: never a key a server echoed
-            value = getattr(self, name)
-            if value:
-                object.__setattr__(self, name, redact_reply(value))
 
     @property
     def ok(self) -> bool:
@@ -1919,7 +1915,7 @@ def _make_anthropic(ep: Endpoint, timeout: float) -> Any:
 
 def _make_mistral(ep: Endpoint, timeout: float) -> Any:
     mistralai = _optional_import("mistralai", "mistralai", "mistral")
-    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("MISTRAL_API_KEY"),
+    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get(_SDK_KEY_VARIABLES["mistral"]),
                               "timeout_ms": int(timeout * 1000)}
     if ep.api_base:
         kwargs["server_url"] = normalize_api_base("mistral", ep.api_base)
@@ -1930,7 +1926,7 @@ def _make_mistral(ep: Endpoint, timeout: float) -> Any:
 
 def _make_gemini(ep: Endpoint, timeout: float) -> Any:
     genai = _optional_import("google.genai", "google-genai", "gemini")
-    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("GEMINI_API_KEY")}
+    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get(_SDK_KEY_VARIABLES["gemini"])}
     http_options: dict[str, Any] = {"timeout": int(timeout * 1000)}
     if ep.api_base:
         http_options["base_url"] = normalize_api_base("gemini", ep.api_base)
@@ -1939,8 +1935,8 @@ def _make_gemini(ep: Endpoint, timeout: float) -> Any:
 
 def _make_cohere(ep: Endpoint, timeout: float) -> Any:
     cohere = _optional_import("cohere", "cohere", "cohere")
-    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get("CO_API_KEY"), "timeout": timeout,
-                              "max_retries": 0}
+    kwargs: dict[str, Any] = {"api_key": ep.api_key or os.environ.get(_SDK_KEY_VARIABLES["cohere"]),
+                              "timeout": timeout, "max_retries": 0}
     if ep.api_base:
         kwargs["base_url"] = normalize_api_base("cohere", ep.api_base)
     return cohere.ClientV2(**kwargs)
@@ -2031,9 +2027,8 @@ def _no_text_reason(data: Any, choice: dict) -> str:
     when it sent one with status 200, as some proxies do) or a message without content."""
     if choice:
         return "the reply has no text"
-    error = data.get("error") if isinstance(data, dict) else None
-    detail = error.get("message") if isinstance(error, dict) else error
-    return "response has no choices" + (f": {detail}" if isinstance(detail, str) and detail else "")
+    detail = server_message(data.get("error")) if isinstance(data, dict) else None
+    return "response has no choices" + (f": {detail}" if detail else "")
 
 
 MAX_REPLY_TOKENS = 10**9  # more tokens than any context window holds: a count above it is junk
@@ -2308,14 +2303,16 @@ def split_thought(text: str, end_think_token: str | None) -> tuple[str, str | No
 
 
 def completion_from_reply(model: ModelConfig, reply: ProviderReply, attempts: int = 1) -> Completion:
-    """The Completion of a provider's reply: the thought split off (returned apart, or inline
-    before the entry's end_think_token); EmptyResponse when no answer text is left."""
+    """The Completion of a provider's reply (direct or batch): the thought split off (returned apart,
+    or inline before the entry's end_think_token), and in both any key a server echoed hidden
+    (redact_reply: they are stored, sent to the judge and shown); EmptyResponse when no answer text
+    is left."""
     text, inline_thought = split_thought(reply.text, model.end_think_token)
     if not text:
         raise EmptyResponse("the reply has no text" + (" after its thought" if inline_thought else ""), reply)
     thought = "\n\n".join(t for t in (reply.thought, inline_thought) if t) or None
-    return Completion(text, None, reply.prompt_tokens, reply.completion_tokens, attempts, thought,
-                      reply.cached_tokens)
+    return Completion(redact_reply(text), None, reply.prompt_tokens, reply.completion_tokens, attempts,
+                      thought and redact_reply(thought), reply.cached_tokens)
 
 
 def complete(model: ModelConfig, messages: list[Message], temperature: float | None, max_tokens: int | None,
